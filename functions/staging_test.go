@@ -1,0 +1,140 @@
+// Tests that every function stages into a tree the Cloud Functions Go
+// buildpack can build and serve.
+package functions_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// registered maps each folder of functions/ to the name its init registers
+// (the deployment's FUNCTION_TARGET).
+var registered = map[string]string{
+	"health": "Health",
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func run(t *testing.T, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestEveryFunctionIsListed(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, ok := registered[e.Name()]; !ok {
+				t.Errorf("functions/%s is not in the registered table of this test", e.Name())
+			}
+		}
+	}
+}
+
+// Each function is staged, built as the buildpack builds it (a main module
+// that requires ours and replaces it with the staged tree), started with
+// FUNCTION_TARGET, and answers over HTTP.
+func TestStagedFunctionsBuildAndServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every function; skipped with -short")
+	}
+	root := repoRoot(t)
+	module := strings.TrimSpace(run(t, root, nil, "go", "list", "-m"))
+	for dir, target := range registered {
+		t.Run(dir, func(t *testing.T) {
+			staged := filepath.Join(t.TempDir(), "src")
+			run(t, root, nil, "scripts/stage.sh", dir, staged)
+			if _, err := os.Stat(filepath.Join(staged, "functions", dir)); err != nil {
+				t.Fatalf("staged tree lacks the function: %v", err)
+			}
+			matches, _ := filepath.Glob(filepath.Join(staged, "*", "*", "*_test.go"))
+			if len(matches) > 0 {
+				t.Errorf("staged tree contains tests: %v", matches)
+			}
+
+			app := filepath.Join(t.TempDir(), "app")
+			os.MkdirAll(app, 0o755)
+			os.WriteFile(filepath.Join(app, "main.go"), []byte(fmt.Sprintf(`package main
+
+import (
+	"log"
+	"os"
+
+	_ %q
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+)
+
+func main() {
+	if err := funcframework.StartHostPort("127.0.0.1", os.Getenv("PORT")); err != nil {
+		log.Fatal(err)
+	}
+}
+`, module)), 0o644)
+			gomod := fmt.Sprintf("module functions.local/app\n\ngo 1.26\n\nrequire %s v0.0.0\n\nreplace %s => %s\n", module, module, staged)
+			os.WriteFile(filepath.Join(app, "go.mod"), []byte(gomod), 0o644)
+			sum, _ := os.ReadFile(filepath.Join(staged, "go.sum"))
+			os.WriteFile(filepath.Join(app, "go.sum"), sum, 0o644)
+			run(t, app, nil, "go", "mod", "tidy")
+			bin := filepath.Join(app, "fn")
+			run(t, app, nil, "go", "build", "-o", bin, ".")
+
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+			l.Close()
+			emulator := os.Getenv("FIRESTORE_EMULATOR_HOST")
+			if emulator == "" {
+				emulator = "127.0.0.1:1" // nothing listens: Health answers 503, still proving the wiring
+			}
+			cmd := exec.Command(bin)
+			cmd.Env = append(os.Environ(), "PORT="+port, "FUNCTION_TARGET="+target, "GOOGLE_CLOUD_PROJECT=staging-test",
+				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+			var resp *http.Response
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				if resp, err = http.Get("http://127.0.0.1:" + port + "/"); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("staged %s never answered: %v", target, err)
+			}
+			defer resp.Body.Close()
+			var rep struct{ Version string }
+			if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || rep.Version != "staged-1" {
+				t.Errorf("staged %s answered %d with version %q (%v)", target, resp.StatusCode, rep.Version, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,126 @@
+# Shared by scripts/test.sh and scripts/dev.sh: prerequisites, ports, and
+# emulator processes that are always stopped, whole process group, on exit.
+# Source it; it defines functions only.
+
+# Every started child's process group, stopped by stop_children.
+CHILD_PGIDS=()
+
+say() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# as_root runs a command as root (directly, or with sudo when available).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
+}
+
+# apt_install PKG... installs Debian packages, updating the lists once.
+APT_UPDATED=""
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  if [ -z "$APT_UPDATED" ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1
+}
+
+require_go() {
+  command -v go >/dev/null 2>&1 || die "Go is not installed or not on PATH: install Go 1.26 or newer (https://go.dev/doc/install)."
+}
+
+# require_java installs Java 17 from Debian's packages when it is missing.
+require_java() {
+  if ! command -v java >/dev/null 2>&1; then
+    say "Java is missing; installing openjdk-17-jre-headless from Debian's packages…"
+    apt_install openjdk-17-jre-headless || die "Java 17 is missing (the Firestore and Pub/Sub emulators need it): install it with 'apt-get install openjdk-17-jre-headless'."
+  fi
+  local major
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ -n "$major" ] && [ "$major" -ge 11 ] || die "Java $major is too old for the emulators: install Java 17 ('apt-get install openjdk-17-jre-headless')."
+}
+
+# require_emulators checks the Google Cloud CLI and its two emulator components.
+require_emulators() {
+  command -v gcloud >/dev/null 2>&1 || die "The Google Cloud CLI (gcloud) is missing: install google-cloud-cli with the emulator components (https://cloud.google.com/sdk/docs/install)."
+  local root
+  root=$(dirname "$(dirname "$(readlink -f "$(command -v gcloud)")")")
+  [ -d "$root/platform/cloud-firestore-emulator" ] || die "The Firestore emulator is missing: install it with 'apt-get install google-cloud-cli-firestore-emulator' or 'gcloud components install cloud-firestore-emulator'."
+  [ -d "$root/platform/pubsub-emulator" ] || die "The Pub/Sub emulator is missing: install it with 'apt-get install google-cloud-cli-pubsub-emulator' or 'gcloud components install pubsub-emulator'."
+  require_java
+}
+
+# port_busy PORT succeeds when something listens on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# require_free_port PORT VARIABLE WHAT fails with a message naming the port.
+require_free_port() {
+  if port_busy "$1"; then
+    die "port $1 ($3) is already in use: stop whatever listens there, or choose another port with $2=<port>."
+  fi
+}
+
+# free_port prints a port nothing listens on.
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    port_busy "$p" || { echo "$p"; return 0; }
+  done
+  die "could not find a free port"
+}
+
+# start_group LOG CMD... starts CMD in its own process group, output to LOG,
+# and remembers the group so stop_children stops it and all its children.
+# The child's pid is left in STARTED_PID.
+start_group() {
+  local log=$1; shift
+  setsid "$@" >"$log" 2>&1 < /dev/null &
+  STARTED_PID=$!
+  CHILD_PGIDS+=("$STARTED_PID")
+}
+
+# wait_ready URL SECONDS NAME LOG waits until URL answers, failing with the
+# end of LOG when the process died or the time ran out.
+wait_ready() {
+  local url=$1 secs=$2 name=$3 log=$4 pid=${5:-}
+  local deadline=$(( $(date +%s) + secs ))
+  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      say "$name exited before it was ready; the end of its log ($log):"
+      tail -n 20 "$log" >&2
+      return 1
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      say "$name did not answer at $url within ${secs}s; the end of its log ($log):"
+      tail -n 20 "$log" >&2
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
+# start_firestore PORT LOG and start_pubsub PORT LOG start an emulator on
+# 127.0.0.1:PORT and wait until it answers.
+start_firestore() {
+  start_group "$2" gcloud emulators firestore start --host-port="127.0.0.1:$1" --quiet
+  wait_ready "http://127.0.0.1:$1/" 90 "the Firestore emulator" "$2" "$STARTED_PID"
+}
+start_pubsub() {
+  start_group "$2" gcloud beta emulators pubsub start --host-port="127.0.0.1:$1" --quiet
+  wait_ready "http://127.0.0.1:$1/" 90 "the Pub/Sub emulator" "$2" "$STARTED_PID"
+}
+
+# stop_children stops every started process group: TERM, then KILL.
+stop_children() {
+  local pg
+  [ ${#CHILD_PGIDS[@]} -gt 0 ] || return 0
+  for pg in "${CHILD_PGIDS[@]}"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
+  for _ in $(seq 1 30); do
+    local alive=""
+    for pg in "${CHILD_PGIDS[@]}"; do kill -0 -- "-$pg" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.2
+  done
+  for pg in "${CHILD_PGIDS[@]}"; do kill -KILL -- "-$pg" 2>/dev/null || true; done
+  CHILD_PGIDS=()
+}

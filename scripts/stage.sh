@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# scripts/stage.sh NAME OUTDIR: builds the deployable source tree of one
+# Cloud Function.
+#
+# Cloud Functions' Go buildpack compiles the package at the root of the
+# uploaded source. The repository root holds no Go code, so this writes a
+# tree whose root package (function.go) blank-imports functions/NAME, whose
+# init registers the function, plus go.mod, go.sum and the non-test sources
+# of exactly the module packages the function imports. Deploy it with
+# FUNCTION_TARGET set to the registered name (see functions/NAME).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -eq 2 ] || { echo "usage: scripts/stage.sh NAME OUTDIR (NAME is a folder of functions/)" >&2; exit 2; }
+name=$1 out=$2
+[ -d "functions/$name" ] || { echo "error: functions/$name does not exist; functions are: $(ls functions | tr '\n' ' ')" >&2; exit 2; }
+module=$(go list -m)
+
+rm -rf "$out"
+mkdir -p "$out"
+cp go.mod go.sum "$out/"
+go list -deps -f '{{if .Module}}{{if eq .Module.Path "'"$module"'"}}{{.Dir}}{{end}}{{end}}' "./functions/$name" |
+while read -r dir; do
+  [ -n "$dir" ] || continue
+  rel=${dir#"$PWD"/}
+  mkdir -p "$out/$rel"
+  for f in "$dir"/*.go; do
+    case "$f" in *_test.go) ;; *) cp "$f" "$out/$rel/" ;; esac
+  done
+done
+cat > "$out/function.go" <<GO
+// Package function is the source root Cloud Functions builds: importing
+// functions/$name registers its function with the Functions Framework.
+package function
+
+import _ "$module/functions/$name"
+GO
+echo "staged functions/$name in $out"

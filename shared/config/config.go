@@ -1,0 +1,231 @@
+// Package config reads the product's configuration from the environment once,
+// into a typed and validated struct.
+//
+// A function instance calls FromEnv at start. Every problem is reported at
+// once, each naming the variable and what it expects, so a misconfigured
+// deployment fails fast with a message an admin can act on:
+//
+//	config: GOOGLE_CLOUD_PROJECT is not set (want the Google Cloud project ID, e.g. "acme-crm-sync")
+//	config: LOG_LEVEL="loud" is not valid (want one of debug, info, warn, error)
+//
+// Variables (defaults in brackets):
+//
+//	GOOGLE_CLOUD_PROJECT      Google Cloud project ID (required)
+//	CRMSYNC_ENV               production | sandbox | test [production]
+//	CRMSYNC_VERSION           build version shown by the health function [dev]
+//	FIRESTORE_DATABASE        Firestore database ID [(default)]
+//	FIRESTORE_EMULATOR_HOST   host:port of the Firestore emulator; required outside production, refused in it
+//	PUBSUB_EMULATOR_HOST      host:port of the Pub/Sub emulator; refused in production
+//	LOG_LEVEL                 debug | info | warn | error [info]
+//	SECRETS_SOURCE            secretmanager | local [secretmanager in production, local otherwise]
+//	SECRETS_FILE              JSON file of name → value for SECRETS_SOURCE=local (optional)
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Environment says where the product runs.
+type Environment string
+
+const (
+	Production Environment = "production"
+	Sandbox    Environment = "sandbox"
+	Test       Environment = "test"
+)
+
+// Config is the validated configuration of one process.
+type Config struct {
+	ProjectID             string
+	Env                   Environment
+	Version               string
+	FirestoreDatabase     string
+	FirestoreEmulatorHost string
+	PubSubEmulatorHost    string
+	LogLevel              slog.Level
+	SecretsSource         string // "secretmanager" or "local"
+	SecretsFile           string
+}
+
+// Lookup reads one variable; os.LookupEnv is the production lookup.
+type Lookup func(name string) (string, bool)
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) { return Load(os.LookupEnv) }
+
+// projectIDPattern is Google Cloud's rule for project IDs (6-30 chars,
+// lowercase letters, digits and hyphens, starting with a letter). Emulators
+// accept anything, so tests use IDs of the same form.
+var projectIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+
+// Load reads the configuration through lookup and validates it. The error,
+// if any, lists every problem found.
+func Load(lookup Lookup) (Config, error) {
+	r := &Reader{lookup: lookup}
+	var c Config
+	c.ProjectID = r.Required("GOOGLE_CLOUD_PROJECT", `the Google Cloud project ID, e.g. "acme-crm-sync"`)
+	if c.ProjectID != "" && !projectIDPattern.MatchString(c.ProjectID) {
+		r.Invalid("GOOGLE_CLOUD_PROJECT", c.ProjectID, "6-30 lowercase letters, digits or hyphens, starting with a letter")
+	}
+	c.Env = Environment(r.OneOf("CRMSYNC_ENV", string(Production), string(Production), string(Sandbox), string(Test)))
+	c.Version = r.String("CRMSYNC_VERSION", "dev")
+	c.FirestoreDatabase = r.String("FIRESTORE_DATABASE", "(default)")
+	c.FirestoreEmulatorHost = r.HostPort("FIRESTORE_EMULATOR_HOST")
+	c.PubSubEmulatorHost = r.HostPort("PUBSUB_EMULATOR_HOST")
+	c.LogLevel = r.LogLevel("LOG_LEVEL", slog.LevelInfo)
+	defaultSecrets := "local"
+	if c.Env == Production {
+		defaultSecrets = "secretmanager"
+	}
+	c.SecretsSource = r.OneOf("SECRETS_SOURCE", defaultSecrets, "secretmanager", "local")
+	c.SecretsFile = r.String("SECRETS_FILE", "")
+
+	switch c.Env {
+	case Production:
+		for name, v := range map[string]string{"FIRESTORE_EMULATOR_HOST": c.FirestoreEmulatorHost, "PUBSUB_EMULATOR_HOST": c.PubSubEmulatorHost} {
+			if v != "" {
+				r.Fail(fmt.Errorf("config: %s is set in production (want it unset; emulators are for CRMSYNC_ENV=sandbox or test)", name))
+			}
+		}
+		if c.SecretsSource == "local" {
+			r.Fail(errors.New("config: SECRETS_SOURCE=local in production (want secretmanager; local secrets are for the sandbox)"))
+		}
+	default:
+		if c.FirestoreEmulatorHost == "" && !r.Has("FIRESTORE_EMULATOR_HOST") {
+			r.Fail(fmt.Errorf("config: FIRESTORE_EMULATOR_HOST is not set (want host:port of the Firestore emulator when CRMSYNC_ENV=%s)", c.Env))
+		}
+	}
+	return c, r.Err()
+}
+
+// Reader collects typed values and every problem with them. Later
+// configuration structs (a function's own settings) use it the same way.
+type Reader struct {
+	lookup Lookup
+	errs   []error
+}
+
+// NewReader returns a Reader over lookup.
+func NewReader(lookup Lookup) *Reader { return &Reader{lookup: lookup} }
+
+func (r *Reader) get(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// Has reports whether name is set to a non-empty value.
+func (r *Reader) Has(name string) bool { _, ok := r.get(name); return ok }
+
+// Fail records a problem.
+func (r *Reader) Fail(err error) { r.errs = append(r.errs, err) }
+
+// Invalid records that name has a value that is not what is wanted.
+func (r *Reader) Invalid(name, value, want string) {
+	r.Fail(fmt.Errorf("config: %s=%q is not valid (want %s)", name, value, want))
+}
+
+// Err returns every problem recorded, joined, or nil.
+func (r *Reader) Err() error { return errors.Join(r.errs...) }
+
+// String returns the value of name or def when unset.
+func (r *Reader) String(name, def string) string {
+	if v, ok := r.get(name); ok {
+		return v
+	}
+	return def
+}
+
+// Required returns the value of name, recording a problem when it is unset.
+func (r *Reader) Required(name, want string) string {
+	v, ok := r.get(name)
+	if !ok {
+		r.Fail(fmt.Errorf("config: %s is not set (want %s)", name, want))
+	}
+	return v
+}
+
+// OneOf returns the value of name, which must be one of allowed, or def.
+func (r *Reader) OneOf(name, def string, allowed ...string) string {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.Invalid(name, v, "one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+// Int returns the integer value of name within [min, max], or def.
+func (r *Reader) Int(name string, def, min, max int) int {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		r.Invalid(name, v, fmt.Sprintf("a whole number from %d to %d", min, max))
+		return def
+	}
+	return n
+}
+
+// Bool returns the boolean value of name (true/false/1/0), or def.
+func (r *Reader) Bool(name string, def bool) bool {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.Invalid(name, v, "true or false")
+		return def
+	}
+	return b
+}
+
+// HostPort returns the host:port value of name, or "" when unset.
+func (r *Reader) HostPort(name string) string {
+	v, ok := r.get(name)
+	if !ok {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(v)
+	p, perr := strconv.Atoi(port)
+	if err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
+		r.Invalid(name, v, "host:port, e.g. 127.0.0.1:8086")
+		return ""
+	}
+	return v
+}
+
+// LogLevel returns the slog level named by name, or def.
+func (r *Reader) LogLevel(name string, def slog.Level) slog.Level {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	r.Invalid(name, v, "one of debug, info, warn, error")
+	return def
+}

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(kv ...string) Lookup {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(name string) (string, bool) { v, ok := m[name]; return v, ok }
+}
+
+func TestLoadDefaultsInProduction(t *testing.T) {
+	got, err := Load(env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Config{
+		ProjectID:         "acme-crm-sync",
+		Env:               Production,
+		Version:           "dev",
+		FirestoreDatabase: "(default)",
+		LogLevel:          slog.LevelInfo,
+		SecretsSource:     "secretmanager",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadSandbox(t *testing.T) {
+	got, err := Load(env("GOOGLE_CLOUD_PROJECT", "demo-firm", "CRMSYNC_ENV", "sandbox",
+		"FIRESTORE_EMULATOR_HOST", "127.0.0.1:8086", "PUBSUB_EMULATOR_HOST", "localhost:8085", "LOG_LEVEL", "DEBUG"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.Env != Sandbox || got.SecretsSource != "local" || got.LogLevel != slog.LevelDebug || got.PubSubEmulatorHost != "localhost:8085" {
+		t.Errorf("Load() = %+v", got)
+	}
+}
+
+// Every bad value is reported, each naming its variable and what it wants.
+func TestLoadReportsEveryProblemByName(t *testing.T) {
+	tests := []struct {
+		name string
+		env  Lookup
+		want []string
+	}{
+		{"missing project", env(), []string{"GOOGLE_CLOUD_PROJECT is not set (want the Google Cloud project ID"}},
+		{"bad project", env("GOOGLE_CLOUD_PROJECT", "Acme Corp"), []string{`GOOGLE_CLOUD_PROJECT="Acme Corp" is not valid`}},
+		{"bad env and level", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRMSYNC_ENV", "staging", "LOG_LEVEL", "loud"), []string{
+			`CRMSYNC_ENV="staging" is not valid (want one of production, sandbox, test)`,
+			`LOG_LEVEL="loud" is not valid (want one of debug, info, warn, error)`,
+		}},
+		{"bad emulator address", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRMSYNC_ENV", "test", "FIRESTORE_EMULATOR_HOST", "localhost"), []string{
+			`FIRESTORE_EMULATOR_HOST="localhost" is not valid (want host:port`,
+		}},
+		{"emulator in production", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"), []string{
+			"PUBSUB_EMULATOR_HOST is set in production",
+		}},
+		{"sandbox without firestore emulator", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRMSYNC_ENV", "sandbox"), []string{
+			"FIRESTORE_EMULATOR_HOST is not set (want host:port of the Firestore emulator when CRMSYNC_ENV=sandbox)",
+		}},
+		{"local secrets in production", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "SECRETS_SOURCE", "local"), []string{
+			"SECRETS_SOURCE=local in production",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.env)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if n := strings.Count(err.Error(), "config: "); n != len(tt.want) {
+				t.Errorf("error reports %d problems, want %d: %v", n, len(tt.want), err)
+			}
+		})
+	}
+}
+
+func TestReaderInt(t *testing.T) {
+	r := NewReader(env("N", "70", "M", "x"))
+	if got := r.Int("N", 5, 1, 100); got != 70 {
+		t.Errorf("Int(N) = %d", got)
+	}
+	if got := r.Int("M", 5, 1, 100); got != 5 {
+		t.Errorf("Int(M) = %d, want the default", got)
+	}
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), `M="x" is not valid (want a whole number from 1 to 100)`) {
+		t.Errorf("Err() = %v", err)
+	}
+}

@@ -1,0 +1,59 @@
+// Command sandbox serves the whole product locally with a demo firm. Run it
+// through scripts/dev.sh, which starts the emulators it needs first.
+//
+// Environment: the product's configuration (see package config) with
+// CRMSYNC_ENV=sandbox, plus CRMSYNC_WEB_PORT (8080) and
+// CRMSYNC_SANDBOX_STARTED_AT (Unix milliseconds the launcher began, for the
+// start-up time shown).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/config"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/sandbox"
+
+	// Every function, registered with the Functions Framework by its init.
+	_ "github.com/crmsync/crmsync/functions/health"
+)
+
+func main() {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	r := config.NewReader(os.LookupEnv)
+	port := r.Int("CRMSYNC_WEB_PORT", 8080, 1, 65535)
+	startedMs := r.Int("CRMSYNC_SANDBOX_STARTED_AT", 0, 0, 1<<62)
+	if err := r.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	// The Functions Framework serves one function at "/" when FUNCTION_TARGET
+	// is set; the sandbox serves them all.
+	os.Unsetenv("FUNCTION_TARGET")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := sandbox.Options{
+		Config:  cfg,
+		Host:    "127.0.0.1",
+		WebPort: port,
+		Log:     logging.New(os.Stderr, cfg.LogLevel, cfg.ProjectID),
+		Out:     os.Stdout,
+	}
+	if startedMs > 0 {
+		opts.StartedAt = time.UnixMilli(int64(startedMs))
+	}
+	if err := sandbox.Run(ctx, opts); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,32 @@
+package sandbox
+
+import (
+	"context"
+	"testing"
+
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+)
+
+// Seeding twice keeps what a user changed in between.
+func TestSeedIsIdempotentAndKeepsChanges(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	if err := Seed(ctx, st, DemoFirm()); err != nil {
+		t.Fatalf("Seed: %v", err)
+	}
+	if _, err := st.Users().Update(ctx, "ann@demo.test", func(u *store.User) error { u.SyncState = store.Active; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := Seed(ctx, st, DemoFirm()); err != nil {
+		t.Fatalf("second Seed: %v", err)
+	}
+	u, err := st.Users().Get(ctx, "ann@demo.test")
+	if err != nil || u.SyncState != store.Active {
+		t.Errorf("after reseed ann = %+v, %v; want her change kept", u, err)
+	}
+	users, _ := st.Users().ListByTenant(ctx, "demo")
+	if len(users) != len(DemoFirm().Users) {
+		t.Errorf("demo firm has %d users, want %d", len(users), len(DemoFirm().Users))
+	}
+}

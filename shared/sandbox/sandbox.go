@@ -1,0 +1,136 @@
+// Package sandbox runs the whole product on one machine with a demo firm:
+// the product's functions served by the Functions Framework, against the
+// Firestore and Pub/Sub emulators, with the same Pub/Sub topics and push
+// subscriptions as production pushing to the local functions.
+//
+// scripts/dev.sh starts the emulators and then the sandbox command
+// (cmd/sandbox), which calls Run. Run seeds the demo firm (idempotently, so
+// a restart keeps what the user did), applies the topology, serves, waits
+// for the Health function to answer, and prints the URLs.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+
+	"github.com/crmsync/crmsync/shared/config"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/topology"
+)
+
+// Options configure a sandbox run.
+type Options struct {
+	// Config is the product configuration the functions also read; its
+	// emulator hosts say where Firestore and Pub/Sub are.
+	Config config.Config
+	// Host is the interface to serve on, normally 127.0.0.1.
+	Host string
+	// WebPort serves every function at /<Name>.
+	WebPort int
+	// StartedAt is when the launcher began, for the start-up time shown.
+	StartedAt time.Time
+	Log       *slog.Logger
+	// Out receives the banner with the URLs.
+	Out io.Writer
+}
+
+// Run brings the sandbox up and serves until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	if o.Config.Env != config.Sandbox {
+		return fmt.Errorf("sandbox: CRMSYNC_ENV is %q, want sandbox", o.Config.Env)
+	}
+	st, err := store.Open(ctx, o.Config.ProjectID, o.Config.FirestoreDatabase)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := Seed(ctx, st, DemoFirm()); err != nil {
+		return err
+	}
+
+	webURL := fmt.Sprintf("http://%s:%d", o.Host, o.WebPort)
+	ps, err := pubsub.NewClient(ctx, o.Config.ProjectID)
+	if err != nil {
+		return failure.E("sandbox: pubsub client", failure.Permanent, err)
+	}
+	defer ps.Close()
+	if err := topology.Ensure(ctx, ps, o.Config.ProjectID, webURL, topology.Topics(), topology.Subscriptions()); err != nil {
+		return err
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- funcframework.StartHostPort(o.Host, fmt.Sprint(o.WebPort)) }()
+	if err := waitHealthy(ctx, webURL+"/Health", served); err != nil {
+		return err
+	}
+	printBanner(o, webURL)
+	o.Log.Info("sandbox ready", "url", webURL)
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-served:
+		return fmt.Errorf("sandbox: functions server stopped: %w", err)
+	}
+}
+
+func waitHealthy(ctx context.Context, url string, served <-chan error) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-served:
+			return fmt.Errorf("sandbox: functions server failed to start: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("sandbox: the Health function did not answer 200 within 60s; see the log above")
+		}
+	}
+}
+
+func printBanner(o Options, webURL string) {
+	firm := DemoFirm()
+	w := o.Out
+	fmt.Fprintf(w, "\nSandbox is up: demo firm %q (tenant %q), project %s\n\n", firm.Tenant.Name, firm.Tenant.ID, o.Config.ProjectID)
+	fmt.Fprintf(w, "  Functions           %s/<Name>\n", webURL)
+	fmt.Fprintf(w, "  Health              %s/Health\n", webURL)
+	fmt.Fprintf(w, "  Firestore emulator  %s\n", o.Config.FirestoreEmulatorHost)
+	fmt.Fprintf(w, "  Pub/Sub emulator    %s  (topics: ", o.Config.PubSubEmulatorHost)
+	for i, t := range topology.Topics() {
+		if i > 0 {
+			fmt.Fprint(w, ", ")
+		}
+		fmt.Fprint(w, t.Name)
+	}
+	fmt.Fprintln(w, ")")
+	fmt.Fprint(w, "  Demo users          ")
+	for i, u := range firm.Users {
+		if i > 0 {
+			fmt.Fprint(w, ", ")
+		}
+		fmt.Fprint(w, u.Email)
+	}
+	fmt.Fprintln(w)
+	if !o.StartedAt.IsZero() {
+		fmt.Fprintf(w, "\nReady in %.1fs. Press Ctrl-C to stop everything.\n\n", time.Since(o.StartedAt).Seconds())
+	}
+}

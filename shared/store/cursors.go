@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/crmsync/crmsync/shared/failure"
+)
+
+// Cursor is a stored sync position: a Gmail historyId, a People or Calendar
+// sync token, a CRM change-feed cursor. Seq counts the writes, so a writer
+// can say which position it started from.
+type Cursor struct {
+	Name      string    `firestore:"-"`
+	Value     string    `firestore:"value"`
+	Seq       int64     `firestore:"seq"`
+	UpdatedAt time.Time `firestore:"updatedAt"`
+}
+
+// Cursors is the repository of per-user cursors.
+//
+// Cursors only move forward: Advance takes the Cursor the caller read before
+// doing its work and fails with Conflict when anyone wrote since, so a slow
+// pass can never move a cursor back over work a faster one already covered.
+type Cursors struct{ s *Store }
+
+func (r *Cursors) ref(userID, name string) (*firestore.DocumentRef, error) {
+	uid, err := UserID(userID)
+	if err != nil {
+		return nil, err
+	}
+	id, err := docID(name)
+	if err != nil {
+		return nil, failure.E("store: cursor", failure.Invalid, err)
+	}
+	return r.s.fs.Collection("users").Doc(uid).Collection("cursors").Doc(id), nil
+}
+
+// Get returns the cursor name of a user. A cursor never written is returned
+// with Seq 0 and an empty Value, not as an error.
+func (r *Cursors) Get(ctx context.Context, userID, name string) (Cursor, error) {
+	const op = "store: cursor get"
+	ref, err := r.ref(userID, name)
+	if err != nil {
+		return Cursor{}, err
+	}
+	snap, err := ref.Get(ctx)
+	if isNotFound(err) {
+		return Cursor{Name: name}, nil
+	}
+	if err != nil {
+		return Cursor{}, classify(op, err)
+	}
+	var c Cursor
+	if err := snap.DataTo(&c); err != nil {
+		return Cursor{}, failure.E(op, failure.Permanent, err)
+	}
+	c.Name = name
+	return c, nil
+}
+
+// Advance stores value as the new position, provided the cursor is still at
+// from (compared by Seq). It returns the stored cursor. When someone else
+// wrote since from was read it fails with Conflict and changes nothing.
+func (r *Cursors) Advance(ctx context.Context, userID string, from Cursor, value string) (Cursor, error) {
+	const op = "store: cursor advance"
+	ref, err := r.ref(userID, from.Name)
+	if err != nil {
+		return Cursor{}, err
+	}
+	var out Cursor
+	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		var cur Cursor
+		snap, err := tx.Get(ref)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return classify(op, err)
+		default:
+			if err := snap.DataTo(&cur); err != nil {
+				return failure.E(op, failure.Permanent, err)
+			}
+		}
+		if cur.Seq != from.Seq {
+			return failure.Errorf(op, failure.Conflict, "cursor %s of %s moved (seq %d, expected %d)", from.Name, userID, cur.Seq, from.Seq)
+		}
+		out = Cursor{Name: from.Name, Value: value, Seq: cur.Seq + 1, UpdatedAt: r.s.now()}
+		return tx.Set(ref, out)
+	})
+	if err != nil {
+		return Cursor{}, classify(op, err)
+	}
+	return out, nil
+}

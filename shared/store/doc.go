@@ -1,0 +1,24 @@
+// Package store keeps the product's state in Firestore. It is the only
+// package that imports the Firestore client.
+//
+// A Store is opened once per function instance (Open) and hands out typed
+// repositories, each over one part of the data model:
+//
+//	tenants/{tenantID}                    Tenants: a firm's settings
+//	users/{userID}                        Users: one Google account of a firm (ID is the lowercased address)
+//	users/{userID}/cursors/{name}         Cursors: per-user sync positions (Gmail historyId, sync tokens, CRM cursors)
+//	users/{userID}/leases/{scope}         Leases: one pass per user and scope at a time
+//	ledger/{scope}:{key}                  Ledger: idempotency records of side effects
+//
+// Every write that depends on what is stored runs in a transaction, so
+// repositories are safe for concurrent use by many instances. Errors carry a
+// failure.Kind: NotFound for a missing document, Conflict for a failed
+// precondition (a lease held by another, a stale cursor, an existing key),
+// Transient for contention and unavailability.
+//
+// Documents that expire (leases, ledger entries) carry an expireAt field that
+// a Firestore TTL policy (infra/) deletes; the code never relies on the
+// deletion having happened.
+//
+// Tests run against the Firestore emulator; see package storetest.
+package store

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/crmsync/crmsync/shared/failure"
+)
+
+// Lease is the right of one holder to run a user's pass of one scope until
+// ExpiresAt. Token increases with every new holder (a fencing token): work
+// stamped with an older token lost its lease.
+type Lease struct {
+	UserID    string    `firestore:"-"`
+	Scope     string    `firestore:"-"`
+	Holder    string    `firestore:"holder"`
+	Token     int64     `firestore:"token"`
+	ExpiresAt time.Time `firestore:"expiresAt"`
+	// ExpireAt is when the TTL policy may delete the document: a day
+	// after the lease ran out.
+	ExpireAt time.Time `firestore:"expireAt"`
+}
+
+// leaseTTLGrace is how long an expired lease document is kept before the
+// TTL policy may delete it.
+const leaseTTLGrace = 24 * time.Hour
+
+// Leases is the repository of per-user leases: one pass per user and scope
+// at a time, across every function instance. Acquire, Renew and Release are
+// transactions, safe under concurrent callers.
+type Leases struct{ s *Store }
+
+func (r *Leases) ref(userID, scope string) (*firestore.DocumentRef, string, error) {
+	uid, err := UserID(userID)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := docID(scope)
+	if err != nil {
+		return nil, "", failure.E("store: lease", failure.Invalid, err)
+	}
+	return r.s.fs.Collection("users").Doc(uid).Collection("leases").Doc(id), uid, nil
+}
+
+// Acquire takes the lease of userID's scope for holder for ttl. It fails
+// with Conflict when another holder has an unexpired lease. A holder that
+// already has the lease gets it extended.
+func (r *Leases) Acquire(ctx context.Context, userID, scope, holder string, ttl time.Duration) (Lease, error) {
+	const op = "store: lease acquire"
+	if holder == "" || ttl <= 0 {
+		return Lease{}, failure.Errorf(op, failure.Invalid, "holder %q, ttl %v", holder, ttl)
+	}
+	ref, uid, err := r.ref(userID, scope)
+	if err != nil {
+		return Lease{}, err
+	}
+	var out Lease
+	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		now := r.s.now()
+		var cur Lease
+		snap, err := tx.Get(ref)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return classify(op, err)
+		default:
+			if err := snap.DataTo(&cur); err != nil {
+				return failure.E(op, failure.Permanent, err)
+			}
+		}
+		token := cur.Token
+		if cur.Holder != holder {
+			if cur.Holder != "" && now.Before(cur.ExpiresAt) {
+				return failure.Errorf(op, failure.Conflict, "lease %s of %s is held until %s", scope, uid, cur.ExpiresAt.Format(time.RFC3339))
+			}
+			token++
+		}
+		out = Lease{UserID: uid, Scope: scope, Holder: holder, Token: token, ExpiresAt: now.Add(ttl)}
+		out.ExpireAt = out.ExpiresAt.Add(leaseTTLGrace)
+		return tx.Set(ref, out)
+	})
+	if err != nil {
+		return Lease{}, classify(op, err)
+	}
+	return out, nil
+}
+
+// Renew extends a lease the caller holds by ttl from now. It fails with
+// Conflict when the lease was lost (expired and taken, or released).
+func (r *Leases) Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error) {
+	const op = "store: lease renew"
+	ref, _, err := r.ref(l.UserID, l.Scope)
+	if err != nil {
+		return Lease{}, err
+	}
+	out := l
+	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		now := r.s.now()
+		cur, err := r.read(tx, ref, op)
+		if err != nil {
+			return err
+		}
+		if cur.Holder != l.Holder || cur.Token != l.Token {
+			return failure.Errorf(op, failure.Conflict, "lease %s of %s was lost to %q", l.Scope, l.UserID, cur.Holder)
+		}
+		if !now.Before(cur.ExpiresAt) {
+			return failure.Errorf(op, failure.Conflict, "lease %s of %s expired at %s", l.Scope, l.UserID, cur.ExpiresAt.Format(time.RFC3339))
+		}
+		out.ExpiresAt = now.Add(ttl)
+		out.ExpireAt = out.ExpiresAt.Add(leaseTTLGrace)
+		return tx.Set(ref, out)
+	})
+	if err != nil {
+		return Lease{}, classify(op, err)
+	}
+	return out, nil
+}
+
+// Release gives the lease up. Releasing a lease that was already lost is not
+// an error: the caller is done either way.
+func (r *Leases) Release(ctx context.Context, l Lease) error {
+	const op = "store: lease release"
+	ref, _, err := r.ref(l.UserID, l.Scope)
+	if err != nil {
+		return err
+	}
+	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		cur, err := r.read(tx, ref, op)
+		if failure.Is(err, failure.NotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Holder != l.Holder || cur.Token != l.Token {
+			return nil
+		}
+		// Keep the token so the next holder's is higher.
+		cur.Holder, cur.ExpiresAt = "", r.s.now()
+		cur.ExpireAt = cur.ExpiresAt.Add(leaseTTLGrace)
+		return tx.Set(ref, cur)
+	})
+	return classify(op, err)
+}
+
+func (r *Leases) read(tx *firestore.Transaction, ref *firestore.DocumentRef, op string) (Lease, error) {
+	snap, err := tx.Get(ref)
+	if err != nil {
+		return Lease{}, classify(op, err)
+	}
+	var cur Lease
+	if err := snap.DataTo(&cur); err != nil {
+		return Lease{}, failure.E(op, failure.Permanent, err)
+	}
+	return cur, nil
+}

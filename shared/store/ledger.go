@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/crmsync/crmsync/shared/failure"
+)
+
+// LedgerState is where a side effect stands.
+type LedgerState string
+
+const (
+	// Claimed: a worker is doing the effect until ClaimedUntil.
+	Claimed LedgerState = "claimed"
+	// Pending: tried and not done (the last try failed); may be claimed again.
+	Pending LedgerState = "pending"
+	// Done: the effect happened; Outcome says how it ended.
+	Done LedgerState = "done"
+)
+
+// LedgerEntry records one keyed side effect, e.g. the posting of one Gmail
+// message of one user.
+type LedgerEntry struct {
+	Scope        string            `firestore:"scope"`
+	Key          string            `firestore:"key"`
+	State        LedgerState       `firestore:"state"`
+	Outcome      string            `firestore:"outcome,omitempty"`
+	Detail       map[string]string `firestore:"detail,omitempty"`
+	Attempts     int               `firestore:"attempts"`
+	LastError    string            `firestore:"lastError,omitempty"`
+	Holder       string            `firestore:"holder,omitempty"`
+	ClaimedUntil time.Time         `firestore:"claimedUntil"`
+	CreatedAt    time.Time         `firestore:"createdAt"`
+	UpdatedAt    time.Time         `firestore:"updatedAt"`
+	// ExpireAt is when the TTL policy may delete the entry.
+	ExpireAt time.Time `firestore:"expireAt"`
+}
+
+// LedgerRetention is how long a ledger entry is kept after its last write.
+const LedgerRetention = 180 * 24 * time.Hour
+
+// Ledger records side effects by key so that a redelivered trigger or a
+// crashed worker never does an effect twice. The protocol is:
+//
+//	e, err := ledger.Claim(ctx, scope, key, holder, ttl)
+//	if e.State == store.Done { skip }   // somebody finished it
+//	… do the effect (itself idempotent by key, for crashes after it) …
+//	ledger.Complete(ctx, e, outcome, detail)   // or Abandon on failure
+type Ledger struct{ s *Store }
+
+func (l *Ledger) ref(scope, key string) (*firestore.DocumentRef, error) {
+	id, err := docID(scope, key)
+	if err != nil {
+		return nil, failure.E("store: ledger", failure.Invalid, err)
+	}
+	return l.s.fs.Collection("ledger").Doc(id), nil
+}
+
+// Get returns the entry of scope and key; NotFound when there is none.
+func (l *Ledger) Get(ctx context.Context, scope, key string) (LedgerEntry, error) {
+	const op = "store: ledger get"
+	ref, err := l.ref(scope, key)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	snap, err := ref.Get(ctx)
+	if err != nil {
+		return LedgerEntry{}, classify(op, err)
+	}
+	var e LedgerEntry
+	if err := snap.DataTo(&e); err != nil {
+		return LedgerEntry{}, failure.E(op, failure.Permanent, err)
+	}
+	return e, nil
+}
+
+// Claim takes the effect of scope and key for holder for ttl. It returns the
+// entry: State Done means the effect already happened and the caller must
+// not do it again; State Claimed means the caller holds it now (Attempts
+// counts the claims). It fails with Conflict while another holder's claim
+// is unexpired.
+func (l *Ledger) Claim(ctx context.Context, scope, key, holder string, ttl time.Duration) (LedgerEntry, error) {
+	const op = "store: ledger claim"
+	if holder == "" || ttl <= 0 {
+		return LedgerEntry{}, failure.Errorf(op, failure.Invalid, "holder %q, ttl %v", holder, ttl)
+	}
+	ref, err := l.ref(scope, key)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	var out LedgerEntry
+	err = l.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		now := l.s.now()
+		e := LedgerEntry{Scope: scope, Key: key, CreatedAt: now}
+		snap, err := tx.Get(ref)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return classify(op, err)
+		default:
+			if err := snap.DataTo(&e); err != nil {
+				return failure.E(op, failure.Permanent, err)
+			}
+		}
+		switch {
+		case e.State == Done:
+			out = e
+			return nil
+		case e.State == Claimed && e.Holder != holder && now.Before(e.ClaimedUntil):
+			return failure.Errorf(op, failure.Conflict, "%s %s is claimed by %q until %s", scope, key, e.Holder, e.ClaimedUntil.Format(time.RFC3339))
+		}
+		e.State, e.Holder, e.ClaimedUntil = Claimed, holder, now.Add(ttl)
+		e.Attempts++
+		e.UpdatedAt, e.ExpireAt = now, now.Add(LedgerRetention)
+		out = e
+		return tx.Set(ref, e)
+	})
+	if err != nil {
+		return LedgerEntry{}, classify(op, err)
+	}
+	return out, nil
+}
+
+// Complete records that the claimed effect happened, with its outcome. It
+// fails with Conflict when the claim was lost to another holder, who will
+// record the outcome itself.
+func (l *Ledger) Complete(ctx context.Context, e LedgerEntry, outcome string, detail map[string]string) (LedgerEntry, error) {
+	return l.finish(ctx, "store: ledger complete", e, func(cur *LedgerEntry) {
+		cur.State, cur.Outcome, cur.Detail, cur.LastError = Done, outcome, detail, ""
+	})
+}
+
+// Abandon gives a claim up after a failed try, recording why; the effect
+// may be claimed again (Attempts keeps counting).
+func (l *Ledger) Abandon(ctx context.Context, e LedgerEntry, lastError string) (LedgerEntry, error) {
+	return l.finish(ctx, "store: ledger abandon", e, func(cur *LedgerEntry) {
+		cur.State, cur.LastError = Pending, lastError
+	})
+}
+
+func (l *Ledger) finish(ctx context.Context, op string, e LedgerEntry, apply func(*LedgerEntry)) (LedgerEntry, error) {
+	ref, err := l.ref(e.Scope, e.Key)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	var out LedgerEntry
+	err = l.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return classify(op, err)
+		}
+		var cur LedgerEntry
+		if err := snap.DataTo(&cur); err != nil {
+			return failure.E(op, failure.Permanent, err)
+		}
+		if cur.State != Claimed || cur.Holder != e.Holder {
+			return failure.Errorf(op, failure.Conflict, "%s %s is no longer claimed by %q", e.Scope, e.Key, e.Holder)
+		}
+		now := l.s.now()
+		apply(&cur)
+		cur.Holder, cur.ClaimedUntil = "", now
+		cur.UpdatedAt, cur.ExpireAt = now, now.Add(LedgerRetention)
+		out = cur
+		return tx.Set(ref, cur)
+	})
+	if err != nil {
+		return LedgerEntry{}, classify(op, err)
+	}
+	return out, nil
+}

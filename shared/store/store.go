@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/failure"
+)
+
+// Store is the product's Firestore state. It is safe for concurrent use.
+type Store struct {
+	fs    *firestore.Client
+	clock clock.Clock
+}
+
+// Open connects to the Firestore database databaseID of projectID. With
+// FIRESTORE_EMULATOR_HOST set, the client talks to the emulator without
+// credentials.
+func Open(ctx context.Context, projectID, databaseID string, opts ...option.ClientOption) (*Store, error) {
+	if databaseID == "" {
+		databaseID = firestore.DefaultDatabaseID
+	}
+	c, err := firestore.NewClientWithDatabase(ctx, projectID, databaseID, opts...)
+	if err != nil {
+		return nil, failure.E("store: open firestore", failure.Permanent, err)
+	}
+	return New(c, clock.Real{}), nil
+}
+
+// New wraps an open Firestore client. clk tells the time for timestamps and
+// lease expiry.
+func New(c *firestore.Client, clk clock.Clock) *Store {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Store{fs: c, clock: clk}
+}
+
+// Close closes the Firestore client.
+func (s *Store) Close() error { return s.fs.Close() }
+
+// Ping reads one document to prove the database answers. A missing document
+// is a healthy answer.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.fs.Collection("health").Doc("ping").Get(ctx)
+	if err != nil && status.Code(err) != codes.NotFound {
+		return classify("store: ping", err)
+	}
+	return nil
+}
+
+// Tenants returns the tenant repository.
+func (s *Store) Tenants() *Tenants { return &Tenants{s: s} }
+
+// Users returns the user repository.
+func (s *Store) Users() *Users { return &Users{s: s} }
+
+// Cursors returns the cursor repository.
+func (s *Store) Cursors() *Cursors { return &Cursors{s: s} }
+
+// Leases returns the lease repository.
+func (s *Store) Leases() *Leases { return &Leases{s: s} }
+
+// Ledger returns the idempotency ledger.
+func (s *Store) Ledger() *Ledger { return &Ledger{s: s} }
+
+func (s *Store) now() time.Time { return s.clock.Now().UTC() }
+
+// classify turns a Firestore error into a failure.Error naming op.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return failure.E(op, failure.Transient, err)
+	}
+	switch status.Code(err) {
+	case codes.NotFound:
+		return failure.E(op, failure.NotFound, err)
+	case codes.AlreadyExists, codes.FailedPrecondition:
+		return failure.E(op, failure.Conflict, err)
+	case codes.Aborted, codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Canceled:
+		return failure.E(op, failure.Transient, err)
+	case codes.ResourceExhausted:
+		return failure.E(op, failure.Quota, err)
+	case codes.InvalidArgument, codes.OutOfRange:
+		return failure.E(op, failure.Invalid, err)
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return failure.E(op, failure.Permanent, err)
+	}
+	return failure.E(op, failure.Other, err)
+}
+
+// docID makes a Firestore document ID from free text: it escapes "/" and
+// other characters Firestore reserves, keeping it readable.
+func docID(parts ...string) (string, error) {
+	id := ""
+	for i, p := range parts {
+		if p == "" {
+			return "", fmt.Errorf("empty id part %d", i)
+		}
+		if i > 0 {
+			id += ":"
+		}
+		id += url.PathEscape(p)
+	}
+	if len(id) > 1500 || id == "." || id == ".." {
+		return "", fmt.Errorf("id %q is not usable as a document ID", id)
+	}
+	return id, nil
+}

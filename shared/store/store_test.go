@@ -1,0 +1,388 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+)
+
+var start = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+func TestPing(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t, nil)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func TestTenantRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(start)
+	tenants := storetest.New(t, clk).Tenants()
+
+	in := store.Tenant{ID: "acme", Name: "Acme Advisors", CRMName: "SmartOffice", Domains: []string{"acme.test"},
+		Admins: []string{"admin@acme.test"}, AuthMode: store.AuthUserOAuth, AttachmentLimitBytes: 10 << 20}
+	created, err := tenants.Create(ctx, in)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	got, err := tenants.Get(ctx, "acme")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if diff := cmp.Diff(created, got); diff != "" {
+		t.Errorf("Get after Create (-want +got):\n%s", diff)
+	}
+	if got.Version != 1 || !got.CreatedAt.Equal(start) {
+		t.Errorf("Version %d, CreatedAt %v", got.Version, got.CreatedAt)
+	}
+
+	if _, err := tenants.Create(ctx, in); !failure.Is(err, failure.Conflict) {
+		t.Errorf("second Create = %v, want Conflict", err)
+	}
+	if _, err := tenants.Get(ctx, "nobody"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("Get(missing) = %v, want NotFound", err)
+	}
+
+	clk.Advance(time.Minute)
+	updated, err := tenants.Update(ctx, "acme", func(t *store.Tenant) error { t.AutoMailSync = true; return nil })
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if !updated.AutoMailSync || updated.Version != 2 || !updated.UpdatedAt.Equal(start.Add(time.Minute)) {
+		t.Errorf("Update = %+v", updated)
+	}
+	refuse := errors.New("not allowed")
+	if _, err := tenants.Update(ctx, "acme", func(t *store.Tenant) error { t.Name = "X"; return refuse }); !errors.Is(err, refuse) {
+		t.Errorf("Update with refusing fn = %v", err)
+	}
+	if got, _ := tenants.Get(ctx, "acme"); got.Name != "Acme Advisors" || got.Version != 2 {
+		t.Errorf("a refused update changed the tenant: %+v", got)
+	}
+	if _, err := tenants.Update(ctx, "nobody", func(*store.Tenant) error { return nil }); !failure.Is(err, failure.NotFound) {
+		t.Errorf("Update(missing) = %v, want NotFound", err)
+	}
+
+	if _, err := tenants.Create(ctx, store.Tenant{ID: "beta", Name: "Beta"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := tenants.List(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != "acme" || list[1].ID != "beta" {
+		t.Errorf("List = %v, %v", list, err)
+	}
+}
+
+func TestUserRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	users := storetest.New(t, clock.NewFake(start)).Users()
+
+	created, err := users.Create(ctx, store.User{TenantID: "acme", Email: "Ann.Lee@Acme.test", CRMUserID: "u-17"})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if created.ID != "ann.lee@acme.test" || created.Connection.State != store.NotConnected || created.SyncState != store.NotConfigured {
+		t.Errorf("Create = %+v", created)
+	}
+	got, err := users.Get(ctx, "ANN.LEE@acme.TEST")
+	if err != nil {
+		t.Fatalf("Get by other case: %v", err)
+	}
+	if diff := cmp.Diff(created, got); diff != "" {
+		t.Errorf("Get (-want +got):\n%s", diff)
+	}
+
+	if _, err := users.Update(ctx, "ann.lee@acme.test", func(u *store.User) error {
+		u.Connection = store.Connection{State: store.Connected, ChangedAt: start, Scopes: []string{"gmail.modify"}}
+		return nil
+	}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	pass := store.PassStatus{At: start, OK: true, Counts: map[string]int{"posted": 3, "unmatched": 1}}
+	if err := users.RecordPass(ctx, "ann.lee@acme.test", "mail", pass); err != nil {
+		t.Fatalf("RecordPass: %v", err)
+	}
+	got, _ = users.Get(ctx, "ann.lee@acme.test")
+	if got.Connection.State != store.Connected || got.Version != 2 {
+		t.Errorf("after Update: %+v", got)
+	}
+	if diff := cmp.Diff(pass, got.Passes["mail"], cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("recorded pass (-want +got):\n%s", diff)
+	}
+
+	for _, bad := range []string{"", "not an address", "a/b@acme.test", "Ann <ann@acme.test>"} {
+		if _, err := users.Create(ctx, store.User{TenantID: "acme", Email: bad}); !failure.Is(err, failure.Invalid) {
+			t.Errorf("Create(%q) = %v, want Invalid", bad, err)
+		}
+	}
+	if _, err := users.Create(ctx, store.User{Email: "bob@acme.test"}); !failure.Is(err, failure.Invalid) {
+		t.Errorf("Create without tenant = %v, want Invalid", err)
+	}
+	if err := users.RecordPass(ctx, "nobody@acme.test", "mail", pass); !failure.Is(err, failure.NotFound) {
+		t.Errorf("RecordPass(missing user) = %v, want NotFound", err)
+	}
+
+	for _, u := range []store.User{{TenantID: "acme", Email: "cy@acme.test"}, {TenantID: "beta", Email: "dee@beta.test"}} {
+		if _, err := users.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := users.ListByTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, u := range list {
+		ids = append(ids, u.ID)
+	}
+	if diff := cmp.Diff([]string{"ann.lee@acme.test", "cy@acme.test"}, ids); diff != "" {
+		t.Errorf("ListByTenant(acme) (-want +got):\n%s", diff)
+	}
+}
+
+func TestCursorsOnlyMoveForward(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cursors := storetest.New(t, clock.NewFake(start)).Cursors()
+	const user = "ann@acme.test"
+
+	c0, err := cursors.Get(ctx, user, "gmail/history")
+	if err != nil || c0.Seq != 0 || c0.Value != "" {
+		t.Fatalf("Get(unset) = %+v, %v", c0, err)
+	}
+	c1, err := cursors.Advance(ctx, user, c0, "1000")
+	if err != nil || c1.Seq != 1 || c1.Value != "1000" {
+		t.Fatalf("Advance = %+v, %v", c1, err)
+	}
+	// A slow pass that read c0 must not move the cursor back.
+	if _, err := cursors.Advance(ctx, user, c0, "900"); !failure.Is(err, failure.Conflict) {
+		t.Errorf("stale Advance = %v, want Conflict", err)
+	}
+	if got, _ := cursors.Get(ctx, user, "gmail/history"); got.Value != "1000" {
+		t.Errorf("stale Advance changed the cursor to %q", got.Value)
+	}
+
+	// Of many passes racing from the same read, exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, conflicts := 0, 0
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := cursors.Advance(ctx, user, c1, fmt.Sprint(2000+i))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case failure.Is(err, failure.Conflict):
+				conflicts++
+			default:
+				t.Errorf("Advance: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || conflicts != 5 {
+		t.Errorf("racing Advance: %d wins, %d conflicts; want 1 and 5", wins, conflicts)
+	}
+	if got, _ := cursors.Get(ctx, user, "gmail/history"); got.Seq != 2 {
+		t.Errorf("after race Seq = %d, want 2", got.Seq)
+	}
+}
+
+// Goroutines racing for one user's lease: exactly one holds it at a time.
+func TestLeaseRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(start)
+	leases := storetest.New(t, clk).Leases()
+	const user, scope, ttl = "ann@acme.test", "mail", time.Minute
+
+	for round := range 3 {
+		var wg sync.WaitGroup
+		results := make([]error, 8)
+		got := make([]store.Lease, 8)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], results[i] = leases.Acquire(ctx, user, scope, fmt.Sprintf("worker-%d-%d", round, i), ttl)
+			}()
+		}
+		wg.Wait()
+		var winner store.Lease
+		wins := 0
+		for i, err := range results {
+			switch {
+			case err == nil:
+				wins++
+				winner = got[i]
+			case !failure.Is(err, failure.Conflict):
+				t.Fatalf("round %d: Acquire: %v", round, err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("round %d: %d goroutines hold the lease, want 1", round, wins)
+		}
+		if winner.Token != int64(round+1) {
+			t.Errorf("round %d: token %d, want %d (fencing tokens increase)", round, winner.Token, round+1)
+		}
+		// The winner renews while it works; the lease then runs out.
+		clk.Advance(ttl / 2)
+		renewed, err := leases.Renew(ctx, winner, ttl)
+		if err != nil {
+			t.Fatalf("round %d: Renew: %v", round, err)
+		}
+		if !renewed.ExpiresAt.Equal(clk.Now().Add(ttl)) {
+			t.Errorf("Renew: expires %v", renewed.ExpiresAt)
+		}
+		clk.Advance(ttl + time.Second)
+		if _, err := leases.Renew(ctx, renewed, ttl); !failure.Is(err, failure.Conflict) {
+			t.Errorf("Renew after expiry = %v, want Conflict", err)
+		}
+	}
+}
+
+func TestLeaseReleaseAndTakeover(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(start)
+	leases := storetest.New(t, clk).Leases()
+	const user = "ann@acme.test"
+
+	a, err := leases.Acquire(ctx, user, "contacts", "a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leases.Acquire(ctx, user, "contacts", "b", time.Minute); !failure.Is(err, failure.Conflict) {
+		t.Fatalf("Acquire while held = %v, want Conflict", err)
+	}
+	// Another scope of the same user, and the same scope of another user, are free.
+	if _, err := leases.Acquire(ctx, user, "calendar", "b", time.Minute); err != nil {
+		t.Errorf("other scope: %v", err)
+	}
+	if _, err := leases.Acquire(ctx, "bob@acme.test", "contacts", "b", time.Minute); err != nil {
+		t.Errorf("other user: %v", err)
+	}
+	// The holder asking again extends its own lease.
+	clk.Advance(30 * time.Second)
+	again, err := leases.Acquire(ctx, user, "contacts", "a", time.Minute)
+	if err != nil || again.Token != a.Token {
+		t.Errorf("re-Acquire by holder = %+v, %v", again, err)
+	}
+	if err := leases.Release(ctx, again); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	b, err := leases.Acquire(ctx, user, "contacts", "b", time.Minute)
+	if err != nil || b.Token != a.Token+1 {
+		t.Fatalf("Acquire after Release = %+v, %v", b, err)
+	}
+	// The old holder's late release must not free b's lease.
+	if err := leases.Release(ctx, a); err != nil {
+		t.Errorf("late Release: %v", err)
+	}
+	if _, err := leases.Acquire(ctx, user, "contacts", "c", time.Minute); !failure.Is(err, failure.Conflict) {
+		t.Errorf("a's late Release freed b's lease: %v", err)
+	}
+	if _, err := leases.Acquire(ctx, user, "contacts", "", time.Minute); !failure.Is(err, failure.Invalid) {
+		t.Errorf("empty holder = %v, want Invalid", err)
+	}
+}
+
+func TestLedgerClaimCompleteAbandon(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(start)
+	ledger := storetest.New(t, clk).Ledger()
+	const scope, key = "mail/ann@acme.test", "18c2f0a1b2c3d4e5"
+
+	if _, err := ledger.Get(ctx, scope, key); !failure.Is(err, failure.NotFound) {
+		t.Fatalf("Get(unclaimed) = %v, want NotFound", err)
+	}
+	e, err := ledger.Claim(ctx, scope, key, "w1", time.Minute)
+	if err != nil || e.State != store.Claimed || e.Attempts != 1 {
+		t.Fatalf("Claim = %+v, %v", e, err)
+	}
+	if _, err := ledger.Claim(ctx, scope, key, "w2", time.Minute); !failure.Is(err, failure.Conflict) {
+		t.Errorf("Claim while claimed = %v, want Conflict", err)
+	}
+	// w1 fails; the next try may claim it and the attempts are counted.
+	if _, err := ledger.Abandon(ctx, e, "crm: 503"); err != nil {
+		t.Fatalf("Abandon: %v", err)
+	}
+	e2, err := ledger.Claim(ctx, scope, key, "w2", time.Minute)
+	if err != nil || e2.Attempts != 2 || e2.LastError != "crm: 503" {
+		t.Fatalf("Claim after Abandon = %+v, %v", e2, err)
+	}
+	// w2 crashes; after its claim runs out, w3 takes over.
+	clk.Advance(2 * time.Minute)
+	e3, err := ledger.Claim(ctx, scope, key, "w3", time.Minute)
+	if err != nil || e3.Attempts != 3 {
+		t.Fatalf("takeover Claim = %+v, %v", e3, err)
+	}
+	// w2 wakes up: it may not record an outcome any more.
+	if _, err := ledger.Complete(ctx, e2, "posted", nil); !failure.Is(err, failure.Conflict) {
+		t.Errorf("Complete by lost holder = %v, want Conflict", err)
+	}
+	done, err := ledger.Complete(ctx, e3, "posted", map[string]string{"noteIds": "n1,n2"})
+	if err != nil || done.State != store.Done {
+		t.Fatalf("Complete = %+v, %v", done, err)
+	}
+	// A redelivery finds it done and does nothing.
+	again, err := ledger.Claim(ctx, scope, key, "w4", time.Minute)
+	if err != nil || again.State != store.Done || again.Outcome != "posted" || again.Attempts != 3 {
+		t.Errorf("Claim after Complete = %+v, %v", again, err)
+	}
+	got, err := ledger.Get(ctx, scope, key)
+	if err != nil || got.Detail["noteIds"] != "n1,n2" || !got.ExpireAt.Equal(clk.Now().Add(store.LedgerRetention)) {
+		t.Errorf("Get = %+v, %v", got, err)
+	}
+	// Keys with slashes are stored safely.
+	if _, err := ledger.Claim(ctx, "crm/notes", "a/b/../c", "w", time.Minute); err != nil {
+		t.Errorf("Claim with slashes: %v", err)
+	}
+}
+
+// Many workers racing for one effect: exactly one claims it.
+func TestLedgerClaimRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ledger := storetest.New(t, nil).Ledger()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	claimed := 0
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := ledger.Claim(ctx, "s", "k", fmt.Sprint("w", i), time.Minute)
+			if err != nil && !failure.Is(err, failure.Conflict) {
+				t.Errorf("Claim: %v", err)
+			}
+			if err == nil {
+				mu.Lock()
+				claimed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if claimed != 1 {
+		t.Errorf("%d workers claimed the effect, want 1", claimed)
+	}
+}

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"net/mail"
+	"sort"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+
+	"github.com/crmsync/crmsync/shared/failure"
+)
+
+// ConnState is whether the product can act for a user at Google.
+type ConnState string
+
+const (
+	NotConnected ConnState = "not_connected"
+	Connected    ConnState = "connected"
+	// Disconnected: access was lost (revoked, invalid_grant) and the user
+	// must reconnect; Connection.Reason says why.
+	Disconnected ConnState = "disconnected"
+)
+
+// Connection is the state of a user's Google access.
+type Connection struct {
+	State     ConnState `firestore:"state"`
+	Reason    string    `firestore:"reason,omitempty"`
+	ChangedAt time.Time `firestore:"changedAt"`
+	Scopes    []string  `firestore:"scopes,omitempty"`
+}
+
+// SyncState is where a user's sync setup stands.
+type SyncState string
+
+const (
+	NotConfigured   SyncState = "not_configured"
+	PendingApproval SyncState = "pending_approval"
+	Active          SyncState = "active"
+	Rejected        SyncState = "rejected"
+)
+
+// PassStatus is the outcome of the last pass of one feature for a user,
+// shown on status pages.
+type PassStatus struct {
+	At     time.Time      `firestore:"at"`
+	OK     bool           `firestore:"ok"`
+	Counts map[string]int `firestore:"counts,omitempty"`
+	Error  string         `firestore:"error,omitempty"`
+}
+
+// User is one Google account of a firm.
+type User struct {
+	// ID is the lowercased e-mail address (see UserID).
+	ID          string `firestore:"-"`
+	TenantID    string `firestore:"tenantId"`
+	Email       string `firestore:"email"`
+	DisplayName string `firestore:"displayName,omitempty"`
+	// CRMUserID is the CRM user behind this Google account.
+	CRMUserID       string     `firestore:"crmUserId,omitempty"`
+	Connection      Connection `firestore:"connection"`
+	SettingsVersion int64      `firestore:"settingsVersion"`
+	SyncState       SyncState  `firestore:"syncState"`
+	// Passes is keyed by feature: "mail", "contacts", "calendar", …
+	Passes map[string]PassStatus `firestore:"passes,omitempty"`
+	// Attention, when set, says why the user must look at something (a
+	// mass-deletion guard tripped, a reconnect needed).
+	Attention string    `firestore:"attention,omitempty"`
+	CreatedAt time.Time `firestore:"createdAt"`
+	UpdatedAt time.Time `firestore:"updatedAt"`
+	Version   int64     `firestore:"version"`
+}
+
+// UserID returns the store ID of the user with this address: the bare
+// address, lowercased. It fails with Invalid when email is not an address.
+func UserID(email string) (string, error) {
+	a, err := mail.ParseAddress(strings.TrimSpace(email))
+	if err != nil || strings.ContainsAny(a.Address, "/ ") || a.Name != "" {
+		return "", failure.Errorf("store: user id", failure.Invalid, "%q is not an e-mail address", email)
+	}
+	return strings.ToLower(a.Address), nil
+}
+
+// Users is the repository of users.
+type Users struct{ s *Store }
+
+func (r *Users) col() *firestore.CollectionRef { return r.s.fs.Collection("users") }
+
+// Get returns the user with this address.
+func (r *Users) Get(ctx context.Context, email string) (User, error) {
+	const op = "store: user get"
+	id, err := UserID(email)
+	if err != nil {
+		return User{}, err
+	}
+	snap, err := r.col().Doc(id).Get(ctx)
+	if err != nil {
+		return User{}, classify(op, err)
+	}
+	return decodeUser(op, snap)
+}
+
+func decodeUser(op string, snap *firestore.DocumentSnapshot) (User, error) {
+	var u User
+	if err := snap.DataTo(&u); err != nil {
+		return User{}, failure.E(op, failure.Permanent, err)
+	}
+	u.ID = snap.Ref.ID
+	return u, nil
+}
+
+// Create stores a new user of a tenant; Conflict when the address exists.
+func (r *Users) Create(ctx context.Context, u User) (User, error) {
+	const op = "store: user create"
+	id, err := UserID(u.Email)
+	if err != nil {
+		return User{}, err
+	}
+	if u.TenantID == "" {
+		return User{}, failure.Errorf(op, failure.Invalid, "user %s has no tenant", id)
+	}
+	now := r.s.now()
+	u.ID, u.CreatedAt, u.UpdatedAt, u.Version = id, now, now, 1
+	if u.Connection.State == "" {
+		u.Connection = Connection{State: NotConnected, ChangedAt: now}
+	}
+	if u.SyncState == "" {
+		u.SyncState = NotConfigured
+	}
+	if _, err := r.col().Doc(id).Create(ctx, u); err != nil {
+		return User{}, classify(op, err)
+	}
+	return u, nil
+}
+
+// Update applies fn to the stored user in a transaction and stores the
+// result with a higher Version. An error from fn aborts the update.
+func (r *Users) Update(ctx context.Context, email string, fn func(*User) error) (User, error) {
+	const op = "store: user update"
+	id, err := UserID(email)
+	if err != nil {
+		return User{}, err
+	}
+	var out User
+	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		ref := r.col().Doc(id)
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return classify(op, err)
+		}
+		u, err := decodeUser(op, snap)
+		if err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			return err
+		}
+		u.ID, u.UpdatedAt, u.Version = id, r.s.now(), u.Version+1
+		out = u
+		return tx.Set(ref, u)
+	})
+	return out, classify(op, err)
+}
+
+// RecordPass stores the outcome of a feature's pass without touching the
+// rest of the user document.
+func (r *Users) RecordPass(ctx context.Context, email, feature string, p PassStatus) error {
+	const op = "store: user record pass"
+	id, err := UserID(email)
+	if err != nil {
+		return err
+	}
+	if feature == "" || strings.ContainsAny(feature, ".`/") {
+		return failure.Errorf(op, failure.Invalid, "feature name %q", feature)
+	}
+	if p.At.IsZero() {
+		p.At = r.s.now()
+	}
+	_, err = r.col().Doc(id).Update(ctx, []firestore.Update{
+		{FieldPath: firestore.FieldPath{"passes", feature}, Value: p},
+		{Path: "updatedAt", Value: r.s.now()},
+	})
+	return classify(op, err)
+}
+
+// ListByTenant returns a tenant's users ordered by address.
+func (r *Users) ListByTenant(ctx context.Context, tenantID string) ([]User, error) {
+	const op = "store: user list"
+	it := r.col().Where("tenantId", "==", tenantID).Documents(ctx)
+	defer it.Stop()
+	var out []User
+	for {
+		snap, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		u, err := decodeUser(op, snap)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
