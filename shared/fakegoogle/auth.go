@@ -1,0 +1,142 @@
+package fakegoogle
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Scopes the fake knows, by their full URLs.
+const (
+	ScopeGmailModify   = "https://www.googleapis.com/auth/gmail.modify"
+	ScopeGmailReadonly = "https://www.googleapis.com/auth/gmail.readonly"
+	ScopeGmailLabels   = "https://www.googleapis.com/auth/gmail.labels"
+	ScopeGmailInsert   = "https://www.googleapis.com/auth/gmail.insert"
+	ScopeGmailSend     = "https://www.googleapis.com/auth/gmail.send"
+	ScopeGmailCompose  = "https://www.googleapis.com/auth/gmail.compose"
+	ScopeGmailMetadata = "https://www.googleapis.com/auth/gmail.metadata"
+	ScopeGmailAddOns   = "https://www.googleapis.com/auth/gmail.addons.current.message.readonly"
+	ScopeMailFull      = "https://mail.google.com/"
+	ScopeContacts      = "https://www.googleapis.com/auth/contacts"
+	ScopeContactsRead  = "https://www.googleapis.com/auth/contacts.readonly"
+	ScopeCalendar      = "https://www.googleapis.com/auth/calendar"
+	ScopeCalendarRead  = "https://www.googleapis.com/auth/calendar.readonly"
+	ScopeCalendarEvent = "https://www.googleapis.com/auth/calendar.events"
+	ScopeOpenID        = "openid"
+	ScopeEmail         = "email"
+	ScopeProfile       = "profile"
+)
+
+type accessToken struct {
+	email   string
+	scopes  []string
+	expires time.Time
+	grant   string
+}
+
+// grant is one authorization a user gave a client: the refresh token and
+// the scopes. Revoking it stops its refresh token and access tokens.
+type grant struct {
+	id           string
+	email        string
+	clientID     string
+	scopes       []string
+	refreshToken string
+	revoked      bool
+}
+
+type authState struct {
+	tokens  map[string]*accessToken
+	grants  map[string]*grant
+	refresh map[string]*grant
+}
+
+func newAuthState() *authState {
+	return &authState{tokens: map[string]*accessToken{}, grants: map[string]*grant{}, refresh: map[string]*grant{}}
+}
+
+func randomToken(prefix string) string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// newGrantLocked records a grant and returns it. s.mu must be held.
+func (s *Server) newGrantLocked(email, clientID string, scopes []string) *grant {
+	g := &grant{id: randomToken("g-"), email: email, clientID: clientID, scopes: slices.Clone(scopes), refreshToken: randomToken("1//fake-refresh-")}
+	s.auth.grants[g.id] = g
+	s.auth.refresh[g.refreshToken] = g
+	return g
+}
+
+// issueLocked mints an access token of grant g. s.mu must be held.
+func (s *Server) issueLocked(g *grant, scopes []string) (string, time.Time) {
+	tok := randomToken("ya29.fake-")
+	exp := s.opts.Clock.Now().Add(s.opts.AccessTokenLifetime)
+	s.auth.tokens[tok] = &accessToken{email: g.email, scopes: slices.Clone(scopes), expires: exp, grant: g.id}
+	return tok, exp
+}
+
+// Token returns an access token for the user with these scopes, as if the
+// user had consented to a client named "test-client". Tests use it with
+// oauth2.StaticTokenSource.
+func (s *Server) Token(email string, scopes ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.newGrantLocked(strings.ToLower(email), "test-client", scopes)
+	tok, _ := s.issueLocked(g, scopes)
+	return tok
+}
+
+// RevokeUser revokes every grant of the user, as a password change with
+// Gmail scopes or an admin does: access tokens stop working at once and
+// refresh tokens answer invalid_grant.
+func (s *Server) RevokeUser(email string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.auth.grants {
+		if g.email == strings.ToLower(email) {
+			g.revoked = true
+		}
+	}
+}
+
+func (s *Server) authenticate(r *http.Request, rt *route) (*account, *apiError) {
+	h := r.Header.Get("Authorization")
+	if !strings.HasPrefix(h, "Bearer ") {
+		return nil, errUnauthenticated("CREDENTIALS_MISSING")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.auth.tokens[strings.TrimPrefix(h, "Bearer ")]
+	if t == nil || s.auth.grants[t.grant] == nil || s.auth.grants[t.grant].revoked {
+		return nil, errUnauthenticated("ACCESS_TOKEN_TYPE_UNSUPPORTED")
+	}
+	if !s.opts.Clock.Now().Before(t.expires) {
+		return nil, errUnauthenticated("ACCESS_TOKEN_EXPIRED")
+	}
+	acct := s.users[t.email]
+	if acct == nil {
+		return nil, errUnauthenticated("ACCOUNT_STATE_INVALID")
+	}
+	allowed := false
+	for _, sc := range t.scopes {
+		if slices.Contains(rt.scopes, sc) {
+			allowed = true
+			break
+		}
+	}
+	if !allowed {
+		return nil, errInsufficientScopes(rt.service, rt.id)
+	}
+	if rt.userParam != "" {
+		addressed := strings.ToLower(r.PathValue(rt.userParam))
+		if addressed != "me" && addressed != acct.email {
+			return nil, errForbidden("Delegation denied for %s", acct.email)
+		}
+	}
+	return acct, nil
+}

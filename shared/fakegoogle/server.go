@@ -1,0 +1,276 @@
+package fakegoogle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/clock"
+)
+
+// Options configure a Server. The zero value of every field is usable.
+type Options struct {
+	// Clock tells the time: token and watch expiry, history retention,
+	// quota windows. Default: the real clock.
+	Clock clock.Clock
+	// Seed makes fault injection and history-id gaps deterministic.
+	// Default 1.
+	Seed uint64
+	// QuotaPerUserPerMinute is each user's budget of quota units per minute
+	// and API (Gmail's published limit is 15,000). Zero means unlimited.
+	QuotaPerUserPerMinute int
+	// HistoryRetention is how long Gmail history records are kept; a
+	// history.list from before the retained history answers 404. Default
+	// 7 days (Google keeps "at least a week", usually more).
+	HistoryRetention time.Duration
+	// Publisher delivers Gmail watch notifications to Pub/Sub. Nil: no
+	// notifications are sent.
+	Publisher Publisher
+	// NotifyInterval is the least time between two notifications of one
+	// mailbox; changes in between coalesce into one. Default 1 second.
+	NotifyInterval time.Duration
+	// AccessTokenLifetime is how long issued access tokens work. Default 1h.
+	AccessTokenLifetime time.Duration
+}
+
+// Server is a fake Google Workspace. Create it with New, serve it with
+// Start or as an http.Handler, and point the official Go clients at URL().
+// It is safe for concurrent use.
+type Server struct {
+	opts  Options
+	mux   *http.ServeMux
+	mu    sync.Mutex // guards everything below and all workspace data
+	rng   *rand.Rand
+	users map[string]*account // by lowercased address
+	auth  *authState
+	quota *quotaState
+	fault map[string]*Fault // by method ID
+	routes []*route
+	http  *httptest.Server
+	url   string
+	// publishErrors counts watch notifications Pub/Sub refused.
+	publishErrors atomic.Int64
+}
+
+// New returns a fake Workspace with no users.
+func New(opts Options) *Server {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.HistoryRetention == 0 {
+		opts.HistoryRetention = 7 * 24 * time.Hour
+	}
+	if opts.NotifyInterval == 0 {
+		opts.NotifyInterval = time.Second
+	}
+	if opts.AccessTokenLifetime == 0 {
+		opts.AccessTokenLifetime = time.Hour
+	}
+	s := &Server{
+		opts:  opts,
+		mux:   http.NewServeMux(),
+		rng:   rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		users: map[string]*account{},
+		auth:  newAuthState(),
+		quota: newQuotaState(),
+		fault: map[string]*Fault{},
+	}
+	s.routeGmail()
+	return s
+}
+
+// Start serves the fake on a local port (httptest) and returns its URL.
+func (s *Server) Start() string {
+	s.http = httptest.NewServer(s)
+	s.url = s.http.URL
+	return s.url
+}
+
+// SetURL tells the fake the address it is served at when it is not started
+// with Start (the sandbox serves it on a fixed port).
+func (s *Server) SetURL(u string) { s.url = strings.TrimRight(u, "/") }
+
+// URL is the base address of the fake.
+func (s *Server) URL() string { return s.url }
+
+// Close stops a server started with Start.
+func (s *Server) Close() {
+	if s.http != nil {
+		s.http.Close()
+	}
+}
+
+// ServeHTTP serves the fake's REST paths.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// route is one API method: its REST path, discovery ID, quota cost and the
+// scopes that allow it (any one of them suffices, as in the discovery
+// documents).
+type route struct {
+	httpMethod string
+	pattern    string // net/http pattern, path only
+	id         string // discovery method ID, e.g. gmail.users.messages.get
+	service    string // e.g. gmail.googleapis.com
+	units      int
+	scopes     []string
+	// userParam names the path parameter addressing a user ("userId"), or "".
+	userParam string
+	handle    func(*call) (any, error)
+}
+
+// call is one authenticated request to a route.
+type call struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	route *route
+	user  *account // the authenticated user
+}
+
+func (c *call) param(name string) string { return c.r.PathValue(name) }
+func (c *call) query(name string) string { return c.r.URL.Query().Get(name) }
+
+// decode reads the JSON request body into v; unknown fields are refused as
+// Google does.
+func (c *call) decode(v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, 64<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errBadRequest("Invalid JSON payload received. %v", err)
+	}
+	return nil
+}
+
+func (s *Server) handle(rt *route) {
+	s.mux.HandleFunc(rt.httpMethod+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.serveRoute(rt, w, r)
+	})
+	s.routes = append(s.routes, rt)
+}
+
+func (s *Server) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	f := s.fault[rt.id]
+	var injected int
+	var delay time.Duration
+	if f != nil {
+		injected, delay = f.next(s.rng)
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+
+	user, aerr := s.authenticate(r, rt)
+	if aerr != nil {
+		s.count(rt, "", false)
+		writeAPIError(w, aerr)
+		return
+	}
+	if injected != 0 {
+		s.count(rt, user.email, false)
+		writeAPIError(w, errServer(injected))
+		return
+	}
+	if !s.charge(rt, user.email) {
+		writeAPIError(w, errRateLimited(rt.service, rt.id, true))
+		return
+	}
+	c := &call{s: s, w: w, r: r, route: rt, user: user}
+	out, err := rt.handle(c)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			ae = &apiError{Code: 500, Status: "INTERNAL", Reason: "backendError", Message: err.Error()}
+		}
+		writeAPIError(w, ae)
+		return
+	}
+	if out == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	json.NewEncoder(w).Encode(out)
+}
+
+// Fault describes injected failures of one method. Either a Rate of
+// failures (each answered with one of Codes, default 503) or a Script: a
+// sequence of status codes answered in turn (0 lets the call through), after
+// which calls pass. Latency is added to every call of the method.
+type Fault struct {
+	Rate    float64
+	Codes   []int
+	Script  []int
+	Latency time.Duration
+}
+
+func (f *Fault) next(rng *rand.Rand) (code int, delay time.Duration) {
+	delay = f.Latency
+	if len(f.Script) > 0 {
+		code, f.Script = f.Script[0], f.Script[1:]
+		return code, delay
+	}
+	if f.Rate > 0 && rng.Float64() < f.Rate {
+		codes := f.Codes
+		if len(codes) == 0 {
+			codes = []int{503}
+		}
+		return codes[rng.IntN(len(codes))], delay
+	}
+	return 0, delay
+}
+
+// SetFault injects failures into the method with this discovery ID (e.g.
+// "gmail.users.messages.get"), or into every method with "*". A nil fault
+// removes it.
+func (s *Server) SetFault(method string, f *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if method == "*" {
+		for _, rt := range s.routes {
+			s.setFaultLocked(rt.id, f)
+		}
+		return
+	}
+	s.setFaultLocked(method, f)
+}
+
+func (s *Server) setFaultLocked(method string, f *Fault) {
+	if f == nil {
+		delete(s.fault, method)
+		return
+	}
+	cp := *f
+	cp.Script = append([]int(nil), f.Script...)
+	s.fault[method] = &cp
+}
+
+// MethodIDs lists the discovery IDs of every method the fake serves.
+func (s *Server) MethodIDs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, rt := range s.routes {
+		if !seen[rt.id] {
+			seen[rt.id] = true
+			out = append(out, rt.id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) newID() string {
+	return fmt.Sprintf("%016x", s.rng.Uint64())
+}
