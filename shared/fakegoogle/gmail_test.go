@@ -38,7 +38,7 @@ func newFake(t *testing.T, opts fakegoogle.Options) *fakegoogle.Server {
 	return f
 }
 
-func gmailAs(t *testing.T, f *fakegoogle.Server, token string) *gmail.Service {
+func gmailAs(t testing.TB, f *fakegoogle.Server, token string) *gmail.Service {
 	t.Helper()
 	opts := []option.ClientOption{option.WithEndpoint(f.URL() + "/")}
 	if token == "" {
@@ -53,7 +53,7 @@ func gmailAs(t *testing.T, f *fakegoogle.Server, token string) *gmail.Service {
 	return svc
 }
 
-func gmailFor(t *testing.T, f *fakegoogle.Server, email string) *gmail.Service {
+func gmailFor(t testing.TB, f *fakegoogle.Server, email string) *gmail.Service {
 	return gmailAs(t, f, f.Token(email, fakegoogle.ScopeGmailModify))
 }
 
@@ -73,7 +73,9 @@ func apiErr(t *testing.T, err error, code int, reason string) *googleapi.Error {
 	return ge
 }
 
-func raw(s string) string { return base64.URLEncoding.EncodeToString([]byte(strings.ReplaceAll(s, "\n", "\r\n"))) }
+func raw(s string) string {
+	return base64.URLEncoding.EncodeToString([]byte(strings.ReplaceAll(s, "\n", "\r\n")))
+}
 
 const multipartMail = `From: "Carol Client" <carol@client.test>
 To: ann@acme.test

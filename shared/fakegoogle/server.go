@@ -1,6 +1,7 @@
 package fakegoogle
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,23 +40,27 @@ type Options struct {
 	NotifyInterval time.Duration
 	// AccessTokenLifetime is how long issued access tokens work. Default 1h.
 	AccessTokenLifetime time.Duration
+	// Observe, when set, sees every API response: the method's discovery
+	// ID, the status and the body. The fidelity tests check bodies against
+	// the discovery documents with it.
+	Observe func(methodID string, status int, body []byte)
 }
 
 // Server is a fake Google Workspace. Create it with New, serve it with
 // Start or as an http.Handler, and point the official Go clients at URL().
 // It is safe for concurrent use.
 type Server struct {
-	opts  Options
-	mux   *http.ServeMux
-	mu    sync.Mutex // guards everything below and all workspace data
-	rng   *rand.Rand
-	users map[string]*account // by lowercased address
-	auth  *authState
-	quota *quotaState
-	fault map[string]*Fault // by method ID
+	opts   Options
+	mux    *http.ServeMux
+	mu     sync.Mutex // guards everything below and all workspace data
+	rng    *rand.Rand
+	users  map[string]*account // by lowercased address
+	auth   *authState
+	quota  *quotaState
+	fault  map[string]*Fault // by method ID
 	routes []*route
-	http  *httptest.Server
-	url   string
+	http   *httptest.Server
+	url    string
 	// publishErrors counts watch notifications Pub/Sub refused.
 	publishErrors atomic.Int64
 }
@@ -160,6 +165,11 @@ func (s *Server) handle(rt *route) {
 }
 
 func (s *Server) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
+	if s.opts.Observe != nil {
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() { s.opts.Observe(rt.id, rec.status, rec.body.Bytes()) }()
+		w = rec
+	}
 	s.mu.Lock()
 	f := s.fault[rt.id]
 	var injected int
@@ -203,6 +213,34 @@ func (s *Server) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	json.NewEncoder(w).Encode(out)
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+// RouteInfo describes one method the fake serves.
+type RouteInfo struct {
+	ID, HTTPMethod, Path string
+	Units                int
+	Scopes               []string
+}
+
+// Routes lists the methods the fake serves, with their quota costs.
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, 0, len(s.routes))
+	for _, rt := range s.routes {
+		out = append(out, RouteInfo{ID: rt.id, HTTPMethod: rt.httpMethod, Path: rt.pattern, Units: rt.units, Scopes: rt.scopes})
+	}
+	return out
 }
 
 // Fault describes injected failures of one method. Either a Rate of

@@ -1,0 +1,270 @@
+package fakegoogle_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	gmail "google.golang.org/api/gmail/v1"
+
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+)
+
+// The discovery documents shipped inside google.golang.org/api are the
+// reference: every route must match its method there, and every JSON body
+// the fake answers must fit the method's response schema, with no field the
+// schema lacks.
+
+type discoveryDoc struct {
+	ServicePath string                   `json:"servicePath"`
+	Schemas     map[string]*schema       `json:"schemas"`
+	Resources   map[string]*discResource `json:"resources"`
+}
+
+type discResource struct {
+	Methods   map[string]*discMethod   `json:"methods"`
+	Resources map[string]*discResource `json:"resources"`
+}
+
+type discMethod struct {
+	ID         string   `json:"id"`
+	HTTPMethod string   `json:"httpMethod"`
+	Path       string   `json:"path"`
+	Scopes     []string `json:"scopes"`
+	Response   *schema  `json:"response"`
+}
+
+type schema struct {
+	Ref                  string             `json:"$ref"`
+	Type                 string             `json:"type"`
+	Format               string             `json:"format"`
+	Properties           map[string]*schema `json:"properties"`
+	Items                *schema            `json:"items"`
+	AdditionalProperties *schema            `json:"additionalProperties"`
+}
+
+func loadDiscovery(t *testing.T, rel string) *discoveryDoc {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "google.golang.org/api").Output()
+	if err != nil {
+		t.Fatalf("locating google.golang.org/api: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), rel))
+	if err != nil {
+		t.Fatalf("reading the discovery document: %v", err)
+	}
+	var d discoveryDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
+
+func (d *discoveryDoc) methods() map[string]*discMethod {
+	out := map[string]*discMethod{}
+	var walk func(r *discResource)
+	walk = func(r *discResource) {
+		for _, m := range r.Methods {
+			out[m.ID] = m
+		}
+		for _, sub := range r.Resources {
+			walk(sub)
+		}
+	}
+	for _, r := range d.Resources {
+		walk(r)
+	}
+	return out
+}
+
+// validate reports every way v does not fit s.
+func (d *discoveryDoc) validate(v any, s *schema, path string) []string {
+	if s.Ref != "" {
+		ref := d.Schemas[s.Ref]
+		if ref == nil {
+			return []string{path + ": unknown schema " + s.Ref}
+		}
+		s = ref
+	}
+	bad := func(want string) []string { return []string{fmt.Sprintf("%s: %T where the schema wants %s", path, v, want)} }
+	switch s.Type {
+	case "object":
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return bad("an object")
+		}
+		var errs []string
+		for k, fv := range obj {
+			switch {
+			case s.Properties[k] != nil:
+				errs = append(errs, d.validate(fv, s.Properties[k], path+"."+k)...)
+			case s.AdditionalProperties != nil:
+				errs = append(errs, d.validate(fv, s.AdditionalProperties, path+"."+k)...)
+			default:
+				errs = append(errs, path+"."+k+": field not in the schema")
+			}
+		}
+		return errs
+	case "array":
+		arr, ok := v.([]any)
+		if !ok {
+			return bad("an array")
+		}
+		var errs []string
+		for i, e := range arr {
+			errs = append(errs, d.validate(e, s.Items, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return errs
+	case "string":
+		if _, ok := v.(string); !ok {
+			return bad("a string (format " + s.Format + ")")
+		}
+	case "integer", "number":
+		if _, ok := v.(float64); !ok {
+			return bad("a number")
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			return bad("a boolean")
+		}
+	}
+	return nil
+}
+
+// errorSchema is Google's JSON error shape.
+var errorSchema = &schema{Type: "object", Properties: map[string]*schema{
+	"error": {Type: "object", Properties: map[string]*schema{
+		"code": {Type: "integer"}, "message": {Type: "string"}, "status": {Type: "string"},
+		"errors": {Type: "array", Items: &schema{Type: "object", Properties: map[string]*schema{
+			"message": {Type: "string"}, "domain": {Type: "string"}, "reason": {Type: "string"},
+			"location": {Type: "string"}, "locationType": {Type: "string"}}}},
+		"details": {Type: "array", Items: &schema{Type: "object", Properties: map[string]*schema{
+			"@type": {Type: "string"}, "reason": {Type: "string"}, "domain": {Type: "string"},
+			"metadata": {Type: "object", AdditionalProperties: &schema{Type: "string"}}}}},
+	}},
+}}
+
+func TestGmailRoutesMatchDiscovery(t *testing.T) {
+	d := loadDiscovery(t, "gmail/v1/gmail-api.json")
+	methods := d.methods()
+	f := fakegoogle.New(fakegoogle.Options{})
+	for _, rt := range f.Routes() {
+		m := methods[rt.ID]
+		if m == nil {
+			t.Errorf("%s: no such method in the discovery document", rt.ID)
+			continue
+		}
+		if rt.HTTPMethod != m.HTTPMethod || rt.Path != "/"+d.ServicePath+m.Path {
+			t.Errorf("%s: served as %s %s, discovery says %s /%s%s", rt.ID, rt.HTTPMethod, rt.Path, m.HTTPMethod, d.ServicePath, m.Path)
+		}
+		got, want := slices.Sorted(slices.Values(rt.Scopes)), slices.Sorted(slices.Values(m.Scopes))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: scopes %v, discovery says %v", rt.ID, got, want)
+		}
+		if rt.Units <= 0 {
+			t.Errorf("%s: no quota cost", rt.ID)
+		}
+	}
+}
+
+type observed struct {
+	method string
+	status int
+	body   []byte
+}
+
+// Runs the Gmail behaviour tests' kind of traffic with every response
+// observed, then checks every body against the discovery schemas.
+func TestGmailResponsesFitDiscoverySchemas(t *testing.T) {
+	d := loadDiscovery(t, "gmail/v1/gmail-api.json")
+	methods := d.methods()
+	var mu sync.Mutex
+	var seen []observed
+	f := newFake(t, fakegoogle.Options{Observe: func(m string, status int, body []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, observed{m, status, append([]byte(nil), body...)})
+	}})
+	ann := gmailFor(t, f, "ann@acme.test")
+
+	p, _ := ann.Users.GetProfile("me").Do()
+	l, _ := ann.Users.Labels.Create("me", &gmail.Label{Name: "SmartOffice", LabelListVisibility: "labelShow"}).Do()
+	ann.Users.Labels.Patch("me", l.Id, &gmail.Label{Name: "SmartOffice!"}).Do()
+	ann.Users.Labels.Update("me", l.Id, &gmail.Label{Name: "SmartOffice"}).Do()
+	ann.Users.Labels.Get("me", l.Id).Do()
+	ann.Users.Labels.List("me").Do()
+	m := insert(t, ann, multipartMail, "INBOX", "UNREAD")
+	ann.Users.Messages.Import("me", &gmail.Message{Raw: raw("Subject: imported\n\nx"), LabelIds: []string{"INBOX"}}).InternalDateSource("dateHeader").Do()
+	for _, format := range []string{"minimal", "metadata", "full", "raw"} {
+		ann.Users.Messages.Get("me", m.Id).Format(format).Do()
+	}
+	full, _ := ann.Users.Messages.Get("me", m.Id).Do()
+	ann.Users.Messages.Attachments.Get("me", m.Id, full.Payload.Parts[1].Body.AttachmentId).Do()
+	ann.Users.Messages.List("me").LabelIds("INBOX").MaxResults(1).Do()
+	ann.Users.Messages.Modify("me", m.Id, &gmail.ModifyMessageRequest{AddLabelIds: []string{l.Id}}).Do()
+	ann.Users.Messages.BatchModify("me", &gmail.BatchModifyMessagesRequest{Ids: []string{m.Id}, RemoveLabelIds: []string{l.Id}}).Do()
+	ann.Users.History.List("me").StartHistoryId(p.HistoryId).Do()
+	ann.Users.History.List("me").StartHistoryId(p.HistoryId).MaxResults(1).Do()
+	sent, _ := ann.Users.Messages.Send("me", &gmail.Message{Raw: raw("To: bob@acme.test\nSubject: s\n\nx")}).Do()
+	ann.Users.Messages.Trash("me", sent.Id).Do()
+	ann.Users.Messages.Untrash("me", sent.Id).Do()
+	if err := ann.Users.Messages.Delete("me", sent.Id).Do(); err == nil {
+		t.Error("messages.delete with gmail.modify succeeded; it needs https://mail.google.com/")
+	}
+	gmailAs(t, f, f.Token("ann@acme.test", fakegoogle.ScopeMailFull)).Users.Messages.Delete("me", sent.Id).Do()
+	ann.Users.Watch("me", &gmail.WatchRequest{TopicName: "projects/p/topics/t", LabelIds: []string{l.Id}}).Do()
+	ann.Users.Stop("me").Do()
+	ann.Users.Labels.Delete("me", l.Id).Do()
+	// Errors too.
+	ann.Users.Messages.Get("me", "missing").Do()
+	ann.Users.History.List("me").Do()
+	gmailAs(t, f, "").Users.GetProfile("me").Do()
+
+	mu.Lock()
+	defer mu.Unlock()
+	ok := map[string]bool{}
+	for _, o := range seen {
+		var v any
+		if len(o.body) == 0 {
+			if o.status != 204 && o.status != 200 {
+				t.Errorf("%s: status %d with no body", o.method, o.status)
+			}
+			ok[o.method] = true
+			continue
+		}
+		if err := json.Unmarshal(o.body, &v); err != nil {
+			t.Errorf("%s: body is not JSON: %v", o.method, err)
+			continue
+		}
+		sch := errorSchema
+		if o.status < 300 {
+			ok[o.method] = true
+			if resp := methods[o.method].Response; resp != nil {
+				sch = resp
+			} else {
+				t.Errorf("%s answered a body but the discovery method has no response", o.method)
+				continue
+			}
+		}
+		for _, e := range d.validate(v, sch, o.method) {
+			t.Error(e)
+		}
+	}
+	var missing []string
+	for _, rt := range f.Routes() {
+		if !ok[rt.ID] {
+			missing = append(missing, rt.ID)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("no successful response observed for %v: extend this test", missing)
+	}
+}
