@@ -93,7 +93,9 @@ func (d *discoveryDoc) validate(v any, s *schema, path string) []string {
 		}
 		s = ref
 	}
-	bad := func(want string) []string { return []string{fmt.Sprintf("%s: %T where the schema wants %s", path, v, want)} }
+	bad := func(want string) []string {
+		return []string{fmt.Sprintf("%s: %T where the schema wants %s", path, v, want)}
+	}
 	switch s.Type {
 	case "object":
 		obj, ok := v.(map[string]any)
