@@ -79,6 +79,11 @@ type gmailMessageRef struct {
 
 func (c *call) mailbox() *mailbox { return c.user.mailbox }
 
+// ref is the short form of a message that writes return.
+func (m *message) ref() gmailMessageRef {
+	return gmailMessageRef{ID: m.id, ThreadID: m.threadID, LabelIDs: m.labelIDs()}
+}
+
 // message finds a message of the caller's mailbox by id.
 func (c *call) message(id string) (*message, error) {
 	m := c.mailbox().messages[id]
@@ -330,7 +335,7 @@ func gmailMessagesInsert(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gmailMessageRef{ID: m.id, ThreadID: m.threadID, LabelIDs: m.labelIDs()}, nil
+	return m.ref(), nil
 }
 
 // gmailMessagesSend delivers a message: a copy with SENT in the sender's
@@ -393,7 +398,7 @@ func gmailMessagesSend(c *call) (any, error) {
 		}
 		acct.mailbox.insert(copyRaw, []string{"INBOX", "UNREAD"}, c.s.opts.Clock.Now(), "")
 	}
-	return gmailMessageRef{ID: sent.id, ThreadID: sent.threadID, LabelIDs: sent.labelIDs()}, nil
+	return sent.ref(), nil
 }
 
 func joinMessage(hs []header, body []byte) []byte {
@@ -425,7 +430,7 @@ func gmailMessagesModify(c *call) (any, error) {
 	if err := c.mailbox().modify(m, req.AddLabelIDs, req.RemoveLabelIDs); err != nil {
 		return nil, err
 	}
-	return gmailMessageRef{ID: m.id, ThreadID: m.threadID, LabelIDs: m.labelIDs()}, nil
+	return m.ref(), nil
 }
 
 // gmailMessagesBatchModify changes up to 1,000 messages. Unknown ids are
@@ -455,38 +460,34 @@ func gmailMessagesBatchModify(c *call) (any, error) {
 	return nil, nil
 }
 
-func gmailMessagesTrash(c *call) (any, error) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	m, err := c.message(c.param("id"))
-	if err != nil {
-		return nil, err
+// onMessage adapts fn to a route over the message named by the id path
+// parameter, run under the server lock.
+func onMessage(fn func(mb *mailbox, m *message) (any, error)) func(*call) (any, error) {
+	return func(c *call) (any, error) {
+		c.s.mu.Lock()
+		defer c.s.mu.Unlock()
+		m, err := c.message(c.param("id"))
+		if err != nil {
+			return nil, err
+		}
+		return fn(c.mailbox(), m)
 	}
-	c.mailbox().modify(m, []string{"TRASH"}, []string{"INBOX"})
-	return renderMessage(m, "minimal", nil), nil
 }
 
-func gmailMessagesUntrash(c *call) (any, error) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	m, err := c.message(c.param("id"))
-	if err != nil {
-		return nil, err
-	}
-	c.mailbox().modify(m, []string{"INBOX"}, []string{"TRASH"})
-	return renderMessage(m, "minimal", nil), nil
-}
-
-func gmailMessagesDelete(c *call) (any, error) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	m, err := c.message(c.param("id"))
-	if err != nil {
-		return nil, err
-	}
-	c.mailbox().remove(m)
-	return nil, nil
-}
+var (
+	gmailMessagesTrash = onMessage(func(mb *mailbox, m *message) (any, error) {
+		mb.modify(m, []string{"TRASH"}, []string{"INBOX"})
+		return renderMessage(m, "minimal", nil), nil
+	})
+	gmailMessagesUntrash = onMessage(func(mb *mailbox, m *message) (any, error) {
+		mb.modify(m, []string{"INBOX"}, []string{"TRASH"})
+		return renderMessage(m, "minimal", nil), nil
+	})
+	gmailMessagesDelete = onMessage(func(mb *mailbox, m *message) (any, error) {
+		mb.remove(m)
+		return nil, nil
+	})
+)
 
 func gmailAttachmentsGet(c *call) (any, error) {
 	c.s.mu.Lock()
