@@ -41,20 +41,24 @@ type messagePart struct {
 // leaves, as a hostile message must not exhaust the stack.
 const maxMIMEDepth = 32
 
+// nextLine splits b after its first line feed (or at its end).
+func nextLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i+1], b[i+1:]
+	}
+	return b, nil
+}
+
 // splitHeader separates a message or part into its unfolded header fields
 // (in order) and its body. Lines may end in CRLF or LF.
 func splitHeader(raw []byte) ([]header, []byte) {
 	var hs []header
 	rest := raw
 	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
+		start := rest
 		var line []byte
-		if i < 0 {
-			line, rest = rest, nil
-		} else {
-			line, rest = rest[:i], rest[i+1:]
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		line, rest = nextLine(rest)
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 		if len(line) == 0 {
 			return hs, rest
 		}
@@ -65,7 +69,7 @@ func splitHeader(raw []byte) ([]header, []byte) {
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			// Not a header: the message has no blank line before its body.
-			return hs, append(append(line, '\n'), rest...)
+			return hs, start
 		}
 		hs = append(hs, header{Name: strings.TrimSpace(string(name)), Value: strings.TrimSpace(string(value))})
 	}
@@ -144,13 +148,8 @@ func splitMultipart(body []byte, boundary string) [][]byte {
 	var cur []byte
 	in := false
 	for len(body) > 0 {
-		i := bytes.IndexByte(body, '\n')
 		var line []byte
-		if i < 0 {
-			line, body = body, nil
-		} else {
-			line, body = body[:i+1], body[i+1:]
-		}
+		line, body = nextLine(body)
 		trimmed := bytes.TrimRight(line, " \t\r\n")
 		if bytes.HasPrefix(trimmed, delim) {
 			rest := trimmed[len(delim):]

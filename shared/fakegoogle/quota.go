@@ -44,11 +44,8 @@ func (s *Server) usageLocked(email, method string) *MethodUsage {
 	return u
 }
 
-// count records a call that was not charged (refused before quota).
-func (s *Server) count(rt *route, email string, _ bool) {
-	if email == "" {
-		return
-	}
+// countFault records a call answered with an injected error, uncharged.
+func (s *Server) countFault(rt *route, email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.usageLocked(email, rt.id)

@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +59,7 @@ type Server struct {
 	routes []*route
 	http   *httptest.Server
 	url    string
-	// publishErrors counts watch notifications Pub/Sub refused.
+	// publishErrors counts watch notifications the Publisher refused.
 	publishErrors atomic.Int64
 }
 
@@ -102,12 +100,12 @@ func (s *Server) Start() string {
 	return s.url
 }
 
-// SetURL tells the fake the address it is served at when it is not started
-// with Start (the sandbox serves it on a fixed port).
-func (s *Server) SetURL(u string) { s.url = strings.TrimRight(u, "/") }
-
 // URL is the base address of the fake.
 func (s *Server) URL() string { return s.url }
+
+// PublishErrors counts the watch notifications the Publisher refused;
+// each one is lost, as Google's would be.
+func (s *Server) PublishErrors() int64 { return s.publishErrors.Load() }
 
 // Close stops a server started with Start.
 func (s *Server) Close() {
@@ -184,12 +182,11 @@ func (s *Server) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
 
 	user, aerr := s.authenticate(r, rt)
 	if aerr != nil {
-		s.count(rt, "", false)
 		writeAPIError(w, aerr)
 		return
 	}
 	if injected != 0 {
-		s.count(rt, user.email, false)
+		s.countFault(rt, user.email)
 		writeAPIError(w, errServer(injected))
 		return
 	}
@@ -293,20 +290,6 @@ func (s *Server) setFaultLocked(method string, f *Fault) {
 	cp := *f
 	cp.Script = append([]int(nil), f.Script...)
 	s.fault[method] = &cp
-}
-
-// MethodIDs lists the discovery IDs of every method the fake serves.
-func (s *Server) MethodIDs() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, rt := range s.routes {
-		if !seen[rt.id] {
-			seen[rt.id] = true
-			out = append(out, rt.id)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (s *Server) newID() string {
