@@ -86,7 +86,7 @@ func (s *Server) issueLocked(g *grant, scopes []string) (string, time.Time) {
 func (s *Server) Token(email string, scopes ...string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.newGrantLocked(strings.ToLower(email), "test-client", scopes)
+	g := s.newGrantLocked(normalizeEmail(email), "test-client", scopes)
 	tok, _ := s.issueLocked(g, scopes)
 	return tok
 }
@@ -98,7 +98,7 @@ func (s *Server) RevokeUser(email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.auth.grants {
-		if g.email == strings.ToLower(email) {
+		if g.email == normalizeEmail(email) {
 			g.revoked = true
 		}
 	}

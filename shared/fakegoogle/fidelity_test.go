@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	gmail "google.golang.org/api/gmail/v1"
+	people "google.golang.org/api/people/v1"
 
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 )
@@ -153,11 +154,19 @@ var errorSchema = &schema{Type: "object", Properties: map[string]*schema{
 	}},
 }}
 
-func TestGmailRoutesMatchDiscovery(t *testing.T) {
-	d := loadDiscovery(t, "gmail/v1/gmail-api.json")
+// routesMatchDiscovery checks every route of the API whose method IDs
+// start with prefix against the discovery document: path, HTTP method and
+// scopes.
+func routesMatchDiscovery(t *testing.T, d *discoveryDoc, prefix string) {
+	t.Helper()
 	methods := d.methods()
 	f := fakegoogle.New(fakegoogle.Options{})
+	n := 0
 	for _, rt := range f.Routes() {
+		if !strings.HasPrefix(rt.ID, prefix) {
+			continue
+		}
+		n++
 		m := methods[rt.ID]
 		if m == nil {
 			t.Errorf("%s: no such method in the discovery document", rt.ID)
@@ -174,6 +183,17 @@ func TestGmailRoutesMatchDiscovery(t *testing.T) {
 			t.Errorf("%s: no quota cost", rt.ID)
 		}
 	}
+	if n == 0 {
+		t.Fatalf("no routes with prefix %q", prefix)
+	}
+}
+
+func TestGmailRoutesMatchDiscovery(t *testing.T) {
+	routesMatchDiscovery(t, loadDiscovery(t, "gmail/v1/gmail-api.json"), "gmail.")
+}
+
+func TestPeopleRoutesMatchDiscovery(t *testing.T) {
+	routesMatchDiscovery(t, loadDiscovery(t, "people/v1/people-api.json"), "people.")
 }
 
 type observed struct {
@@ -182,18 +202,75 @@ type observed struct {
 	body   []byte
 }
 
+// observer records every response of a fake.
+type observer struct {
+	mu   sync.Mutex
+	seen []observed
+}
+
+func (o *observer) observe(m string, status int, body []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen = append(o.seen, observed{m, status, append([]byte(nil), body...)})
+}
+
+// check validates every observed body of the API (method IDs starting with
+// prefix) against the discovery schemas, and requires a successful
+// response from every route of the API.
+func (o *observer) check(t *testing.T, f *fakegoogle.Server, d *discoveryDoc, prefix string) {
+	t.Helper()
+	methods := d.methods()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ok := map[string]bool{}
+	for _, ob := range o.seen {
+		if !strings.HasPrefix(ob.method, prefix) {
+			continue
+		}
+		var v any
+		if len(ob.body) == 0 {
+			if ob.status != 204 && ob.status != 200 {
+				t.Errorf("%s: status %d with no body", ob.method, ob.status)
+			}
+			ok[ob.method] = true
+			continue
+		}
+		if err := json.Unmarshal(ob.body, &v); err != nil {
+			t.Errorf("%s: body is not JSON: %v", ob.method, err)
+			continue
+		}
+		sch := errorSchema
+		if ob.status < 300 {
+			ok[ob.method] = true
+			if resp := methods[ob.method].Response; resp != nil {
+				sch = resp
+			} else if string(ob.body) != "{}\n" {
+				t.Errorf("%s answered a body but the discovery method has no response", ob.method)
+				continue
+			}
+		}
+		for _, e := range d.validate(v, sch, ob.method) {
+			t.Error(e)
+		}
+	}
+	var missing []string
+	for _, rt := range f.Routes() {
+		if strings.HasPrefix(rt.ID, prefix) && !ok[rt.ID] {
+			missing = append(missing, rt.ID)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("no successful response observed for %v: extend this test", missing)
+	}
+}
+
 // Runs the Gmail behaviour tests' kind of traffic with every response
 // observed, then checks every body against the discovery schemas.
 func TestGmailResponsesFitDiscoverySchemas(t *testing.T) {
 	d := loadDiscovery(t, "gmail/v1/gmail-api.json")
-	methods := d.methods()
-	var mu sync.Mutex
-	var seen []observed
-	f := newFake(t, fakegoogle.Options{Observe: func(m string, status int, body []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, observed{m, status, append([]byte(nil), body...)})
-	}})
+	var o observer
+	f := newFake(t, fakegoogle.Options{Observe: o.observe})
 	ann := gmailFor(t, f, "ann@acme.test")
 
 	p, _ := ann.Users.GetProfile("me").Do()
@@ -229,44 +306,43 @@ func TestGmailResponsesFitDiscoverySchemas(t *testing.T) {
 	ann.Users.History.List("me").Do()
 	gmailAs(t, f, "").Users.GetProfile("me").Do()
 
-	mu.Lock()
-	defer mu.Unlock()
-	ok := map[string]bool{}
-	for _, o := range seen {
-		var v any
-		if len(o.body) == 0 {
-			if o.status != 204 && o.status != 200 {
-				t.Errorf("%s: status %d with no body", o.method, o.status)
-			}
-			ok[o.method] = true
-			continue
-		}
-		if err := json.Unmarshal(o.body, &v); err != nil {
-			t.Errorf("%s: body is not JSON: %v", o.method, err)
-			continue
-		}
-		sch := errorSchema
-		if o.status < 300 {
-			ok[o.method] = true
-			if resp := methods[o.method].Response; resp != nil {
-				sch = resp
-			} else {
-				t.Errorf("%s answered a body but the discovery method has no response", o.method)
-				continue
-			}
-		}
-		for _, e := range d.validate(v, sch, o.method) {
-			t.Error(e)
-		}
-	}
-	var missing []string
-	for _, rt := range f.Routes() {
-		if !ok[rt.ID] {
-			missing = append(missing, rt.ID)
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) > 0 {
-		t.Errorf("no successful response observed for %v: extend this test", missing)
-	}
+	o.check(t, f, d, "gmail.")
+}
+
+func TestPeopleResponsesFitDiscoverySchemas(t *testing.T) {
+	d := loadDiscovery(t, "people/v1/people-api.json")
+	var o observer
+	f := newFake(t, fakegoogle.Options{Observe: o.observe})
+	svc := peopleFor(t, f, "ann@acme.test")
+	p, _ := svc.People.CreateContact(&people.Person{
+		Names:          []*people.Name{{GivenName: "Carol", FamilyName: "Client"}},
+		EmailAddresses: []*people.EmailAddress{{Value: "carol@client.test", Type: "work"}},
+		PhoneNumbers:   []*people.PhoneNumber{{Value: "+1 555 0100", Type: "mobile"}},
+		Birthdays:      []*people.Birthday{{Date: &people.Date{Year: 1970, Month: 5, Day: 4}}},
+		Organizations:  []*people.Organization{{Name: "Client Co", Title: "CEO"}},
+		Biographies:    []*people.Biography{{Value: "Met at the fair"}},
+	}).PersonFields(fields + ",organizations,biographies").Do()
+	svc.People.Get(p.ResourceName).PersonFields(fields).Do()
+	svc.People.Get("people/me").PersonFields("names,emailAddresses").Do()
+	p, _ = svc.People.UpdateContact(p.ResourceName, &people.Person{Etag: p.Etag, Names: []*people.Name{{GivenName: "Caroline"}}}).UpdatePersonFields("names").PersonFields(fields).Do()
+	resp, _ := svc.People.Connections.List("people/me").PersonFields(fields).RequestSyncToken(true).Do()
+	svc.People.Connections.List("people/me").PersonFields(fields).PageSize(1).Do()
+	bc, _ := svc.People.BatchCreateContacts(&people.BatchCreateContactsRequest{ReadMask: fields,
+		Contacts: []*people.ContactToCreate{{ContactPerson: newPerson("B", "Two", "b@x.test")}}}).Do()
+	b := bc.CreatedPeople[0].Person
+	svc.People.BatchUpdateContacts(&people.BatchUpdateContactsRequest{ReadMask: fields, UpdateMask: "names",
+		Contacts: map[string]people.Person{b.ResourceName: {Etag: b.Etag, Names: []*people.Name{{GivenName: "Bea"}}}}}).Do()
+	svc.People.DeleteContact(p.ResourceName).Do()
+	svc.People.Connections.List("people/me").PersonFields(fields).RequestSyncToken(true).SyncToken(resp.NextSyncToken).Do()
+	svc.People.BatchDeleteContacts(&people.BatchDeleteContactsRequest{ResourceNames: []string{b.ResourceName}}).Do()
+	g, _ := svc.ContactGroups.Create(&people.CreateContactGroupRequest{ContactGroup: &people.ContactGroup{Name: "CRM"}}).Do()
+	q, _ := svc.People.CreateContact(newPerson("Q", "Three", "q@x.test")).Do()
+	svc.ContactGroups.Members.Modify(g.ResourceName, &people.ModifyContactGroupMembersRequest{ResourceNamesToAdd: []string{q.ResourceName}}).Do()
+	svc.ContactGroups.Get(g.ResourceName).MaxMembers(5).Do()
+	svc.ContactGroups.List().Do()
+	// Errors too.
+	svc.People.Connections.List("people/me").Do()
+	f.InvalidateSyncTokens("ann@acme.test")
+	svc.People.Connections.List("people/me").PersonFields(fields).SyncToken(resp.NextSyncToken).Do()
+	o.check(t, f, d, "people.")
 }

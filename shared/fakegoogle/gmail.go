@@ -503,15 +503,16 @@ func gmailAttachmentsGet(c *call) (any, error) {
 	return map[string]any{"attachmentId": c.param("id"), "size": len(data), "data": base64.URLEncoding.EncodeToString(data)}, nil
 }
 
-// pageSize reads maxResults: def when absent, at most max.
-func (c *call) pageSize(def, max int) (int, error) {
-	v := c.query("maxResults")
+// pageSize reads the page size parameter (maxResults, pageSize): def when
+// absent, at most max.
+func (c *call) pageSize(param string, def, max int) (int, error) {
+	v := c.query(param)
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, errInvalidParam("maxResults", "Invalid value at 'max_results' (%s)", v)
+		return 0, errInvalidParam(param, "Invalid value at '%s' (%s)", param, v)
 	}
 	return min(n, max), nil
 }
@@ -522,20 +523,23 @@ func offsetToken(prefix string, n int) string {
 }
 
 func parseOffsetToken(prefix, tok string) (int, bool) {
+	p, n, ok := decodeOffsetToken(tok)
+	return n, ok && p == prefix
+}
+
+// decodeOffsetToken splits a token of offsetToken into prefix and offset.
+func decodeOffsetToken(tok string) (prefix string, offset int, ok bool) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return 0, false
+		return "", 0, false
 	}
-	p, n, ok := strings.Cut(string(b), ":")
-	if !ok || p != prefix {
-		return 0, false
-	}
+	p, n, found := strings.Cut(string(b), ":")
 	i, err := strconv.Atoi(n)
-	return i, err == nil && i >= 0
+	return p, i, found && err == nil && i >= 0
 }
 
 func gmailMessagesList(c *call) (any, error) {
-	size, err := c.pageSize(100, 500)
+	size, err := c.pageSize("maxResults", 100, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -617,7 +621,7 @@ func gmailHistoryList(c *call) (any, error) {
 	if err != nil {
 		return nil, errInvalidParam("startHistoryId", "Invalid value at 'start_history_id' (TYPE_UINT64), %q", startStr)
 	}
-	size, err := c.pageSize(100, 500)
+	size, err := c.pageSize("maxResults", 100, 500)
 	if err != nil {
 		return nil, err
 	}

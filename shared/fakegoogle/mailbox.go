@@ -301,7 +301,7 @@ func (mb *mailbox) publish(topic string, historyID uint64) {
 func (s *Server) InsertMessage(email string, raw []byte, labelIDs []string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	acct := s.users[strings.ToLower(email)]
+	acct := s.users[normalizeEmail(email)]
 	if acct == nil {
 		return "", fmt.Errorf("fakegoogle: no user %s", email)
 	}
@@ -317,7 +317,7 @@ func (s *Server) InsertMessage(email string, raw []byte, labelIDs []string) (str
 func (s *Server) ExpireHistory(email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if acct := s.users[strings.ToLower(email)]; acct != nil {
+	if acct := s.users[normalizeEmail(email)]; acct != nil {
 		acct.mailbox.expireHistory()
 	}
 }
@@ -326,7 +326,7 @@ func (s *Server) ExpireHistory(email string) {
 func (s *Server) MessageLabels(email, id string) ([]string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	acct := s.users[strings.ToLower(email)]
+	acct := s.users[normalizeEmail(email)]
 	if acct == nil || acct.mailbox.messages[id] == nil {
 		return nil, false
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,13 @@ type Options struct {
 	NotifyInterval time.Duration
 	// AccessTokenLifetime is how long issued access tokens work. Default 1h.
 	AccessTokenLifetime time.Duration
+	// PeopleSyncDelay is how long a contact change takes to show up in
+	// incremental connections.list results (Google documents a propagation
+	// delay of up to several minutes). Default 0.
+	PeopleSyncDelay time.Duration
+	// PeopleSyncTokenLifetime is how long a People sync token works; an
+	// older one answers 400 EXPIRED_SYNC_TOKEN. Default 7 days, as Google.
+	PeopleSyncTokenLifetime time.Duration
 	// Observe, when set, sees every API response: the method's discovery
 	// ID, the status and the body. The fidelity tests check bodies against
 	// the discovery documents with it.
@@ -55,10 +63,13 @@ type Server struct {
 	users  map[string]*account // by lowercased address
 	auth   *authState
 	quota  *quotaState
+	lists  *listings
 	fault  map[string]*Fault // by method ID
 	routes []*route
-	http   *httptest.Server
-	url    string
+	// byPattern groups routes by mux pattern (method and path).
+	byPattern map[string][]*route
+	http      *httptest.Server
+	url       string
 	// publishErrors counts watch notifications the Publisher refused.
 	publishErrors atomic.Int64
 }
@@ -77,6 +88,9 @@ func New(opts Options) *Server {
 	if opts.NotifyInterval == 0 {
 		opts.NotifyInterval = time.Second
 	}
+	if opts.PeopleSyncTokenLifetime == 0 {
+		opts.PeopleSyncTokenLifetime = 7 * 24 * time.Hour
+	}
 	if opts.AccessTokenLifetime == 0 {
 		opts.AccessTokenLifetime = time.Hour
 	}
@@ -87,9 +101,13 @@ func New(opts Options) *Server {
 		users: map[string]*account{},
 		auth:  newAuthState(),
 		quota: newQuotaState(),
+		lists: newListings(),
 		fault: map[string]*Fault{},
+
+		byPattern: map[string][]*route{},
 	}
 	s.routeGmail()
+	s.routePeople()
 	return s
 }
 
@@ -129,7 +147,13 @@ type route struct {
 	scopes     []string
 	// userParam names the path parameter addressing a user ("userId"), or "".
 	userParam string
-	handle    func(*call) (any, error)
+	// docPath is the method's path as the discovery document writes it,
+	// when the mux pattern cannot be (People's "v1/{+resourceName}").
+	docPath string
+	// suffix is the custom-method suffix of the last path segment
+	// (":updateContact"); routes sharing a pattern are told apart by it.
+	suffix string
+	handle func(*call) (any, error)
 }
 
 // call is one authenticated request to a route.
@@ -141,7 +165,10 @@ type call struct {
 	user  *account // the authenticated user
 }
 
-func (c *call) param(name string) string { return c.r.PathValue(name) }
+// param is a path parameter, without the route's custom-method suffix.
+func (c *call) param(name string) string {
+	return strings.TrimSuffix(c.r.PathValue(name), c.route.suffix)
+}
 func (c *call) query(name string) string { return c.r.URL.Query().Get(name) }
 
 // decode reads the JSON request body into v; unknown fields are refused as
@@ -156,10 +183,39 @@ func (c *call) decode(v any) error {
 }
 
 func (s *Server) handle(rt *route) {
-	s.mux.HandleFunc(rt.httpMethod+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
-		s.serveRoute(rt, w, r)
-	})
+	key := rt.httpMethod + " " + rt.pattern
+	if s.byPattern[key] == nil {
+		s.mux.HandleFunc(key, func(w http.ResponseWriter, r *http.Request) {
+			if rt := s.pick(key, r.URL.Path); rt != nil {
+				s.serveRoute(rt, w, r)
+				return
+			}
+			writeAPIError(w, &apiError{Code: 404, Status: "NOT_FOUND", Reason: "notFound",
+				Message: "Method not found: " + r.Method + " " + r.URL.Path})
+		})
+	}
+	s.byPattern[key] = append(s.byPattern[key], rt)
 	s.routes = append(s.routes, rt)
+}
+
+// pick chooses among the routes sharing a pattern by the custom-method
+// suffix of the path; a route without a suffix takes the rest.
+func (s *Server) pick(key, path string) *route {
+	var plain *route
+	for _, rt := range s.byPattern[key] {
+		switch {
+		case rt.suffix == "":
+			// A plain route does not take a custom method ("x:verb")
+			// unless its own pattern names one literally.
+			last := path[strings.LastIndexByte(path, '/')+1:]
+			if !strings.Contains(last, ":") || strings.HasSuffix(rt.pattern, last) {
+				plain = rt
+			}
+		case strings.HasSuffix(path, rt.suffix):
+			return rt
+		}
+	}
+	return plain
 }
 
 func (s *Server) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
@@ -235,7 +291,11 @@ type RouteInfo struct {
 func (s *Server) Routes() []RouteInfo {
 	out := make([]RouteInfo, 0, len(s.routes))
 	for _, rt := range s.routes {
-		out = append(out, RouteInfo{ID: rt.id, HTTPMethod: rt.httpMethod, Path: rt.pattern, Units: rt.units, Scopes: rt.scopes})
+		path := rt.pattern
+		if rt.docPath != "" {
+			path = rt.docPath
+		}
+		out = append(out, RouteInfo{ID: rt.id, HTTPMethod: rt.httpMethod, Path: path, Units: rt.units, Scopes: rt.scopes})
 	}
 	return out
 }

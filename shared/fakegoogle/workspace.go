@@ -13,7 +13,11 @@ type account struct {
 	name    string
 	domain  string
 	mailbox *mailbox
+	book    *contactBook
 }
+
+// normalizeEmail is the form addresses are compared in.
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // User describes a user to add.
 type User struct {
@@ -24,7 +28,7 @@ type User struct {
 // AddUser adds a user with an empty mailbox (system labels only). Adding an
 // existing address is an error.
 func (s *Server) AddUser(u User) error {
-	email := strings.ToLower(strings.TrimSpace(u.Email))
+	email := normalizeEmail(u.Email)
 	at := strings.LastIndexByte(email, '@')
 	if at < 1 || at == len(email)-1 {
 		return fmt.Errorf("fakegoogle: %q is not an address", u.Email)
@@ -34,7 +38,8 @@ func (s *Server) AddUser(u User) error {
 	if s.users[email] != nil {
 		return fmt.Errorf("fakegoogle: user %s exists", email)
 	}
-	s.users[email] = &account{email: email, name: u.Name, domain: email[at+1:], mailbox: newMailbox(s, email)}
+	s.users[email] = &account{email: email, name: u.Name, domain: email[at+1:], mailbox: newMailbox(s, email),
+		book: newContactBook(s.opts.Clock.Now())}
 	return nil
 }
 
