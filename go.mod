@@ -8,6 +8,7 @@ require (
 	cloud.google.com/go/secretmanager v1.24.0
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
 	github.com/google/go-cmp v0.7.0
+	github.com/teambition/rrule-go v1.8.2
 	golang.org/x/oauth2 v0.37.0
 	google.golang.org/api v0.310.0
 	google.golang.org/grpc v1.85.0

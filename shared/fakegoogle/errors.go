@@ -53,7 +53,7 @@ type errorBody struct {
 		Code    int           `json:"code"`
 		Message string        `json:"message"`
 		Errors  []errorItem   `json:"errors,omitempty"`
-		Status  string        `json:"status"`
+		Status  string        `json:"status,omitempty"`
 		Details []errorDetail `json:"details,omitempty"`
 	} `json:"error"`
 }

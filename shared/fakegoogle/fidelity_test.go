@@ -3,6 +3,8 @@ package fakegoogle_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
 	people "google.golang.org/api/people/v1"
 
@@ -345,4 +349,43 @@ func TestPeopleResponsesFitDiscoverySchemas(t *testing.T) {
 	f.InvalidateSyncTokens("ann@acme.test")
 	svc.People.Connections.List("people/me").PersonFields(fields).SyncToken(resp.NextSyncToken).Do()
 	o.check(t, f, d, "people.")
+}
+
+func TestCalendarRoutesMatchDiscovery(t *testing.T) {
+	routesMatchDiscovery(t, loadDiscovery(t, "calendar/v3/calendar-api.json"), "calendar.")
+}
+
+func TestCalendarResponsesFitDiscoverySchemas(t *testing.T) {
+	d := loadDiscovery(t, "calendar/v3/calendar-api.json")
+	var o observer
+	f := newFake(t, fakegoogle.Options{Observe: o.observe})
+	svc := calendarFor(t, f, "ann@acme.test")
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hook.Close()
+	start := time.Date(2026, 11, 10, 14, 0, 0, 0, time.UTC)
+	svc.CalendarList.List().Do()
+	c, _ := svc.Calendars.Insert(&calendar.Calendar{Summary: "CRM"}).Do()
+	svc.Calendars.Get(c.Id).Do()
+	ev := timed("Series", start, time.Hour)
+	ev.Recurrence = []string{"RRULE:FREQ=DAILY;COUNT=3"}
+	ev.Attendees = []*calendar.EventAttendee{{Email: "carol@client.test"}}
+	ev.Attachments = []*calendar.EventAttachment{{FileUrl: "https://drive.google.com/file/d/1", Title: "a.pdf"}}
+	ev.ExtendedProperties = &calendar.EventExtendedProperties{Private: map[string]string{"k": "v"}, Shared: map[string]string{"s": "t"}}
+	m, _ := svc.Events.Insert(c.Id, ev).SupportsAttachments(true).Do()
+	svc.Events.Insert(c.Id, &calendar.Event{Summary: "Day", Start: &calendar.EventDateTime{Date: "2026-11-11"}, End: &calendar.EventDateTime{Date: "2026-11-12"}}).Do()
+	full, _ := svc.Events.List(c.Id).Do()
+	svc.Events.List(c.Id).SingleEvents(true).OrderBy("startTime").MaxResults(2).Do()
+	inst, _ := svc.Events.Instances(c.Id, m.Id).Do()
+	svc.Events.Get(c.Id, inst.Items[0].Id).Do()
+	svc.Events.Patch(c.Id, inst.Items[1].Id, &calendar.Event{Summary: "moved"}).Do()
+	svc.Events.Update(c.Id, m.Id, ev).Do()
+	svc.Events.Delete(c.Id, inst.Items[2].Id).Do()
+	svc.Events.List(c.Id).SyncToken(full.NextSyncToken).Do()
+	ch, _ := svc.Events.Watch(c.Id, &calendar.Channel{Id: "c1", Type: "web_hook", Address: hook.URL}).Do()
+	svc.Channels.Stop(&calendar.Channel{Id: "c1", ResourceId: ch.ResourceId}).Do()
+	// Errors too.
+	svc.Events.Get(c.Id, "nosuchevent").Do()
+	f.InvalidateSyncTokens("ann@acme.test")
+	svc.Events.List(c.Id).SyncToken(full.NextSyncToken).Do()
+	o.check(t, f, d, "calendar.")
 }

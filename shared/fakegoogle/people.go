@@ -137,12 +137,15 @@ func masked(p *people.Person, fields []string) *people.Person {
 	return out
 }
 
-func clonePerson(p *people.Person) *people.Person {
-	b, err := json.Marshal(p)
+func clonePerson(p *people.Person) *people.Person { return cloneJSON(p) }
+
+// cloneJSON deep-copies an API resource through its JSON form.
+func cloneJSON[T any](v *T) *T {
+	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
-	out := &people.Person{}
+	out := new(T)
 	if err := json.Unmarshal(b, out); err != nil {
 		panic(err)
 	}

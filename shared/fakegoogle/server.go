@@ -72,6 +72,11 @@ type Server struct {
 	url       string
 	// publishErrors counts watch notifications the Publisher refused.
 	publishErrors atomic.Int64
+
+	channels     map[string]*pushChannel // Calendar push channels by id/resourceId
+	pushers      sync.WaitGroup          // their delivery goroutines
+	pushClient   *http.Client
+	pushFailures atomic.Int64
 }
 
 // New returns a fake Workspace with no users.
@@ -105,9 +110,13 @@ func New(opts Options) *Server {
 		fault: map[string]*Fault{},
 
 		byPattern: map[string][]*route{},
+		channels:  map[string]*pushChannel{},
+
+		pushClient: &http.Client{Timeout: 10 * time.Second},
 	}
 	s.routeGmail()
 	s.routePeople()
+	s.routeCalendar()
 	return s
 }
 
@@ -125,8 +134,9 @@ func (s *Server) URL() string { return s.url }
 // each one is lost, as Google's would be.
 func (s *Server) PublishErrors() int64 { return s.publishErrors.Load() }
 
-// Close stops a server started with Start.
+// Close stops Calendar push deliveries and a server started with Start.
 func (s *Server) Close() {
+	s.stopChannels()
 	if s.http != nil {
 		s.http.Close()
 	}

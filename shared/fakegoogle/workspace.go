@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // account is one user of the fake Workspace.
@@ -14,6 +15,7 @@ type account struct {
 	domain  string
 	mailbox *mailbox
 	book    *contactBook
+	cals    *calendars
 }
 
 // normalizeEmail is the form addresses are compared in.
@@ -23,6 +25,8 @@ func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 type User struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
+	// TimeZone is the primary calendar's IANA time zone; default UTC.
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // AddUser adds a user with an empty mailbox (system labels only). Adding an
@@ -33,13 +37,18 @@ func (s *Server) AddUser(u User) error {
 	if at < 1 || at == len(email)-1 {
 		return fmt.Errorf("fakegoogle: %q is not an address", u.Email)
 	}
+	if u.TimeZone != "" {
+		if _, err := time.LoadLocation(u.TimeZone); err != nil {
+			return fmt.Errorf("fakegoogle: user %s: time zone: %w", email, err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.users[email] != nil {
 		return fmt.Errorf("fakegoogle: user %s exists", email)
 	}
 	s.users[email] = &account{email: email, name: u.Name, domain: email[at+1:], mailbox: newMailbox(s, email),
-		book: newContactBook(s.opts.Clock.Now())}
+		book: newContactBook(s.opts.Clock.Now()), cals: newCalendars(email, u.TimeZone, s.opts.Clock.Now())}
 	return nil
 }
 
