@@ -3,7 +3,7 @@
 # demo firm, in the foreground. Ctrl-C stops everything it started.
 #
 # Ports (each overridable): CRMSYNC_WEB_PORT=8080 (every function at /<Name>),
-# CRMSYNC_PUBSUB_PORT=8085 (Pub/Sub emulator), CRMSYNC_FIRESTORE_PORT=8086
+# CRMSYNC_GOOGLE_PORT=8090 (the fake Google Workspace), CRMSYNC_PUBSUB_PORT=8085 (Pub/Sub emulator), CRMSYNC_FIRESTORE_PORT=8086
 # (Firestore emulator). The emulators' state lives for the run only; logs go
 # to .sandbox/logs/.
 set -euo pipefail
@@ -12,9 +12,10 @@ source scripts/lib/common.sh
 started_ms=$(date +%s%3N)
 
 web_port=${CRMSYNC_WEB_PORT:-8080}
+google_port=${CRMSYNC_GOOGLE_PORT:-8090}
 pubsub_port=${CRMSYNC_PUBSUB_PORT:-8085}
 firestore_port=${CRMSYNC_FIRESTORE_PORT:-8086}
-for pair in "CRMSYNC_WEB_PORT=$web_port" "CRMSYNC_PUBSUB_PORT=$pubsub_port" "CRMSYNC_FIRESTORE_PORT=$firestore_port"; do
+for pair in "CRMSYNC_WEB_PORT=$web_port" "CRMSYNC_GOOGLE_PORT=$google_port" "CRMSYNC_PUBSUB_PORT=$pubsub_port" "CRMSYNC_FIRESTORE_PORT=$firestore_port"; do
   v=${pair#*=}
   [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] && [ "$v" -le 65535 ] || die "${pair%%=*}=$v is not a port number (want 1-65535)."
 done
@@ -22,6 +23,7 @@ done
 require_go
 require_emulators
 require_free_port "$web_port" CRMSYNC_WEB_PORT "the functions"
+require_free_port "$google_port" CRMSYNC_GOOGLE_PORT "the fake Google Workspace"
 require_free_port "$pubsub_port" CRMSYNC_PUBSUB_PORT "the Pub/Sub emulator"
 require_free_port "$firestore_port" CRMSYNC_FIRESTORE_PORT "the Firestore emulator"
 
@@ -43,6 +45,7 @@ export CRMSYNC_VERSION=${CRMSYNC_VERSION:-sandbox-$(git rev-parse --short HEAD 2
 export FIRESTORE_EMULATOR_HOST="127.0.0.1:$firestore_port"
 export PUBSUB_EMULATOR_HOST="127.0.0.1:$pubsub_port"
 export CRMSYNC_WEB_PORT=$web_port
+export CRMSYNC_GOOGLE_PORT=$google_port
 export CRMSYNC_SANDBOX_STARTED_AT=$started_ms
 unset FUNCTION_TARGET
 

@@ -1,14 +1,19 @@
 // Package fakegoogle is a fake Google Workspace for tests and the sandbox:
-// an HTTP server on the real REST paths of Gmail v1 (and, as they are
-// added, People v1, Calendar v3 and OAuth), so the official Go clients talk
-// to it unchanged:
+// an HTTP server on the real REST paths of Gmail v1, People v1, Calendar v3
+// and Google's OAuth 2.0 / OpenID Connect endpoints, so the official Go
+// clients and golang.org/x/oauth2 talk to it unchanged:
 //
 //	fake := fakegoogle.New(fakegoogle.Options{Clock: clk})
 //	url := fake.Start()
 //	fake.AddUser(fakegoogle.User{Email: "ann@acme.test"})
 //	tok := fake.Token("ann@acme.test", fakegoogle.ScopeGmailModify)
-//	svc, _ := gmail.NewService(ctx, option.WithEndpoint(url+"/"),
-//		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})))
+//	ts := option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok}))
+//	mail, _ := gmail.NewService(ctx, option.WithEndpoint(url+"/"), ts)
+//	contacts, _ := people.NewService(ctx, option.WithEndpoint(url+"/"), ts)
+//	cal, _ := calendar.NewService(ctx, option.WithEndpoint(url+"/calendar/v3/"), ts)
+//	cfg := oauth2.Config{Endpoint: fake.Endpoint(), …} // after fake.AddClient
+//
+// The sandbox serves it with Listen on port 8090 (CRMSYNC_GOOGLE_PORT).
 //
 // # What it implements
 //
@@ -37,6 +42,60 @@
 // one notification with the latest history id (the history itself is never
 // lost).
 //
+// People: connections.list (personFields required; pageSize ≤1000;
+// sortOrder; requestSyncToken, with nextSyncToken only on the last page;
+// page and sync tokens refused with other parameters than they were issued
+// for; incremental results include deleted people with metadata.deleted;
+// sync tokens expire after PeopleSyncTokenLifetime, 7 days, or on
+// InvalidateSyncTokens, answering 400 FAILED_PRECONDITION with ErrorInfo
+// EXPIRED_SYNC_TOKEN; changes reach incremental results after
+// PeopleSyncDelay); people.get (also people/me); createContact;
+// updateContact (updatePersonFields, etag required, a stale etag → 400
+// failedPrecondition); deleteContact; batchCreateContacts and
+// batchUpdateContacts (≤200, all or nothing), batchDeleteContacts (≤500);
+// contactGroups list/get (maxMembers)/create (duplicate name → 409)/
+// members.modify (≤1000 names; system groups other than myContacts and
+// starred refuse additions; a contact's last group is not removed). A
+// contact keeps names, emailAddresses, phoneNumbers, birthdays,
+// memberships, organizations and biographies, with field metadata,
+// display names and formatted types as Google fills them.
+//
+// Calendar: calendarList.list; calendars.get ("primary" too)/insert;
+// events list/get/insert/patch (merge semantics)/update/delete/instances.
+// events.list pages (maxResults ≤2500), issues nextSyncToken on the last
+// page, returns changes since a sync token with deleted events as
+// status=cancelled, refuses iCalUID, orderBy, privateExtendedProperty, q,
+// sharedExtendedProperty, timeMin, timeMax and updatedMin with a sync token,
+// and answers 410 fullSyncRequired for a token it no longer honours
+// (InvalidateSyncTokens). singleEvents=true expands RRULE/RDATE/EXDATE
+// series server-side (rrule-go, in the event's time zone across DST) into
+// instances with recurringEventId and originalStartTime, ids
+// "<series>_20261102T140000Z" (timed) or "<series>_20261102" (all-day);
+// singleEvents=false returns series and their exceptions, cancelled
+// instances included. Patching, updating or deleting an instance makes an
+// exception. All-day events use date and an exclusive end date. Attachments
+// are kept only with supportsAttachments=true (≤25, fileUrl required);
+// extendedProperties.private/shared are kept and filterable; client-chosen
+// ids must be base32hex of 5–1024 characters (409 on reuse). events.watch
+// opens a web_hook channel (default and maximum lifetimes 7 and 30 days):
+// a "sync" POST right away, then "exists" after each change, with
+// X-Goog-Channel-ID/-Token/-Expiration, X-Goog-Resource-ID/-URI/-State and
+// X-Goog-Message-Number, in order per channel; channels.stop ends it.
+//
+// OAuth and OpenID Connect: an authorization endpoint with a consent page
+// (an account chooser honouring login_hint, Allow and Cancel buttons) that
+// checks the client and its registered redirect URIs, returns state, and
+// honours PKCE (S256, plain), access_type=offline and prompt=consent (a
+// refresh token on a user's first offline consent to a client, and again
+// only when consent is forced); a token endpoint for authorization_code
+// (codes single-use, 10 minutes), refresh_token and the JWT-bearer grant of
+// service accounts (AddServiceAccount returns a JSON key; sub acts as a
+// user only for scopes granted with AuthorizeDelegation, as in the Admin
+// console); invalid_grant after revocation (the revoke endpoint or
+// RevokeUser); id_tokens (RS256, iss https://accounts.google.com, email,
+// email_verified, hd, nonce) verifiable with the keys at JWKSURL, which
+// also verify OIDCToken's tokens, as Pub/Sub push and Cloud Scheduler send.
+//
 // # Where it knowingly differs from Google
 //
 //   - Gmail: search supports the subset documented on gmailQuery; threads
@@ -49,6 +108,23 @@
 //     a filename gets an attachmentId, other parts carry their data inline
 //     whatever their size; the notification coalescing interval runs on the
 //     real clock, not Options.Clock.
+//   - People: other person fields (addresses, photos, urls, …) are accepted
+//     in read masks but not stored, and updates naming them are refused
+//     rather than dropped; phone numbers get no canonicalForm; contact
+//     groups have no sync tokens, update or delete; otherContacts,
+//     searchContacts and the directory are not served. Every People and
+//     Calendar call costs 1 quota unit (Google counts requests per minute).
+//   - Calendar: only the user's own calendars exist (others' answer 404);
+//     a series overlaps timeMin/timeMax when one of its instances does, and
+//     open-ended series expand at most two years past now (or to timeMax)
+//     and 2,500 instances; changing a series' times keeps its exceptions;
+//     events.instances of a single event is empty; If-Match, sendUpdates,
+//     conferenceData and colours are not interpreted; channel addresses may
+//     be http; a failed push is counted (PushFailures), not retried.
+//   - OAuth: no prompt=none, incremental authorization or user info
+//     endpoint; the consent page lists every user of the fake; JWT
+//     assertions are checked against Options.Clock, so tests that sign with
+//     the real time use clock.Real; id_tokens carry no at_hash.
 //   - Quota: one per-minute budget per user and API; Google's per-project
 //     limits and daily limits are not modelled.
 package fakegoogle

@@ -42,7 +42,10 @@ func TestLoadSeedFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "seed.json")
 	os.WriteFile(good, []byte(`{"users":[{"email":"ann@demo.test","name":"Ann"}],
-		"messages":[{"user":"ann@demo.test","raw":"Subject: welcome\r\n\r\nhi","labelIds":["INBOX"]}]}`), 0o600)
+		"messages":[{"user":"ann@demo.test","raw":"Subject: welcome\r\n\r\nhi","labelIds":["INBOX"]}],
+		"contacts":[{"user":"ann@demo.test","given":"Carol","family":"Client","emails":["carol@client.test"],"groups":["CRM"]}],
+		"events":[{"user":"ann@demo.test","calendar":"CRM","summary":"Review","start":"2026-11-23T10:00:00Z","end":"2026-11-23T11:00:00Z"},
+		          {"user":"ann@demo.test","summary":"Offsite","start":"2026-11-24","end":"2026-11-26"}]}`), 0o600)
 	f := fakegoogle.New(fakegoogle.Options{})
 	f.Start()
 	defer f.Close()
@@ -51,6 +54,21 @@ func TestLoadSeedFile(t *testing.T) {
 	}
 	if r, err := gmailFor(t, f, "ann@demo.test").Users.Messages.List("me").Q("subject:welcome").Do(); err != nil || len(r.Messages) != 1 {
 		t.Errorf("seeded mailbox: %v, %v", r, err)
+	}
+	if r, err := peopleFor(t, f, "ann@demo.test").People.Connections.List("people/me").PersonFields("names").Do(); err != nil || len(r.Connections) != 1 {
+		t.Errorf("seeded contacts: %v, %v", r, err)
+	}
+	cal := calendarFor(t, f, "ann@demo.test")
+	if r, err := cal.CalendarList.List().Do(); err != nil || len(r.Items) != 2 || r.Items[1].Summary != "CRM" {
+		t.Fatalf("seeded calendars: %v, %v", r, err)
+	}
+	if r, err := cal.Events.List("primary").Do(); err != nil || len(r.Items) != 1 || r.Items[0].Start.Date != "2026-11-24" {
+		t.Errorf("seeded all-day event: %v, %v", r, err)
+	}
+	badEvent := filepath.Join(dir, "bad-event.json")
+	os.WriteFile(badEvent, []byte(`{"users":[],"events":[{"user":"ann@demo.test","summary":"x","start":"2026-11-24"}]}`), 0o600)
+	if err := f.LoadSeedFile(badEvent); err == nil || !strings.Contains(err.Error(), "Missing end time") {
+		t.Errorf("an event without an end: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"users":[{"email":"x@demo.test","mailbox":"?"}]}`), 0o600)

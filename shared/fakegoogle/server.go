@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,11 +65,13 @@ type Server struct {
 	auth   *authState
 	quota  *quotaState
 	lists  *listings
+	oauth  *oauthState
 	fault  map[string]*Fault // by method ID
 	routes []*route
 	// byPattern groups routes by mux pattern (method and path).
 	byPattern map[string][]*route
-	http      *httptest.Server
+	http      *httptest.Server // when started by Start
+	srv       *http.Server     // when started by Listen
 	url       string
 	// publishErrors counts watch notifications the Publisher refused.
 	publishErrors atomic.Int64
@@ -107,6 +110,7 @@ func New(opts Options) *Server {
 		auth:  newAuthState(),
 		quota: newQuotaState(),
 		lists: newListings(),
+		oauth: newOAuthState(),
 		fault: map[string]*Fault{},
 
 		byPattern: map[string][]*route{},
@@ -117,6 +121,7 @@ func New(opts Options) *Server {
 	s.routeGmail()
 	s.routePeople()
 	s.routeCalendar()
+	s.routeOAuth()
 	return s
 }
 
@@ -125,6 +130,19 @@ func (s *Server) Start() string {
 	s.http = httptest.NewServer(s)
 	s.url = s.http.URL
 	return s.url
+}
+
+// Listen serves the fake on addr (host:port) until Close, for the
+// sandbox, and returns its URL.
+func (s *Server) Listen(addr string) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.Serve(l)
+	s.url = "http://" + l.Addr().String()
+	return s.url, nil
 }
 
 // URL is the base address of the fake.
@@ -139,6 +157,9 @@ func (s *Server) Close() {
 	s.stopChannels()
 	if s.http != nil {
 		s.http.Close()
+	}
+	if s.srv != nil {
+		s.srv.Close()
 	}
 }
 

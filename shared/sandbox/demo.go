@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/store"
 )
 
@@ -11,6 +12,9 @@ import (
 type Firm struct {
 	Tenant store.Tenant
 	Users  []store.User
+	// Google is the firm's fake Google Workspace: its users' mailboxes,
+	// contacts and calendars.
+	Google fakegoogle.Seed
 }
 
 // DemoFirm returns the sandbox's demo firm: Demo Advisors, whose CRM is
@@ -31,6 +35,27 @@ func DemoFirm() Firm {
 		Users: []store.User{
 			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer"},
 			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt"},
+		},
+		Google: fakegoogle.Seed{
+			Users: []fakegoogle.User{
+				{Email: "ann@demo.test", Name: "Ann Archer", TimeZone: "America/New_York"},
+				{Email: "bob@demo.test", Name: "Bob Brandt", TimeZone: "America/New_York"},
+			},
+			Messages: []fakegoogle.SeedMessage{{User: "ann@demo.test", LabelIDs: []string{"INBOX", "UNREAD"},
+				Raw: "From: \"Carol Client\" <carol@client.test>\r\nTo: ann@demo.test\r\nSubject: Portfolio review\r\n" +
+					"Date: Mon, 16 Nov 2026 09:30:00 -0500\r\nMessage-ID: <demo-1@client.test>\r\n\r\n" +
+					"Hello Ann,\r\n\r\nCould we go over my portfolio next week?\r\n\r\nCarol\r\n"}},
+			Contacts: []fakegoogle.SeedContact{
+				{User: "ann@demo.test", Given: "Carol", Family: "Client", Emails: []string{"carol@client.test"}, Phones: []string{"+1 212 555 0100"}},
+				{User: "ann@demo.test", Given: "Dan", Family: "Dependent", Emails: []string{"dan@client.test"}, Groups: []string{"SmartOffice"}},
+			},
+			Events: []fakegoogle.SeedEvent{
+				{User: "ann@demo.test", Summary: "Portfolio review with Carol", Start: "2026-11-23T10:00:00-05:00", End: "2026-11-23T11:00:00-05:00",
+					TimeZone: "America/New_York", Attendees: []string{"carol@client.test"}},
+				{User: "ann@demo.test", Summary: "Weekly planning", Start: "2026-11-23T09:00:00-05:00", End: "2026-11-23T09:30:00-05:00",
+					TimeZone: "America/New_York", Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=10"}},
+				{User: "bob@demo.test", Summary: "Compliance training", Start: "2026-11-25", End: "2026-11-26"},
+			},
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
 )
@@ -28,5 +29,23 @@ func TestSeedIsIdempotentAndKeepsChanges(t *testing.T) {
 	users, _ := st.Users().ListByTenant(ctx, "demo")
 	if len(users) != len(DemoFirm().Users) {
 		t.Errorf("demo firm has %d users, want %d", len(users), len(DemoFirm().Users))
+	}
+}
+
+// The demo firm's Google data loads into the fake, and its users are the
+// firm's users.
+func TestDemoGoogleSeedLoads(t *testing.T) {
+	f := DemoFirm()
+	g := fakegoogle.New(fakegoogle.Options{})
+	if err := g.LoadSeed(f.Google); err != nil {
+		t.Fatalf("LoadSeed: %v", err)
+	}
+	if len(f.Google.Users) != len(f.Users) {
+		t.Fatalf("%d Google users for %d firm users", len(f.Google.Users), len(f.Users))
+	}
+	for i, u := range f.Users {
+		if f.Google.Users[i].Email != u.Email {
+			t.Errorf("Google user %d is %s, firm user %s", i, f.Google.Users[i].Email, u.Email)
+		}
 	}
 }

@@ -52,10 +52,11 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type devRun struct {
-	cmd                    *exec.Cmd
-	out                    *syncBuffer
-	web, pubsub, firestore int
-	ready                  chan struct{}
+	cmd                 *exec.Cmd
+	out                 *syncBuffer
+	web, google, pubsub int
+	firestore           int
+	ready               chan struct{}
 }
 
 // startDev runs scripts/dev.sh on free ports and waits until it says it is
@@ -64,11 +65,11 @@ func startDev(t *testing.T) *devRun {
 	t.Helper()
 	storetest.RequireCommand(t, "gcloud")
 	root, _ := filepath.Abs("../..")
-	d := &devRun{out: &syncBuffer{}, web: freePort(t), pubsub: freePort(t), firestore: freePort(t), ready: make(chan struct{})}
+	d := &devRun{out: &syncBuffer{}, web: freePort(t), google: freePort(t), pubsub: freePort(t), firestore: freePort(t), ready: make(chan struct{})}
 	d.cmd = exec.Command("scripts/dev.sh")
 	d.cmd.Dir = root
 	d.cmd.Env = append(os.Environ(),
-		fmt.Sprint("CRMSYNC_WEB_PORT=", d.web), fmt.Sprint("CRMSYNC_PUBSUB_PORT=", d.pubsub), fmt.Sprint("CRMSYNC_FIRESTORE_PORT=", d.firestore),
+		fmt.Sprint("CRMSYNC_WEB_PORT=", d.web), fmt.Sprint("CRMSYNC_GOOGLE_PORT=", d.google), fmt.Sprint("CRMSYNC_PUBSUB_PORT=", d.pubsub), fmt.Sprint("CRMSYNC_FIRESTORE_PORT=", d.firestore),
 		"GOOGLE_CLOUD_PROJECT=dev-script-test", "FIRESTORE_EMULATOR_HOST=", "PUBSUB_EMULATOR_HOST=")
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
@@ -113,7 +114,7 @@ func (d *devRun) wait(t *testing.T, within time.Duration) error {
 
 func (d *devRun) assertNothingLeft(t *testing.T) {
 	t.Helper()
-	for _, p := range []int{d.web, d.pubsub, d.firestore} {
+	for _, p := range []int{d.web, d.google, d.pubsub, d.firestore} {
 		if listening(p) {
 			t.Errorf("port %d still listens after dev.sh stopped", p)
 		}
@@ -140,7 +141,19 @@ func TestDevScriptStartsServesAndStopsCleanly(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"ok"`) {
 		t.Errorf("GET /Health = %d %s", resp.StatusCode, body)
 	}
-	for _, want := range []string{"Demo Advisors", fmt.Sprintf("http://127.0.0.1:%d/Health", d.web), "ann@demo.test"} {
+	// The fake Google Workspace serves the demo users' data.
+	googleURL := fmt.Sprintf("http://127.0.0.1:%d", d.google)
+	resp, err = http.Get(googleURL + "/.well-known/openid-configuration")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("fake Google at %s: %v", googleURL, err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest("GET", googleURL+"/gmail/v1/users/me/profile", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("fake Gmail without a token: %v %v, want 401", resp, err)
+	}
+	for _, want := range []string{"Demo Advisors", fmt.Sprintf("http://127.0.0.1:%d/Health", d.web), googleURL, "ann@demo.test"} {
 		if !strings.Contains(d.out.String(), want) {
 			t.Errorf("banner does not show %q:\n%s", want, d.out)
 		}

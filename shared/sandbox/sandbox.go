@@ -23,6 +23,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/topology"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	Host string
 	// WebPort serves every function at /<Name>.
 	WebPort int
+	// GooglePort serves the fake Google Workspace (Gmail, People, Calendar,
+	// OAuth) with the demo firm's users.
+	GooglePort int
 	// StartedAt is when the launcher began, for the start-up time shown.
 	StartedAt time.Time
 	Log       *slog.Logger
@@ -67,12 +71,26 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	// The fake Google Workspace: its watch notifications go to the Pub/Sub
+	// emulator like Gmail's go to Pub/Sub.
+	publisher := &fakegoogle.PubSubPublisher{Client: ps}
+	defer publisher.Stop()
+	google := fakegoogle.New(fakegoogle.Options{Publisher: publisher})
+	if err := google.LoadSeed(DemoFirm().Google); err != nil {
+		return fmt.Errorf("sandbox: seeding the fake Google Workspace: %w", err)
+	}
+	googleURL, err := google.Listen(fmt.Sprintf("%s:%d", o.Host, o.GooglePort))
+	if err != nil {
+		return fmt.Errorf("sandbox: serving the fake Google Workspace: %w", err)
+	}
+	defer google.Close()
+
 	served := make(chan error, 1)
 	go func() { served <- funcframework.StartHostPort(o.Host, fmt.Sprint(o.WebPort)) }()
 	if err := waitHealthy(ctx, webURL+"/Health", served); err != nil {
 		return err
 	}
-	printBanner(o, webURL)
+	printBanner(o, webURL, googleURL)
 	o.Log.Info("sandbox ready", "url", webURL)
 
 	select {
@@ -107,12 +125,13 @@ func waitHealthy(ctx context.Context, url string, served <-chan error) error {
 	}
 }
 
-func printBanner(o Options, webURL string) {
+func printBanner(o Options, webURL, googleURL string) {
 	firm := DemoFirm()
 	w := o.Out
 	fmt.Fprintf(w, "\nSandbox is up: demo firm %q (tenant %q), project %s\n\n", firm.Tenant.Name, firm.Tenant.ID, o.Config.ProjectID)
 	fmt.Fprintf(w, "  Functions           %s/<Name>\n", webURL)
 	fmt.Fprintf(w, "  Health              %s/Health\n", webURL)
+	fmt.Fprintf(w, "  Fake Google         %s  (Gmail, People, Calendar, OAuth)\n", googleURL)
 	fmt.Fprintf(w, "  Firestore emulator  %s\n", o.Config.FirestoreEmulatorHost)
 	fmt.Fprintf(w, "  Pub/Sub emulator    %s  (topics: ", o.Config.PubSubEmulatorHost)
 	for i, t := range topology.Topics() {

@@ -2,7 +2,8 @@
 // through scripts/dev.sh, which starts the emulators it needs first.
 //
 // Environment: the product's configuration (see package config) with
-// CRMSYNC_ENV=sandbox, plus CRMSYNC_WEB_PORT (8080) and
+// CRMSYNC_ENV=sandbox, plus CRMSYNC_WEB_PORT (8080), CRMSYNC_GOOGLE_PORT
+// (8090, the fake Google Workspace) and
 // CRMSYNC_SANDBOX_STARTED_AT (Unix milliseconds the launcher began, for the
 // start-up time shown).
 package main
@@ -31,6 +32,7 @@ func main() {
 	}
 	r := config.NewReader(os.LookupEnv)
 	port := r.Int("CRMSYNC_WEB_PORT", 8080, 1, 65535)
+	googlePort := r.Int("CRMSYNC_GOOGLE_PORT", 8090, 1, 65535)
 	startedMs := r.Int("CRMSYNC_SANDBOX_STARTED_AT", 0, 0, 1<<62)
 	if err := r.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -43,11 +45,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := sandbox.Options{
-		Config:  cfg,
-		Host:    "127.0.0.1",
-		WebPort: port,
-		Log:     logging.New(os.Stderr, cfg.LogLevel, cfg.ProjectID),
-		Out:     os.Stdout,
+		Config:     cfg,
+		Host:       "127.0.0.1",
+		WebPort:    port,
+		GooglePort: googlePort,
+		Log:        logging.New(os.Stderr, cfg.LogLevel, cfg.ProjectID),
+		Out:        os.Stdout,
 	}
 	if startedMs > 0 {
 		opts.StartedAt = time.UnixMilli(int64(startedMs))
