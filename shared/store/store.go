@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -75,34 +74,8 @@ func (s *Store) Ledger() *Ledger { return &Ledger{s: s} }
 
 func (s *Store) now() time.Time { return s.clock.Now().UTC() }
 
-// classify turns a Firestore error into a failure.Error naming op.
-func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var fe *failure.Error
-	if errors.As(err, &fe) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return failure.E(op, failure.Transient, err)
-	}
-	switch status.Code(err) {
-	case codes.NotFound:
-		return failure.E(op, failure.NotFound, err)
-	case codes.AlreadyExists, codes.FailedPrecondition:
-		return failure.E(op, failure.Conflict, err)
-	case codes.Aborted, codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Canceled:
-		return failure.E(op, failure.Transient, err)
-	case codes.ResourceExhausted:
-		return failure.E(op, failure.Quota, err)
-	case codes.InvalidArgument, codes.OutOfRange:
-		return failure.E(op, failure.Invalid, err)
-	case codes.PermissionDenied, codes.Unauthenticated:
-		return failure.E(op, failure.Permanent, err)
-	}
-	return failure.E(op, failure.Other, err)
-}
+// classify gives a Firestore error its kind; see failure.FromGRPC.
+func classify(op string, err error) error { return failure.FromGRPC(op, err) }
 
 // docID makes a Firestore document ID from free text: it escapes "/" and
 // other characters Firestore reserves, keeping it readable.
