@@ -3,7 +3,9 @@
 # demo firm, in the foreground. Ctrl-C stops everything it started.
 #
 # Ports (each overridable): CRMSYNC_WEB_PORT=8080 (every function at /<Name>),
-# CRMSYNC_GOOGLE_PORT=8090 (the fake Google Workspace), CRMSYNC_PUBSUB_PORT=8085 (Pub/Sub emulator), CRMSYNC_FIRESTORE_PORT=8086
+# CRMSYNC_GOOGLE_PORT=8090 (the fake Google Workspace), CRMSYNC_CRM_PORT=8070
+# (the reference CRM's API; its key is CRMSYNC_SECRET_CRM_API_KEY, default
+# sandbox-crm-key), CRMSYNC_PUBSUB_PORT=8085 (Pub/Sub emulator), CRMSYNC_FIRESTORE_PORT=8086
 # (Firestore emulator). The emulators' state lives for the run only; logs go
 # to .sandbox/logs/.
 set -euo pipefail
@@ -13,9 +15,10 @@ started_ms=$(date +%s%3N)
 
 web_port=${CRMSYNC_WEB_PORT:-8080}
 google_port=${CRMSYNC_GOOGLE_PORT:-8090}
+crm_port=${CRMSYNC_CRM_PORT:-8070}
 pubsub_port=${CRMSYNC_PUBSUB_PORT:-8085}
 firestore_port=${CRMSYNC_FIRESTORE_PORT:-8086}
-for pair in "CRMSYNC_WEB_PORT=$web_port" "CRMSYNC_GOOGLE_PORT=$google_port" "CRMSYNC_PUBSUB_PORT=$pubsub_port" "CRMSYNC_FIRESTORE_PORT=$firestore_port"; do
+for pair in "CRMSYNC_WEB_PORT=$web_port" "CRMSYNC_GOOGLE_PORT=$google_port" "CRMSYNC_CRM_PORT=$crm_port" "CRMSYNC_PUBSUB_PORT=$pubsub_port" "CRMSYNC_FIRESTORE_PORT=$firestore_port"; do
   v=${pair#*=}
   [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] && [ "$v" -le 65535 ] || die "${pair%%=*}=$v is not a port number (want 1-65535)."
 done
@@ -24,6 +27,7 @@ require_go
 require_emulators
 require_free_port "$web_port" CRMSYNC_WEB_PORT "the functions"
 require_free_port "$google_port" CRMSYNC_GOOGLE_PORT "the fake Google Workspace"
+require_free_port "$crm_port" CRMSYNC_CRM_PORT "the reference CRM"
 require_free_port "$pubsub_port" CRMSYNC_PUBSUB_PORT "the Pub/Sub emulator"
 require_free_port "$firestore_port" CRMSYNC_FIRESTORE_PORT "the Firestore emulator"
 
@@ -46,6 +50,8 @@ export FIRESTORE_EMULATOR_HOST="127.0.0.1:$firestore_port"
 export PUBSUB_EMULATOR_HOST="127.0.0.1:$pubsub_port"
 export CRMSYNC_WEB_PORT=$web_port
 export CRMSYNC_GOOGLE_PORT=$google_port
+export CRMSYNC_CRM_PORT=$crm_port
+export CRMSYNC_SECRET_CRM_API_KEY=${CRMSYNC_SECRET_CRM_API_KEY:-sandbox-crm-key}
 export CRMSYNC_SANDBOX_STARTED_AT=$started_ms
 unset FUNCTION_TARGET
 

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/store"
@@ -15,6 +17,8 @@ type Firm struct {
 	// Google is the firm's fake Google Workspace: its users' mailboxes,
 	// contacts and calendars.
 	Google fakegoogle.Seed
+	// CRM is the firm's data in the reference CRM.
+	CRM refcrm.Dataset
 }
 
 // DemoFirm returns the sandbox's demo firm: Demo Advisors, whose CRM is
@@ -35,6 +39,24 @@ func DemoFirm() Firm {
 		Users: []store.User{
 			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer"},
 			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt"},
+		},
+		CRM: refcrm.Dataset{
+			Sets:    []string{"Newsletter"},
+			Clients: []refcrm.ImportClient{{Key: "client-household", Name: "Client household"}, {Key: "client-co", Name: "Client Co."}},
+			Contacts: []refcrm.ImportContact{
+				{Key: "ann", Type: crm.TypeAdvisor, FirstName: "Ann", LastName: "Archer", Emails: []string{"ann@demo.test"}},
+				{Key: "bob", Type: crm.TypeAdvisor, FirstName: "Bob", LastName: "Brandt", Emails: []string{"bob@demo.test"}},
+				// Carol belongs to two clients: auto sync must guess and ask for review.
+				{Key: "carol", FirstName: "Carol", LastName: "Client", Emails: []string{"carol@client.test"}, Phones: []string{"+1 212 555 0100"},
+					BirthDate: "1968-04-12", Sets: []string{"Newsletter"}, Clients: []string{"client-household", "client-co"}},
+				{Key: "dan", Type: crm.TypeDependent, FirstName: "Dan", LastName: "Client", Emails: []string{"dan@client.test"}, Clients: []string{"client-household"}},
+				{Key: "frank", FirstName: "Frank", LastName: "Finance", Emails: []string{"frank@corp.test"}, Sets: []string{"Newsletter"}, Clients: []string{"client-co"}},
+			},
+			Records: []refcrm.ImportRecord{{Key: "carol-life", Type: crm.RecordPolicy, Contact: "carol", Title: "Life policy L-1001"}},
+			Users: []refcrm.ImportUser{
+				{Key: "ann", Email: "ann@demo.test", Name: "Ann Archer", Domains: []string{"demo.test"}, IntegrationEnabled: true, Contact: "ann"},
+				{Key: "bob", Email: "bob@demo.test", Name: "Bob Brandt", Domains: []string{"demo.test"}, IntegrationEnabled: true, Contact: "bob"},
+			},
 		},
 		Google: fakegoogle.Seed{
 			Users: []fakegoogle.User{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
@@ -47,5 +48,27 @@ func TestDemoGoogleSeedLoads(t *testing.T) {
 		if f.Google.Users[i].Email != u.Email {
 			t.Errorf("Google user %d is %s, firm user %s", i, f.Google.Users[i].Email, u.Email)
 		}
+	}
+}
+
+// The demo firm's CRM data imports, twice, and every firm user is a CRM
+// user with the integration right and an own contact record.
+func TestDemoCRMImports(t *testing.T) {
+	ctx := context.Background()
+	crmStore := refcrm.New(storetest.Client(t), "demo", nil)
+	for range 2 {
+		if _, err := crmStore.Import(ctx, DemoFirm().CRM); err != nil {
+			t.Fatalf("Import: %v", err)
+		}
+	}
+	for _, u := range DemoFirm().Users {
+		cu, err := crmStore.UserByEmail(ctx, u.Email)
+		if err != nil || !cu.IntegrationEnabled || cu.ContactID == "" {
+			t.Errorf("CRM user for %s: %+v, %v", u.Email, cu, err)
+		}
+	}
+	carol, err := crmStore.FindContacts(ctx, "", "carol@client.test")
+	if err != nil || len(carol) != 1 || len(carol[0].ClientIDs) != 2 {
+		t.Errorf("carol, the contact of two clients: %+v, %v", carol, err)
 	}
 }

@@ -52,11 +52,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type devRun struct {
-	cmd                 *exec.Cmd
-	out                 *syncBuffer
-	web, google, pubsub int
-	firestore           int
-	ready               chan struct{}
+	cmd              *exec.Cmd
+	out              *syncBuffer
+	web, google, crm int
+	pubsub           int
+	firestore        int
+	ready            chan struct{}
 }
 
 // startDev runs scripts/dev.sh on free ports and waits until it says it is
@@ -65,11 +66,11 @@ func startDev(t *testing.T) *devRun {
 	t.Helper()
 	storetest.RequireCommand(t, "gcloud")
 	root, _ := filepath.Abs("../..")
-	d := &devRun{out: &syncBuffer{}, web: freePort(t), google: freePort(t), pubsub: freePort(t), firestore: freePort(t), ready: make(chan struct{})}
+	d := &devRun{out: &syncBuffer{}, web: freePort(t), google: freePort(t), crm: freePort(t), pubsub: freePort(t), firestore: freePort(t), ready: make(chan struct{})}
 	d.cmd = exec.Command("scripts/dev.sh")
 	d.cmd.Dir = root
 	d.cmd.Env = append(os.Environ(),
-		fmt.Sprint("CRMSYNC_WEB_PORT=", d.web), fmt.Sprint("CRMSYNC_GOOGLE_PORT=", d.google), fmt.Sprint("CRMSYNC_PUBSUB_PORT=", d.pubsub), fmt.Sprint("CRMSYNC_FIRESTORE_PORT=", d.firestore),
+		fmt.Sprint("CRMSYNC_WEB_PORT=", d.web), fmt.Sprint("CRMSYNC_GOOGLE_PORT=", d.google), fmt.Sprint("CRMSYNC_CRM_PORT=", d.crm), "CRMSYNC_SECRET_CRM_API_KEY=", fmt.Sprint("CRMSYNC_PUBSUB_PORT=", d.pubsub), fmt.Sprint("CRMSYNC_FIRESTORE_PORT=", d.firestore),
 		"GOOGLE_CLOUD_PROJECT=dev-script-test", "FIRESTORE_EMULATOR_HOST=", "PUBSUB_EMULATOR_HOST=")
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
@@ -114,7 +115,7 @@ func (d *devRun) wait(t *testing.T, within time.Duration) error {
 
 func (d *devRun) assertNothingLeft(t *testing.T) {
 	t.Helper()
-	for _, p := range []int{d.web, d.google, d.pubsub, d.firestore} {
+	for _, p := range []int{d.web, d.google, d.crm, d.pubsub, d.firestore} {
 		if listening(p) {
 			t.Errorf("port %d still listens after dev.sh stopped", p)
 		}
@@ -153,7 +154,19 @@ func TestDevScriptStartsServesAndStopsCleanly(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
 		t.Errorf("fake Gmail without a token: %v %v, want 401", resp, err)
 	}
-	for _, want := range []string{"Demo Advisors", fmt.Sprintf("http://127.0.0.1:%d/Health", d.web), googleURL, "ann@demo.test"} {
+	// The reference CRM serves the demo firm behind the default key.
+	crmURL := fmt.Sprintf("http://127.0.0.1:%d", d.crm)
+	users := crmGet(t, crmURL+"/v1/users", "sandbox-crm-key")
+	if !strings.Contains(users, "ann@demo.test") || !strings.Contains(users, "bob@demo.test") {
+		t.Errorf("reference CRM users: %s", users)
+	}
+	if crmGet(t, crmURL+"/v1/contacts?email=carol@client.test", "sandbox-crm-key") == "" {
+		t.Error("the demo contact is missing")
+	}
+	if code := crmStatus(t, crmURL+"/v1/users", ""); code != 401 {
+		t.Errorf("reference CRM without a key: %d, want 401", code)
+	}
+	for _, want := range []string{"Demo Advisors", fmt.Sprintf("http://127.0.0.1:%d/Health", d.web), googleURL, crmURL, "ann@demo.test"} {
 		if !strings.Contains(d.out.String(), want) {
 			t.Errorf("banner does not show %q:\n%s", want, d.out)
 		}
@@ -164,6 +177,37 @@ func TestDevScriptStartsServesAndStopsCleanly(t *testing.T) {
 		t.Errorf("dev.sh exit after Ctrl-C: %v", err)
 	}
 	d.assertNothingLeft(t)
+}
+
+func crmStatus(t *testing.T, url, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func crmGet(t *testing.T, url, key string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+		return ""
+	}
+	return string(b)
 }
 
 // When any child dies, dev.sh says so, stops the rest and fails.

@@ -18,12 +18,15 @@ import (
 	"net/http"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/crmsync/crmsync/shared/config"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/topology"
 )
@@ -40,6 +43,8 @@ type Options struct {
 	// GooglePort serves the fake Google Workspace (Gmail, People, Calendar,
 	// OAuth) with the demo firm's users.
 	GooglePort int
+	// CRMPort serves the reference CRM's REST API with the demo firm's data.
+	CRMPort int
 	// StartedAt is when the launcher began, for the start-up time shown.
 	StartedAt time.Time
 	Log       *slog.Logger
@@ -85,12 +90,37 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer google.Close()
 
+	// The reference CRM, in its own Firestore collections, behind the API
+	// key the functions read from the secrets.
+	sec, err := secrets.Open(ctx, o.Config)
+	if err != nil {
+		return err
+	}
+	key, err := sec.Secret(ctx, secrets.CRMAPIKey)
+	if err != nil {
+		return fmt.Errorf("sandbox: the reference CRM's API key: %w", err)
+	}
+	crmFS, err := firestore.NewClientWithDatabase(ctx, o.Config.ProjectID, o.Config.FirestoreDatabase)
+	if err != nil {
+		return failure.E("sandbox: firestore client for the reference CRM", failure.Permanent, err)
+	}
+	defer crmFS.Close()
+	crmStore := refcrm.New(crmFS, "demo", nil)
+	if _, err := crmStore.Import(ctx, DemoFirm().CRM); err != nil {
+		return fmt.Errorf("sandbox: seeding the reference CRM: %w", err)
+	}
+	crmURL := fmt.Sprintf("http://%s:%d", o.Host, o.CRMPort)
+	crmServer := &http.Server{Addr: fmt.Sprintf("%s:%d", o.Host, o.CRMPort), Handler: refcrm.Handler(crmStore, string(key), o.Log), ReadHeaderTimeout: 10 * time.Second}
+	crmServed := make(chan error, 1)
+	go func() { crmServed <- crmServer.ListenAndServe() }()
+	defer crmServer.Close()
+
 	served := make(chan error, 1)
 	go func() { served <- funcframework.StartHostPort(o.Host, fmt.Sprint(o.WebPort)) }()
 	if err := waitHealthy(ctx, webURL+"/Health", served); err != nil {
 		return err
 	}
-	printBanner(o, webURL, googleURL)
+	printBanner(o, webURL, googleURL, crmURL)
 	o.Log.Info("sandbox ready", "url", webURL)
 
 	select {
@@ -98,6 +128,8 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	case err := <-served:
 		return fmt.Errorf("sandbox: functions server stopped: %w", err)
+	case err := <-crmServed:
+		return fmt.Errorf("sandbox: reference CRM server stopped: %w", err)
 	}
 }
 
@@ -125,13 +157,14 @@ func waitHealthy(ctx context.Context, url string, served <-chan error) error {
 	}
 }
 
-func printBanner(o Options, webURL, googleURL string) {
+func printBanner(o Options, webURL, googleURL, crmURL string) {
 	firm := DemoFirm()
 	w := o.Out
 	fmt.Fprintf(w, "\nSandbox is up: demo firm %q (tenant %q), project %s\n\n", firm.Tenant.Name, firm.Tenant.ID, o.Config.ProjectID)
 	fmt.Fprintf(w, "  Functions           %s/<Name>\n", webURL)
 	fmt.Fprintf(w, "  Health              %s/Health\n", webURL)
 	fmt.Fprintf(w, "  Fake Google         %s  (Gmail, People, Calendar, OAuth)\n", googleURL)
+	fmt.Fprintf(w, "  Reference CRM       %s/v1/  (API key from %s)\n", crmURL, secrets.EnvName(secrets.CRMAPIKey))
 	fmt.Fprintf(w, "  Firestore emulator  %s\n", o.Config.FirestoreEmulatorHost)
 	fmt.Fprintf(w, "  Pub/Sub emulator    %s  (topics: ", o.Config.PubSubEmulatorHost)
 	for i, t := range topology.Topics() {

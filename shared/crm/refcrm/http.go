@@ -60,6 +60,7 @@ func Handler(s *Store, apiKey string, log *slog.Logger) http.Handler {
 	h("GET /v1/activities/{id}", a.getActivity)
 	h("PUT /v1/activities/{id}", a.putActivity)
 	h("DELETE /v1/activities/{id}", a.deleteActivity)
+	h("POST /v1/import", a.importData)
 	mux.HandleFunc("GET /v1/contacts/{id}/notes/{note}/attachments/{index}", a.attachment)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -469,6 +470,14 @@ func (a *api) deleteActivity(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return ok(a.s.DeleteActivity(r.Context(), writeOf(r), r.PathValue("id"), v))
+}
+
+func (a *api) importData(r *http.Request) (int, any, error) {
+	var d Dataset
+	if err := decode(r, &d); err != nil {
+		return 0, nil, err
+	}
+	return ok(a.s.Import(r.Context(), d))
 }
 
 // nonNil makes an empty list encode as [] rather than null.

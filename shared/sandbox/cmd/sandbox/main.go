@@ -3,7 +3,8 @@
 //
 // Environment: the product's configuration (see package config) with
 // CRMSYNC_ENV=sandbox, plus CRMSYNC_WEB_PORT (8080), CRMSYNC_GOOGLE_PORT
-// (8090, the fake Google Workspace) and
+// (8090, the fake Google Workspace), CRMSYNC_CRM_PORT (8070, the reference
+// CRM) and
 // CRMSYNC_SANDBOX_STARTED_AT (Unix milliseconds the launcher began, for the
 // start-up time shown).
 package main
@@ -33,6 +34,7 @@ func main() {
 	r := config.NewReader(os.LookupEnv)
 	port := r.Int("CRMSYNC_WEB_PORT", 8080, 1, 65535)
 	googlePort := r.Int("CRMSYNC_GOOGLE_PORT", 8090, 1, 65535)
+	crmPort := r.Int("CRMSYNC_CRM_PORT", 8070, 1, 65535)
 	startedMs := r.Int("CRMSYNC_SANDBOX_STARTED_AT", 0, 0, 1<<62)
 	if err := r.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -49,6 +51,7 @@ func main() {
 		Host:       "127.0.0.1",
 		WebPort:    port,
 		GooglePort: googlePort,
+		CRMPort:    crmPort,
 		Log:        logging.New(os.Stderr, cfg.LogLevel, cfg.ProjectID),
 		Out:        os.Stdout,
 	}
