@@ -140,6 +140,15 @@ func testFind(t *testing.T, c Subject) {
 	if got := must(c.FindContacts(ctx, "", "arol@client.test"))(t); len(got) != 0 {
 		t.Errorf("a substring matched: %v", ids(got))
 	}
+	// Changing addresses moves the lookup.
+	carol.Emails = []string{"carol@client.test", "carol@new.test"}
+	must(c.UpdateContact(ctx, crm.Write{}, carol))(t)
+	if got := must(c.FindContacts(ctx, "", "carol.work@corp.test"))(t); len(got) != 0 {
+		t.Errorf("a removed address still finds %v", ids(got))
+	}
+	if got := must(c.FindContacts(ctx, "", "CAROL@new.test"))(t); len(got) != 1 || got[0].ID != carol.ID {
+		t.Errorf("an added address finds %v", ids(got))
+	}
 	_, err := c.FindContacts(ctx, "", "not an address")
 	wantKind(t, err, failure.Invalid, "email")
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,8 +34,9 @@ func benchContacts(b *testing.B) int {
 	return 100_000
 }
 
-// loadContacts writes n contacts straight to their collection (no change
-// feed: seeding speed is not what is measured), each with two addresses.
+// loadContacts writes n contacts and their address index entries straight
+// to their collections (no change feed: seeding speed is not what is
+// measured), each with two addresses.
 func loadContacts(b *testing.B, s *Store, n int) {
 	ctx := context.Background()
 	bw := s.fs.BulkWriter(ctx)
@@ -43,6 +45,11 @@ func loadContacts(b *testing.B, s *Store, n int) {
 			Emails: []string{fmt.Sprintf("client%d@example.test", i), fmt.Sprintf("Work.%d@Corp.test", i)}, Version: 1}
 		if _, err := bw.Set(s.col("contacts").Doc(c.ID), toDoc(c)); err != nil {
 			b.Fatal(err)
+		}
+		for _, e := range c.Emails {
+			if _, err := bw.Set(s.addressRef(e), addressEntry{Address: strings.ToLower(e), IDs: []string{c.ID}}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	bw.End()

@@ -410,18 +410,18 @@ func (s *Store) writeActivity(ctx context.Context, op string, w crm.Write, id st
 			}
 			return err
 		},
-		func(tx *firestore.Transaction) (*firestore.DocumentRef, any, crm.Change, error) {
+		func(tx *firestore.Transaction) (feedEdit, error) {
 			var cur *crm.Activity
 			if id != "" {
 				a, err := load(tx, id)
 				if err != nil {
-					return nil, nil, crm.Change{}, err
+					return feedEdit{}, err
 				}
 				cur = a
 			}
 			next, err := fn(cur)
 			if err != nil {
-				return nil, nil, crm.Change{}, err
+				return feedEdit{}, err
 			}
 			next.ID, next.Version = newID(), 1
 			if cur != nil {
@@ -429,8 +429,8 @@ func (s *Store) writeActivity(ctx context.Context, op string, w crm.Write, id st
 			}
 			next.Updated = s.clock.Now().UTC()
 			out = next
-			return s.col("activities").Doc(next.ID), next,
-				crm.Change{ID: next.ID, Version: next.Version, Deleted: next.Deleted, Owner: next.Owner, At: next.Updated}, nil
+			return feedEdit{ref: s.col("activities").Doc(next.ID), data: next,
+				change: crm.Change{ID: next.ID, Version: next.Version, Deleted: next.Deleted, Owner: next.Owner, At: next.Updated}}, nil
 		})
 	return out, failure.FromGRPC(op, err)
 }

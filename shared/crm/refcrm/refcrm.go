@@ -5,8 +5,9 @@
 //
 // Its data lives under one Firestore document, refcrm/{instance}, apart
 // from the product's own state. Contacts are found by address through an
-// array of lower-cased addresses (an indexed array-contains query, never a
-// scan). Each change feed is ordered by a sequence number that a
+// address index kept in step inside each contact write (one document per
+// address naming its contacts: a lookup reads that document and the
+// contacts, never scans). Each change feed is ordered by a sequence number that a
 // per-collection counter document hands out inside the writing
 // transaction, so the feed's order is the commit order; that counter also
 // serializes contact (or activity) writes, which bounds write throughput
@@ -237,18 +238,76 @@ func (v *viewer) sees(c crm.Contact) bool {
 
 // ---- contacts ----
 
-type contactDoc struct {
-	crm.Contact
-	EmailKeys []string
+// The address index: one document per lower-cased address, listing the
+// contacts that have it, kept in step inside every contact write. A lookup
+// is one document read plus the contacts it names, however many contacts
+// the CRM holds.
+type addressEntry struct {
+	Address string
+	IDs     []string
 }
 
-func toDoc(c crm.Contact) contactDoc {
-	keys := make([]string, len(c.Emails))
-	for i, e := range c.Emails {
-		keys[i] = strings.ToLower(e)
-	}
-	return contactDoc{Contact: c, EmailKeys: keys}
+func (s *Store) addressRef(addr string) *firestore.DocumentRef {
+	return s.col("addressIndex").Doc(keyID("address", strings.ToLower(addr)))
 }
+
+// reindex reads, inside tx, the index entries of the addresses a contact
+// gains or loses and returns the writes that update them.
+func (s *Store) reindex(tx *firestore.Transaction, id string, before, after []string) ([]func(*firestore.Transaction) error, error) {
+	lower := func(es []string) map[string]bool {
+		m := map[string]bool{}
+		for _, e := range es {
+			m[strings.ToLower(e)] = true
+		}
+		return m
+	}
+	was, is := lower(before), lower(after)
+	var writes []func(*firestore.Transaction) error
+	for addr := range mergeKeys(was, is) {
+		if was[addr] == is[addr] {
+			continue
+		}
+		ref := s.addressRef(addr)
+		entry := addressEntry{Address: addr}
+		snap, err := tx.Get(ref)
+		if err != nil && !isNotFound(err) {
+			return nil, err
+		}
+		if err == nil {
+			if err := snap.DataTo(&entry); err != nil {
+				return nil, err
+			}
+		}
+		entry.IDs = slices.DeleteFunc(entry.IDs, func(x string) bool { return x == id })
+		if is[addr] {
+			entry.IDs = append(entry.IDs, id)
+		}
+		writes = append(writes, func(tx *firestore.Transaction) error {
+			if len(entry.IDs) == 0 {
+				return tx.Delete(ref)
+			}
+			return tx.Set(ref, entry)
+		})
+	}
+	return writes, nil
+}
+
+func mergeKeys(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+type contactDoc struct {
+	crm.Contact
+}
+
+func toDoc(c crm.Contact) contactDoc { return contactDoc{Contact: c} }
 
 func (s *Store) FindContacts(ctx context.Context, asUser, email string) ([]crm.Contact, error) {
 	const op = "refcrm: find contacts"
@@ -260,12 +319,31 @@ func (s *Store) FindContacts(ctx context.Context, asUser, email string) ([]crm.C
 	if err != nil {
 		return nil, err
 	}
-	docs, err := all[contactDoc](ctx, s.col("contacts").Where("EmailKeys", "array-contains", strings.ToLower(addr)))
+	var entry addressEntry
+	err = read(ctx, nil, s.addressRef(addr), &entry)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, failure.FromGRPC(op, err)
+	}
+	refs := make([]*firestore.DocumentRef, len(entry.IDs))
+	for i, id := range entry.IDs {
+		refs[i] = s.col("contacts").Doc(id)
+	}
+	snaps, err := s.fs.GetAll(ctx, refs)
 	if err != nil {
 		return nil, failure.FromGRPC(op, err)
 	}
 	var out []crm.Contact
-	for _, d := range docs {
+	for _, snap := range snaps {
+		if !snap.Exists() {
+			continue
+		}
+		var d contactDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, failure.FromGRPC(op, err)
+		}
 		if !d.Deleted && v.sees(d.Contact) {
 			out = append(out, d.Contact)
 		}
@@ -363,6 +441,15 @@ func (s *Store) readCounter(tx *firestore.Transaction, coll crm.Collection) (*co
 	return c, nil
 }
 
+// feedEdit is what a feed write stores: the record, its change, and other
+// writes that go with it (index entries).
+type feedEdit struct {
+	ref    *firestore.DocumentRef
+	data   any
+	change crm.Change
+	also   []func(*firestore.Transaction) error
+}
+
 // feedWrite runs one write of a record of a change-feed collection in a
 // transaction. A create (create true) with an idempotency key already used
 // calls replay with the id the key made and writes nothing. Otherwise body
@@ -370,7 +457,7 @@ func (s *Store) readCounter(tx *firestore.Transaction, coll crm.Collection) (*co
 // makes; feedWrite stores both under the collection's next sequence number.
 func (s *Store) feedWrite(ctx context.Context, w crm.Write, coll crm.Collection, create bool,
 	replay func(tx *firestore.Transaction, id string) error,
-	body func(tx *firestore.Transaction) (*firestore.DocumentRef, any, crm.Change, error)) error {
+	body func(tx *firestore.Transaction) (feedEdit, error)) error {
 	return s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		var keyRef *firestore.DocumentRef
 		if create && w.IdempotencyKey != "" {
@@ -388,20 +475,25 @@ func (s *Store) feedWrite(ctx context.Context, w crm.Write, coll crm.Collection,
 		if err != nil {
 			return err
 		}
-		ref, data, ch, err := body(tx)
+		e, err := body(tx)
 		if err != nil {
 			return err
 		}
 		if keyRef != nil {
-			if err := tx.Create(keyRef, map[string]any{"ID": ch.ID}); err != nil {
+			if err := tx.Create(keyRef, map[string]any{"ID": e.change.ID}); err != nil {
 				return err
 			}
 		}
-		if err := tx.Set(ref, data); err != nil {
+		if err := tx.Set(e.ref, e.data); err != nil {
 			return err
 		}
-		ch.Origin = w.Origin
-		return s.commitChange(tx, ctr, pendingChange{coll, ch})
+		for _, write := range e.also {
+			if err := write(tx); err != nil {
+				return err
+			}
+		}
+		e.change.Origin = w.Origin
+		return s.commitChange(tx, ctr, pendingChange{coll, e.change})
 	})
 }
 
@@ -429,18 +521,18 @@ func (s *Store) writeContact(ctx context.Context, op string, w crm.Write, id str
 			}
 			return err
 		},
-		func(tx *firestore.Transaction) (*firestore.DocumentRef, any, crm.Change, error) {
+		func(tx *firestore.Transaction) (feedEdit, error) {
 			var cur *crm.Contact
 			if id != "" {
 				c, err := load(tx, id)
 				if err != nil {
-					return nil, nil, crm.Change{}, err
+					return feedEdit{}, err
 				}
 				cur = c
 			}
 			next, err := fn(cur)
 			if err != nil {
-				return nil, nil, crm.Change{}, err
+				return feedEdit{}, err
 			}
 			next.ID, next.Version = newID(), 1
 			if cur != nil {
@@ -448,7 +540,16 @@ func (s *Store) writeContact(ctx context.Context, op string, w crm.Write, id str
 			}
 			next.Updated = s.clock.Now().UTC()
 			out = next
-			return s.col("contacts").Doc(next.ID), toDoc(next), crm.Change{ID: next.ID, Version: next.Version, Deleted: next.Deleted, At: next.Updated}, nil
+			var before []string
+			if cur != nil {
+				before = cur.Emails
+			}
+			index, err := s.reindex(tx, next.ID, before, next.Emails)
+			if err != nil {
+				return feedEdit{}, err
+			}
+			return feedEdit{ref: s.col("contacts").Doc(next.ID), data: toDoc(next), also: index,
+				change: crm.Change{ID: next.ID, Version: next.Version, Deleted: next.Deleted, At: next.Updated}}, nil
 		})
 	return out, failure.FromGRPC(op, err)
 }
