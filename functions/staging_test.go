@@ -19,6 +19,7 @@ import (
 // (the deployment's FUNCTION_TARGET).
 var registered = map[string]string{
 	"health": "Health",
+	"crmapi": "CRMAPI",
 }
 
 func repoRoot(t *testing.T) string {
@@ -115,7 +116,7 @@ func main() {
 			}
 			cmd := exec.Command(bin)
 			cmd.Env = append(os.Environ(), "PORT="+port, "FUNCTION_TARGET="+target, "GOOGLE_CLOUD_PROJECT=staging-test",
-				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator)
+				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -131,10 +132,36 @@ func main() {
 				t.Fatalf("staged %s never answered: %v", target, err)
 			}
 			defer resp.Body.Close()
-			var rep struct{ Version string }
-			if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || rep.Version != "staged-1" {
-				t.Errorf("staged %s answered %d with version %q (%v)", target, resp.StatusCode, rep.Version, err)
-			}
+			probes[target](t, resp, "http://127.0.0.1:"+port)
 		})
 	}
+}
+
+// probes check each staged function's answer to GET / and whatever else
+// proves its wiring.
+var probes = map[string]func(t *testing.T, root *http.Response, url string){
+	"Health": func(t *testing.T, resp *http.Response, _ string) {
+		var rep struct{ Version string }
+		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || rep.Version != "staged-1" {
+			t.Errorf("staged Health answered %d with version %q (%v)", resp.StatusCode, rep.Version, err)
+		}
+	},
+	// The CRM API read its key from the secrets: without it 401, with it
+	// the API answers (an empty CRM, or 503 while Firestore is absent).
+	"CRMAPI": func(t *testing.T, resp *http.Response, url string) {
+		if resp.StatusCode != 401 {
+			t.Errorf("staged CRMAPI without a key: %d, want 401", resp.StatusCode)
+		}
+		req, _ := http.NewRequest("GET", url+"/v1/users", nil)
+		req.Header.Set("Authorization", "Bearer staged-key")
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var body struct{ Users []any }
+		if err := json.NewDecoder(r.Body).Decode(&body); r.StatusCode != 200 || err != nil || body.Users == nil {
+			t.Errorf("staged CRMAPI with the key: %d (%v)", r.StatusCode, err)
+		}
+	},
 }

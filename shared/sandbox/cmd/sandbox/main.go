@@ -21,7 +21,8 @@ import (
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/sandbox"
 
-	// Every function, registered with the Functions Framework by its init.
+	// Every function, registered with the Functions Framework by its init,
+	// except CRMAPI: the sandbox serves the reference CRM on its own port.
 	_ "github.com/crmsync/crmsync/functions/health"
 )
 
