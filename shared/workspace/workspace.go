@@ -1,0 +1,246 @@
+// Package workspace builds the Google API clients (Gmail, People,
+// Calendar) that act for one user, and classifies and retries their
+// errors.
+//
+// A Factory gets each user's tokens from a TokenSourceFunc: Delegated for
+// an office using domain-wide delegation of a service account (a JWT with
+// the user as subject), or one built from the user's stored refresh token.
+// Endpoint, when set, points every client at another server (the fake
+// Google of the tests and the sandbox).
+//
+// Errors keep their googleapi details and gain a failure.Kind (Classify):
+// Transient for 5xx and network trouble, Quota for 429 and Google's rate
+// limit reasons, AuthRevoked for invalid_grant and lost scopes, NotFound,
+// CursorExpired for People's EXPIRED_SYNC_TOKEN and Calendar's 410, Invalid
+// for other 400s. Call retries Transient and Quota errors with exponential
+// backoff and jitter, within a budget.
+package workspace
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+	calendar "google.golang.org/api/calendar/v3"
+	gmail "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+	people "google.golang.org/api/people/v1"
+
+	"github.com/crmsync/crmsync/shared/failure"
+)
+
+// TokenSourceFunc returns tokens that act as the user with these scopes.
+type TokenSourceFunc func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error)
+
+// Delegated acts as users through domain-wide delegation of the service
+// account whose JSON key this is. tokenURL, when set, replaces the key's
+// token endpoint (the fake's, in tests).
+func Delegated(keyJSON []byte, tokenURL string) TokenSourceFunc {
+	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+		cfg, err := google.JWTConfigFromJSON(keyJSON, scopes...)
+		if err != nil {
+			return nil, failure.E("workspace: service account key", failure.Permanent, err)
+		}
+		if tokenURL != "" {
+			cfg.TokenURL = tokenURL
+		}
+		cfg.Subject = email
+		return cfg.TokenSource(ctx), nil
+	}
+}
+
+// Factory builds API clients for users. The zero Endpoint means Google.
+type Factory struct {
+	Tokens TokenSourceFunc
+	// Endpoint is the base URL of another server (e.g. the fake's URL).
+	Endpoint string
+	// HTTP carries the requests (its Transport is wrapped with the
+	// user's tokens); nil means http.DefaultTransport with a 60 s timeout.
+	HTTP *http.Client
+}
+
+// Scopes of the features.
+var (
+	GmailScopes    = []string{gmail.GmailModifyScope}
+	PeopleScopes   = []string{people.ContactsScope}
+	CalendarScopes = []string{calendar.CalendarScope}
+)
+
+func (f *Factory) options(ctx context.Context, email string, scopes []string, path string) ([]option.ClientOption, error) {
+	ts, err := f.Tokens(ctx, email, scopes)
+	if err != nil {
+		return nil, err
+	}
+	base := f.HTTP
+	if base == nil {
+		base = &http.Client{Timeout: 60 * time.Second}
+	}
+	transport := base.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	hc := &http.Client{Timeout: base.Timeout, Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, ts), Base: transport}}
+	opts := []option.ClientOption{option.WithHTTPClient(hc)}
+	if f.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(f.Endpoint, "/")+path))
+	}
+	return opts, nil
+}
+
+// Gmail returns a Gmail client acting as email.
+func (f *Factory) Gmail(ctx context.Context, email string) (*gmail.Service, error) {
+	opts, err := f.options(ctx, email, GmailScopes, "/")
+	if err != nil {
+		return nil, err
+	}
+	return gmail.NewService(ctx, opts...)
+}
+
+// People returns a People client acting as email.
+func (f *Factory) People(ctx context.Context, email string) (*people.Service, error) {
+	opts, err := f.options(ctx, email, PeopleScopes, "/")
+	if err != nil {
+		return nil, err
+	}
+	return people.NewService(ctx, opts...)
+}
+
+// Calendar returns a Calendar client acting as email.
+func (f *Factory) Calendar(ctx context.Context, email string) (*calendar.Service, error) {
+	opts, err := f.options(ctx, email, CalendarScopes, "/calendar/v3/")
+	if err != nil {
+		return nil, err
+	}
+	return calendar.NewService(ctx, opts...)
+}
+
+// Classify gives an error of a Google API call its kind and names the call.
+func Classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		code := re.ErrorCode
+		if code == "" && strings.Contains(string(re.Body), "invalid_grant") {
+			code = "invalid_grant"
+		}
+		switch {
+		case code == "invalid_grant", code == "unauthorized_client", code == "access_denied":
+			return failure.E(op, failure.AuthRevoked, err)
+		case re.Response != nil && re.Response.StatusCode >= 500:
+			return failure.E(op, failure.Transient, err)
+		}
+		return failure.E(op, failure.AuthRevoked, err)
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		reason := ""
+		if len(ge.Errors) > 0 {
+			reason = ge.Errors[0].Reason
+		}
+		switch {
+		case ge.Code == 429, reason == "rateLimitExceeded", reason == "userRateLimitExceeded", reason == "quotaExceeded":
+			return failure.E(op, failure.Quota, err)
+		case ge.Code >= 500:
+			return failure.E(op, failure.Transient, err)
+		case ge.Code == 401, reason == "insufficientPermissions", reason == "forbidden" && strings.Contains(ge.Message, "Delegation denied"):
+			return failure.E(op, failure.AuthRevoked, err)
+		case ge.Code == 410, ge.Code == 400 && strings.Contains(errorInfoReasons(ge), "EXPIRED_SYNC_TOKEN"):
+			return failure.E(op, failure.CursorExpired, err)
+		case ge.Code == 404:
+			return failure.E(op, failure.NotFound, err)
+		case ge.Code == 409:
+			return failure.E(op, failure.Conflict, err)
+		case ge.Code == 403:
+			return failure.E(op, failure.Forbidden, err)
+		case ge.Code == 400:
+			return failure.E(op, failure.Invalid, err)
+		}
+		return failure.E(op, failure.Other, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return failure.E(op, failure.Transient, err)
+	}
+	return failure.E(op, failure.Other, err)
+}
+
+func errorInfoReasons(ge *googleapi.Error) string {
+	var b strings.Builder
+	for _, d := range ge.Details {
+		if m, ok := d.(map[string]any); ok {
+			if r, ok := m["reason"].(string); ok {
+				b.WriteString(r + " ")
+			}
+		}
+	}
+	return b.String()
+}
+
+// Retry is a retry budget for Google calls.
+type Retry struct {
+	// Attempts bounds tries per call (default 5).
+	Attempts int
+	// Base is the first backoff (default 250 ms); each retry doubles it,
+	// with ±50% jitter, up to Max (default 8 s).
+	Base, Max time.Duration
+	// Sleep waits (default: a timer honouring ctx); tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (r Retry) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Call runs fn, retrying Transient and Quota errors within the budget, and
+// returns its result or its last error, classified and named after op.
+func Call[T any](ctx context.Context, r Retry, op string, fn func() (T, error)) (T, error) {
+	attempts, base, maxWait := r.Attempts, r.Base, r.Max
+	if attempts <= 0 {
+		attempts = 5
+	}
+	if base <= 0 {
+		base = 250 * time.Millisecond
+	}
+	if maxWait <= 0 {
+		maxWait = 8 * time.Second
+	}
+	var zero T
+	for n := 1; ; n++ {
+		v, err := fn()
+		if err == nil {
+			return v, nil
+		}
+		err = Classify(op, err)
+		if k := failure.KindOf(err); (k != failure.Transient && k != failure.Quota) || n >= attempts {
+			return zero, err
+		}
+		d := min(base<<(n-1), maxWait)
+		d = d/2 + time.Duration(rand.Int64N(int64(d)))
+		if serr := r.sleep(ctx, d); serr != nil {
+			return zero, failure.E(op, failure.Transient, errors.Join(serr, err))
+		}
+	}
+}

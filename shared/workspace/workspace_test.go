@@ -1,0 +1,114 @@
+package workspace_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	calendar "google.golang.org/api/calendar/v3"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+func fake(t *testing.T, opts fakegoogle.Options) *fakegoogle.Server {
+	f := fakegoogle.New(opts)
+	f.Start()
+	t.Cleanup(f.Close)
+	f.AddUser(fakegoogle.User{Email: "ann@demo.test"})
+	return f
+}
+
+// tokensOf hands out the fake's tokens, as a user's grant would.
+func tokensOf(f *fakegoogle.Server) workspace.TokenSourceFunc {
+	return func(_ context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: f.Token(email, scopes...)}), nil
+	}
+}
+
+var noWait = workspace.Retry{Sleep: func(context.Context, time.Duration) error { return nil }}
+
+func TestClassifyAndRetry(t *testing.T) {
+	ctx := context.Background()
+	f := fake(t, fakegoogle.Options{Clock: clock.Real{}})
+	fac := &workspace.Factory{Tokens: tokensOf(f), Endpoint: f.URL()}
+	g, err := fac.Gmail(ctx, "ann@demo.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = workspace.Call(ctx, noWait, "messages.get", func() (any, error) { return g.Users.Messages.Get("me", "nope").Do() })
+	if failure.KindOf(err) != failure.NotFound {
+		t.Errorf("missing message: %v", err)
+	}
+	// Two 503s and a 429 are retried through; the call names itself.
+	f.SetFault("gmail.users.getProfile", &fakegoogle.Fault{Script: []int{503, 500, 429}})
+	p, err := workspace.Call(ctx, noWait, "getProfile", func() (any, error) { return g.Users.GetProfile("me").Do() })
+	if err != nil || p == nil {
+		t.Fatalf("through three transient errors: %v", err)
+	}
+	// Out of budget: the last error, with its kind.
+	f.SetFault("gmail.users.getProfile", &fakegoogle.Fault{Rate: 1, Codes: []int{503}})
+	_, err = workspace.Call(ctx, workspace.Retry{Attempts: 3, Sleep: noWait.Sleep}, "getProfile", func() (any, error) { return g.Users.GetProfile("me").Do() })
+	if failure.KindOf(err) != failure.Transient || !failure.Is(err, failure.Transient) {
+		t.Errorf("after the budget: %v", err)
+	}
+	f.SetFault("gmail.users.getProfile", nil)
+	// A revoked grant is AuthRevoked and not retried.
+	f.RevokeUser("ann@demo.test")
+	calls := 0
+	_, err = workspace.Call(ctx, noWait, "getProfile", func() (any, error) { calls++; return g.Users.GetProfile("me").Do() })
+	if failure.KindOf(err) != failure.AuthRevoked || calls != 1 {
+		t.Errorf("revoked: %v after %d calls", err, calls)
+	}
+}
+
+func TestExpiredCursorsAreCursorExpired(t *testing.T) {
+	ctx := context.Background()
+	f := fake(t, fakegoogle.Options{Clock: clock.Real{}})
+	fac := &workspace.Factory{Tokens: tokensOf(f), Endpoint: f.URL()}
+	cal, _ := fac.Calendar(ctx, "ann@demo.test")
+	list, err := cal.Events.List("primary").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ppl, _ := fac.People(ctx, "ann@demo.test")
+	conn, err := ppl.People.Connections.List("people/me").PersonFields("names").RequestSyncToken(true).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.InvalidateSyncTokens("ann@demo.test")
+	_, err = workspace.Call(ctx, noWait, "events.list", func() (*calendar.Events, error) { return cal.Events.List("primary").SyncToken(list.NextSyncToken).Do() })
+	if failure.KindOf(err) != failure.CursorExpired {
+		t.Errorf("Calendar 410: %v", err)
+	}
+	_, err = workspace.Call(ctx, noWait, "connections.list", func() (any, error) {
+		return ppl.People.Connections.List("people/me").PersonFields("names").SyncToken(conn.NextSyncToken).Do()
+	})
+	if failure.KindOf(err) != failure.CursorExpired {
+		t.Errorf("People EXPIRED_SYNC_TOKEN: %v", err)
+	}
+}
+
+func TestDelegatedTokens(t *testing.T) {
+	ctx := context.Background()
+	f := fake(t, fakegoogle.Options{Clock: clock.Real{}})
+	key, clientID, err := f.AddServiceAccount("crmsync@p.iam.gserviceaccount.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fac := &workspace.Factory{Tokens: workspace.Delegated(key, ""), Endpoint: f.URL()}
+	g, _ := fac.Gmail(ctx, "ann@demo.test")
+	_, err = workspace.Call(ctx, noWait, "getProfile", func() (any, error) { return g.Users.GetProfile("me").Do() })
+	if failure.KindOf(err) != failure.AuthRevoked {
+		t.Errorf("before the admin authorizes the client: %v, want AuthRevoked", err)
+	}
+	f.AuthorizeDelegation(clientID, workspace.GmailScopes...)
+	g, _ = fac.Gmail(ctx, "ann@demo.test")
+	p, err := g.Users.GetProfile("me").Do()
+	if err != nil || p.EmailAddress != "ann@demo.test" {
+		t.Errorf("delegated: %v, %v", p, err)
+	}
+}
