@@ -133,6 +133,35 @@ func (l *Ledger) Complete(ctx context.Context, e LedgerEntry, outcome string, de
 	})
 }
 
+// Reopen makes a done effect claimable again, with its attempts counted
+// afresh: a user asked for it to be tried again (re-adding the CRM label to
+// a Failed message). Entries that are not done are returned as they are.
+func (l *Ledger) Reopen(ctx context.Context, scope, key string) (LedgerEntry, error) {
+	const op = "store: ledger reopen"
+	ref, err := l.ref(scope, key)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	var out LedgerEntry
+	err = l.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&out); err != nil {
+			return err
+		}
+		if out.State != Done {
+			return nil
+		}
+		now := l.s.now()
+		out.State, out.Attempts, out.Holder, out.LastError = Pending, 0, "", ""
+		out.UpdatedAt, out.ExpireAt = now, now.Add(LedgerRetention)
+		return tx.Set(ref, out)
+	})
+	return out, classify(op, err)
+}
+
 // Abandon gives a claim up after a failed try, recording why; the effect
 // may be claimed again (Attempts keeps counting).
 func (l *Ledger) Abandon(ctx context.Context, e LedgerEntry, lastError string) (LedgerEntry, error) {

@@ -352,6 +352,20 @@ func TestLedgerClaimCompleteAbandon(t *testing.T) {
 	if err != nil || got.Detail["noteIds"] != "n1,n2" || !got.ExpireAt.Equal(clk.Now().Add(store.LedgerRetention)) {
 		t.Errorf("Get = %+v, %v", got, err)
 	}
+	// A user asks for a retry: the entry can be claimed again, attempts afresh.
+	re, err := ledger.Reopen(ctx, scope, key)
+	if err != nil || re.State != store.Pending || re.Attempts != 0 {
+		t.Fatalf("Reopen = %+v, %v", re, err)
+	}
+	if e5, err := ledger.Claim(ctx, scope, key, "w5", time.Minute); err != nil || e5.State != store.Claimed || e5.Attempts != 1 {
+		t.Errorf("Claim after Reopen = %+v, %v", e5, err)
+	}
+	if same, err := ledger.Reopen(ctx, scope, key); err != nil || same.State != store.Claimed {
+		t.Errorf("Reopen of a claimed entry = %+v, %v; want it left as it is", same, err)
+	}
+	if _, err := ledger.Reopen(ctx, scope, "never"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("Reopen of no entry = %v, want NotFound", err)
+	}
 	// Keys with slashes are stored safely.
 	if _, err := ledger.Claim(ctx, "crm/notes", "a/b/../c", "w", time.Minute); err != nil {
 		t.Errorf("Claim with slashes: %v", err)

@@ -51,6 +51,25 @@ type PassStatus struct {
 	Error  string         `firestore:"error,omitempty"`
 }
 
+// MailSetup is a user's e-mail posting options and Gmail state. The
+// option names follow the product description; package matching gives
+// them meaning.
+type MailSetup struct {
+	Enabled bool `firestore:"enabled"`
+	// Outgoing and Incoming are the compared headers (From, To, Cc, Bcc).
+	Outgoing                 []string `firestore:"outgoing"`
+	Incoming                 []string `firestore:"incoming"`
+	SkipInternal             bool     `firestore:"skipInternal"`
+	IncludeAttachments       bool     `firestore:"includeAttachments"`
+	PostUnmatchedToOwnRecord bool     `firestore:"postUnmatchedToOwnRecord"`
+	OfferLinkedRecords       bool     `firestore:"offerLinkedRecords"`
+	// Labels maps label roles (trigger, posted, failed, unmatched) to the
+	// Gmail label ids made for them.
+	Labels map[string]string `firestore:"labels,omitempty"`
+	// WatchExpiration is when the Gmail watch runs out unless renewed.
+	WatchExpiration time.Time `firestore:"watchExpiration"`
+}
+
 // User is one Google account of a firm.
 type User struct {
 	// ID is the lowercased e-mail address (see UserID).
@@ -65,6 +84,8 @@ type User struct {
 	SyncState       SyncState  `firestore:"syncState"`
 	// Passes is keyed by feature: "mail", "contacts", "calendar", …
 	Passes map[string]PassStatus `firestore:"passes,omitempty"`
+	// Mail is the user's e-mail posting setup.
+	Mail MailSetup `firestore:"mail"`
 	// Attention, when set, says why the user must look at something (a
 	// mass-deletion guard tripped, a reconnect needed).
 	Attention string    `firestore:"attention,omitempty"`
