@@ -1,0 +1,688 @@
+// Package mailbox is the e-mail posting engine (label mode): it finds the
+// messages a user labeled with the CRM's label, posts each to the matching
+// CRM contacts, and relabels it with its outcome.
+//
+// A pass for one user (Process on a Gmail notification, Sweep on the
+// scheduler's tick) runs under the user's lease, so passes of one user
+// never overlap. It reads what changed since the stored history cursor
+// (history.list, labelAdded of the trigger label, pages of 500), or, when
+// Gmail no longer has that history (404), lists the messages carrying the
+// trigger label. Each message is claimed in the ledger, fetched once
+// (format raw), matched (package matching) and posted with an idempotency
+// key of user, message and contact, so no redelivery, crash or retry ever
+// posts it twice. Outcomes are written back in batches with
+// messages.batchModify: the trigger label off, exactly one status label on.
+// The cursor advances only after that. A message that fails transiently
+// keeps its trigger label and is tried again by the next sweep (the cursor
+// moves on, so a notification storm does not retry it in a tight loop);
+// after MaxAttempts passes it is labeled Failed with the reason.
+package mailbox
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	gmail "google.golang.org/api/gmail/v1"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/mailparse"
+	"github.com/crmsync/crmsync/shared/matching"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// CRM is what the engine needs of the CRM.
+type CRM interface {
+	UserByEmail(ctx context.Context, email string) (crm.User, error)
+	FindContacts(ctx context.Context, asUser, email string) ([]crm.Contact, error)
+	PostNote(ctx context.Context, w crm.Write, n crm.Note) (crm.Note, error)
+	Records(ctx context.Context, asUser, contactID string) ([]crm.Record, error)
+}
+
+// Gmail gives a Gmail client acting as a user.
+type Gmail interface {
+	Gmail(ctx context.Context, email string) (*gmail.Service, error)
+}
+
+// Label roles.
+const (
+	RoleTrigger   = "trigger"
+	RolePosted    = "posted"
+	RoleFailed    = "failed"
+	RoleUnmatched = "unmatched"
+)
+
+var roles = []string{RoleTrigger, RolePosted, RoleFailed, RoleUnmatched}
+
+// LabelName is the Gmail label of a role for a CRM called crmName:
+// "SmartOffice", "SmartOfficePosted", …
+func LabelName(crmName, role string) string {
+	switch role {
+	case RolePosted:
+		return crmName + "Posted"
+	case RoleFailed:
+		return crmName + "Failed"
+	case RoleUnmatched:
+		return crmName + "Unmatched"
+	}
+	return crmName
+}
+
+func roleOf(s matching.Status) string {
+	switch s {
+	case matching.Posted:
+		return RolePosted
+	case matching.Unmatched:
+		return RoleUnmatched
+	}
+	return RoleFailed
+}
+
+// Engine posts users' labeled mail. Its fields are its dependencies.
+type Engine struct {
+	Store  *store.Store
+	CRM    CRM
+	Google Gmail
+	Log    *slog.Logger
+	Clock  clock.Clock
+	// Topic is the Pub/Sub topic Gmail notifications go to
+	// ("projects/P/topics/gmail-notifications").
+	Topic string
+	// Holder names this worker in leases and ledger claims.
+	Holder string
+	// Retry is the budget of each Google call.
+	Retry workspace.Retry
+	// MaxAttempts is how many passes may fail on a message transiently
+	// before it is labeled Failed (default 5).
+	MaxAttempts int
+	// LeaseTTL bounds one pass (default 5 minutes).
+	LeaseTTL time.Duration
+}
+
+const (
+	cursorName = "gmail-history"
+	leaseScope = "mail"
+)
+
+func (e *Engine) maxAttempts() int {
+	if e.MaxAttempts > 0 {
+		return e.MaxAttempts
+	}
+	return 5
+}
+
+func (e *Engine) leaseTTL() time.Duration {
+	if e.LeaseTTL > 0 {
+		return e.LeaseTTL
+	}
+	return 5 * time.Minute
+}
+
+// Result counts what a pass did.
+type Result struct {
+	Posted, Failed, Unmatched int
+	// Retrying counts messages left for a later pass after a transient failure.
+	Retrying int
+	// Resynced says the history was gone and the labeled messages were listed.
+	Resynced bool
+}
+
+func (r Result) counts() map[string]int {
+	return map[string]int{"posted": r.Posted, "failed": r.Failed, "unmatched": r.Unmatched, "retrying": r.Retrying}
+}
+
+// pass is one user's pass: everything it needs, read once.
+type pass struct {
+	e      *Engine
+	user   store.User
+	tenant store.Tenant
+	gm     *gmail.Service
+	crmer  crm.User
+	labels map[string]string // role → label id
+	result Result
+}
+
+// ErrBusy is returned (as Transient) when another pass of the user is
+// running; the notification is redelivered later.
+var ErrBusy = errors.New("mailbox: another pass of this user is running")
+
+// begin loads the user and takes the lease. A nil pass with a nil error
+// means there is nothing to do for this address.
+func (e *Engine) begin(ctx context.Context, email string) (*pass, func(), error) {
+	u, err := e.Store.Users().Get(ctx, email)
+	if failure.Is(err, failure.NotFound) {
+		e.Log.Info("mail: notification for an unknown user; acknowledged", "user", email)
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !u.Mail.Enabled || u.Connection.State != store.Connected {
+		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State)
+		return nil, nil, nil
+	}
+	lease, err := e.Store.Leases().Acquire(ctx, u.ID, leaseScope, e.Holder, e.leaseTTL())
+	if failure.Is(err, failure.Conflict) {
+		return nil, nil, failure.E("mailbox: lease", failure.Transient, ErrBusy)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func() {
+		if err := e.Store.Leases().Release(context.WithoutCancel(ctx), lease); err != nil {
+			e.Log.Warn("mail: lease release", "user", u.ID, "err", err)
+		}
+	}
+	p := &pass{e: e, user: u}
+	if err := p.load(ctx); err != nil {
+		release()
+		return nil, nil, p.fail(ctx, err)
+	}
+	return p, release, nil
+}
+
+func (p *pass) load(ctx context.Context) error {
+	var err error
+	if p.tenant, err = p.e.Store.Tenants().Get(ctx, p.user.TenantID); err != nil {
+		return err
+	}
+	if p.crmer, err = p.e.CRM.UserByEmail(ctx, p.user.Email); err != nil {
+		if failure.Is(err, failure.NotFound) {
+			return failure.Errorf("mailbox: CRM user", failure.Permanent, "no CRM user has the address %s", p.user.Email)
+		}
+		return err
+	}
+	if p.gm, err = p.e.Google.Gmail(ctx, p.user.Email); err != nil {
+		return err
+	}
+	p.labels = p.user.Mail.Labels
+	return nil
+}
+
+// fail records a pass that could not run. Lost Google access marks the
+// user disconnected (and is not retried); other errors are returned.
+func (p *pass) fail(ctx context.Context, err error) error {
+	now := p.e.Clock.Now()
+	if failure.Is(err, failure.AuthRevoked) {
+		p.e.Log.Warn("mail: Google access lost; the user must reconnect", "user", p.user.ID, "err", err)
+		_, uerr := p.e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error {
+			u.Connection.State, u.Connection.Reason, u.Connection.ChangedAt = store.Disconnected, err.Error(), now
+			u.Attention = "Google access was revoked or expired: reconnect Google on the settings page."
+			return nil
+		})
+		if uerr != nil {
+			return uerr
+		}
+		return nil
+	}
+	p.e.Store.Users().RecordPass(ctx, p.user.ID, "mail", store.PassStatus{At: now, OK: false, Counts: p.result.counts(), Error: err.Error()})
+	return err
+}
+
+// Connect makes the user's labels and starts (or renews) the Gmail watch
+// on the trigger label. It sets the history cursor when there is none.
+func (e *Engine) Connect(ctx context.Context, email string) error {
+	p, release, err := e.begin(ctx, email)
+	if err != nil || p == nil {
+		return err
+	}
+	defer release()
+	if err := p.ensureLabels(ctx); err != nil {
+		return p.fail(ctx, err)
+	}
+	resp, err := workspace.Call(ctx, e.Retry, "gmail: users.watch", func() (*gmail.WatchResponse, error) {
+		return p.gm.Users.Watch("me", &gmail.WatchRequest{TopicName: e.Topic, LabelIds: []string{p.labels[RoleTrigger]}, LabelFilterBehavior: "include"}).Context(ctx).Do()
+	})
+	if err != nil {
+		return p.fail(ctx, err)
+	}
+	cur, err := e.Store.Cursors().Get(ctx, p.user.ID, cursorName)
+	if err != nil {
+		return err
+	}
+	if cur.Value == "" {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, strconv.FormatUint(resp.HistoryId, 10)); err != nil {
+			return err
+		}
+	}
+	_, err = e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error {
+		u.Mail.WatchExpiration = time.UnixMilli(resp.Expiration)
+		return nil
+	})
+	return err
+}
+
+// Disconnect stops the Gmail watch.
+func (e *Engine) Disconnect(ctx context.Context, email string) error {
+	gm, err := e.Google.Gmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	_, err = workspace.Call(ctx, e.Retry, "gmail: users.stop", func() (any, error) { return nil, gm.Users.Stop("me").Context(ctx).Do() })
+	if failure.Is(err, failure.AuthRevoked) {
+		return nil // nothing left to stop
+	}
+	return err
+}
+
+// ensureLabels finds or makes the four labels and stores their ids.
+func (p *pass) ensureLabels(ctx context.Context) error {
+	list, err := workspace.Call(ctx, p.e.Retry, "gmail: labels.list", func() (*gmail.ListLabelsResponse, error) {
+		return p.gm.Users.Labels.List("me").Context(ctx).Do()
+	})
+	if err != nil {
+		return err
+	}
+	byName := map[string]string{}
+	for _, l := range list.Labels {
+		byName[strings.ToLower(l.Name)] = l.Id
+	}
+	ids := map[string]string{}
+	for _, role := range roles {
+		name := LabelName(p.tenant.CRMName, role)
+		if id, ok := byName[strings.ToLower(name)]; ok {
+			ids[role] = id
+			continue
+		}
+		l, err := workspace.Call(ctx, p.e.Retry, "gmail: labels.create", func() (*gmail.Label, error) {
+			return p.gm.Users.Labels.Create("me", &gmail.Label{Name: name, LabelListVisibility: "labelShow", MessageListVisibility: "show"}).Context(ctx).Do()
+		})
+		if err != nil {
+			return err
+		}
+		ids[role] = l.Id
+	}
+	if !mapsEqual(ids, p.labels) {
+		if _, err := p.e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error { u.Mail.Labels = ids; return nil }); err != nil {
+			return err
+		}
+	}
+	p.labels = ids
+	return nil
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Process runs a pass for a notification of the user's mailbox.
+func (e *Engine) Process(ctx context.Context, email string) (Result, error) {
+	p, release, err := e.begin(ctx, email)
+	if err != nil || p == nil {
+		return Result{}, err
+	}
+	defer release()
+	if len(p.labels) != len(roles) {
+		if err := p.ensureLabels(ctx); err != nil {
+			return p.result, p.fail(ctx, err)
+		}
+	}
+	cur, err := e.Store.Cursors().Get(ctx, p.user.ID, cursorName)
+	if err != nil {
+		return p.result, p.fail(ctx, err)
+	}
+	ids, newest, err := p.changedSince(ctx, cur.Value)
+	if failure.Is(err, failure.NotFound) || failure.Is(err, failure.CursorExpired) || cur.Value == "" {
+		p.result.Resynced = true
+		e.Log.Info("mail: history gone; listing labeled messages", "user", p.user.ID, "cursor", cur.Value)
+		ids, newest, err = p.labeled(ctx)
+	}
+	if err != nil {
+		return p.result, p.fail(ctx, err)
+	}
+	if err := p.handle(ctx, ids); err != nil {
+		return p.result, p.fail(ctx, err)
+	}
+	if newest != "" && newest != cur.Value && newer(newest, cur.Value) {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, newest); err != nil && !failure.Is(err, failure.Conflict) {
+			return p.result, p.fail(ctx, err)
+		}
+	}
+	return p.result, p.done(ctx)
+}
+
+// Sweep processes every message still carrying the trigger label, so a
+// lost notification delays a message by one sweep period at worst. It
+// also re-makes labels the user deleted.
+func (e *Engine) Sweep(ctx context.Context, email string) (Result, error) {
+	p, release, err := e.begin(ctx, email)
+	if err != nil || p == nil {
+		return Result{}, err
+	}
+	defer release()
+	if err := p.ensureLabels(ctx); err != nil {
+		return p.result, p.fail(ctx, err)
+	}
+	ids, _, err := p.labeled(ctx)
+	if err != nil {
+		return p.result, p.fail(ctx, err)
+	}
+	if err := p.handle(ctx, ids); err != nil {
+		return p.result, p.fail(ctx, err)
+	}
+	return p.result, p.done(ctx)
+}
+
+func (p *pass) done(ctx context.Context) error {
+	p.e.Log.Info("mail: pass done", "user", p.user.ID, "posted", p.result.Posted, "failed", p.result.Failed,
+		"unmatched", p.result.Unmatched, "retrying", p.result.Retrying, "resynced", p.result.Resynced)
+	return p.e.Store.Users().RecordPass(ctx, p.user.ID, "mail", store.PassStatus{At: p.e.Clock.Now(), OK: true, Counts: p.result.counts()})
+}
+
+func newer(a, b string) bool {
+	x, err1 := strconv.ParseUint(a, 10, 64)
+	y, err2 := strconv.ParseUint(b, 10, 64)
+	return err1 == nil && (err2 != nil || x > y)
+}
+
+// changedSince lists the messages that got the trigger label after the
+// cursor, and the newest history id.
+func (p *pass) changedSince(ctx context.Context, cursor string) ([]string, string, error) {
+	if cursor == "" {
+		return nil, "", nil
+	}
+	start, err := strconv.ParseUint(cursor, 10, 64)
+	if err != nil {
+		return nil, "", failure.Errorf("mailbox: cursor", failure.CursorExpired, "stored history id %q is not a number", cursor)
+	}
+	trigger := p.labels[RoleTrigger]
+	var ids []string
+	newest := cursor
+	page := ""
+	for {
+		resp, err := workspace.Call(ctx, p.e.Retry, "gmail: history.list", func() (*gmail.ListHistoryResponse, error) {
+			c := p.gm.Users.History.List("me").StartHistoryId(start).HistoryTypes("labelAdded").LabelId(trigger).MaxResults(500).Context(ctx)
+			if page != "" {
+				c = c.PageToken(page)
+			}
+			return c.Do()
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, h := range resp.History {
+			for _, la := range h.LabelsAdded {
+				if la.Message != nil && slices.Contains(la.LabelIds, trigger) && !slices.Contains(ids, la.Message.Id) {
+					ids = append(ids, la.Message.Id)
+				}
+			}
+		}
+		if resp.HistoryId > 0 {
+			newest = strconv.FormatUint(resp.HistoryId, 10)
+		}
+		if resp.NextPageToken == "" {
+			return ids, newest, nil
+		}
+		page = resp.NextPageToken
+	}
+}
+
+// labeled lists every message carrying the trigger label, and the
+// mailbox's history id read before listing (the cursor after a resync).
+func (p *pass) labeled(ctx context.Context) ([]string, string, error) {
+	prof, err := workspace.Call(ctx, p.e.Retry, "gmail: getProfile", func() (*gmail.Profile, error) {
+		return p.gm.Users.GetProfile("me").Context(ctx).Do()
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	var ids []string
+	page := ""
+	for {
+		resp, err := workspace.Call(ctx, p.e.Retry, "gmail: messages.list", func() (*gmail.ListMessagesResponse, error) {
+			c := p.gm.Users.Messages.List("me").LabelIds(p.labels[RoleTrigger]).MaxResults(500).Context(ctx)
+			if page != "" {
+				c = c.PageToken(page)
+			}
+			return c.Do()
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, m := range resp.Messages {
+			ids = append(ids, m.Id)
+		}
+		if resp.NextPageToken == "" {
+			return ids, strconv.FormatUint(prof.HistoryId, 10), nil
+		}
+		page = resp.NextPageToken
+	}
+}
+
+// handle posts the messages and relabels them by outcome.
+func (p *pass) handle(ctx context.Context, ids []string) error {
+	byRole := map[string][]string{}
+	for _, id := range ids {
+		role, err := p.message(ctx, id)
+		if err != nil {
+			return err
+		}
+		if role != "" {
+			byRole[role] = append(byRole[role], id)
+		}
+	}
+	for _, role := range roles[1:] {
+		if err := p.relabel(ctx, byRole[role], role); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relabel takes the trigger and other status labels off ids and puts the
+// role's label on, in batches of 1,000.
+func (p *pass) relabel(ctx context.Context, ids []string, role string) error {
+	var remove []string
+	for _, r := range roles {
+		if r != role {
+			remove = append(remove, p.labels[r])
+		}
+	}
+	for start := 0; start < len(ids); start += 1000 {
+		batch := ids[start:min(start+1000, len(ids))]
+		_, err := workspace.Call(ctx, p.e.Retry, "gmail: messages.batchModify", func() (any, error) {
+			return nil, p.gm.Users.Messages.BatchModify("me", &gmail.BatchModifyMessagesRequest{Ids: batch, AddLabelIds: []string{p.labels[role]}, RemoveLabelIds: remove}).Context(ctx).Do()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pass) scope() string { return "mail:" + p.user.ID }
+
+// message posts one message; it returns the role to label it with, or ""
+// to leave it for a later pass. Only errors that stop the whole pass
+// (lost access, the store) are returned.
+func (p *pass) message(ctx context.Context, id string) (string, error) {
+	ledger := p.e.Store.Ledger()
+	entry, err := ledger.Claim(ctx, p.scope(), id, p.e.Holder, p.e.leaseTTL())
+	if failure.Is(err, failure.Conflict) {
+		return "", nil // another worker has it
+	}
+	if err != nil {
+		return "", err
+	}
+	if entry.State == store.Done {
+		if entry.Outcome == string(matching.Posted) {
+			return RolePosted, nil // posted before; only the labels are behind
+		}
+		// The user put the label back on a Failed or Unmatched message: try again.
+		if _, err := ledger.Reopen(ctx, p.scope(), id); err != nil {
+			return "", err
+		}
+		if entry, err = ledger.Claim(ctx, p.scope(), id, p.e.Holder, p.e.leaseTTL()); err != nil {
+			return "", err
+		}
+	}
+	out, offeredRecords, err := p.post(ctx, id)
+	var gone *messageGone
+	switch {
+	case err == nil:
+	case failure.Is(err, failure.AuthRevoked):
+		ledger.Abandon(ctx, entry, err.Error())
+		return "", err
+	case errors.As(err, &gone):
+		// The message is gone (deleted); nothing to label.
+		_, err := ledger.Complete(ctx, entry, "gone", nil)
+		return "", err
+	case failure.KindOf(err).Retryable() && entry.Attempts < p.e.maxAttempts():
+		p.result.Retrying++
+		p.e.Log.Warn("mail: message left for a later pass", "user", p.user.ID, "message", id, "attempt", entry.Attempts, "err", err)
+		_, aerr := ledger.Abandon(ctx, entry, err.Error())
+		return "", aerr
+	default:
+		reason := err.Error()
+		if failure.KindOf(err).Retryable() {
+			reason = fmt.Sprintf("gave up after %d attempts: %v", entry.Attempts, err)
+		}
+		out = matching.Outcome{Status: matching.Failed, Reason: reason}
+	}
+	detail := map[string]string{}
+	if out.Reason != "" {
+		detail["reason"] = out.Reason
+	}
+	if len(out.Contacts) > 0 {
+		detail["contacts"] = strings.Join(out.Contacts, ",")
+	}
+	if out.OwnRecord {
+		detail["ownRecord"] = "true"
+	}
+	if len(offeredRecords) > 0 {
+		detail["offeredRecords"] = strings.Join(offeredRecords, ",")
+	}
+	if _, err := ledger.Complete(ctx, entry, string(out.Status), detail); err != nil {
+		if failure.Is(err, failure.Conflict) {
+			return "", nil // our claim ran out; the new holder labels it
+		}
+		return "", err
+	}
+	switch out.Status {
+	case matching.Posted:
+		p.result.Posted++
+	case matching.Unmatched:
+		p.result.Unmatched++
+	default:
+		p.result.Failed++
+		p.e.Log.Info("mail: message failed", "user", p.user.ID, "message", id, "reason", out.Reason)
+	}
+	return roleOf(out.Status), nil
+}
+
+// messageGone is a message deleted before it could be fetched.
+type messageGone struct{ err error }
+
+func (g *messageGone) Error() string { return "the message is gone: " + g.err.Error() }
+func (g *messageGone) Unwrap() error { return g.err }
+
+// post fetches, matches and posts one message. It returns the outcome and
+// the linked records offered for the contacts posted to.
+func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string, error) {
+	if !p.crmer.IntegrationEnabled {
+		return matching.Outcome{Status: matching.Failed, Reason: "the CRM has not granted you the right to use the Google integration"}, nil, nil
+	}
+	msg, err := workspace.Call(ctx, p.e.Retry, "gmail: messages.get", func() (*gmail.Message, error) {
+		return p.gm.Users.Messages.Get("me", id).Format("raw").Context(ctx).Do()
+	})
+	if failure.Is(err, failure.NotFound) {
+		return matching.Outcome{}, nil, &messageGone{err}
+	}
+	if err != nil {
+		return matching.Outcome{}, nil, err
+	}
+	raw, err := base64.URLEncoding.DecodeString(msg.Raw)
+	if err != nil {
+		raw, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(msg.Raw, "="))
+	}
+	if err != nil {
+		return matching.Outcome{Status: matching.Failed, Reason: "Gmail's raw message is not base64url"}, nil, nil
+	}
+	parsed, err := mailparse.Parse(raw)
+	if err != nil {
+		return matching.Outcome{Status: matching.Failed, Reason: "the message cannot be read: " + err.Error()}, nil, nil
+	}
+	opts := matching.Options{SkipInternal: p.user.Mail.SkipInternal, IncludeAttachments: p.user.Mail.IncludeAttachments,
+		PostUnmatchedToOwnRecord: p.user.Mail.PostUnmatchedToOwnRecord, OfferLinkedRecords: p.user.Mail.OfferLinkedRecords}
+	for _, h := range p.user.Mail.Outgoing {
+		opts.Outgoing = append(opts.Outgoing, matching.Header(h))
+	}
+	for _, h := range p.user.Mail.Incoming {
+		opts.Incoming = append(opts.Incoming, matching.Header(h))
+	}
+	who := matching.User{Email: p.user.Email, Domains: slices.Concat(p.tenant.Domains, p.crmer.Domains),
+		OwnContactID: p.crmer.ContactID, AttachmentLimit: p.tenant.AttachmentLimitBytes}
+	m := matching.Message{From: parsed.From, To: parsed.To, Cc: parsed.Cc, Bcc: parsed.Bcc, Sent: slices.Contains(msg.LabelIds, "SENT")}
+	for _, a := range parsed.Attachments {
+		m.Attachments = append(m.Attachments, matching.Attachment{Filename: a.Filename, Size: int64(len(a.Data))})
+	}
+	plan := matching.Prepare(m, who, opts)
+	found := map[string][]string{}
+	for _, addr := range plan.Lookup {
+		cs, err := p.e.CRM.FindContacts(ctx, p.crmer.ID, addr)
+		if err != nil {
+			return matching.Outcome{}, nil, err
+		}
+		for _, c := range cs {
+			found[addr] = append(found[addr], c.ID)
+		}
+	}
+	out := matching.Decide(plan, found, who, opts)
+	if out.Status != matching.Posted {
+		return out, nil, nil
+	}
+	date := parsed.Date
+	if date.IsZero() {
+		date = time.UnixMilli(msg.InternalDate).UTC()
+	}
+	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.From, To: splitList(parsed.To), Cc: splitList(parsed.Cc),
+		Date: date, Text: parsed.Text, HTML: parsed.HTML, GmailMessageID: id}}
+	if out.WithAttachments {
+		for _, a := range parsed.Attachments {
+			note.Attachments = append(note.Attachments, crm.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
+		}
+	}
+	var offeredRecords []string
+	for _, contactID := range out.Contacts {
+		note.ContactID = contactID
+		w := crm.Write{AsUser: p.crmer.ID, Origin: crm.Origin, IdempotencyKey: "mail:" + p.user.ID + ":" + id + ":" + contactID}
+		if _, err := p.e.CRM.PostNote(ctx, w, note); err != nil {
+			if failure.Is(err, failure.Invalid) || failure.Is(err, failure.NotFound) {
+				return matching.Outcome{Status: matching.Failed, Reason: "the CRM refused the note: " + err.Error()}, nil, nil
+			}
+			return matching.Outcome{}, nil, err
+		}
+		if out.OfferLinkedRecords {
+			recs, err := p.e.CRM.Records(ctx, p.crmer.ID, contactID)
+			if err != nil {
+				return matching.Outcome{}, nil, err
+			}
+			for _, r := range recs {
+				offeredRecords = append(offeredRecords, r.ID)
+			}
+		}
+	}
+	return out, offeredRecords, nil
+}
+
+// splitList turns an address header into its addresses as written.
+func splitList(h string) []string {
+	return matching.Addresses(h)
+}
