@@ -18,8 +18,9 @@ import (
 // registered maps each folder of functions/ to the name its init registers
 // (the deployment's FUNCTION_TARGET).
 var registered = map[string]string{
-	"health": "Health",
-	"crmapi": "CRMAPI",
+	"health":    "Health",
+	"crmapi":    "CRMAPI",
+	"gmailpush": "GmailPush",
 }
 
 func repoRoot(t *testing.T) string {
@@ -116,7 +117,7 @@ func main() {
 			}
 			cmd := exec.Command(bin)
 			cmd.Env = append(os.Environ(), "PORT="+port, "FUNCTION_TARGET="+target, "GOOGLE_CLOUD_PROJECT=staging-test",
-				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key")
+				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key", "CRM_URL=http://127.0.0.1:1/")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -144,6 +145,20 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 		var rep struct{ Version string }
 		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || rep.Version != "staged-1" {
 			t.Errorf("staged Health answered %d with version %q (%v)", resp.StatusCode, rep.Version, err)
+		}
+	},
+	// GmailPush acknowledges a push it can never use (and refuses GET).
+	"GmailPush": func(t *testing.T, resp *http.Response, url string) {
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("staged GmailPush GET: %d, want 405", resp.StatusCode)
+		}
+		r, err := http.Post(url+"/", "application/json", strings.NewReader(`{"message":{"data":"bm90IGpzb24="}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusNoContent {
+			t.Errorf("staged GmailPush with a malformed notification: %d, want 204", r.StatusCode)
 		}
 	},
 	// The CRM API read its key from the secrets: without it 401, with it

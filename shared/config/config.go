@@ -19,6 +19,9 @@
 //	LOG_LEVEL                 debug | info | warn | error [info]
 //	SECRETS_SOURCE            secretmanager | local [secretmanager in production, local otherwise]
 //	SECRETS_FILE              JSON file of name → value for SECRETS_SOURCE=local (optional)
+//	CRM_URL                   base URL of the CRM REST API, e.g. https://crm.example/ (needed by the functions that reach the CRM)
+//	GOOGLE_API_ENDPOINT       base URL replacing Google's APIs (the fake Google); refused in production
+//	GOOGLE_TOKEN_URL          token endpoint replacing Google's (the fake Google); refused in production
 package config
 
 import (
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -52,6 +56,9 @@ type Config struct {
 	LogLevel              slog.Level
 	SecretsSource         string // "secretmanager" or "local"
 	SecretsFile           string
+	CRMURL                string // ends with "/"
+	GoogleAPIEndpoint     string
+	GoogleTokenURL        string
 }
 
 // Lookup reads one variable; os.LookupEnv is the production lookup.
@@ -86,12 +93,19 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	c.SecretsSource = r.OneOf("SECRETS_SOURCE", defaultSecrets, "secretmanager", "local")
 	c.SecretsFile = r.String("SECRETS_FILE", "")
+	c.CRMURL = r.URL("CRM_URL")
+	if c.CRMURL != "" && !strings.HasSuffix(c.CRMURL, "/") {
+		c.CRMURL += "/"
+	}
+	c.GoogleAPIEndpoint = r.URL("GOOGLE_API_ENDPOINT")
+	c.GoogleTokenURL = r.URL("GOOGLE_TOKEN_URL")
 
 	switch c.Env {
 	case Production:
-		for name, v := range map[string]string{"FIRESTORE_EMULATOR_HOST": c.FirestoreEmulatorHost, "PUBSUB_EMULATOR_HOST": c.PubSubEmulatorHost} {
+		for name, v := range map[string]string{"FIRESTORE_EMULATOR_HOST": c.FirestoreEmulatorHost, "PUBSUB_EMULATOR_HOST": c.PubSubEmulatorHost,
+			"GOOGLE_API_ENDPOINT": c.GoogleAPIEndpoint, "GOOGLE_TOKEN_URL": c.GoogleTokenURL} {
 			if v != "" {
-				r.Fail(fmt.Errorf("config: %s is set in production (want it unset; emulators are for CRMSYNC_ENV=sandbox or test)", name))
+				r.Fail(fmt.Errorf("config: %s is set in production (want it unset; emulators and the fake Google are for CRMSYNC_ENV=sandbox or test)", name))
 			}
 		}
 		if c.SecretsSource == "local" {
@@ -134,6 +148,20 @@ func (r *Reader) Invalid(name, value, want string) {
 
 // Err returns every problem recorded, joined, or nil.
 func (r *Reader) Err() error { return errors.Join(r.errs...) }
+
+// URL returns the value of name, an absolute http or https URL, or "".
+func (r *Reader) URL(name string) string {
+	v, ok := r.get(name)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.Invalid(name, v, "an absolute http or https URL")
+		return ""
+	}
+	return v
+}
 
 // String returns the value of name or def when unset.
 func (r *Reader) String(name, def string) string {

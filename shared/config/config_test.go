@@ -40,7 +40,7 @@ func TestLoadSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if got.Env != Sandbox || got.SecretsSource != "local" || got.LogLevel != slog.LevelDebug || got.PubSubEmulatorHost != "localhost:8085" {
+	if got.Env != Sandbox || got.SecretsSource != "local" || got.LogLevel != slog.LevelDebug || got.PubSubEmulatorHost != "localhost:8085" || got.CRMURL != "" {
 		t.Errorf("Load() = %+v", got)
 	}
 }
@@ -70,6 +70,12 @@ func TestLoadReportsEveryProblemByName(t *testing.T) {
 		{"local secrets in production", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "SECRETS_SOURCE", "local"), []string{
 			"SECRETS_SOURCE=local in production",
 		}},
+		{"fake Google in production", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "GOOGLE_API_ENDPOINT", "http://127.0.0.1:8090", "GOOGLE_TOKEN_URL", "http://127.0.0.1:8090/token"), []string{
+			"GOOGLE_API_ENDPOINT is set in production", "GOOGLE_TOKEN_URL is set in production",
+		}},
+		{"CRM URL not a URL", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRM_URL", "crm.example"), []string{
+			`CRM_URL="crm.example" is not valid (want an absolute http or https URL)`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +92,17 @@ func TestLoadReportsEveryProblemByName(t *testing.T) {
 				t.Errorf("error reports %d problems, want %d: %v", n, len(tt.want), err)
 			}
 		})
+	}
+}
+
+func TestLoadServiceURLs(t *testing.T) {
+	got, err := Load(env("GOOGLE_CLOUD_PROJECT", "demo-firm", "CRMSYNC_ENV", "sandbox", "FIRESTORE_EMULATOR_HOST", "127.0.0.1:8086",
+		"CRM_URL", "http://127.0.0.1:8070", "GOOGLE_API_ENDPOINT", "http://127.0.0.1:8090", "GOOGLE_TOKEN_URL", "http://127.0.0.1:8090/token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CRMURL != "http://127.0.0.1:8070/" || got.GoogleAPIEndpoint != "http://127.0.0.1:8090" || got.GoogleTokenURL != "http://127.0.0.1:8090/token" {
+		t.Errorf("Load() = %+v", got)
 	}
 }
 

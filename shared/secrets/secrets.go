@@ -38,6 +38,9 @@ const (
 	OAuthClientSecret  = "oauth-client-secret"
 	TokenEncryptionKey = "token-encryption-key"
 	CRMAPIKey          = "crm-api-key"
+	// GoogleDelegationKey is the JSON key of the service account a tenant
+	// using domain-wide delegation acts for its users with.
+	GoogleDelegationKey = "google-delegation-key"
 )
 
 // Source gives secret values by name. Implementations are safe for

@@ -57,7 +57,11 @@ func Topics() []Topic {
 }
 
 // Subscriptions returns the product's push subscriptions.
-func Subscriptions() []Push { return nil }
+func Subscriptions() []Push {
+	return []Push{
+		{Name: "gmail-push", Topic: GmailTopic, Function: "GmailPush", AckDeadline: 5 * time.Minute},
+	}
+}
 
 // Ensure creates the topics and push subscriptions in project that do not
 // exist yet, pushing to baseURL + "/" + Function, and points existing

@@ -1,0 +1,85 @@
+// Package wiring assembles the engines the functions run from a function
+// instance's environment (configuration, store, secrets): the CRM client,
+// the Google client factory with each tenant's way of acting for its
+// users, and the engines over them.
+package wiring
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"golang.org/x/oauth2"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm/restcrm"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/instance"
+	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/secrets"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/topology"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// CRM returns the client of the CRM at CRM_URL with the crm-api-key secret.
+func CRM(ctx context.Context, env *instance.Env) (*restcrm.Client, error) {
+	const op = "wiring: CRM"
+	if env.Config.CRMURL == "" {
+		return nil, failure.Errorf(op, failure.Permanent, "CRM_URL is not set (want the base URL of the CRM REST API)")
+	}
+	key, err := env.Secrets.Secret(ctx, secrets.CRMAPIKey)
+	if err != nil {
+		return nil, err
+	}
+	return restcrm.New(env.Config.CRMURL, string(key)), nil
+}
+
+// Tokens acts for a user the way the user's tenant chose: domain-wide
+// delegation of the service account whose key is the
+// google-delegation-key secret, or the user's own grant.
+func Tokens(env *instance.Env) workspace.TokenSourceFunc {
+	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+		const op = "wiring: Google tokens"
+		u, err := env.Store.Users().Get(ctx, email)
+		if err != nil {
+			return nil, err
+		}
+		t, err := env.Store.Tenants().Get(ctx, u.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		switch t.AuthMode {
+		case store.AuthDelegation:
+			key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey)
+			if err != nil {
+				return nil, err
+			}
+			return workspace.Delegated(key, env.Config.GoogleTokenURL)(ctx, email, scopes)
+		default:
+			return nil, failure.Errorf(op, failure.AuthRevoked, "%s has no stored Google grant: the user connects Google on the settings page", email)
+		}
+	}
+}
+
+// Google returns the factory of Google clients for the environment.
+func Google(env *instance.Env) *workspace.Factory {
+	return &workspace.Factory{Tokens: Tokens(env), Endpoint: env.Config.GoogleAPIEndpoint}
+}
+
+// holder names one function instance in leases and claims.
+func holder(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// MailEngine is the e-mail posting engine of a function instance.
+func MailEngine(ctx context.Context, env *instance.Env, name string) (*mailbox.Engine, error) {
+	c, err := CRM(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return &mailbox.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{},
+		Topic: topology.TopicPath(env.Config.ProjectID, topology.GmailTopic), Holder: holder(name)}, nil
+}
