@@ -27,18 +27,20 @@ type Firm struct {
 func DemoFirm() Firm {
 	return Firm{
 		Tenant: store.Tenant{
-			ID:                   "demo",
-			Name:                 "Demo Advisors",
-			CRMName:              "SmartOffice",
-			Domains:              []string{"demo.test"},
-			Admins:               []string{"ann@demo.test"},
-			AuthMode:             store.AuthUserOAuth,
+			ID:      "demo",
+			Name:    "Demo Advisors",
+			CRMName: "SmartOffice",
+			Domains: []string{"demo.test"},
+			Admins:  []string{"ann@demo.test"},
+			// Until users connect Google themselves (the setup pages), the
+			// demo firm uses office-level domain-wide delegation.
+			AuthMode:             store.AuthDelegation,
 			AttachmentLimitBytes: 10 << 20,
 			AllowAllContacts:     true,
 		},
 		Users: []store.User{
-			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer"},
-			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt"},
+			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, Mail: demoMail()},
+			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, Mail: demoMail()},
 		},
 		CRM: refcrm.Dataset{
 			Sets:    []string{"Newsletter"},
@@ -80,6 +82,12 @@ func DemoFirm() Firm {
 			},
 		},
 	}
+}
+
+// demoMail is the demo users' e-mail posting setup: the product's defaults.
+func demoMail() store.MailSetup {
+	return store.MailSetup{Enabled: true, Outgoing: []string{"To", "Cc", "Bcc"}, Incoming: []string{"From"},
+		SkipInternal: true, IncludeAttachments: true}
 }
 
 // Seed stores f where it is not stored yet. What exists is left as it is, so

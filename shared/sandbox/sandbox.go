@@ -16,6 +16,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -26,9 +28,13 @@ import (
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/instance"
+	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/topology"
+	"github.com/crmsync/crmsync/shared/wiring"
+	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 // Options configure a sandbox run.
@@ -50,6 +56,20 @@ type Options struct {
 	Log       *slog.Logger
 	// Out receives the banner with the URLs.
 	Out io.Writer
+	// OnReady, when set, is called once everything serves, with the
+	// running parts (tests drive the sandbox through them).
+	OnReady func(Parts)
+	// SweepEvery is the period of the mail sweep (default 10 minutes, as
+	// the scheduler's in production).
+	SweepEvery time.Duration
+}
+
+// Parts are the running sandbox's pieces.
+type Parts struct {
+	Google            *fakegoogle.Server
+	CRM               *refcrm.Store
+	WebURL, GoogleURL string
+	CRMURL            string
 }
 
 // Run brings the sandbox up and serves until ctx is done.
@@ -115,12 +135,49 @@ func Run(ctx context.Context, o Options) error {
 	go func() { crmServed <- crmServer.ListenAndServe() }()
 	defer crmServer.Close()
 
+	// The demo firm acts for its users through domain-wide delegation of
+	// a service account of the fake Google; the functions find its key,
+	// the CRM and the fake through their usual configuration, set here
+	// for this process.
+	saKey, saClientID, err := google.AddServiceAccount("crmsync-sandbox@" + o.Config.ProjectID + ".iam.gserviceaccount.com")
+	if err != nil {
+		return fmt.Errorf("sandbox: service account: %w", err)
+	}
+	google.AuthorizeDelegation(saClientID, slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)...)
+	for k, v := range map[string]string{
+		secrets.EnvName(secrets.GoogleDelegationKey): string(saKey),
+		"CRM_URL":             crmURL + "/",
+		"GOOGLE_API_ENDPOINT": googleURL,
+		"GOOGLE_TOKEN_URL":    googleURL + "/token",
+	} {
+		os.Setenv(k, v)
+	}
+
 	served := make(chan error, 1)
 	go func() { served <- funcframework.StartHostPort(o.Host, fmt.Sprint(o.WebPort)) }()
 	if err := waitHealthy(ctx, webURL+"/Health", served); err != nil {
 		return err
 	}
+	// Connect the demo users' mailboxes (labels and watch), and run the
+	// jobs Cloud Scheduler runs in production: the mail sweep.
+	env, err := instance.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("sandbox: the functions' environment: %w", err)
+	}
+	engine, err := wiring.MailEngine(ctx, env, "sandbox")
+	if err != nil {
+		return err
+	}
+	for _, u := range DemoFirm().Users {
+		if err := engine.Connect(ctx, u.Email); err != nil {
+			return fmt.Errorf("sandbox: connecting %s's mailbox: %w", u.Email, err)
+		}
+	}
+	go sweep(ctx, o, engine)
 	printBanner(o, webURL, googleURL, crmURL)
+	if o.OnReady != nil {
+		o.OnReady(Parts{Google: google, CRM: crmStore, WebURL: webURL, GoogleURL: googleURL, CRMURL: crmURL})
+	}
 	o.Log.Info("sandbox ready", "url", webURL)
 
 	select {
@@ -130,6 +187,29 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("sandbox: functions server stopped: %w", err)
 	case err := <-crmServed:
 		return fmt.Errorf("sandbox: reference CRM server stopped: %w", err)
+	}
+}
+
+// sweep runs the mail sweep of every demo user on its period, as the
+// scheduler does in production.
+func sweep(ctx context.Context, o Options, engine *mailbox.Engine) {
+	every := o.SweepEvery
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, u := range DemoFirm().Users {
+			if _, err := engine.Sweep(ctx, u.Email); err != nil {
+				o.Log.Warn("sandbox: mail sweep", "user", u.Email, "err", err)
+			}
+		}
 	}
 }
 

@@ -1,0 +1,129 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	gmail "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/option"
+
+	// The functions the sandbox serves.
+	_ "github.com/crmsync/crmsync/functions/gmailpush"
+	_ "github.com/crmsync/crmsync/functions/health"
+
+	"github.com/crmsync/crmsync/shared/config"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/sandbox"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+)
+
+// The whole path a user takes, in one process: mail arrives, the user adds
+// the SmartOffice label in Gmail, Gmail's watch notification goes through
+// the Pub/Sub emulator's push subscription to the GmailPush function, which
+// posts the mail to the reference CRM and relabels it.
+func TestLabeledMailFlowsThroughPubSubToTheCRM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole sandbox")
+	}
+	fs := storetest.RequireEmulator(t, "FIRESTORE_EMULATOR_HOST")
+	ps := storetest.RequireEmulator(t, "PUBSUB_EMULATOR_HOST")
+	project := storetest.ProjectID(t)
+	t.Setenv("GOOGLE_CLOUD_PROJECT", project)
+	t.Setenv("CRMSYNC_ENV", "sandbox")
+	t.Setenv("CRMSYNC_SECRET_CRM_API_KEY", "e2e-key")
+	t.Setenv("FUNCTION_TARGET", "")
+	for _, k := range []string{"CRM_URL", "GOOGLE_API_ENDPOINT", "GOOGLE_TOKEN_URL", "CRMSYNC_SECRET_GOOGLE_DELEGATION_KEY"} {
+		t.Setenv(k, "") // restored after the test; the sandbox sets them
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan sandbox.Parts, 1)
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		done <- sandbox.Run(ctx, sandbox.Options{Config: cfg, Host: "127.0.0.1", WebPort: freePort(t), GooglePort: freePort(t), CRMPort: freePort(t),
+			Log: logging.New(io.Discard, cfg.LogLevel, project), Out: &out, OnReady: func(p sandbox.Parts) { ready <- p }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	var parts sandbox.Parts
+	select {
+	case parts = <-ready:
+	case err := <-done:
+		t.Fatalf("sandbox stopped: %v (Firestore %s, Pub/Sub %s)", err, fs, ps)
+	case <-time.After(90 * time.Second):
+		t.Fatal("sandbox not ready within 90s")
+	}
+
+	const ann = "ann@demo.test"
+	gm, err := gmail.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(ann, fakegoogle.ScopeGmailModify)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{}
+	ls, err := gm.Users.Labels.List("me").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls.Labels {
+		labels[l.Name] = l.Id
+	}
+	if labels["SmartOffice"] == "" || labels["SmartOfficePosted"] == "" {
+		t.Fatalf("the demo user's labels were not made: %v", labels)
+	}
+
+	raw := "From: \"Carol Client\" <carol@client.test>\r\nTo: ann@demo.test\r\nSubject: E2E " + project + "\r\n\r\nPlease call me.\r\n"
+	id, err := parts.Google.InsertMessage(ann, []byte(raw), []string{"INBOX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := gm.Users.Messages.Modify("me", id, &gmail.ModifyMessageRequest{AddLabelIds: []string{labels["SmartOffice"]}}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := parts.CRM.FindContacts(ctx, "", "carol@client.test")
+	if err != nil || len(carol) != 1 {
+		t.Fatalf("demo contact: %v, %v", carol, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, _ := parts.Google.MessageLabels(ann, id)
+		if slices.Contains(got, labels["SmartOfficePosted"]) && !slices.Contains(got, labels["SmartOffice"]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the message was not relabeled Posted within 30s: labels %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("labeled → Posted in %v through Pub/Sub", time.Since(start).Round(time.Millisecond))
+	notes, err := parts.CRM.Notes(ctx, "", carol[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, n := range notes {
+		if n.Subject == "E2E "+project && strings.Contains(n.Text, "Please call me") && n.GmailMessageID == id {
+			found++
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d notes for the message on Carol, want 1 (%d notes in all)", found, len(notes))
+	}
+	if !strings.Contains(out.String(), parts.CRMURL) {
+		t.Errorf("banner lacks the CRM URL:\n%s", out.String())
+	}
+}
