@@ -1,0 +1,277 @@
+package mailbox_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	gmail "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// Benchmarks of label posting with Google modelled: 20 ms added to every
+// fake Google call and Gmail's per-user budget of 15,000 units a minute.
+// They report Gmail quota units, the product's Firestore RPCs and CRM calls
+// per posted message, latency and burst throughput.
+
+// rpcCounter counts Firestore RPCs by method.
+type rpcCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *rpcCounter) add(method string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[method[strings.LastIndexByte(method, '/')+1:]]++
+}
+
+func (c *rpcCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	return out
+}
+
+// countingCRM counts the engine's CRM calls.
+type countingCRM struct {
+	mailbox.CRM
+	calls atomic.Int64
+}
+
+func (c *countingCRM) UserByEmail(ctx context.Context, e string) (crm.User, error) {
+	c.calls.Add(1)
+	return c.CRM.UserByEmail(ctx, e)
+}
+func (c *countingCRM) FindContacts(ctx context.Context, as, e string) ([]crm.Contact, error) {
+	c.calls.Add(1)
+	return c.CRM.FindContacts(ctx, as, e)
+}
+func (c *countingCRM) PostNote(ctx context.Context, w crm.Write, n crm.Note) (crm.Note, error) {
+	c.calls.Add(1)
+	return c.CRM.PostNote(ctx, w, n)
+}
+
+// ownerCreds is the emulator's credential, as the Firestore client sends it.
+type ownerCreds struct{}
+
+func (ownerCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer owner"}, nil
+}
+func (ownerCreds) RequireTransportSecurity() bool { return false }
+
+type benchWorld struct {
+	*world
+	rpcs *rpcCounter
+	crm  *countingCRM
+}
+
+func newBenchWorld(b *testing.B) *benchWorld {
+	ctx := context.Background()
+	storetest.RequireEmulator(b, "FIRESTORE_EMULATOR_HOST")
+	rpcs := &rpcCounter{n: map[string]int{}}
+	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		rpcs.add(method)
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	countStream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		rpcs.add(method)
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	// The emulator connection, as the client dials it, with counters.
+	conn, err := grpc.NewClient(os.Getenv("FIRESTORE_EMULATOR_HOST"), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(ownerCreds{}), grpc.WithChainUnaryInterceptor(count), grpc.WithChainStreamInterceptor(countStream))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs, err := firestore.NewClient(ctx, storetest.ProjectID(b), option.WithGRPCConn(conn))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { fs.Close() })
+	st := store.New(fs, clock.Real{})
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}, QuotaPerUserPerMinute: 15000})
+	g.Start()
+	b.Cleanup(g.Close)
+	g.AddUser(fakegoogle.User{Email: ann})
+	c := refcrm.New(storetest.Client(b), "bench", nil)
+	ids, err := c.Import(ctx, refcrm.Dataset{
+		Contacts: []refcrm.ImportContact{{Key: "ann", FirstName: "Ann", Emails: []string{ann}}, {Key: "carol", FirstName: "Carol", Emails: []string{"carol@client.test"}}},
+		Users:    []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true, Contact: "ann", Domains: []string{"firm.test"}}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice", Domains: []string{"firm.test"}, AttachmentLimitBytes: 10 << 20})
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+		Mail: store.MailSetup{Enabled: true, Outgoing: []string{"To"}, Incoming: []string{"From"}, SkipInternal: true, IncludeAttachments: true}})
+	counted := &countingCRM{CRM: c}
+	w := &world{ctx: ctx, st: st, google: g, crm: c, ids: ids}
+	w.engine = &mailbox.Engine{Store: st, CRM: counted, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail", Holder: "bench",
+		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: grantOnce(g)}}
+	if err := w.engine.Connect(ctx, ann); err != nil {
+		b.Fatal(err)
+	}
+	w.gm, _ = w.engine.Google.(*workspace.Factory).Gmail(ctx, ann)
+	g.SetFault("*", &fakegoogle.Fault{Latency: 20 * time.Millisecond})
+	return &benchWorld{world: w, rpcs: rpcs, crm: counted}
+}
+
+func (w *benchWorld) labelAll(b *testing.B, ids []string) {
+	trigger := w.labelIDB(b, "SmartOffice")
+	for start := 0; start < len(ids); start += 1000 {
+		if err := w.gm.Users.Messages.BatchModify("me", &gmail.BatchModifyMessagesRequest{Ids: ids[start:min(start+1000, len(ids))], AddLabelIds: []string{trigger}}).Do(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func (w *benchWorld) labelIDB(b *testing.B, name string) string {
+	list, err := w.gm.Users.Labels.List("me").Do()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range list.Labels {
+		if l.Name == name {
+			return l.Id
+		}
+	}
+	b.Fatalf("no label %s", name)
+	return ""
+}
+
+func (w *benchWorld) units() int {
+	n := 0
+	for _, u := range w.google.Usage(ann) {
+		n += u.Units
+	}
+	return n
+}
+
+func report(b *testing.B, w *benchWorld, posted int, units int, crmCalls int64, rpcs map[string]int) {
+	b.ReportMetric(float64(units)/float64(posted), "units/msg")
+	b.ReportMetric(float64(crmCalls)/float64(posted), "crm-calls/msg")
+	commits := rpcs["Commit"]
+	reads := rpcs["BatchGetDocuments"] + rpcs["RunQuery"]
+	b.ReportMetric(float64(commits)/float64(posted), "fs-commits/msg")
+	b.ReportMetric(float64(reads)/float64(posted), "fs-reads/msg")
+	b.Logf("Firestore RPCs for %d messages: %v", posted, rpcs)
+}
+
+// One message at a time: the latency from the notification to the message
+// carrying its status label.
+func BenchmarkPostSingleMessages(b *testing.B) {
+	w := newBenchWorld(b)
+	ids := make([]string, b.N)
+	for i := range b.N {
+		id, err := w.google.InsertMessage(ann, []byte(fmt.Sprintf("From: carol@client.test\r\nTo: %s\r\nSubject: s%d\r\n\r\nhi", ann, i)), []string{"INBOX"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = id
+	}
+	w.rpcs.take()
+	w.google.ResetUsage()
+	w.crm.calls.Store(0)
+	var lat []time.Duration
+	units := 0
+	b.ResetTimer()
+	for i := range b.N {
+		w.labelAll(b, ids[i:i+1]) // the user's labeling is not the product's cost
+		before := w.units()
+		start := time.Now()
+		r, err := w.engine.Process(w.ctx, ann)
+		if err != nil || r.Posted != 1 {
+			b.Fatalf("pass %d: %+v, %v", i, r, err)
+		}
+		lat = append(lat, time.Since(start))
+		units += w.units() - before
+	}
+	b.StopTimer()
+	report(b, w, b.N, units, w.crm.calls.Load(), w.rpcs.take())
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Milliseconds()), "p99-ms")
+}
+
+// A burst of 2,000 labeled messages in one pass (the first notification);
+// the throughput is compared with Gmail's per-user rate of 250 units/s.
+func BenchmarkPostBurst2000(b *testing.B) {
+	const n = 2000
+	for range b.N {
+		b.StopTimer()
+		w := newBenchWorld(b)
+		w.google.SetFault("*", nil)
+		ids := make([]string, n)
+		for i := range n {
+			id, err := w.google.InsertMessage(ann, []byte(fmt.Sprintf("From: carol@client.test\r\nTo: %s\r\nSubject: b%d\r\n\r\nhi", ann, i)), []string{"INBOX"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids[i] = id
+		}
+		w.labelAll(b, ids)
+		w.google.SetFault("*", &fakegoogle.Fault{Latency: 20 * time.Millisecond})
+		w.rpcs.take()
+		w.google.ResetUsage()
+		w.crm.calls.Store(0)
+		var peak atomic.Uint64
+		stop := make(chan struct{})
+		go func() {
+			var ms runtime.MemStats
+			for {
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		b.StartTimer()
+		start := time.Now()
+		r, err := w.engine.Process(w.ctx, ann)
+		elapsed := time.Since(start)
+		b.StopTimer()
+		close(stop)
+		if err != nil || r.Posted != n {
+			b.Fatalf("burst: %+v, %v", r, err)
+		}
+		limited := 0
+		for _, u := range w.google.Usage(ann) {
+			limited += u.RateLimited
+		}
+		units := w.units()
+		rate := float64(n) / elapsed.Seconds()
+		quotaBound := 250 / (float64(units) / n)
+		report(b, w, n, units, w.crm.calls.Load(), w.rpcs.take())
+		b.ReportMetric(rate, "msgs/s")
+		b.ReportMetric(100*rate/quotaBound, "%-of-quota-rate")
+		b.ReportMetric(float64(limited), "429s")
+		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+	}
+}
