@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/sync/errgroup"
 	gmail "google.golang.org/api/gmail/v1"
 
@@ -699,7 +700,7 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 		date = time.UnixMilli(msg.InternalDate).UTC()
 	}
 	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.From, To: splitList(parsed.To), Cc: splitList(parsed.Cc),
-		Date: date, Text: parsed.Text, HTML: parsed.HTML, GmailMessageID: id}}
+		Date: date, Text: parsed.Text, HTML: htmlPolicy.Sanitize(parsed.HTML), GmailMessageID: id}}
 	if out.WithAttachments {
 		for _, a := range parsed.Attachments {
 			note.Attachments = append(note.Attachments, crm.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
@@ -727,6 +728,11 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 	}
 	return out, offeredRecords, nil
 }
+
+// htmlPolicy sanitizes message HTML before it reaches the CRM: the
+// formatting of user-generated content stays, scripts, event handlers and
+// remote-content tricks go.
+var htmlPolicy = bluemonday.UGCPolicy()
 
 // splitList turns an address header into its addresses as written.
 func splitList(h string) []string {

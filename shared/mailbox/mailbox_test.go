@@ -109,6 +109,32 @@ func newWorld(t *testing.T, setup func(*store.MailSetup)) *world {
 	return w
 }
 
+// spyCRM records the notes the engine sends, before the CRM sanitizes them.
+type spyCRM struct {
+	mailbox.CRM
+	mu   sync.Mutex
+	sent []crm.Note
+}
+
+func (s *spyCRM) PostNote(ctx context.Context, w crm.Write, n crm.Note) (crm.Note, error) {
+	s.mu.Lock()
+	s.sent = append(s.sent, n)
+	s.mu.Unlock()
+	return s.CRM.PostNote(ctx, w, n)
+}
+
+func TestHTMLIsSanitizedBeforeItReachesTheCRM(t *testing.T) {
+	w := newWorld(t, nil)
+	spy := &spyCRM{CRM: w.engine.CRM}
+	w.engine.CRM = spy
+	id := w.deliver(fromCarol)
+	w.label(id)
+	w.process()
+	if len(spy.sent) != 1 || strings.Contains(spy.sent[0].HTML, "<script") || !strings.Contains(spy.sent[0].HTML, "Hello") {
+		t.Errorf("HTML sent to the CRM: %+v", spy.sent)
+	}
+}
+
 // grantOnce gives each user one grant, as a stored refresh token would be:
 // revoking it stops every later client of that user.
 func grantOnce(g *fakegoogle.Server) workspace.TokenSourceFunc {

@@ -190,8 +190,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-// sweep runs the mail sweep of every demo user on its period, as the
-// scheduler does in production.
+// sweep runs the mail sweep of every demo user on its period, and renews
+// their Gmail watches daily, as the scheduler does in production.
 func sweep(ctx context.Context, o Options, engine *mailbox.Engine) {
 	every := o.SweepEvery
 	if every <= 0 {
@@ -199,11 +199,20 @@ func sweep(ctx context.Context, o Options, engine *mailbox.Engine) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	renewed := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if time.Since(renewed) >= 24*time.Hour {
+			renewed = time.Now()
+			for _, u := range DemoFirm().Users {
+				if err := engine.Connect(ctx, u.Email); err != nil {
+					o.Log.Warn("sandbox: Gmail watch renewal", "user", u.Email, "err", err)
+				}
+			}
 		}
 		for _, u := range DemoFirm().Users {
 			if _, err := engine.Sweep(ctx, u.Email); err != nil {
