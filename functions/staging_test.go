@@ -21,6 +21,8 @@ var registered = map[string]string{
 	"health":    "Health",
 	"crmapi":    "CRMAPI",
 	"gmailpush": "GmailPush",
+	"dispatch":  "Dispatch",
+	"jobs":      "Jobs",
 }
 
 func repoRoot(t *testing.T) string {
@@ -145,6 +147,34 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 		var rep struct{ Version string }
 		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || rep.Version != "staged-1" {
 			t.Errorf("staged Health answered %d with version %q (%v)", resp.StatusCode, rep.Version, err)
+		}
+	},
+	// Dispatch refuses GET and an unknown kind.
+	"Dispatch": func(t *testing.T, resp *http.Response, url string) {
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("staged Dispatch GET: %d, want 405", resp.StatusCode)
+		}
+		r, err := http.Post(url+"/", "application/json", strings.NewReader(`{"kind":"tea"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusBadRequest && r.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("staged Dispatch with an unknown kind: %d, want 400 (or 503 without Pub/Sub)", r.StatusCode)
+		}
+	},
+	// Jobs acknowledges a job it can never run.
+	"Jobs": func(t *testing.T, resp *http.Response, url string) {
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("staged Jobs GET: %d, want 405", resp.StatusCode)
+		}
+		r, err := http.Post(url+"/", "application/json", strings.NewReader(`{"message":{"data":"e30="}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusNoContent {
+			t.Errorf("staged Jobs with an empty job: %d, want 204", r.StatusCode)
 		}
 	},
 	// GmailPush acknowledges a push it can never use (and refuses GET).

@@ -10,17 +10,16 @@ package gmailpush
 
 import (
 	"context"
-	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
-	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/gmailnotify"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/pubsubpush"
 	"github.com/crmsync/crmsync/shared/wiring"
 )
 
@@ -46,36 +45,17 @@ type Handler struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST a Pub/Sub push message", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		h.Log.Warn("gmailpush: unreadable push body; acknowledged", "err", err)
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	n, err := gmailnotify.Decode(body)
-	if err != nil {
-		// Redelivering it would fail the same way forever.
-		h.Log.Warn("gmailpush: unusable notification; acknowledged", "err", err, "bytes", len(body))
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	res, err := h.Engine.Process(r.Context(), n.Email)
-	switch {
-	case err == nil:
+	pubsubpush.Serve(w, r, h.Log, "gmailpush", func(ctx context.Context, body []byte) error {
+		n, err := gmailnotify.Decode(body)
+		if err != nil {
+			return err
+		}
+		res, err := h.Engine.Process(ctx, n.Email)
+		if err != nil {
+			return fmt.Errorf("pass of %s (pubsub %s): %w", n.Email, n.MessageID, err)
+		}
 		h.Log.Debug("gmailpush: pass done", "user", n.Email, "historyId", n.HistoryID, "pubsubId", n.MessageID,
 			"posted", res.Posted, "failed", res.Failed, "unmatched", res.Unmatched, "retrying", res.Retrying)
-		w.WriteHeader(http.StatusNoContent)
-	case errors.Is(err, mailbox.ErrBusy), failure.KindOf(err).Retryable():
-		h.Log.Info("gmailpush: pass not done; Pub/Sub will redeliver", "user", n.Email, "pubsubId", n.MessageID, "err", err)
-		http.Error(w, "try again later", http.StatusServiceUnavailable)
-	default:
-		// Permanent for this user (recorded on the user's status); a retry
-		// would not help.
-		h.Log.Error("gmailpush: pass failed; acknowledged", "user", n.Email, "pubsubId", n.MessageID, "err", err)
-		w.WriteHeader(http.StatusNoContent)
-	}
+		return nil
+	})
 }

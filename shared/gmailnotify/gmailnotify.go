@@ -12,7 +12,6 @@
 package gmailnotify
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/mail"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/pubsubpush"
 )
 
 // Notification is one decoded Gmail notification.
@@ -34,17 +34,6 @@ type Notification struct {
 	PublishTime time.Time
 }
 
-type envelope struct {
-	Message struct {
-		Data        string            `json:"data"`
-		MessageID   string            `json:"messageId"`
-		MessageID2  string            `json:"message_id"`
-		PublishTime string            `json:"publishTime"`
-		Attributes  map[string]string `json:"attributes"`
-	} `json:"message"`
-	Subscription string `json:"subscription"`
-}
-
 const op = "gmailnotify: decode"
 
 func invalid(format string, args ...any) error {
@@ -53,34 +42,25 @@ func invalid(format string, args ...any) error {
 
 // Decode reads a Pub/Sub push request body.
 func Decode(body []byte) (Notification, error) {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return Notification{}, invalid("the push body is not a Pub/Sub envelope: %v", err)
-	}
-	n, err := DecodeData(env.Message.Data)
+	m, err := pubsubpush.Decode(body)
 	if err != nil {
 		return Notification{}, err
 	}
-	n.MessageID = env.Message.MessageID
-	if n.MessageID == "" {
-		n.MessageID = env.Message.MessageID2
-	}
-	if t, err := time.Parse(time.RFC3339Nano, env.Message.PublishTime); err == nil {
-		n.PublishTime = t
-	}
-	return n, nil
+	n, err := parse(m.Data)
+	n.MessageID, n.PublishTime = m.ID, m.PublishTime
+	return n, err
 }
 
 // DecodeData reads the base64 message data of a notification.
 func DecodeData(data string) (Notification, error) {
-	data = strings.TrimSpace(data)
-	if data == "" {
-		return Notification{}, invalid("the message has no data")
-	}
-	raw, err := decodeBase64(data)
+	raw, err := pubsubpush.DecodeData(data)
 	if err != nil {
-		return Notification{}, invalid("the message data is not base64: %v", err)
+		return Notification{}, err
 	}
+	return parse(raw)
+}
+
+func parse(raw []byte) (Notification, error) {
 	var payload struct {
 		EmailAddress string          `json:"emailAddress"`
 		HistoryID    json.RawMessage `json:"historyId"`
@@ -97,15 +77,6 @@ func DecodeData(data string) (Notification, error) {
 		return Notification{}, err
 	}
 	return Notification{Email: strings.ToLower(addr.Address), HistoryID: id}, nil
-}
-
-// decodeBase64 accepts both alphabets, with or without padding.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimRight(s, "=")
-	if strings.ContainsAny(s, "-_") {
-		return base64.RawURLEncoding.DecodeString(s)
-	}
-	return base64.RawStdEncoding.DecodeString(s)
 }
 
 func historyID(raw json.RawMessage) (uint64, error) {

@@ -14,13 +14,16 @@ import (
 	"google.golang.org/api/option"
 
 	// The functions the sandbox serves.
+	_ "github.com/crmsync/crmsync/functions/dispatch"
 	_ "github.com/crmsync/crmsync/functions/gmailpush"
 	_ "github.com/crmsync/crmsync/functions/health"
+	_ "github.com/crmsync/crmsync/functions/jobs"
 
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/sandbox"
+	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
 )
 
@@ -122,6 +125,29 @@ func TestLabeledMailFlowsThroughPubSubToTheCRM(t *testing.T) {
 	}
 	if found != 1 {
 		t.Errorf("%d notes for the message on Carol, want 1 (%d notes in all)", found, len(notes))
+	}
+	// A scheduler tick: Dispatch publishes a mail sweep per user, the jobs
+	// topic pushes each to the Jobs function, which sweeps the mailbox.
+	tick := time.Now()
+	if err := sandbox.RunJob(ctx, parts.WebURL, "mail-sweep"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, project, "(default)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, email := range []string{"ann@demo.test", "bob@demo.test"} {
+		for {
+			u, err := st.Users().Get(ctx, email)
+			if err == nil && !u.Passes["mail"].At.Before(tick) {
+				break
+			}
+			if time.Since(tick) > 30*time.Second {
+				t.Fatalf("%s was not swept within 30s of the tick", email)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	if !strings.Contains(out.String(), parts.CRMURL) {
 		t.Errorf("banner lacks the CRM URL:\n%s", out.String())

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -29,7 +30,7 @@ import (
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/instance"
-	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/topology"
@@ -159,7 +160,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	// Connect the demo users' mailboxes (labels and watch), and run the
-	// jobs Cloud Scheduler runs in production: the mail sweep.
+	// jobs Cloud Scheduler runs in production.
 	env, err := instance.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("sandbox: the functions' environment: %w", err)
@@ -173,7 +174,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("sandbox: connecting %s's mailbox: %w", u.Email, err)
 		}
 	}
-	go sweep(ctx, o, engine)
+	go schedule(ctx, o, webURL)
 	printBanner(o, webURL, googleURL, crmURL)
 	if o.OnReady != nil {
 		o.OnReady(Parts{Google: google, CRM: crmStore, WebURL: webURL, GoogleURL: googleURL, CRMURL: crmURL})
@@ -190,9 +191,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-// sweep runs the mail sweep of every demo user on its period, and renews
-// their Gmail watches daily, as the scheduler does in production.
-func sweep(ctx context.Context, o Options, engine *mailbox.Engine) {
+// schedule does what Cloud Scheduler does in production: it calls the
+// Dispatch function with the mail sweep every SweepEvery and the watch
+// renewal daily, so the jobs travel the same path (Dispatch → jobs topic →
+// Jobs) as in production.
+func schedule(ctx context.Context, o Options, webURL string) {
 	every := o.SweepEvery
 	if every <= 0 {
 		every = 10 * time.Minute
@@ -206,20 +209,37 @@ func sweep(ctx context.Context, o Options, engine *mailbox.Engine) {
 			return
 		case <-t.C:
 		}
+		kinds := []string{jobs.MailSweep}
 		if time.Since(renewed) >= 24*time.Hour {
 			renewed = time.Now()
-			for _, u := range DemoFirm().Users {
-				if err := engine.Connect(ctx, u.Email); err != nil {
-					o.Log.Warn("sandbox: Gmail watch renewal", "user", u.Email, "err", err)
-				}
-			}
+			kinds = append(kinds, jobs.WatchRenewal)
 		}
-		for _, u := range DemoFirm().Users {
-			if _, err := engine.Sweep(ctx, u.Email); err != nil {
-				o.Log.Warn("sandbox: mail sweep", "user", u.Email, "err", err)
+		for _, k := range kinds {
+			if err := RunJob(ctx, webURL, k); err != nil {
+				o.Log.Warn("sandbox: scheduled job", "kind", k, "err", err)
 			}
 		}
 	}
+}
+
+// RunJob calls the sandbox's Dispatch function with a job kind, as a
+// Cloud Scheduler tick (or a "run now" button) does.
+func RunJob(ctx context.Context, webURL, kind string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webURL+"/Dispatch", strings.NewReader(`{"kind":"`+kind+`"}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("sandbox: Dispatch %s answered %d: %s", kind, resp.StatusCode, b)
+	}
+	return nil
 }
 
 func waitHealthy(ctx context.Context, url string, served <-chan error) error {

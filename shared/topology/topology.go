@@ -60,6 +60,7 @@ func Topics() []Topic {
 func Subscriptions() []Push {
 	return []Push{
 		{Name: "gmail-push", Topic: GmailTopic, Function: "GmailPush", AckDeadline: 5 * time.Minute},
+		{Name: "jobs-push", Topic: JobsTopic, Function: "Jobs", AckDeadline: 10 * time.Minute},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
+	"cloud.google.com/go/pubsub/v2"
 	"golang.org/x/oauth2"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -65,6 +66,28 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 // Google returns the factory of Google clients for the environment.
 func Google(env *instance.Env) *workspace.Factory {
 	return &workspace.Factory{Tokens: Tokens(env), Endpoint: env.Config.GoogleAPIEndpoint}
+}
+
+// TopicPublisher publishes to one Pub/Sub topic.
+type TopicPublisher struct{ p *pubsub.Publisher }
+
+// Publish sends a message; wait reports whether Pub/Sub accepted it.
+func (t TopicPublisher) Publish(ctx context.Context, data []byte, attrs map[string]string) func() error {
+	r := t.p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs})
+	return func() error {
+		_, err := r.Get(ctx)
+		return err
+	}
+}
+
+// JobsPublisher publishes to the jobs topic of the environment's project
+// (the emulator's when PUBSUB_EMULATOR_HOST is set).
+func JobsPublisher(ctx context.Context, env *instance.Env) (TopicPublisher, error) {
+	c, err := pubsub.NewClient(ctx, env.Config.ProjectID)
+	if err != nil {
+		return TopicPublisher{}, failure.E("wiring: pubsub client", failure.Transient, err)
+	}
+	return TopicPublisher{p: c.Publisher(topology.TopicPath(env.Config.ProjectID, topology.JobsTopic))}, nil
 }
 
 // holder names one function instance in leases and claims.

@@ -1,0 +1,48 @@
+// Package jobs is the Jobs function: Pub/Sub pushes each per-user job
+// that Dispatch published (package jobs) and it runs the job. 204
+// acknowledges (done, or a job that can never run); 503 asks for
+// redelivery with backoff.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/crmsync/crmsync/shared/instance"
+	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/pubsubpush"
+	"github.com/crmsync/crmsync/shared/wiring"
+)
+
+func init() {
+	functions.HTTP("Jobs", instance.HTTP("Jobs", func(env *instance.Env) (http.Handler, error) {
+		e, err := wiring.MailEngine(context.Background(), env, "jobs")
+		if err != nil {
+			return nil, err
+		}
+		return &Handler{Mail: e, Log: env.Log}, nil
+	}))
+}
+
+// Handler serves pushed jobs.
+type Handler struct {
+	Mail jobs.Mail
+	Log  *slog.Logger
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pubsubpush.Serve(w, r, h.Log, "jobs", func(ctx context.Context, body []byte) error {
+		j, err := jobs.Decode(body)
+		if err != nil {
+			return err
+		}
+		if err := jobs.Run(ctx, j, h.Mail); err != nil {
+			return fmt.Errorf("%s of %s: %w", j.Kind, j.User, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,130 @@
+// Package jobs is the scheduler's fan-out: Cloud Scheduler calls the
+// Dispatch function with a job kind; Dispatch publishes one job per
+// eligible user to the jobs topic; Pub/Sub pushes each to the Jobs
+// function, which runs it for that user. So a scheduler tick costs one
+// message per user, users run in parallel across instances, and a failed
+// user's job is redelivered alone.
+//
+// Kinds:
+//
+//	mail-sweep     every 10 minutes: post mail still carrying the CRM label
+//	               (a lost notification delays a message by one period at most)
+//	watch-renewal  daily: renew the Gmail watch (it lapses after 7 days) and
+//	               re-make deleted labels
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/pubsubpush"
+	"github.com/crmsync/crmsync/shared/store"
+)
+
+// Job kinds.
+const (
+	MailSweep    = "mail-sweep"
+	WatchRenewal = "watch-renewal"
+)
+
+// Kinds lists the job kinds.
+var Kinds = []string{MailSweep, WatchRenewal}
+
+// Job is one user's job.
+type Job struct {
+	Kind string `json:"kind"`
+	User string `json:"user"`
+}
+
+// Publisher publishes a job message to the jobs topic. Publish returns at
+// once; wait reports whether the message was accepted, so many publishes
+// can be in flight.
+type Publisher interface {
+	Publish(ctx context.Context, data []byte, attrs map[string]string) (wait func() error)
+}
+
+// eligible says whether a user takes jobs of kind.
+func eligible(kind string, u store.User) bool {
+	switch kind {
+	case MailSweep, WatchRenewal:
+		return u.Mail.Enabled && u.Connection.State == store.Connected
+	}
+	return false
+}
+
+// Dispatch publishes a job of kind for every eligible user of every
+// tenant and returns how many it published. A publish that fails stops
+// the dispatch with the error (the scheduler retries the tick; a user who
+// gets the job twice runs it twice, which every job allows).
+func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) (int, error) {
+	const op = "jobs: dispatch"
+	if !slices.Contains(Kinds, kind) {
+		return 0, failure.Errorf(op, failure.Invalid, "kind %q is not one of %v", kind, Kinds)
+	}
+	tenants, err := st.Tenants().List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	type pending struct {
+		user string
+		wait func() error
+	}
+	var sent []pending
+	for _, t := range tenants {
+		users, err := st.Users().ListByTenant(ctx, t.ID)
+		if err != nil {
+			return 0, err
+		}
+		for _, u := range users {
+			if !eligible(kind, u) {
+				continue
+			}
+			data, _ := json.Marshal(Job{Kind: kind, User: u.ID})
+			sent = append(sent, pending{u.ID, pub.Publish(ctx, data, map[string]string{"kind": kind, "tenant": t.ID})})
+		}
+	}
+	for _, p := range sent {
+		if err := p.wait(); err != nil {
+			return 0, failure.E(fmt.Sprintf("%s: publish %s for %s", op, kind, p.user), failure.Transient, err)
+		}
+	}
+	return len(sent), nil
+}
+
+// Decode reads a pushed job; what is not a job is Invalid.
+func Decode(body []byte) (Job, error) {
+	m, err := pubsubpush.Decode(body)
+	if err != nil {
+		return Job{}, err
+	}
+	var j Job
+	if err := json.Unmarshal(m.Data, &j); err != nil {
+		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "the message data is not a job: %v", err)
+	}
+	if !slices.Contains(Kinds, j.Kind) || j.User == "" {
+		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "job %+v: unknown kind or no user", j)
+	}
+	return j, nil
+}
+
+// Mail is the mail engine as jobs use it.
+type Mail interface {
+	Sweep(ctx context.Context, email string) (mailbox.Result, error)
+	Connect(ctx context.Context, email string) error
+}
+
+// Run runs one job.
+func Run(ctx context.Context, j Job, mail Mail) error {
+	switch j.Kind {
+	case MailSweep:
+		_, err := mail.Sweep(ctx, j.User)
+		return err
+	case WatchRenewal:
+		return mail.Connect(ctx, j.User)
+	}
+	return failure.Errorf("jobs: run", failure.Invalid, "unknown kind %q", j.Kind)
+}
