@@ -19,6 +19,7 @@ trap 'exit 130' INT TERM
 
 require_go
 require_emulators
+require_chromium
 
 say "== gofmt"
 unformatted=$(gofmt -l functions shared scripts 2>/dev/null || true)

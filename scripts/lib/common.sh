@@ -39,6 +39,15 @@ require_java() {
   [ -n "$major" ] && [ "$major" -ge 11 ] || die "Java $major is too old for the emulators: install Java 17 ('apt-get install openjdk-17-jre-headless')."
 }
 
+# require_chromium installs Debian's Chromium for the browser tests when it
+# is missing.
+require_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "Chromium is missing; installing Debian's chromium for the browser tests…"
+    apt_install chromium || die "Chromium is missing (the browser tests need it): install it with 'apt-get install chromium'."
+  fi
+}
+
 # require_emulators checks the Google Cloud CLI and its two emulator components.
 require_emulators() {
   command -v gcloud >/dev/null 2>&1 || die "The Google Cloud CLI (gcloud) is missing: install google-cloud-cli with the emulator components (https://cloud.google.com/sdk/docs/install)."

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/option"
@@ -27,11 +30,9 @@ import (
 	"github.com/crmsync/crmsync/shared/store/storetest"
 )
 
-// The whole path a user takes, in one process: mail arrives, the user adds
-// the SmartOffice label in Gmail, Gmail's watch notification goes through
-// the Pub/Sub emulator's push subscription to the GmailPush function, which
-// posts the mail to the reference CRM and relabels it.
-func TestLabeledMailFlowsThroughPubSubToTheCRM(t *testing.T) {
+// The sandbox in this process, once: the functions' environments are built
+// once per process, so every end-to-end check shares one sandbox.
+func TestSandboxEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole sandbox")
 	}
@@ -70,6 +71,15 @@ func TestLabeledMailFlowsThroughPubSubToTheCRM(t *testing.T) {
 		t.Fatal("sandbox not ready within 90s")
 	}
 
+	t.Run("labeled mail flows through Pub/Sub to the CRM", func(t *testing.T) { labeledMail(t, ctx, parts, project, &out) })
+	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
+}
+
+// The whole path a user takes: mail arrives, the user adds the SmartOffice
+// label in Gmail, Gmail's watch notification goes through the Pub/Sub
+// emulator's push subscription to the GmailPush function, which posts the
+// mail to the reference CRM and relabels it. Then a scheduler tick sweeps.
+func labeledMail(t *testing.T, ctx context.Context, parts sandbox.Parts, project string, out *bytes.Buffer) {
 	const ann = "ann@demo.test"
 	gm, err := gmail.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/"),
 		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(ann, fakegoogle.ScopeGmailModify)})))
@@ -152,4 +162,72 @@ func TestLabeledMailFlowsThroughPubSubToTheCRM(t *testing.T) {
 	if !strings.Contains(out.String(), parts.CRMURL) {
 		t.Errorf("banner lacks the CRM URL:\n%s", out.String())
 	}
+}
+
+// A newcomer's first minute: open the console, deliver a demo message,
+// add the label, and see it turn Posted and its note appear on the
+// contact. A screenshot of the result is saved.
+func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
+	storetest.RequireCommand(t, "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath("/usr/bin/chromium"), chromedp.NoSandbox,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.WindowSize(1400, 1800))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(bctx); err != nil { // starts the browser, on a context without a deadline
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	tctx, cancelTimeout := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelTimeout()
+
+	const ann = "ann@demo.test"
+	user := `//section[@id="user-` + ann + `"]`
+	err := chromedp.Do(tctx,
+		chromedp.Navigate(parts.WebURL+"/Console"),
+		chromedp.WaitVisible(`//h1[contains(., "sandbox console")]`),
+		chromedp.SetValue(`//select[@id="template-`+ann+`"]`, "attachment"),
+		chromedp.Click(`//button[@id="deliver-`+ann+`"]`),
+		chromedp.WaitVisible(user+`//tr[contains(@data-subject, "Signed forms")]`),
+	)
+	if err != nil {
+		t.Fatalf("delivering a demo message from the console: %v", err)
+	}
+	attr, err := chromedp.Run(tctx, chromedp.AttributeValue(user+`//tr[contains(@data-subject, "Signed forms")]`, "data-subject"))
+	if err != nil || !attr.Exists {
+		t.Fatalf("reading the delivered message's row: %v", err)
+	}
+	subject := attr.Value
+	row := user + `//tr[@data-subject="` + subject + `"]`
+	err = chromedp.Do(tctx,
+		chromedp.Click(row+`//button[contains(., "Add SmartOffice label")]`),
+		chromedp.WaitVisible(row+`//td[contains(., "SmartOfficePosted")]`),
+		chromedp.WaitVisible(`//tr[@data-contact="Carol Client"]//div[contains(., "`+subject+`") and contains(., "1 attachment")]`),
+	)
+	if err != nil {
+		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
+		t.Fatalf("labeling from the console: %v\npage:\n%.3000s", err, html)
+	}
+	// "Run now" runs the mail sweep through Dispatch.
+	err = chromedp.Do(tctx,
+		chromedp.Click(`//button[@id="run-mail-sweep"]`),
+		chromedp.WaitVisible(`//tr[td[1][.="mail-sweep"] and not(td[2][.="not yet"])]`),
+	)
+	if err != nil {
+		t.Fatalf("running the mail sweep from the console: %v", err)
+	}
+	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("CRMSYNC_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, "console.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the console after posting %q: %s (%d bytes)", subject, path, len(shot))
 }

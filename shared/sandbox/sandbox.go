@@ -19,6 +19,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/instance"
@@ -174,7 +176,15 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("sandbox: connecting %s's mailbox: %w", u.Email, err)
 		}
 	}
-	go schedule(ctx, o, webURL)
+	every := o.SweepEvery
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	times := &jobTimes{last: map[string]time.Time{}, next: map[string]time.Time{}}
+	go schedule(ctx, o, webURL, every, times)
+	crmClient := restcrm.New(crmURL+"/", string(key))
+	console.Store(&Console{Google: google, GoogleURL: googleURL, CRM: crmClient, Store: st, WebURL: webURL, Firm: DemoFirm(), Jobs: times})
+	defer console.Store(nil)
 	printBanner(o, webURL, googleURL, crmURL)
 	if o.OnReady != nil {
 		o.OnReady(Parts{Google: google, CRM: crmStore, WebURL: webURL, GoogleURL: googleURL, CRMURL: crmURL})
@@ -191,32 +201,54 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
+// jobTimes is when each scheduled job last ran and runs next.
+type jobTimes struct {
+	mu         sync.Mutex
+	last, next map[string]time.Time
+}
+
+func (j *jobTimes) set(kind string, last, next time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !last.IsZero() {
+		j.last[kind] = last
+	}
+	if !next.IsZero() {
+		j.next[kind] = next
+	}
+}
+
+func (j *jobTimes) get(kind string) (last, next time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.last[kind], j.next[kind]
+}
+
 // schedule does what Cloud Scheduler does in production: it calls the
-// Dispatch function with the mail sweep every SweepEvery and the watch
+// Dispatch function with the mail sweep every sweep period and the watch
 // renewal daily, so the jobs travel the same path (Dispatch → jobs topic →
 // Jobs) as in production.
-func schedule(ctx context.Context, o Options, webURL string) {
-	every := o.SweepEvery
-	if every <= 0 {
-		every = 10 * time.Minute
+func schedule(ctx context.Context, o Options, webURL string, every time.Duration, times *jobTimes) {
+	periods := map[string]time.Duration{jobs.MailSweep: every, jobs.WatchRenewal: 24 * time.Hour}
+	start := time.Now()
+	for k, p := range periods {
+		times.set(k, time.Time{}, start.Add(p))
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	renewed := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		kinds := []string{jobs.MailSweep}
-		if time.Since(renewed) >= 24*time.Hour {
-			renewed = time.Now()
-			kinds = append(kinds, jobs.WatchRenewal)
-		}
-		for _, k := range kinds {
-			if err := RunJob(ctx, webURL, k); err != nil {
-				o.Log.Warn("sandbox: scheduled job", "kind", k, "err", err)
+		case now := <-t.C:
+			for _, k := range jobs.Kinds {
+				if _, next := times.get(k); now.Before(next) {
+					continue
+				}
+				times.set(k, now, now.Add(periods[k]))
+				if err := RunJob(ctx, webURL, k); err != nil {
+					o.Log.Warn("sandbox: scheduled job", "kind", k, "err", err)
+				}
 			}
 		}
 	}
@@ -270,6 +302,7 @@ func printBanner(o Options, webURL, googleURL, crmURL string) {
 	firm := DemoFirm()
 	w := o.Out
 	fmt.Fprintf(w, "\nSandbox is up: demo firm %q (tenant %q), project %s\n\n", firm.Tenant.Name, firm.Tenant.ID, o.Config.ProjectID)
+	fmt.Fprintf(w, "  Console             %s/Console   ← start here: deliver mail, label it, watch it post\n", webURL)
 	fmt.Fprintf(w, "  Functions           %s/<Name>\n", webURL)
 	fmt.Fprintf(w, "  Health              %s/Health\n", webURL)
 	fmt.Fprintf(w, "  Fake Google         %s  (Gmail, People, Calendar, OAuth)\n", googleURL)

@@ -1,0 +1,446 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"golang.org/x/oauth2"
+	calendar "google.golang.org/api/calendar/v3"
+	gmail "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/option"
+	people "google.golang.org/api/people/v1"
+
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/restcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/store"
+)
+
+// The console is the sandbox's window on the whole system, served at
+// /Console beside the functions (never deployed: only the sandbox
+// registers it). It is a thin page over the same interfaces the tests
+// use: the fake Google's REST API (as each demo user), the reference CRM's
+// REST API, the product's store for pass status, and the Dispatch function
+// for "run now". It refreshes itself every few seconds.
+
+// console is the running sandbox's console; the function registered below
+// serves whichever is current.
+var console atomic.Pointer[Console]
+
+func init() {
+	functions.HTTP("Console", func(w http.ResponseWriter, r *http.Request) {
+		c := console.Load()
+		if c == nil {
+			http.Error(w, "the console starts with the sandbox", http.StatusServiceUnavailable)
+			return
+		}
+		c.ServeHTTP(w, r)
+	})
+}
+
+// Console serves the console page.
+type Console struct {
+	Google    *fakegoogle.Server
+	GoogleURL string
+	CRM       *restcrm.Client
+	Store     *store.Store
+	WebURL    string
+	Firm      Firm
+	Jobs      *jobTimes
+
+	mu     sync.Mutex
+	tokens map[string]string
+	seq    atomic.Int64
+}
+
+// token is the demo user's grant on the fake, made once.
+func (c *Console) token(email string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tokens == nil {
+		c.tokens = map[string]string{}
+	}
+	if c.tokens[email] == "" {
+		c.tokens[email] = c.Google.Token(email, fakegoogle.ScopeGmailModify, fakegoogle.ScopeContacts, fakegoogle.ScopeCalendar)
+	}
+	return c.tokens[email]
+}
+
+func (c *Console) opts(email, path string) []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint(c.GoogleURL + path),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: c.token(email)}))}
+}
+
+// Templates are the demo messages the console delivers.
+var Templates = []struct{ Key, Title string }{
+	{"client", "From a client (Carol)"},
+	{"internal", "Internal (from a colleague)"},
+	{"attachment", "From a client, with an attachment"},
+	{"bcc", "You in Bcc (Carol writes to Frank)"},
+	{"two-clients", "From a contact of two clients"},
+}
+
+func (c *Console) template(key, user string) (string, error) {
+	n := c.seq.Add(1)
+	date := time.Now().Format(time.RFC1123Z)
+	head := func(from, to, subject string) string {
+		return fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s #%d\r\nDate: %s\r\nMessage-ID: <console-%d-%d@sandbox.test>\r\n", from, to, subject, n, date, n, time.Now().UnixNano())
+	}
+	switch key {
+	case "client":
+		return head(`"Carol Client" <carol@client.test>`, user, "Portfolio review") + "\r\nHello,\r\n\r\nCould we review my portfolio next week?\r\n\r\nCarol\r\n", nil
+	case "internal":
+		other := "bob@demo.test"
+		if user == other {
+			other = "ann@demo.test"
+		}
+		return head(other, user, "Team lunch") + "\r\nLunch at noon?\r\n", nil
+	case "attachment":
+		return head(`"Carol Client" <carol@client.test>`, user, "Signed forms") + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nThe signed forms are attached.\r\n" +
+			"--b\r\nContent-Type: application/pdf; name=forms.pdf\r\nContent-Disposition: attachment; filename=forms.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcTl8uXrp/Og0MTGCg==\r\n--b--\r\n", nil
+	case "bcc":
+		return head(`"Carol Client" <carol@client.test>`, "Frank Finance <frank@corp.test>", "Confidential note") + "\r\nFrank, between us…\r\n", nil
+	case "two-clients":
+		return head(`"Carol Client" <carol@client.test>`, user, "Household and company accounts") + "\r\nA question about both accounts.\r\n", nil
+	}
+	return "", fmt.Errorf("no template %q", key)
+}
+
+// ServeHTTP shows the page (GET) or does an action (POST) and shows it again.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method == http.MethodPost {
+		if err := c.act(ctx, r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		http.Redirect(w, r, "/Console", http.StatusSeeOther)
+		return
+	}
+	page, err := c.page(ctx)
+	if err != nil {
+		http.Error(w, "the console could not read the sandbox: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := consolePage.Execute(w, page); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+func (c *Console) act(ctx context.Context, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return err
+	}
+	user := r.PostForm.Get("user")
+	known := slices.ContainsFunc(c.Firm.Users, func(u store.User) bool { return u.Email == user })
+	switch r.PostForm.Get("action") {
+	case "deliver":
+		if !known {
+			return fmt.Errorf("no demo user %q", user)
+		}
+		raw, err := c.template(r.PostForm.Get("template"), user)
+		if err != nil {
+			return err
+		}
+		gm, err := gmail.NewService(ctx, c.opts(user, "/")...)
+		if err != nil {
+			return err
+		}
+		labels := []string{"INBOX", "UNREAD"}
+		if r.PostForm.Get("template") == "bcc" {
+			labels = []string{"INBOX"}
+		}
+		_, err = gm.Users.Messages.Insert("me", &gmail.Message{Raw: b64url(raw), LabelIds: labels}).Do()
+		return err
+	case "label":
+		if !known {
+			return fmt.Errorf("no demo user %q", user)
+		}
+		gm, err := gmail.NewService(ctx, c.opts(user, "/")...)
+		if err != nil {
+			return err
+		}
+		id, err := labelID(gm, c.Firm.Tenant.CRMName)
+		if err != nil {
+			return err
+		}
+		_, err = gm.Users.Messages.Modify("me", r.PostForm.Get("message"), &gmail.ModifyMessageRequest{AddLabelIds: []string{id}}).Do()
+		return err
+	case "run":
+		kind := r.PostForm.Get("kind")
+		if !slices.Contains(jobs.Kinds, kind) {
+			return fmt.Errorf("no job %q", kind)
+		}
+		c.Jobs.set(kind, time.Now(), time.Time{})
+		return RunJob(ctx, c.WebURL, kind)
+	}
+	return fmt.Errorf("unknown action %q", r.PostForm.Get("action"))
+}
+
+func labelID(gm *gmail.Service, name string) (string, error) {
+	list, err := gm.Users.Labels.List("me").Do()
+	if err != nil {
+		return "", err
+	}
+	for _, l := range list.Labels {
+		if l.Name == name {
+			return l.Id, nil
+		}
+	}
+	return "", fmt.Errorf("no label %q yet: the mailbox is not connected", name)
+}
+
+type pageData struct {
+	Firm      string
+	CRMName   string
+	Templates any
+	Jobs      []jobRow
+	Users     []userView
+	Contacts  []contactView
+	Clients   []clientView
+	Now       string
+}
+
+type jobRow struct {
+	Kind, Last, Next string
+}
+
+type messageView struct {
+	ID, From, Subject, Date string
+	Labels                  []string
+	Status                  string
+}
+
+type userView struct {
+	Email, Name, Connection, Attention string
+	Pass                               string
+	Messages                           []messageView
+	Contacts                           []string
+	Events                             []string
+}
+
+type contactView struct {
+	Name, Type, Emails string
+	Clients            int
+	Notes              []string
+}
+
+type clientView struct {
+	Name   string
+	Emails []string
+}
+
+func (c *Console) page(ctx context.Context) (*pageData, error) {
+	p := &pageData{Firm: c.Firm.Tenant.Name, CRMName: c.Firm.Tenant.CRMName, Templates: Templates, Now: time.Now().Format("15:04:05")}
+	for _, k := range jobs.Kinds {
+		last, next := c.Jobs.get(k)
+		row := jobRow{Kind: k, Last: "not yet", Next: next.Format("Jan 2 15:04:05")}
+		if !last.IsZero() {
+			row.Last = last.Format("Jan 2 15:04:05")
+		}
+		p.Jobs = append(p.Jobs, row)
+	}
+	for _, u := range c.Firm.Users {
+		v, err := c.user(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		p.Users = append(p.Users, v)
+	}
+	contacts, err := c.CRM.ListContacts(ctx, "", crm.ContactQuery{})
+	if err != nil {
+		return nil, err
+	}
+	for _, ct := range contacts {
+		cv := contactView{Name: strings.TrimSpace(ct.FirstName + " " + ct.LastName), Type: string(ct.Type), Emails: strings.Join(ct.Emails, ", "), Clients: len(ct.ClientIDs)}
+		notes, err := c.CRM.Notes(ctx, "", ct.ID)
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(notes)
+		for _, n := range notes[:min(5, len(notes))] {
+			s := fmt.Sprintf("%s — %s", n.Subject, n.Date.Format("Jan 2 15:04"))
+			if len(n.Attachments) > 0 {
+				s += fmt.Sprintf(" (%d attachment", len(n.Attachments))
+				if len(n.Attachments) > 1 {
+					s += "s"
+				}
+				s += ")"
+			}
+			cv.Notes = append(cv.Notes, s)
+		}
+		p.Contacts = append(p.Contacts, cv)
+	}
+	clients, err := c.CRM.ListClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, cl := range clients {
+		v := clientView{Name: cl.Name}
+		acts, err := c.CRM.EmailActivities(ctx, cl.ID, "", false)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range acts {
+			s := a.Subject
+			if a.NeedsReview {
+				s += " (needs review: " + a.Reason + ")"
+			}
+			v.Emails = append(v.Emails, s)
+		}
+		p.Clients = append(p.Clients, v)
+	}
+	return p, nil
+}
+
+func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
+	v := userView{Email: su.Email, Name: su.DisplayName}
+	if u, err := c.Store.Users().Get(ctx, su.Email); err == nil {
+		v.Connection, v.Attention = string(u.Connection.State), u.Attention
+		if pass, ok := u.Passes["mail"]; ok {
+			v.Pass = fmt.Sprintf("%s: posted %d, failed %d, unmatched %d, retrying %d", pass.At.Local().Format("15:04:05"),
+				pass.Counts["posted"], pass.Counts["failed"], pass.Counts["unmatched"], pass.Counts["retrying"])
+			if pass.Error != "" {
+				v.Pass += " — " + pass.Error
+			}
+		}
+	}
+	gm, err := gmail.NewService(ctx, c.opts(su.Email, "/")...)
+	if err != nil {
+		return v, err
+	}
+	names := map[string]string{}
+	if ls, err := gm.Users.Labels.List("me").Do(); err == nil {
+		for _, l := range ls.Labels {
+			if l.Type == "user" {
+				names[l.Id] = l.Name
+			}
+		}
+	}
+	list, err := gm.Users.Messages.List("me").MaxResults(12).Do()
+	if err != nil {
+		return v, err
+	}
+	for _, ref := range list.Messages {
+		m, err := gm.Users.Messages.Get("me", ref.Id).Format("metadata").MetadataHeaders("From", "Subject", "Date").Do()
+		if err != nil {
+			continue
+		}
+		mv := messageView{ID: m.Id}
+		for _, h := range m.Payload.Headers {
+			switch h.Name {
+			case "From":
+				mv.From = h.Value
+			case "Subject":
+				mv.Subject = h.Value
+			case "Date":
+				mv.Date = h.Value
+			}
+		}
+		for _, l := range m.LabelIds {
+			if n, ok := names[l]; ok {
+				mv.Labels = append(mv.Labels, n)
+				if strings.HasPrefix(n, c.Firm.Tenant.CRMName) {
+					mv.Status = n
+				}
+			}
+		}
+		sort.Strings(mv.Labels)
+		v.Messages = append(v.Messages, mv)
+	}
+	if ppl, err := people.NewService(ctx, c.opts(su.Email, "/")...); err == nil {
+		if conn, err := ppl.People.Connections.List("people/me").PersonFields("names,emailAddresses").PageSize(20).Do(); err == nil {
+			for _, pr := range conn.Connections {
+				s := ""
+				if len(pr.Names) > 0 {
+					s = pr.Names[0].DisplayName
+				}
+				for _, e := range pr.EmailAddresses {
+					s += " <" + e.Value + ">"
+				}
+				v.Contacts = append(v.Contacts, s)
+			}
+		}
+	}
+	if cal, err := calendar.NewService(ctx, c.opts(su.Email, "/calendar/v3/")...); err == nil {
+		if ev, err := cal.Events.List("primary").SingleEvents(true).OrderBy("startTime").TimeMin(time.Now().Add(-24 * time.Hour).Format(time.RFC3339)).MaxResults(8).Do(); err == nil {
+			for _, e := range ev.Items {
+				when := e.Start.Date
+				if e.Start.DateTime != "" {
+					when = e.Start.DateTime
+				}
+				v.Events = append(v.Events, when+" "+e.Summary)
+			}
+		}
+	}
+	return v, nil
+}
+
+func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+var consolePage = template.Must(template.New("console").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="3">
+<title>{{.Firm}} — sandbox console</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1rem;color:#222}
+h1{font-size:1.3rem} h2{font-size:1.1rem;margin-top:1.5rem} h3{font-size:1rem}
+table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
+.card{border:1px solid #ccc;border-radius:6px;padding:.8rem}
+.status{font-weight:600} .muted{color:#666} button{cursor:pointer}
+</style></head>
+<body>
+<h1>{{.Firm}}: sandbox console</h1>
+<p class="muted">The whole system on this machine. Deliver a demo message, add the {{.CRMName}} label as you would in Gmail, and watch it turn {{.CRMName}}Posted and appear on the contact's notes in the CRM. Refreshes every 3 seconds (last {{.Now}}).</p>
+
+<h2>Scheduled jobs</h2>
+<p class="muted">As Cloud Scheduler does in production: each run calls the Dispatch function, which publishes one job per user to the jobs topic for the Jobs function.</p>
+<table><thead><tr><th>job</th><th>last run</th><th>next run</th><th></th></tr></thead><tbody>
+{{range .Jobs}}<tr><td>{{.Kind}}</td><td>{{.Last}}</td><td>{{.Next}}</td>
+<td><form method="post" action="/Console"><input type="hidden" name="action" value="run"><input type="hidden" name="kind" value="{{.Kind}}"><button id="run-{{.Kind}}">Run now</button></form></td></tr>{{end}}
+</tbody></table>
+
+<h2>Gmail, Google Contacts and Calendar (fake Google)</h2>
+<div class="grid">
+{{range $u := .Users}}<section class="card" id="user-{{$u.Email}}">
+<h3>{{$u.Name}} &lt;{{$u.Email}}&gt;</h3>
+<p>Google: {{$u.Connection}}{{if $u.Attention}} — <strong>{{$u.Attention}}</strong>{{end}}<br>Last mail pass: {{if $u.Pass}}{{$u.Pass}}{{else}}none yet{{end}}</p>
+<form method="post" action="/Console"><input type="hidden" name="action" value="deliver"><input type="hidden" name="user" value="{{$u.Email}}">
+<label>Deliver a demo message: <select name="template" id="template-{{$u.Email}}">{{range $.Templates}}<option value="{{.Key}}">{{.Title}}</option>{{end}}</select></label>
+<button id="deliver-{{$u.Email}}">Deliver</button></form>
+<table><thead><tr><th>from</th><th>subject</th><th>labels</th><th></th></tr></thead><tbody>
+{{range $u.Messages}}<tr data-subject="{{.Subject}}"><td>{{.From}}</td><td>{{.Subject}}</td><td class="status">{{range .Labels}}{{.}} {{end}}</td>
+<td><form method="post" action="/Console"><input type="hidden" name="action" value="label"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="message" value="{{.ID}}"><button>Add {{$.CRMName}} label</button></form></td></tr>
+{{else}}<tr><td colspan="4" class="muted">no mail</td></tr>{{end}}
+</tbody></table>
+<details><summary>Google Contacts ({{len $u.Contacts}})</summary><ul>{{range $u.Contacts}}<li>{{.}}</li>{{end}}</ul></details>
+<details><summary>Calendar ({{len $u.Events}})</summary><ul>{{range $u.Events}}<li>{{.}}</li>{{end}}</ul></details>
+</section>{{end}}
+</div>
+
+<h2>The reference CRM</h2>
+<div class="grid">
+<section class="card"><h3>Contacts and their notes</h3>
+<table><thead><tr><th>contact</th><th>notes (newest first)</th></tr></thead><tbody>
+{{range .Contacts}}<tr data-contact="{{.Name}}"><td>{{.Name}} <span class="muted">({{.Type}}{{if .Clients}}, {{.Clients}} client(s){{end}})<br>{{.Emails}}</span></td>
+<td>{{range .Notes}}<div class="note">{{.}}</div>{{else}}<span class="muted">none</span>{{end}}</td></tr>{{end}}
+</tbody></table></section>
+<section class="card"><h3>Clients and their e-mail activities</h3>
+<ul>{{range .Clients}}<li>{{.Name}}: {{range .Emails}}<div>{{.}}</div>{{else}}<span class="muted">none yet (automatic mail sync is not built yet)</span>{{end}}</li>{{end}}</ul></section>
+</div>
+</body></html>`))
