@@ -1,0 +1,502 @@
+// Package twoway is the pure bidirectional reconcile that contact sync
+// and calendar sync share. Given what is linked, what changed on each side
+// since the last pass and the options, Plan says what to write where. It
+// reads nothing and writes nothing; the engines feed it and apply its
+// plan.
+//
+// The two sides are A (Google) and B (the CRM). Every record is reduced to
+// Fields, the mapped content as canonical strings, plus the side's own
+// version (an etag or a CRM version) and the side's own modification time.
+//
+// Rules:
+//   - Changed on one side only: the change goes to the other side.
+//   - Changed on both: a field-level merge against the content both sides
+//     had at the last sync (the link's Base). A field changed on one side
+//     takes that side's value; a field changed on both to different values
+//     takes the value of the side whose own modification time is newer
+//     (ties go to A); the server's clock is never consulted. With one
+//     direction only, its source side wins such a conflict, and the other
+//     side's own edits stay on it until the source changes that field.
+//   - A change whose version is the one the link recorded for that side is
+//     the echo of our own write and is ignored.
+//   - Created on one side: first matched to an unlinked record of the other
+//     side sharing a match key (an e-mail address), and linked with a merge;
+//     otherwise created on the other side.
+//   - Deleted on one side: per the options, deleted on the other, kept
+//     (unlinked), or detached (the engine removes it from the synced set).
+//   - Fields may flow one way only (Options.OneWay); a direction may be
+//     switched off entirely (Options.Direction).
+//   - Guard: a plan that would delete more than Options.MaxDeleteShare of
+//     one side's records (and more than Options.MinDeletes) is marked
+//     Guarded with the reason; the engine applies nothing and asks the user.
+package twoway
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Side names a side.
+type Side int
+
+// The sides.
+const (
+	A Side = iota + 1 // Google
+	B                 // the CRM
+)
+
+func (s Side) String() string {
+	if s == A {
+		return "A"
+	}
+	return "B"
+}
+
+func (s Side) other() Side {
+	if s == A {
+		return B
+	}
+	return A
+}
+
+// Fields is a record's mapped content.
+type Fields map[string]string
+
+// Record is one side's record as the pass sees it.
+type Record struct {
+	ID       string
+	Version  string
+	Modified time.Time
+	Fields   Fields
+	Deleted  bool
+	// Keys match a new record with an unlinked one of the other side
+	// (lower-cased e-mail addresses).
+	Keys []string
+}
+
+// Link pairs records across the sides, with what was synced last.
+type Link struct {
+	A, B               string
+	AVersion, BVersion string
+	// Base is the content both sides had after the last sync.
+	Base Fields
+}
+
+// Direction says which way changes flow.
+type Direction int
+
+// Directions.
+const (
+	Off Direction = iota
+	AToB
+	BToA
+	Both
+)
+
+func (d Direction) flows(from Side) bool {
+	return d == Both || (from == A && d == AToB) || (from == B && d == BToA)
+}
+
+// OnDelete says what a deletion on one side does to the other.
+type OnDelete int
+
+// Deletion policies.
+const (
+	// Propagate deletes the linked record on the other side.
+	Propagate OnDelete = iota
+	// Keep leaves the other record and drops the link.
+	Keep
+	// Detach drops the link and asks the engine to take the other record
+	// out of the synced scope (remove it from the synced set).
+	Detach
+)
+
+// Options of a plan.
+type Options struct {
+	Direction Direction
+	// OnDeleteA applies when a record is deleted on A; OnDeleteB on B.
+	OnDeleteA, OnDeleteB OnDelete
+	// OneWay limits fields to one source: a field listed here only flows
+	// from that side (e.g. birthdays from the CRM only).
+	OneWay map[string]Side
+	// MaxDeleteShare and MinDeletes are the mass-deletion guard: more than
+	// MaxDeleteShare of a side's records, and more than MinDeletes, stop
+	// the plan. Zero values mean 0.2 and 5; a negative MinDeletes means 0.
+	MaxDeleteShare float64
+	MinDeletes     int
+}
+
+// Input is what a pass knows.
+type Input struct {
+	Links []Link
+	// ChangedA and ChangedB are the records changed (or created, or
+	// deleted) on each side since the last pass; on a full read, all.
+	ChangedA, ChangedB []Record
+	// UnlinkedA and UnlinkedB are existing records not linked yet that a
+	// new record of the other side may match (found by its keys).
+	UnlinkedA, UnlinkedB []Record
+	// SizeA and SizeB are the sides' record counts, for the guard.
+	SizeA, SizeB int
+}
+
+// Op is a kind of action.
+type Op int
+
+// Actions.
+const (
+	Create Op = iota + 1 // create on Side from Fields; link to Source
+	Update               // set Fields on Side's record ID if its version is IfVersion
+	Delete               // delete Side's record ID (version IfVersion)
+	DetachOp             // take Side's record ID out of the synced scope
+	LinkOp               // link A and B as they are (no write)
+	Unlink               // drop the link of A and B
+)
+
+// Action is one step of a plan.
+type Action struct {
+	Op   Op
+	Side Side // where the write happens
+	// ID is the record written (Update, Delete, DetachOp); Source is the
+	// record on the other side it comes from (Create, Update).
+	ID, Source string
+	IfVersion  string
+	Fields     Fields
+	// Link is the link after the action (Create, Update, LinkOp) or the
+	// one dropped (Unlink, Delete, DetachOp); its versions of the written
+	// side are filled in by the engine after the write.
+	Link Link
+	// Why explains the action for previews and logs.
+	Why string
+}
+
+// Plan is the actions of a pass, in a deterministic order.
+type Plan struct {
+	Actions []Action
+	// Guarded, when set, says why the plan must not be applied.
+	Guarded string
+}
+
+// Count returns how many actions of op write on side.
+func (p Plan) Count(op Op, side Side) int {
+	n := 0
+	for _, a := range p.Actions {
+		if a.Op == op && a.Side == side {
+			n++
+		}
+	}
+	return n
+}
+
+type state struct {
+	in      Input
+	opts    Options
+	byA     map[string]*Link
+	byB     map[string]*Link
+	changeA map[string]Record
+	changeB map[string]Record
+	plan    Plan
+	claimed map[string]bool // side+id of records already linked this pass
+}
+
+// PlanSync reconciles in under opts.
+func PlanSync(in Input, opts Options) Plan {
+	if opts.MaxDeleteShare == 0 {
+		opts.MaxDeleteShare = 0.2
+	}
+	switch {
+	case opts.MinDeletes == 0:
+		opts.MinDeletes = 5
+	case opts.MinDeletes < 0:
+		opts.MinDeletes = 0
+	}
+	s := &state{in: in, opts: opts, byA: map[string]*Link{}, byB: map[string]*Link{},
+		changeA: map[string]Record{}, changeB: map[string]Record{}, claimed: map[string]bool{}}
+	for i := range in.Links {
+		l := &in.Links[i]
+		s.byA[l.A], s.byB[l.B] = l, l
+	}
+	for _, r := range in.ChangedA {
+		s.changeA[r.ID] = r
+	}
+	for _, r := range in.ChangedB {
+		s.changeB[r.ID] = r
+	}
+	if opts.Direction == Off {
+		return Plan{}
+	}
+	// Linked records first: changes on one side, both, deletions.
+	for _, l := range sortedLinks(in.Links) {
+		s.linked(l)
+	}
+	// New records: match, then create.
+	s.unlinked(A, in.ChangedA)
+	s.unlinked(B, in.ChangedB)
+	s.guard()
+	return s.plan
+}
+
+func sortedLinks(ls []Link) []Link {
+	out := slices.Clone(ls)
+	slices.SortFunc(out, func(x, y Link) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
+	return out
+}
+
+// changed reports a real change of a linked record: present in the
+// changes with a version other than the one we recorded.
+func changedOf(m map[string]Record, id, recorded string) (Record, bool) {
+	r, ok := m[id]
+	if !ok || (r.Version == recorded && !r.Deleted) {
+		return Record{}, false
+	}
+	return r, true
+}
+
+func (s *state) add(a Action) { s.plan.Actions = append(s.plan.Actions, a) }
+
+func (s *state) linked(l Link) {
+	ra, ca := changedOf(s.changeA, l.A, l.AVersion)
+	rb, cb := changedOf(s.changeB, l.B, l.BVersion)
+	switch {
+	case !ca && !cb:
+		return
+	case ca && ra.Deleted && cb && rb.Deleted:
+		s.add(Action{Op: Unlink, Link: l, Why: "deleted on both sides"})
+	case ca && ra.Deleted:
+		s.deleted(A, l, rb, cb)
+	case cb && rb.Deleted:
+		s.deleted(B, l, ra, ca)
+	default:
+		var fa, fb Fields
+		if ca {
+			fa = ra.Fields
+		}
+		if cb {
+			fb = rb.Fields
+		}
+		s.merge(l, ra, ca, rb, cb, fa, fb)
+	}
+}
+
+// deleted handles a deletion on side from of a linked record; other is the
+// other side's record if it changed too.
+func (s *state) deleted(from Side, l Link, other Record, otherChanged bool) {
+	to := from.other()
+	policy := s.opts.OnDeleteA
+	if from == B {
+		policy = s.opts.OnDeleteB
+	}
+	id, ver := l.B, l.BVersion
+	if to == A {
+		id, ver = l.A, l.AVersion
+	}
+	if otherChanged {
+		ver = other.Version
+	}
+	switch {
+	case !s.opts.Direction.flows(from) || policy == Keep:
+		s.add(Action{Op: Unlink, Link: l, Why: fmt.Sprintf("deleted on %s; kept on %s", from, to)})
+	case policy == Detach:
+		s.add(Action{Op: DetachOp, Side: to, ID: id, Link: l, Why: fmt.Sprintf("deleted on %s; removed from the synced set on %s", from, to)})
+	default:
+		s.add(Action{Op: Delete, Side: to, ID: id, IfVersion: ver, Link: l, Why: fmt.Sprintf("deleted on %s", from)})
+	}
+}
+
+// merge reconciles a linked pair of which at least one side changed. fa or
+// fb is nil for a side that did not change (its content is the base).
+func (s *state) merge(l Link, ra Record, ca bool, rb Record, cb bool, fa, fb Fields) {
+	base := l.Base
+	if base == nil {
+		base = Fields{}
+	}
+	if !ca {
+		fa = base
+	}
+	if !cb {
+		fb = base
+	}
+	merged := s.mergeFields(base, fa, fb, ra.Modified, rb.Modified, ca, cb)
+	next := Link{A: l.A, B: l.B, AVersion: l.AVersion, BVersion: l.BVersion, Base: merged}
+	if ca {
+		next.AVersion = ra.Version
+	}
+	if cb {
+		next.BVersion = rb.Version
+	}
+	wroteA, wroteB := false, false
+	if !maps.Equal(project(merged, fa, A, s.opts), fa) && s.opts.Direction.flows(B) {
+		s.add(Action{Op: Update, Side: A, ID: l.A, Source: l.B, IfVersion: next.AVersion, Fields: project(merged, fa, A, s.opts), Link: next, Why: "changed on " + which(ca, cb)})
+		wroteA = true
+	}
+	if !maps.Equal(project(merged, fb, B, s.opts), fb) && s.opts.Direction.flows(A) {
+		s.add(Action{Op: Update, Side: B, ID: l.B, Source: l.A, IfVersion: next.BVersion, Fields: project(merged, fb, B, s.opts), Link: next, Why: "changed on " + which(ca, cb)})
+		wroteB = true
+	}
+	if !wroteA && !wroteB {
+		s.add(Action{Op: LinkOp, Link: next, Why: "both sides agree"})
+	}
+}
+
+func which(ca, cb bool) string {
+	switch {
+	case ca && cb:
+		return "both sides"
+	case ca:
+		return "A"
+	}
+	return "B"
+}
+
+// mergeFields merges field by field against base.
+func (s *state) mergeFields(base, fa, fb Fields, ta, tb time.Time, ca, cb bool) Fields {
+	out := Fields{}
+	keys := map[string]bool{}
+	for _, m := range []Fields{base, fa, fb} {
+		for k := range m {
+			keys[k] = true
+		}
+	}
+	for k := range keys {
+		a, b, o := fa[k], fb[k], base[k]
+		var v string
+		switch {
+		case a == b:
+			v = a
+		case a == o:
+			v = b
+		case b == o:
+			v = a
+		default:
+			// Changed on both sides: with one direction, its source wins;
+			// with both, the side that changed later.
+			v = a
+			switch s.opts.Direction {
+			case BToA:
+				v = b
+			case Both:
+				if cb && (!ca || tb.After(ta)) {
+					v = b
+				}
+			}
+		}
+		// A one-way field only takes its source's value.
+		if src, ok := s.opts.OneWay[k]; ok {
+			if src == A {
+				v = a
+			} else {
+				v = b
+			}
+		}
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// project is what side should hold after a merge: the merged content,
+// except one-way fields. Side keeps its own value of a field that flows
+// only from it, and of a field that flows only to it when the source has
+// no value (a birthday typed in Google stays when the CRM has none).
+func project(merged, own Fields, side Side, opts Options) Fields {
+	out := Fields{}
+	for k, v := range merged {
+		out[k] = v
+	}
+	for k, src := range opts.OneWay {
+		if src == side || merged[k] == "" {
+			if v, ok := own[k]; ok && v != "" {
+				out[k] = v
+			} else {
+				delete(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// unlinked handles new records of side: match or create.
+func (s *state) unlinked(side Side, changed []Record) {
+	recs := slices.Clone(changed)
+	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
+	for _, r := range recs {
+		if r.Deleted || s.isLinked(side, r.ID) || s.claimed[side.String()+r.ID] {
+			continue
+		}
+		if m, ok := s.match(side, r); ok {
+			s.claimed[side.String()+r.ID], s.claimed[side.other().String()+m.ID] = true, true
+			l := Link{}
+			ra, rb := r, m
+			if side == B {
+				ra, rb = m, r
+			}
+			l.A, l.B = ra.ID, rb.ID
+			// Both are "changed" with no common base: field conflicts go
+			// to the newer side, the rest is the union.
+			s.merge(l, ra, true, rb, true, ra.Fields, rb.Fields)
+			continue
+		}
+		if !s.opts.Direction.flows(side) {
+			continue
+		}
+		s.claimed[side.String()+r.ID] = true
+		to := side.other()
+		l := Link{}
+		if side == A {
+			l.A, l.AVersion = r.ID, r.Version
+		} else {
+			l.B, l.BVersion = r.ID, r.Version
+		}
+		fields := project(r.Fields, Fields{}, to, s.opts)
+		l.Base = fields
+		s.add(Action{Op: Create, Side: to, Source: r.ID, Fields: fields, Link: l, Why: "created on " + side.String()})
+	}
+}
+
+func (s *state) isLinked(side Side, id string) bool {
+	if side == A {
+		return s.byA[id] != nil
+	}
+	return s.byB[id] != nil
+}
+
+// match finds an unlinked record of the other side sharing a key.
+func (s *state) match(side Side, r Record) (Record, bool) {
+	pool := slices.Concat(s.in.UnlinkedB, s.in.ChangedB)
+	if side == B {
+		pool = slices.Concat(s.in.UnlinkedA, s.in.ChangedA)
+	}
+	sort.SliceStable(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
+	other := side.other()
+	for _, c := range pool {
+		if c.Deleted || s.isLinked(other, c.ID) || s.claimed[other.String()+c.ID] {
+			continue
+		}
+		for _, k := range r.Keys {
+			if k != "" && slices.Contains(c.Keys, k) {
+				return c, true
+			}
+		}
+	}
+	return Record{}, false
+}
+
+// guard stops a plan that deletes too much of a side.
+func (s *state) guard() {
+	for _, side := range []Side{A, B} {
+		size := s.in.SizeA
+		if side == B {
+			size = s.in.SizeB
+		}
+		n := s.plan.Count(Delete, side)
+		if n > s.opts.MinDeletes && float64(n) > s.opts.MaxDeleteShare*float64(size) {
+			s.plan.Guarded = fmt.Sprintf("this pass would delete %d of %d records on %s (more than %.0f%%); confirm before it runs",
+				n, size, side, 100*s.opts.MaxDeleteShare)
+			return
+		}
+	}
+}
