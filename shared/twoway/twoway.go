@@ -148,12 +148,12 @@ type Op int
 
 // Actions.
 const (
-	Create Op = iota + 1 // create on Side from Fields; link to Source
-	Update               // set Fields on Side's record ID if its version is IfVersion
-	Delete               // delete Side's record ID (version IfVersion)
-	DetachOp             // take Side's record ID out of the synced scope
-	LinkOp               // link A and B as they are (no write)
-	Unlink               // drop the link of A and B
+	Create   Op = iota + 1 // create on Side from Fields; link to Source
+	Update                 // set Fields on Side's record ID if its version is IfVersion
+	Delete                 // delete Side's record ID (version IfVersion)
+	DetachOp               // take Side's record ID out of the synced scope
+	LinkOp                 // link A and B as they are (no write)
+	Unlink                 // drop the link of A and B
 )
 
 // Action is one step of a plan.

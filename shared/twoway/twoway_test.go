@@ -124,7 +124,9 @@ type sim struct {
 	next    int
 }
 
-func newSim(side Side) *sim { return &sim{side: side, recs: map[string]*Record{}, changed: map[string]bool{}} }
+func newSim(side Side) *sim {
+	return &sim{side: side, recs: map[string]*Record{}, changed: map[string]bool{}}
+}
 
 func (s *sim) write(id string, f Fields, keys []string, at time.Time, deleted bool) string {
 	r := s.recs[id]
