@@ -70,6 +70,31 @@ type MailSetup struct {
 	WatchExpiration time.Time `firestore:"watchExpiration"`
 }
 
+// ContactsSetup is a user's contact sync options, as the product
+// description names them; package contactsync gives them meaning.
+type ContactsSetup struct {
+	// Direction: "" or "off", "crm-to-google", "google-to-crm", "both".
+	Direction string `firestore:"direction"`
+	// Group is the Google contact label synced; "" means all contacts.
+	Group string `firestore:"group"`
+	// SetID limits the CRM side to one set; "" means all CRM contacts.
+	SetID string `firestore:"setId"`
+	// BirthDates sends CRM birth dates to Google (never the other way).
+	BirthDates bool `firestore:"birthDates"`
+	// CreateType is the CRM record type made for Google contacts:
+	// "contact" or "advisor".
+	CreateType        string `firestore:"createType"`
+	IncludeAdvisors   bool   `firestore:"includeAdvisors"`
+	IncludeDependents bool   `firestore:"includeDependents"`
+	// OnGoogleDelete: "delete" (to Deleted Records), "keep", or
+	// "remove-from-set" (only when a set is synced).
+	OnGoogleDelete string `firestore:"onGoogleDelete"`
+	// MaxDeleteShare is the mass-deletion guard (0 means the default).
+	MaxDeleteShare float64 `firestore:"maxDeleteShare"`
+	// ConfirmedDeletes lets the next pass apply a guarded plan once.
+	ConfirmedDeletes bool `firestore:"confirmedDeletes"`
+}
+
 // User is one Google account of a firm.
 type User struct {
 	// ID is the lowercased e-mail address (see UserID).
@@ -86,6 +111,8 @@ type User struct {
 	Passes map[string]PassStatus `firestore:"passes,omitempty"`
 	// Mail is the user's e-mail posting setup.
 	Mail MailSetup `firestore:"mail"`
+	// Contacts is the user's contact sync setup.
+	Contacts ContactsSetup `firestore:"contacts"`
 	// Attention, when set, says why the user must look at something (a
 	// mass-deletion guard tripped, a reconnect needed).
 	Attention string    `firestore:"attention,omitempty"`

@@ -1,0 +1,353 @@
+package contactsync
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	people "google.golang.org/api/people/v1"
+
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/twoway"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// The mapped fields, in canonical form so both sides compare equal.
+const (
+	fGiven    = "given"
+	fFamily   = "family"
+	fEmails   = "emails"
+	fPhones   = "phones"
+	fBirthday = "birthday"
+)
+
+func canonEmails(es []string) string {
+	var out []string
+	for _, e := range es {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if e != "" && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+func canonPhones(ps []string) string {
+	var out []string
+	for _, p := range ps {
+		if p = strings.TrimSpace(p); p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func split(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+func set(f twoway.Fields, k, v string) {
+	if v != "" {
+		f[k] = v
+	}
+}
+
+// personRecord reduces a Google contact.
+func personRecord(p *people.Person, deleted, birthdays bool) twoway.Record {
+	r := twoway.Record{ID: p.ResourceName, Version: p.Etag, Deleted: deleted, Fields: twoway.Fields{}}
+	if p.Metadata != nil && len(p.Metadata.Sources) > 0 {
+		r.Modified, _ = time.Parse(time.RFC3339Nano, p.Metadata.Sources[0].UpdateTime)
+	}
+	if len(p.Names) > 0 {
+		set(r.Fields, fGiven, p.Names[0].GivenName)
+		set(r.Fields, fFamily, p.Names[0].FamilyName)
+	}
+	var emails, phones []string
+	for _, e := range p.EmailAddresses {
+		emails = append(emails, e.Value)
+	}
+	for _, ph := range p.PhoneNumbers {
+		phones = append(phones, ph.Value)
+	}
+	set(r.Fields, fEmails, canonEmails(emails))
+	set(r.Fields, fPhones, canonPhones(phones))
+	if birthdays && len(p.Birthdays) > 0 && p.Birthdays[0].Date != nil && p.Birthdays[0].Date.Year > 0 {
+		d := p.Birthdays[0].Date
+		set(r.Fields, fBirthday, fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day))
+	}
+	r.Keys = split(r.Fields[fEmails])
+	return r
+}
+
+// contactRecord reduces a CRM contact.
+func contactRecord(c crm.Contact, deleted, birthdays bool) twoway.Record {
+	r := twoway.Record{ID: c.ID, Version: strconv.FormatInt(c.Version, 10), Modified: c.Updated, Deleted: deleted, Fields: twoway.Fields{}}
+	set(r.Fields, fGiven, c.FirstName)
+	set(r.Fields, fFamily, c.LastName)
+	set(r.Fields, fEmails, canonEmails(c.Emails))
+	set(r.Fields, fPhones, canonPhones(c.Phones))
+	if birthdays {
+		set(r.Fields, fBirthday, c.BirthDate)
+	}
+	r.Keys = split(r.Fields[fEmails])
+	return r
+}
+
+// toPerson is a Google contact with the fields (and the synced label on
+// creation).
+func (p *pass) toPerson(f twoway.Fields, etag string) *people.Person {
+	out := &people.Person{Etag: etag, Names: []*people.Name{{GivenName: f[fGiven], FamilyName: f[fFamily]}}}
+	for _, e := range split(f[fEmails]) {
+		out.EmailAddresses = append(out.EmailAddresses, &people.EmailAddress{Value: e})
+	}
+	for _, ph := range split(f[fPhones]) {
+		out.PhoneNumbers = append(out.PhoneNumbers, &people.PhoneNumber{Value: ph})
+	}
+	if b := f[fBirthday]; b != "" {
+		if t, err := time.Parse(time.DateOnly, b); err == nil {
+			out.Birthdays = []*people.Birthday{{Date: &people.Date{Year: int64(t.Year()), Month: int64(t.Month()), Day: int64(t.Day())}}}
+		}
+	}
+	if etag == "" && p.group != "" {
+		out.Memberships = []*people.Membership{{ContactGroupMembership: &people.ContactGroupMembership{ContactGroupResourceName: p.group}}}
+	}
+	return out
+}
+
+// toContact sets the fields on a CRM contact.
+func toContact(c crm.Contact, f twoway.Fields) crm.Contact {
+	c.FirstName, c.LastName = f[fGiven], f[fFamily]
+	c.Emails, c.Phones = split(f[fEmails]), split(f[fPhones])
+	if b, ok := f[fBirthday]; ok {
+		c.BirthDate = b
+	}
+	return c
+}
+
+const batch = 200
+
+// apply carries the plan out and stores the links it makes and drops.
+func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
+	var puts, drops []store.Link
+	keep := func(l twoway.Link) {
+		puts = append(puts, store.Link{Google: l.A, CRM: l.B, GoogleVersion: l.AVersion, CRMVersion: l.BVersion, Base: l.Base})
+	}
+	drop := func(l twoway.Link) { drops = append(drops, store.Link{Google: l.A, CRM: l.B}) }
+	// A link written on both sides in one plan meets itself here: each
+	// write brings the version of the side it wrote.
+	merged := map[string]*twoway.Link{}
+	remember := func(l twoway.Link, wrote twoway.Side) {
+		key := l.A + "\x00" + l.B
+		cur, ok := merged[key]
+		if !ok {
+			cp := l
+			merged[key] = &cp
+			return
+		}
+		switch wrote {
+		case twoway.A:
+			cur.AVersion = l.AVersion
+		case twoway.B:
+			cur.BVersion = l.BVersion
+		}
+		cur.Base = l.Base
+	}
+	var createA, updateA []twoway.Action
+	var deleteA []string
+	w := crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}
+	for _, a := range plan.Actions {
+		switch {
+		case a.Op == twoway.Create && a.Side == twoway.A:
+			createA = append(createA, a)
+		case a.Op == twoway.Update && a.Side == twoway.A:
+			updateA = append(updateA, a)
+		case a.Op == twoway.Delete && a.Side == twoway.A:
+			deleteA = append(deleteA, a.ID)
+			drop(a.Link)
+			p.result.DeletedGoogle++
+		case a.Op == twoway.Create && a.Side == twoway.B:
+			c := toContact(crm.Contact{Type: crm.ContactType(p.createType())}, a.Fields)
+			if p.setup.SetID != "" {
+				c.Sets = []string{p.setup.SetID}
+			}
+			w.IdempotencyKey = "contacts:" + p.user.ID + ":" + a.Source
+			made, err := p.e.CRM.CreateContact(ctx, w, c)
+			w.IdempotencyKey = ""
+			if failure.Is(err, failure.Invalid) {
+				p.e.Log.Warn("contacts: the CRM refused a Google contact", "user", p.user.ID, "person", a.Source, "err", err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			l := a.Link
+			l.B, l.BVersion = made.ID, strconv.FormatInt(made.Version, 10)
+			remember(l, twoway.B)
+			p.result.CreatedCRM++
+		case a.Op == twoway.Update && a.Side == twoway.B:
+			cur, ok := p.contacts[a.ID]
+			if !ok {
+				c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, a.ID)
+				if err != nil {
+					return err
+				}
+				cur = c
+			}
+			next := toContact(cur, a.Fields)
+			next.Version, _ = strconv.ParseInt(a.IfVersion, 10, 64)
+			if a.IfVersion == "" {
+				next.Version = cur.Version
+			}
+			made, err := p.e.CRM.UpdateContact(ctx, w, next)
+			if failure.Is(err, failure.Conflict) {
+				p.result.Conflicts++ // changed meanwhile: the next pass sees it and re-plans
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			l := a.Link
+			l.BVersion = strconv.FormatInt(made.Version, 10)
+			remember(l, twoway.B)
+			p.result.UpdatedCRM++
+		case a.Op == twoway.Delete && a.Side == twoway.B:
+			ver, _ := strconv.ParseInt(a.IfVersion, 10, 64)
+			_, err := p.e.CRM.DeleteContact(ctx, w, a.ID, ver)
+			if failure.Is(err, failure.Conflict) {
+				p.result.Conflicts++
+				continue
+			}
+			if err != nil && !failure.Is(err, failure.NotFound) {
+				return err
+			}
+			drop(a.Link)
+			p.result.DeletedCRM++
+		case a.Op == twoway.DetachOp:
+			if _, err := p.e.CRM.RemoveFromSet(ctx, w, p.setup.SetID, a.ID); err != nil && !failure.Is(err, failure.NotFound) {
+				return err
+			}
+			drop(a.Link)
+			p.result.Detached++
+		case a.Op == twoway.LinkOp:
+			remember(a.Link, 0)
+			p.result.Linked++
+		case a.Op == twoway.Unlink:
+			drop(a.Link)
+			p.result.Unlinked++
+		}
+	}
+	if err := p.createGoogle(ctx, createA, remember); err != nil {
+		return err
+	}
+	if err := p.updateGoogle(ctx, updateA, remember); err != nil {
+		return err
+	}
+	for start := 0; start < len(deleteA); start += 500 {
+		ids := deleteA[start:min(start+500, len(deleteA))]
+		p.result.PeopleCalls++
+		if _, err := workspace.Call(ctx, p.e.Retry, "people: batchDeleteContacts", func() (any, error) {
+			return p.ppl.People.BatchDeleteContacts(&people.BatchDeleteContactsRequest{ResourceNames: ids}).Context(ctx).Do()
+		}); err != nil && !failure.Is(err, failure.NotFound) {
+			return err
+		}
+	}
+	for _, l := range merged {
+		keep(*l)
+	}
+	return p.e.Store.Links(kind).Apply(ctx, p.user.ID, puts, drops)
+}
+
+func (p *pass) createType() string {
+	if p.setup.CreateType == "advisor" {
+		return string(crm.TypeAdvisor)
+	}
+	return string(crm.TypeContact)
+}
+
+// createGoogle makes new Google contacts in batches of 200.
+func (p *pass) createGoogle(ctx context.Context, acts []twoway.Action, remember func(twoway.Link, twoway.Side)) error {
+	for start := 0; start < len(acts); start += batch {
+		chunk := acts[start:min(start+batch, len(acts))]
+		req := &people.BatchCreateContactsRequest{ReadMask: "metadata"}
+		for _, a := range chunk {
+			req.Contacts = append(req.Contacts, &people.ContactToCreate{ContactPerson: p.toPerson(a.Fields, "")})
+		}
+		p.result.PeopleCalls++
+		resp, err := workspace.Call(ctx, p.e.Retry, "people: batchCreateContacts", func() (*people.BatchCreateContactsResponse, error) {
+			return p.ppl.People.BatchCreateContacts(req).Context(ctx).Do()
+		})
+		if err != nil {
+			return err
+		}
+		for i, made := range resp.CreatedPeople {
+			if made.Person == nil || i >= len(chunk) {
+				continue
+			}
+			l := chunk[i].Link
+			l.A, l.AVersion = made.Person.ResourceName, made.Person.Etag
+			remember(l, twoway.A)
+			p.result.CreatedGoogle++
+		}
+	}
+	return nil
+}
+
+// updateGoogle writes changed Google contacts in batches of 200 with their
+// etags. A batch refused for a stale etag is written one by one, and the
+// stale contacts are left for the next pass, which re-reads and re-plans.
+func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember func(twoway.Link, twoway.Side)) error {
+	const mask = "names,emailAddresses,phoneNumbers,birthdays"
+	for start := 0; start < len(acts); start += batch {
+		chunk := acts[start:min(start+batch, len(acts))]
+		req := &people.BatchUpdateContactsRequest{Contacts: map[string]people.Person{}, UpdateMask: mask, ReadMask: "metadata"}
+		for _, a := range chunk {
+			req.Contacts[a.ID] = *p.toPerson(a.Fields, a.IfVersion)
+		}
+		p.result.PeopleCalls++
+		resp, err := workspace.Call(ctx, p.e.Retry, "people: batchUpdateContacts", func() (*people.BatchUpdateContactsResponse, error) {
+			return p.ppl.People.BatchUpdateContacts(req).Context(ctx).Do()
+		})
+		if err == nil {
+			for _, a := range chunk {
+				if r, ok := resp.UpdateResult[a.ID]; ok && r.Person != nil {
+					l := a.Link
+					l.AVersion = r.Person.Etag
+					remember(l, twoway.A)
+					p.result.UpdatedGoogle++
+				}
+			}
+			continue
+		}
+		if !failure.Is(err, failure.Invalid) && !failure.Is(err, failure.Conflict) {
+			return err
+		}
+		for _, a := range chunk {
+			person := p.toPerson(a.Fields, a.IfVersion)
+			p.result.PeopleCalls++
+			made, err := workspace.Call(ctx, p.e.Retry, "people: updateContact", func() (*people.Person, error) {
+				return p.ppl.People.UpdateContact(a.ID, person).UpdatePersonFields(mask).PersonFields("metadata").Context(ctx).Do()
+			})
+			switch {
+			case failure.Is(err, failure.Invalid), failure.Is(err, failure.NotFound):
+				p.result.Conflicts++
+				continue
+			case err != nil:
+				return err
+			}
+			l := a.Link
+			l.AVersion = made.Etag
+			remember(l, twoway.A)
+			p.result.UpdatedGoogle++
+		}
+	}
+	return nil
+}

@@ -1,0 +1,356 @@
+package contactsync_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	people "google.golang.org/api/people/v1"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/contactsync"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+const ann = "ann@firm.test"
+
+type world struct {
+	t      *testing.T
+	ctx    context.Context
+	st     *store.Store
+	google *fakegoogle.Server
+	crm    *refcrm.Store
+	ids    refcrm.Imported
+	engine *contactsync.Engine
+	ppl    *people.Service
+}
+
+func newWorld(t *testing.T, setup store.ContactsSetup, googleContacts []fakegoogle.SeedContact) *world {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	t.Cleanup(g.Close)
+	g.AddUser(fakegoogle.User{Email: ann})
+	for _, c := range googleContacts {
+		c.User = ann
+		if _, err := g.AddContact(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := refcrm.New(storetest.Client(t), "test", nil)
+	ids, err := c.Import(ctx, refcrm.Dataset{
+		Sets: []string{"Sync"},
+		Contacts: []refcrm.ImportContact{
+			{Key: "ann", Type: crm.TypeAdvisor, FirstName: "Ann", Emails: []string{ann}},
+			{Key: "carol", FirstName: "Carol", LastName: "Client", Emails: []string{"carol@client.test"}, BirthDate: "1968-04-12", Sets: []string{"Sync"}},
+			{Key: "dan", FirstName: "Dan", LastName: "Dee", Emails: []string{"dan@client.test"}, Phones: []string{"+1 555 0101"}},
+			{Key: "kid", Type: crm.TypeDependent, FirstName: "Kim", LastName: "Kid", Emails: []string{"kim@client.test"}},
+			{Key: "adv", Type: crm.TypeAdvisor, FirstName: "Al", LastName: "Advisor", Emails: []string{"al@partner.test"}},
+		},
+		Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true, Contact: "ann"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup.SetID == "Sync" {
+		setup.SetID = ids.Sets["Sync"]
+	}
+	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})
+	if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Contacts: setup}); err != nil {
+		t.Fatal(err)
+	}
+	var tokens sync.Map
+	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+		tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeContacts))
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
+	}}
+	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids,
+		engine: &contactsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
+			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}
+	w.ppl, _ = fac.People(ctx, ann)
+	return w
+}
+
+func (w *world) pass() contactsync.Result {
+	w.t.Helper()
+	r, err := w.engine.Pass(w.ctx, ann)
+	if err != nil {
+		w.t.Fatalf("Pass: %v", err)
+	}
+	return r
+}
+
+// googleByEmail lists Ann's Google contacts: address → person.
+func (w *world) googleByEmail() map[string]*people.Person {
+	w.t.Helper()
+	resp, err := w.ppl.People.Connections.List("people/me").PersonFields("names,emailAddresses,phoneNumbers,birthdays,memberships").PageSize(1000).Do()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string]*people.Person{}
+	for _, p := range resp.Connections {
+		for _, e := range p.EmailAddresses {
+			addr := strings.ToLower(e.Value)
+			if out[addr] != nil {
+				w.t.Errorf("Google has %s twice", addr)
+			}
+			out[addr] = p
+		}
+	}
+	return out
+}
+
+// crmByEmail lists the CRM's live contacts: address → contacts.
+func (w *world) crmByEmail() map[string][]crm.Contact {
+	w.t.Helper()
+	all, err := w.crm.ListContacts(w.ctx, "", crm.ContactQuery{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string][]crm.Contact{}
+	for _, c := range all {
+		for _, e := range c.Emails {
+			out[e] = append(out[e], c)
+		}
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+var gina = fakegoogle.SeedContact{Given: "Gina", Family: "Google", Emails: []string{"gina@else.test"}}
+var carolInGoogle = fakegoogle.SeedContact{Given: "Carol", Family: "Client", Emails: []string{"Carol@Client.test"}, Phones: []string{"+1 555 0100"}}
+
+func TestInitialTwoWaySyncDoesNotDuplicate(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both"}, []fakegoogle.SeedContact{gina, carolInGoogle})
+	r := w.pass()
+	if got := keys(w.googleByEmail()); !slices.Equal(got, []string{"carol@client.test", "dan@client.test", "gina@else.test"}) {
+		t.Errorf("Google after the first sync: %v (advisors, dependents and Ann's own record stay out)", got)
+	}
+	c := w.crmByEmail()
+	for _, e := range []string{"carol@client.test", "dan@client.test", "gina@else.test"} {
+		if len(c[e]) != 1 {
+			t.Errorf("CRM has %d contacts with %s, want 1", len(c[e]), e)
+		}
+	}
+	// Carol existed on both sides: linked and merged, her Google phone reached the CRM.
+	if carol := c["carol@client.test"][0]; !slices.Equal(carol.Phones, []string{"+1 555 0100"}) {
+		t.Errorf("Carol in the CRM: %+v", carol)
+	}
+	if r.CreatedGoogle != 1 || r.CreatedCRM != 1 {
+		t.Errorf("first pass: %+v", r)
+	}
+	// A second pass sees only its own writes: nothing to do, few calls.
+	r = w.pass()
+	if r.CreatedGoogle+r.UpdatedGoogle+r.CreatedCRM+r.UpdatedCRM+r.DeletedCRM+r.DeletedGoogle != 0 {
+		t.Errorf("second pass wrote: %+v", r)
+	}
+	if r.PeopleCalls > 2 {
+		t.Errorf("second pass made %d People calls", r.PeopleCalls)
+	}
+}
+
+func TestDirectionsAndScopes(t *testing.T) {
+	cases := []struct {
+		name       string
+		setup      store.ContactsSetup
+		google     []string // addresses in Google after the pass
+		crmHasGina bool
+	}{
+		{"CRM to Google only", store.ContactsSetup{Direction: "crm-to-google"}, []string{"carol@client.test", "dan@client.test", "gina@else.test"}, false},
+		{"Google to CRM only", store.ContactsSetup{Direction: "google-to-crm"}, []string{"gina@else.test"}, true},
+		{"a CRM set only", store.ContactsSetup{Direction: "crm-to-google", SetID: "Sync"}, []string{"carol@client.test", "gina@else.test"}, false},
+		{"advisors and dependents included", store.ContactsSetup{Direction: "crm-to-google", IncludeAdvisors: true, IncludeDependents: true},
+			[]string{"al@partner.test", "carol@client.test", "dan@client.test", "gina@else.test", "kim@client.test"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, tc.setup, []fakegoogle.SeedContact{gina})
+			w.pass()
+			if got := keys(w.googleByEmail()); !slices.Equal(got, tc.google) {
+				t.Errorf("Google: %v, want %v", got, tc.google)
+			}
+			if has := len(w.crmByEmail()["gina@else.test"]) > 0; has != tc.crmHasGina {
+				t.Errorf("Gina in the CRM: %v, want %v", has, tc.crmHasGina)
+			}
+		})
+	}
+}
+
+func TestLabelBirthdaysAndRecordType(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both", Group: "SmartOffice", BirthDates: true, CreateType: "advisor"},
+		[]fakegoogle.SeedContact{gina, {Given: "Hal", Emails: []string{"hal@else.test"}, Groups: []string{"SmartOffice"}}})
+	w.pass()
+	g := w.googleByEmail()
+	// Only the label's people go to the CRM; CRM contacts land in the label.
+	if len(w.crmByEmail()["gina@else.test"]) != 0 {
+		t.Error("Gina, outside the label, reached the CRM")
+	}
+	hal := w.crmByEmail()["hal@else.test"]
+	if len(hal) != 1 || hal[0].Type != crm.TypeAdvisor {
+		t.Errorf("Hal in the CRM: %+v (want one advisor record)", hal)
+	}
+	carol := g["carol@client.test"]
+	if carol == nil || len(carol.Memberships) == 0 || !slices.ContainsFunc(carol.Memberships, func(m *people.Membership) bool {
+		return m.ContactGroupMembership != nil && strings.HasPrefix(m.ContactGroupMembership.ContactGroupResourceName, "contactGroups/") &&
+			m.ContactGroupMembership.ContactGroupResourceName != "contactGroups/myContacts"
+	}) {
+		t.Fatalf("Carol in Google is not in the SmartOffice label: %+v", carol)
+	}
+	if len(carol.Birthdays) != 1 || carol.Birthdays[0].Date.Year != 1968 {
+		t.Errorf("Carol's birthday in Google: %+v", carol.Birthdays)
+	}
+	// A birthday typed in Google never reaches the CRM.
+	hp := g["hal@else.test"]
+	_, err := w.ppl.People.UpdateContact(hp.ResourceName, &people.Person{Etag: hp.Etag,
+		Birthdays: []*people.Birthday{{Date: &people.Date{Year: 1990, Month: 1, Day: 2}}}}).UpdatePersonFields("birthdays").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.pass()
+	if hal := w.crmByEmail()["hal@else.test"]; hal[0].BirthDate != "" {
+		t.Errorf("a Google birthday reached the CRM: %q", hal[0].BirthDate)
+	}
+}
+
+func TestDeletionModes(t *testing.T) {
+	for _, mode := range []string{"delete", "keep", "remove-from-set"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, store.ContactsSetup{Direction: "both", SetID: "Sync", OnGoogleDelete: mode}, nil)
+			w.pass()
+			carol := w.googleByEmail()["carol@client.test"]
+			if carol == nil {
+				t.Fatal("Carol did not reach Google")
+			}
+			if _, err := w.ppl.People.DeleteContact(carol.ResourceName).Do(); err != nil {
+				t.Fatal(err)
+			}
+			w.pass()
+			c, err := w.crm.Contact(w.ctx, "", w.ids.Contacts["carol"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch mode {
+			case "delete":
+				if !c.Deleted {
+					t.Error("Carol not moved to Deleted Records")
+				}
+			case "keep":
+				if c.Deleted || !slices.Contains(c.Sets, w.ids.Sets["Sync"]) {
+					t.Errorf("Carol changed: %+v", c)
+				}
+			case "remove-from-set":
+				if c.Deleted || slices.Contains(c.Sets, w.ids.Sets["Sync"]) {
+					t.Errorf("Carol should stay, out of the set: %+v", c)
+				}
+			}
+			// Nothing comes back to Google.
+			w.pass()
+			if w.googleByEmail()["carol@client.test"] != nil {
+				t.Error("Carol came back to Google")
+			}
+		})
+	}
+	// Deleted in the CRM: deleted in Google.
+	w := newWorld(t, store.ContactsSetup{Direction: "both"}, nil)
+	w.pass()
+	dan, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	if _, err := w.crm.DeleteContact(w.ctx, crm.Write{}, dan.ID, dan.Version); err != nil {
+		t.Fatal(err)
+	}
+	w.pass()
+	if w.googleByEmail()["dan@client.test"] != nil {
+		t.Error("Dan, deleted in the CRM, is still in Google")
+	}
+}
+
+func TestConflictNewestWins(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both"}, nil)
+	w.pass()
+	// The CRM renames Dan, then Google renames him later: Google's is newer.
+	dan, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	dan.LastName = "CRM-Name"
+	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{}, dan); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	p := w.googleByEmail()["dan@client.test"]
+	if _, err := w.ppl.People.UpdateContact(p.ResourceName, &people.Person{Etag: p.Etag, Names: []*people.Name{{GivenName: "Dan", FamilyName: "Google-Name"}},
+		PhoneNumbers: []*people.PhoneNumber{{Value: "+1 555 0199"}}}).UpdatePersonFields("names,phoneNumbers").Do(); err != nil {
+		t.Fatal(err)
+	}
+	w.pass()
+	got, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	g := w.googleByEmail()["dan@client.test"]
+	if got.LastName != "Google-Name" || g.Names[0].FamilyName != "Google-Name" || !slices.Equal(got.Phones, []string{"+1 555 0199"}) {
+		t.Errorf("after the conflict: CRM %q %v, Google %q", got.LastName, got.Phones, g.Names[0].FamilyName)
+	}
+}
+
+func TestExpiredSyncTokenResyncsWithoutDuplicates(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both"}, []fakegoogle.SeedContact{gina})
+	w.pass()
+	w.google.InvalidateSyncTokens(ann)
+	r := w.pass()
+	if !r.FullGoogle || r.CreatedCRM+r.CreatedGoogle != 0 {
+		t.Errorf("pass after the token expired: %+v", r)
+	}
+	if n := len(w.crmByEmail()["gina@else.test"]); n != 1 {
+		t.Errorf("%d Ginas in the CRM", n)
+	}
+}
+
+func TestMassDeletionGuard(t *testing.T) {
+	var many []fakegoogle.SeedContact
+	for i := range 20 {
+		many = append(many, fakegoogle.SeedContact{Given: "P", Family: fmt.Sprint(i), Emails: []string{fmt.Sprintf("p%d@else.test", i)}})
+	}
+	w := newWorld(t, store.ContactsSetup{Direction: "both"}, many)
+	w.pass()
+	// Someone empties Ann's Google Contacts.
+	var names []string
+	for _, p := range w.googleByEmail() {
+		names = append(names, p.ResourceName)
+	}
+	if _, err := w.ppl.People.BatchDeleteContacts(&people.BatchDeleteContactsRequest{ResourceNames: names}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	r := w.pass()
+	if r.Guarded == "" || r.DeletedCRM != 0 {
+		t.Fatalf("the guard did not stop the pass: %+v", r)
+	}
+	u, _ := w.st.Users().Get(w.ctx, ann)
+	if !strings.Contains(u.Attention, "would delete") {
+		t.Errorf("attention %q", u.Attention)
+	}
+	if n := len(w.crmByEmail()["p1@else.test"]); n != 1 {
+		t.Fatalf("the CRM lost contacts while guarded")
+	}
+	// The user confirms: the next pass applies it.
+	w.st.Users().Update(w.ctx, ann, func(u *store.User) error { u.Contacts.ConfirmedDeletes = true; return nil })
+	if r := w.pass(); r.Guarded != "" || r.DeletedCRM < 20 {
+		t.Errorf("after confirmation: %+v", r)
+	}
+}
