@@ -20,18 +20,23 @@ import (
 
 func init() {
 	functions.HTTP("Jobs", instance.HTTP("Jobs", func(env *instance.Env) (http.Handler, error) {
-		e, err := wiring.MailEngine(context.Background(), env, "jobs")
+		ctx := context.Background()
+		mail, err := wiring.MailEngine(ctx, env, "jobs")
 		if err != nil {
 			return nil, err
 		}
-		return &Handler{Mail: e, Log: env.Log}, nil
+		contacts, err := wiring.ContactsEngine(ctx, env, "jobs")
+		if err != nil {
+			return nil, err
+		}
+		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts}, Log: env.Log}, nil
 	}))
 }
 
 // Handler serves pushed jobs.
 type Handler struct {
-	Mail jobs.Mail
-	Log  *slog.Logger
+	Engines jobs.Engines
+	Log     *slog.Logger
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if err := jobs.Run(ctx, j, h.Mail); err != nil {
+		if err := jobs.Run(ctx, j, h.Engines); err != nil {
 			return fmt.Errorf("%s of %s: %w", j.Kind, j.User, err)
 		}
 		return nil

@@ -72,7 +72,10 @@ type Result struct {
 	CreatedGoogle, UpdatedGoogle, DeletedGoogle int
 	CreatedCRM, UpdatedCRM, DeletedCRM          int
 	Linked, Unlinked, Detached, Conflicts       int
-	FullGoogle, FullCRM                         bool
+	// Skipped counts Google contacts not copied because their address
+	// belongs to a CRM contact outside the synced scope.
+	Skipped             int
+	FullGoogle, FullCRM bool
 	// Guarded says why the pass stopped before writing anything.
 	Guarded string
 	// PeopleCalls counts the People API calls of the pass.
@@ -461,15 +464,19 @@ func (p *pass) feedEnd(ctx context.Context, cursor string) (string, error) {
 	}
 }
 
-// unlinkedCandidates finds, for each new record of one side, unlinked
-// records of the other side with the same address, so the planner links
-// instead of duplicating.
+// unlinkedCandidates finds, for each new Google person, unlinked CRM
+// contacts with the same address, so the planner links instead of
+// duplicating. A person whose address belongs to a CRM contact outside the
+// synced scope (another type, not in the set) is left out of this pass:
+// copying it would duplicate that contact.
 func (p *pass) unlinkedCandidates(ctx context.Context, in *twoway.Input) error {
-	// New Google people: CRM contacts with their addresses.
+	var keep []twoway.Record
 	for _, r := range in.ChangedA {
 		if r.Deleted || p.linkOfGoogle(r.ID) != nil {
+			keep = append(keep, r)
 			continue
 		}
+		blocked := false
 		for _, addr := range r.Keys {
 			cs, err := p.e.CRM.FindContacts(ctx, p.crmUser.ID, addr)
 			if failure.Is(err, failure.Invalid) {
@@ -479,12 +486,23 @@ func (p *pass) unlinkedCandidates(ctx context.Context, in *twoway.Input) error {
 				return err
 			}
 			for _, c := range cs {
-				if p.linkOfCRM(c.ID) == nil && p.inScope(c) {
+				switch {
+				case p.linkOfCRM(c.ID) != nil:
+				case p.inScope(c):
 					p.contacts[c.ID] = c
 					in.UnlinkedB = append(in.UnlinkedB, contactRecord(c, false, p.setup.BirthDates))
+				default:
+					blocked = true
 				}
 			}
 		}
+		if blocked {
+			p.e.Log.Info("contacts: a Google contact matches a CRM contact outside the synced scope; not copied", "user", p.user.ID, "person", r.ID)
+			p.result.Skipped++
+			continue
+		}
+		keep = append(keep, r)
 	}
+	in.ChangedA = keep
 	return nil
 }

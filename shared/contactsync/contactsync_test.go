@@ -198,6 +198,16 @@ func TestDirectionsAndScopes(t *testing.T) {
 	}
 }
 
+// A Google contact whose address belongs to a CRM contact outside the
+// synced scope (a dependent, excluded) is not copied as a second record.
+func TestOutOfScopeMatchIsNotDuplicated(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both"}, []fakegoogle.SeedContact{{Given: "Kim", Emails: []string{"kim@client.test"}}})
+	r := w.pass()
+	if n := len(w.crmByEmail()["kim@client.test"]); n != 1 || r.Skipped != 1 {
+		t.Errorf("%d CRM records for Kim, %d skipped; want 1 and 1", n, r.Skipped)
+	}
+}
+
 func TestLabelBirthdaysAndRecordType(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", Group: "SmartOffice", BirthDates: true, CreateType: "advisor"},
 		[]fakegoogle.SeedContact{gina, {Given: "Hal", Emails: []string{"hal@else.test"}, Groups: []string{"SmartOffice"}}})

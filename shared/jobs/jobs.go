@@ -11,6 +11,7 @@
 //	               (a lost notification delays a message by one period at most)
 //	watch-renewal  daily: renew the Gmail watch (it lapses after 7 days) and
 //	               re-make deleted labels
+//	contact-sync   every 15 minutes: a contact sync pass (package contactsync)
 package jobs
 
 import (
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/pubsubpush"
@@ -29,10 +31,11 @@ import (
 const (
 	MailSweep    = "mail-sweep"
 	WatchRenewal = "watch-renewal"
+	ContactSync  = "contact-sync"
 )
 
 // Kinds lists the job kinds.
-var Kinds = []string{MailSweep, WatchRenewal}
+var Kinds = []string{MailSweep, WatchRenewal, ContactSync}
 
 // Job is one user's job.
 type Job struct {
@@ -52,6 +55,8 @@ func eligible(kind string, u store.User) bool {
 	switch kind {
 	case MailSweep, WatchRenewal:
 		return u.Mail.Enabled && u.Connection.State == store.Connected
+	case ContactSync:
+		return u.Contacts.Direction != "" && u.Contacts.Direction != "off" && u.Connection.State == store.Connected
 	}
 	return false
 }
@@ -117,14 +122,28 @@ type Mail interface {
 	Connect(ctx context.Context, email string) error
 }
 
+// Contacts is the contact sync engine as jobs use it.
+type Contacts interface {
+	Pass(ctx context.Context, email string) (contactsync.Result, error)
+}
+
+// Engines run the jobs.
+type Engines struct {
+	Mail     Mail
+	Contacts Contacts
+}
+
 // Run runs one job.
-func Run(ctx context.Context, j Job, mail Mail) error {
+func Run(ctx context.Context, j Job, e Engines) error {
 	switch j.Kind {
 	case MailSweep:
-		_, err := mail.Sweep(ctx, j.User)
+		_, err := e.Mail.Sweep(ctx, j.User)
 		return err
 	case WatchRenewal:
-		return mail.Connect(ctx, j.User)
+		return e.Mail.Connect(ctx, j.User)
+	case ContactSync:
+		_, err := e.Contacts.Pass(ctx, j.User)
+		return err
 	}
 	return failure.Errorf("jobs: run", failure.Invalid, "unknown kind %q", j.Kind)
 }

@@ -87,7 +87,7 @@ func TestDecodeAndRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Run(context.Background(), j, m); err != nil {
+		if err := Run(context.Background(), j, Engines{Mail: m}); err != nil {
 			t.Fatal(err)
 		}
 	}

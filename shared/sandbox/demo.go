@@ -39,8 +39,8 @@ func DemoFirm() Firm {
 			AllowAllContacts:     true,
 		},
 		Users: []store.User{
-			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, Mail: demoMail()},
-			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, Mail: demoMail()},
+			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts()},
+			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts()},
 		},
 		CRM: refcrm.Dataset{
 			Sets:    []string{"Newsletter"},
@@ -88,6 +88,11 @@ func DemoFirm() Firm {
 func demoMail() store.MailSetup {
 	return store.MailSetup{Enabled: true, Outgoing: []string{"To", "Cc", "Bcc"}, Incoming: []string{"From"},
 		SkipInternal: true, IncludeAttachments: true}
+}
+
+// demoContacts is the demo users' contact sync: both ways, all contacts.
+func demoContacts() store.ContactsSetup {
+	return store.ContactsSetup{Direction: "both", BirthDates: true, CreateType: "contact", OnGoogleDelete: "delete"}
 }
 
 // Seed stores f where it is not stored yet. What exists is left as it is, so

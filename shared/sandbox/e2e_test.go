@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/option"
+	people "google.golang.org/api/people/v1"
 
 	// The functions the sandbox serves.
 	_ "github.com/crmsync/crmsync/functions/dispatch"
@@ -72,6 +73,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 
 	t.Run("labeled mail flows through Pub/Sub to the CRM", func(t *testing.T) { labeledMail(t, ctx, parts, project, &out) })
+	t.Run("contact sync through the scheduler", func(t *testing.T) { contactSync(t, ctx, parts) })
 	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
 }
 
@@ -161,6 +163,49 @@ func labeledMail(t *testing.T, ctx context.Context, parts sandbox.Parts, project
 	}
 	if !strings.Contains(out.String(), parts.CRMURL) {
 		t.Errorf("banner lacks the CRM URL:\n%s", out.String())
+	}
+}
+
+// A contact-sync tick links the people on both sides and copies the rest:
+// Frank, only in the CRM, reaches Ann's Google Contacts; Carol and Dan, on
+// both sides, are not duplicated anywhere.
+func contactSync(t *testing.T, ctx context.Context, parts sandbox.Parts) {
+	const ann = "ann@demo.test"
+	if err := sandbox.RunJob(ctx, parts.WebURL, "contact-sync"); err != nil {
+		t.Fatal(err)
+	}
+	ppl, err := people.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(ann, fakegoogle.ScopeContacts)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := ppl.People.Connections.List("people/me").PersonFields("emailAddresses").Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, p := range resp.Connections {
+			for _, e := range p.EmailAddresses {
+				count[strings.ToLower(e.Value)]++
+			}
+		}
+		if count["frank@corp.test"] == 1 {
+			if count["carol@client.test"] != 1 || count["dan@client.test"] != 1 {
+				t.Errorf("Google contacts after sync: %v", count)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Frank did not reach Google within 30s: %v", count)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, addr := range []string{"carol@client.test", "dan@client.test"} {
+		if cs, err := parts.CRM.FindContacts(ctx, "", addr); err != nil || len(cs) != 1 {
+			t.Errorf("%s in the CRM: %d records, %v", addr, len(cs), err)
+		}
 	}
 }
 

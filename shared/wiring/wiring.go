@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/instance"
@@ -95,6 +96,15 @@ func holder(prefix string) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// ContactsEngine is the contact sync engine of a function instance.
+func ContactsEngine(ctx context.Context, env *instance.Env, name string) (*contactsync.Engine, error) {
+	c, err := CRM(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return &contactsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{}, Holder: holder(name)}, nil
 }
 
 // MailEngine is the e-mail posting engine of a function instance.
