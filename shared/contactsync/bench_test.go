@@ -1,0 +1,162 @@
+package contactsync_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	people "google.golang.org/api/people/v1"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/contactsync"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// countingCRM counts the engine's CRM calls.
+type countingCRM struct {
+	contactsync.CRM
+	calls atomic.Int64
+}
+
+func (c *countingCRM) count() { c.calls.Add(1) }
+func (c *countingCRM) UserByEmail(ctx context.Context, e string) (crm.User, error) {
+	c.count()
+	return c.CRM.UserByEmail(ctx, e)
+}
+func (c *countingCRM) FindContacts(ctx context.Context, a, e string) ([]crm.Contact, error) {
+	c.count()
+	return c.CRM.FindContacts(ctx, a, e)
+}
+func (c *countingCRM) Contact(ctx context.Context, a, id string) (crm.Contact, error) {
+	c.count()
+	return c.CRM.Contact(ctx, a, id)
+}
+func (c *countingCRM) ListContacts(ctx context.Context, a string, q crm.ContactQuery) ([]crm.Contact, error) {
+	c.count()
+	return c.CRM.ListContacts(ctx, a, q)
+}
+func (c *countingCRM) CreateContact(ctx context.Context, w crm.Write, ct crm.Contact) (crm.Contact, error) {
+	c.count()
+	return c.CRM.CreateContact(ctx, w, ct)
+}
+func (c *countingCRM) UpdateContact(ctx context.Context, w crm.Write, ct crm.Contact) (crm.Contact, error) {
+	c.count()
+	return c.CRM.UpdateContact(ctx, w, ct)
+}
+func (c *countingCRM) Changes(ctx context.Context, col crm.Collection, o, cur string, l int) (crm.ChangePage, error) {
+	c.count()
+	return c.CRM.Changes(ctx, col, o, cur, l)
+}
+
+func benchSize(b *testing.B) int {
+	if v := os.Getenv("CRMSYNC_BENCH_CONTACT_SYNC"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 {
+			b.Fatalf("CRMSYNC_BENCH_CONTACT_SYNC=%q", v)
+		}
+		return n
+	}
+	return 10_000
+}
+
+// The initial sync of N contacts each way, then a pass with 1% of each
+// side changed. Run it once: -benchtime 1x.
+func BenchmarkContactSync(b *testing.B) {
+	n := benchSize(b)
+	for range b.N {
+		b.StopTimer()
+		ctx := context.Background()
+		st := storetest.New(b, nil)
+		g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+		g.Start()
+		b.Cleanup(g.Close)
+		g.AddUser(fakegoogle.User{Email: ann})
+		for i := range n {
+			g.AddContact(fakegoogle.SeedContact{User: ann, Given: "G", Family: strconv.Itoa(i), Emails: []string{fmt.Sprintf("g%d@google.test", i)}})
+		}
+		c := refcrm.New(storetest.Client(b), "bench", nil)
+		ds := refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u", Email: ann, IntegrationEnabled: true}}}
+		for i := range n {
+			ds.Contacts = append(ds.Contacts, refcrm.ImportContact{Key: strconv.Itoa(i), FirstName: "C", LastName: strconv.Itoa(i), Emails: []string{fmt.Sprintf("c%d@crm.test", i)}})
+		}
+		t0 := time.Now()
+		if _, err := c.Import(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("loaded %d CRM contacts in %v", n, time.Since(t0).Round(time.Second))
+		st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
+		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+			Contacts: store.ContactsSetup{Direction: "both"}})
+		var tokens sync.Map
+		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+			tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeContacts))
+			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
+		}}
+		counted := &countingCRM{CRM: c}
+		e := &contactsync.Engine{Store: st, CRM: counted, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
+		g.ResetUsage()
+
+		b.StartTimer()
+		start := time.Now()
+		r, err := e.Pass(ctx, ann)
+		initial := time.Since(start)
+		b.StopTimer()
+		if err != nil || r.CreatedGoogle != n || r.CreatedCRM != n {
+			b.Fatalf("initial pass: %+v, %v", r, err)
+		}
+		writes := g.Usage(ann)["people.people.batchCreateContacts"].Calls + g.Usage(ann)["people.people.batchUpdateContacts"].Calls
+		limit := 1.1 * math.Ceil(float64(n)/200)
+		b.ReportMetric(initial.Seconds(), "initial-s")
+		b.ReportMetric(float64(r.PeopleCalls), "initial-people-calls")
+		b.ReportMetric(float64(writes), "initial-people-writes")
+		b.ReportMetric(limit, "target-writes<=")
+		b.ReportMetric(float64(counted.calls.Load()), "initial-crm-calls")
+
+		// 1% changed on each side.
+		ppl, _ := fac.People(ctx, ann)
+		list, _ := ppl.People.Connections.List("people/me").PersonFields("names").PageSize(1000).Do()
+		for i, p := range list.Connections[:n/100] {
+			if _, err := ppl.People.UpdateContact(p.ResourceName, &people.Person{Etag: p.Etag, Names: []*people.Name{{GivenName: "Changed", FamilyName: strconv.Itoa(i)}}}).UpdatePersonFields("names").Do(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		all, _ := c.ListContacts(ctx, "", crm.ContactQuery{})
+		for _, ct := range all[:n/100] {
+			ct.Phones = []string{"+1 555 0100"}
+			if _, err := c.UpdateContact(ctx, crm.Write{}, ct); err != nil {
+				b.Fatal(err)
+			}
+		}
+		counted.calls.Store(0)
+		g.ResetUsage()
+		b.StartTimer()
+		start = time.Now()
+		r, err = e.Pass(ctx, ann)
+		incremental := time.Since(start)
+		b.StopTimer()
+		if err != nil || r.UpdatedGoogle < n/100 || r.UpdatedCRM < n/100 {
+			b.Fatalf("incremental pass: %+v, %v", r, err)
+		}
+		units := 0
+		for _, u := range g.Usage(ann) {
+			units += u.Calls
+		}
+		b.ReportMetric(incremental.Seconds(), "incremental-s")
+		b.ReportMetric(float64(r.PeopleCalls), "incremental-people-calls")
+		b.ReportMetric(float64(counted.calls.Load()), "incremental-crm-calls")
+		b.Logf("initial: %+v", r)
+	}
+}
