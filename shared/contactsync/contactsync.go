@@ -126,6 +126,7 @@ type pass struct {
 	group    string // contact group resource name, or ""
 	result   Result
 	links    []store.Link
+	dryRun   bool
 	persons  map[string]*people.Person // read this pass, by resource name
 	contacts map[string]crm.Contact    // read this pass, by id
 }
@@ -169,47 +170,82 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	return res, err
 }
 
-func (p *pass) run(ctx context.Context, opts twoway.Options) (Result, error) {
+// Preview plans a pass for the user without writing anything (the preview
+// report shows it): what would be created, changed and deleted where.
+func (e *Engine) Preview(ctx context.Context, email string) (twoway.Plan, error) {
+	u, err := e.Store.Users().Get(ctx, email)
+	if err != nil {
+		return twoway.Plan{}, err
+	}
+	opts, err := Options(u.Contacts)
+	if err != nil {
+		return twoway.Plan{}, failure.E("contactsync: options", failure.Invalid, err)
+	}
+	if opts.Direction == twoway.Off {
+		return twoway.Plan{}, nil
+	}
+	p := &pass{e: e, user: u, setup: u.Contacts, persons: map[string]*people.Person{}, contacts: map[string]crm.Contact{}, dryRun: true}
+	plan, _, err := p.plan(ctx, opts)
+	return plan, err
+}
+
+// cursors are the positions a pass read from and will store.
+type cursors struct {
+	google, crm        store.Cursor
+	nextToken, nextCRM string
+}
+
+// plan reads both sides and plans the pass.
+func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, cursors, error) {
 	e := p.e
+	var cur cursors
 	var err error
 	if p.crmUser, err = e.CRM.UserByEmail(ctx, p.user.Email); err != nil {
-		return p.result, err
+		return twoway.Plan{}, cur, err
 	}
 	if p.ppl, err = e.Google.People(ctx, p.user.Email); err != nil {
-		return p.result, err
+		return twoway.Plan{}, cur, err
 	}
 	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
-		return p.result, err
+		return twoway.Plan{}, cur, err
 	}
 	if p.setup.Group != "" {
 		if p.group, err = p.ensureGroup(ctx, p.setup.Group); err != nil {
-			return p.result, err
+			return twoway.Plan{}, cur, err
 		}
 	}
-	gCur, err := e.Store.Cursors().Get(ctx, p.user.ID, googleCursor)
-	if err != nil {
-		return p.result, err
+	if cur.google, err = e.Store.Cursors().Get(ctx, p.user.ID, googleCursor); err != nil {
+		return twoway.Plan{}, cur, err
 	}
-	cCur, err := e.Store.Cursors().Get(ctx, p.user.ID, crmCursor)
-	if err != nil {
-		return p.result, err
+	if cur.crm, err = e.Store.Cursors().Get(ctx, p.user.ID, crmCursor); err != nil {
+		return twoway.Plan{}, cur, err
 	}
-	changedA, sizeA, nextToken, err := p.readGoogle(ctx, gCur.Value)
+	changedA, sizeA, nextToken, err := p.readGoogle(ctx, cur.google.Value)
 	if err != nil {
-		return p.result, err
+		return twoway.Plan{}, cur, err
 	}
-	changedB, sizeB, nextCursor, err := p.readCRM(ctx, cCur.Value)
+	changedB, sizeB, nextCursor, err := p.readCRM(ctx, cur.crm.Value)
 	if err != nil {
-		return p.result, err
+		return twoway.Plan{}, cur, err
 	}
+	cur.nextToken, cur.nextCRM = nextToken, nextCursor
 	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: sizeA, SizeB: sizeB}
 	for _, l := range p.links {
 		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base})
 	}
 	if err := p.unlinkedCandidates(ctx, &in); err != nil {
+		return twoway.Plan{}, cur, err
+	}
+	return twoway.PlanSync(in, opts), cur, nil
+}
+
+func (p *pass) run(ctx context.Context, opts twoway.Options) (Result, error) {
+	e := p.e
+	plan, cur, err := p.plan(ctx, opts)
+	if err != nil {
 		return p.result, err
 	}
-	plan := twoway.PlanSync(in, opts)
+	gCur, cCur, nextToken, nextCursor := cur.google, cur.crm, cur.nextToken, cur.nextCRM
 	if plan.Guarded != "" && !p.setup.ConfirmedDeletes {
 		p.result.Guarded = plan.Guarded
 		e.Log.Warn("contacts: mass deletion stopped; waiting for the user", "user", p.user.ID, "why", plan.Guarded)
@@ -256,6 +292,9 @@ func (p *pass) ensureGroup(ctx context.Context, name string) (string, error) {
 		if strings.EqualFold(g.Name, name) {
 			return g.ResourceName, nil
 		}
+	}
+	if p.dryRun {
+		return "contactGroups/(to be created)", nil // nobody is in it yet
 	}
 	p.result.PeopleCalls++
 	g, err := workspace.Call(ctx, p.e.Retry, "people: contactGroups.create", func() (*people.ContactGroup, error) {

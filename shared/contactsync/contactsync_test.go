@@ -20,6 +20,7 @@ import (
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/twoway"
 	"github.com/crmsync/crmsync/shared/workspace"
 )
 
@@ -167,6 +168,25 @@ func TestInitialTwoWaySyncDoesNotDuplicate(t *testing.T) {
 	}
 	if r.PeopleCalls > 2 {
 		t.Errorf("second pass made %d People calls", r.PeopleCalls)
+	}
+}
+
+// The preview plans without writing: the first pass then does what it said.
+func TestPreviewWritesNothing(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both", Group: "SmartOffice"}, []fakegoogle.SeedContact{{Given: "Hal", Emails: []string{"hal@else.test"}, Groups: []string{"SmartOffice"}}})
+	plan, err := w.engine.Preview(w.ctx, ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Count(twoway.Create, twoway.A) != 2 || plan.Count(twoway.Create, twoway.B) != 1 {
+		t.Errorf("preview: %d creates in Google, %d in the CRM; want 2 and 1", plan.Count(twoway.Create, twoway.A), plan.Count(twoway.Create, twoway.B))
+	}
+	if len(w.crmByEmail()["hal@else.test"]) != 0 || len(w.googleByEmail()) != 1 {
+		t.Error("the preview wrote")
+	}
+	r := w.pass()
+	if r.CreatedGoogle != 2 || r.CreatedCRM != 1 {
+		t.Errorf("the pass after the preview: %+v", r)
 	}
 }
 
