@@ -179,6 +179,30 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		}
 		_, err = gm.Users.Messages.Modify("me", r.PostForm.Get("message"), &gmail.ModifyMessageRequest{AddLabelIds: []string{id}}).Do()
 		return err
+	case "rename-google":
+		if !known {
+			return fmt.Errorf("no demo user %q", user)
+		}
+		ppl, err := people.NewService(ctx, c.opts(user, "/")...)
+		if err != nil {
+			return err
+		}
+		name := r.PostForm.Get("person")
+		cur, err := ppl.People.Get(name).PersonFields("names").Do()
+		if err != nil {
+			return err
+		}
+		_, err = ppl.People.UpdateContact(name, &people.Person{Etag: cur.Etag, Names: []*people.Name{{
+			GivenName: r.PostForm.Get("given"), FamilyName: r.PostForm.Get("family")}}}).UpdatePersonFields("names").Do()
+		return err
+	case "rename-crm":
+		cur, err := c.CRM.Contact(ctx, "", r.PostForm.Get("contact"))
+		if err != nil {
+			return err
+		}
+		cur.FirstName, cur.LastName = r.PostForm.Get("given"), r.PostForm.Get("family")
+		_, err = c.CRM.UpdateContact(ctx, crm.Write{}, cur)
+		return err
 	case "run":
 		kind := r.PostForm.Get("kind")
 		if !slices.Contains(jobs.Kinds, kind) {
@@ -226,13 +250,18 @@ type messageView struct {
 
 type userView struct {
 	Email, Name, Connection, Attention string
-	Pass                               string
+	Pass, ContactPass                  string
 	Messages                           []messageView
-	Contacts                           []string
+	Contacts                           []personView
 	Events                             []string
 }
 
+type personView struct {
+	Resource, Given, Family, Emails string
+}
+
 type contactView struct {
+	ID, Given, Family  string
 	Name, Type, Emails string
 	Clients            int
 	Notes              []string
@@ -265,7 +294,8 @@ func (c *Console) page(ctx context.Context) (*pageData, error) {
 		return nil, err
 	}
 	for _, ct := range contacts {
-		cv := contactView{Name: strings.TrimSpace(ct.FirstName + " " + ct.LastName), Type: string(ct.Type), Emails: strings.Join(ct.Emails, ", "), Clients: len(ct.ClientIDs)}
+		cv := contactView{ID: ct.ID, Given: ct.FirstName, Family: ct.LastName, Name: strings.TrimSpace(ct.FirstName + " " + ct.LastName),
+			Type: string(ct.Type), Emails: strings.Join(ct.Emails, ", "), Clients: len(ct.ClientIDs)}
 		notes, err := c.CRM.Notes(ctx, "", ct.ID)
 		if err != nil {
 			return nil, err
@@ -317,6 +347,14 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 				v.Pass += " — " + pass.Error
 			}
 		}
+		if pass, ok := u.Passes["contacts"]; ok {
+			v.ContactPass = fmt.Sprintf("%s: to Google %d new, %d changed, %d deleted; to the CRM %d new, %d changed, %d deleted",
+				pass.At.Local().Format("15:04:05"), pass.Counts["createdGoogle"], pass.Counts["updatedGoogle"], pass.Counts["deletedGoogle"],
+				pass.Counts["createdCRM"], pass.Counts["updatedCRM"], pass.Counts["deletedCRM"])
+			if pass.Error != "" {
+				v.ContactPass += " — " + pass.Error
+			}
+		}
 	}
 	gm, err := gmail.NewService(ctx, c.opts(su.Email, "/")...)
 	if err != nil {
@@ -364,14 +402,16 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 	if ppl, err := people.NewService(ctx, c.opts(su.Email, "/")...); err == nil {
 		if conn, err := ppl.People.Connections.List("people/me").PersonFields("names,emailAddresses").PageSize(20).Do(); err == nil {
 			for _, pr := range conn.Connections {
-				s := ""
+				pv := personView{Resource: pr.ResourceName}
 				if len(pr.Names) > 0 {
-					s = pr.Names[0].DisplayName
+					pv.Given, pv.Family = pr.Names[0].GivenName, pr.Names[0].FamilyName
 				}
+				var emails []string
 				for _, e := range pr.EmailAddresses {
-					s += " <" + e.Value + ">"
+					emails = append(emails, e.Value)
 				}
-				v.Contacts = append(v.Contacts, s)
+				pv.Emails = strings.Join(emails, ", ")
+				v.Contacts = append(v.Contacts, pv)
 			}
 		}
 	}
@@ -419,7 +459,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <div class="grid">
 {{range $u := .Users}}<section class="card" id="user-{{$u.Email}}">
 <h3>{{$u.Name}} &lt;{{$u.Email}}&gt;</h3>
-<p>Google: {{$u.Connection}}{{if $u.Attention}} — <strong>{{$u.Attention}}</strong>{{end}}<br>Last mail pass: {{if $u.Pass}}{{$u.Pass}}{{else}}none yet{{end}}</p>
+<p>Google: {{$u.Connection}}{{if $u.Attention}} — <strong>{{$u.Attention}}</strong>{{end}}<br>Last mail pass: {{if $u.Pass}}{{$u.Pass}}{{else}}none yet{{end}}<br>Last contact sync: {{if $u.ContactPass}}{{$u.ContactPass}}{{else}}none yet{{end}}</p>
 <form method="post" action="/Console"><input type="hidden" name="action" value="deliver"><input type="hidden" name="user" value="{{$u.Email}}">
 <label>Deliver a demo message: <select name="template" id="template-{{$u.Email}}">{{range $.Templates}}<option value="{{.Key}}">{{.Title}}</option>{{end}}</select></label>
 <button id="deliver-{{$u.Email}}">Deliver</button></form>
@@ -428,7 +468,10 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <td><form method="post" action="/Console"><input type="hidden" name="action" value="label"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="message" value="{{.ID}}"><button>Add {{$.CRMName}} label</button></form></td></tr>
 {{else}}<tr><td colspan="4" class="muted">no mail</td></tr>{{end}}
 </tbody></table>
-<details><summary>Google Contacts ({{len $u.Contacts}})</summary><ul>{{range $u.Contacts}}<li>{{.}}</li>{{end}}</ul></details>
+<details open><summary>Google Contacts ({{len $u.Contacts}})</summary>
+<table>{{range $u.Contacts}}<tr data-person="{{.Given}} {{.Family}}"><td>{{.Given}} {{.Family}} <span class="muted">{{.Emails}}</span></td>
+<td><form method="post" action="/Console"><input type="hidden" name="action" value="rename-google"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="person" value="{{.Resource}}">
+<input name="given" value="{{.Given}}" size="8" aria-label="given name"><input name="family" value="{{.Family}}" size="8" aria-label="family name"><button>Rename</button></form></td></tr>{{end}}</table></details>
 <details><summary>Calendar ({{len $u.Events}})</summary><ul>{{range $u.Events}}<li>{{.}}</li>{{end}}</ul></details>
 </section>{{end}}
 </div>
@@ -437,7 +480,9 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <div class="grid">
 <section class="card"><h3>Contacts and their notes</h3>
 <table><thead><tr><th>contact</th><th>notes (newest first)</th></tr></thead><tbody>
-{{range .Contacts}}<tr data-contact="{{.Name}}"><td>{{.Name}} <span class="muted">({{.Type}}{{if .Clients}}, {{.Clients}} client(s){{end}})<br>{{.Emails}}</span></td>
+{{range .Contacts}}<tr data-contact="{{.Name}}"><td>{{.Name}} <span class="muted">({{.Type}}{{if .Clients}}, {{.Clients}} client(s){{end}})<br>{{.Emails}}</span>
+<form method="post" action="/Console"><input type="hidden" name="action" value="rename-crm"><input type="hidden" name="contact" value="{{.ID}}">
+<input name="given" value="{{.Given}}" size="8" aria-label="first name"><input name="family" value="{{.Family}}" size="8" aria-label="last name"><button id="rename-crm-{{.ID}}">Rename</button></form></td>
 <td>{{range .Notes}}<div class="note">{{.}}</div>{{else}}<span class="muted">none</span>{{end}}</td></tr>{{end}}
 </tbody></table></section>
 <section class="card"><h3>Clients and their e-mail activities</h3>

@@ -254,6 +254,20 @@ func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
 		t.Fatalf("labeling from the console: %v\npage:\n%.3000s", err, html)
 	}
+	// Rename Frank in the CRM, run the contact sync now: Ann's Google
+	// Contacts show the new name.
+	frank := `//tr[@data-contact="Frank Finance"]//form`
+	err = chromedp.Do(tctx,
+		chromedp.SetValue(frank+`//input[@name="given"]`, "Franklin"),
+		chromedp.Click(frank+`//button`),
+		chromedp.WaitVisible(`//tr[@data-contact="Franklin Finance"]`),
+		chromedp.Click(`//button[@id="run-contact-sync"]`),
+		chromedp.WaitVisible(user+`//tr[@data-person="Franklin Finance"]`),
+	)
+	if err != nil {
+		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
+		t.Fatalf("renaming in the CRM and syncing: %v\npage:\n%.4000s", err, html)
+	}
 	// "Run now" runs the mail sweep through Dispatch.
 	err = chromedp.Do(tctx,
 		chromedp.Click(`//button[@id="run-mail-sweep"]`),
