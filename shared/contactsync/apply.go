@@ -260,10 +260,33 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			return err
 		}
 	}
+	var join []string
 	for _, l := range merged {
 		keep(*l)
+		if slices.ContainsFunc(p.outside, func(r twoway.Record) bool { return r.ID == l.A }) {
+			join = append(join, l.A)
+		}
+	}
+	if err := p.joinGroup(ctx, join); err != nil {
+		return err
 	}
 	return p.e.Store.Links(kind).Apply(ctx, p.user.ID, puts, drops)
+}
+
+// joinGroup puts linked people who were outside the synced label into it.
+func (p *pass) joinGroup(ctx context.Context, names []string) error {
+	slices.Sort(names)
+	for start := 0; start < len(names); start += 1000 {
+		chunk := names[start:min(start+1000, len(names))]
+		p.result.PeopleCalls++
+		_, err := workspace.Call(ctx, p.e.Retry, "people: contactGroups.members.modify", func() (*people.ModifyContactGroupMembersResponse, error) {
+			return p.ppl.ContactGroups.Members.Modify(p.group, &people.ModifyContactGroupMembersRequest{ResourceNamesToAdd: chunk}).Context(ctx).Do()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *pass) createType() string {

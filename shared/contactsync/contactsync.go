@@ -118,15 +118,17 @@ func Options(c store.ContactsSetup) (twoway.Options, error) {
 
 // pass is one user's pass.
 type pass struct {
-	e        *Engine
-	user     store.User
-	setup    store.ContactsSetup
-	crmUser  crm.User
-	ppl      *people.Service
-	group    string // contact group resource name, or ""
-	result   Result
-	links    []store.Link
-	dryRun   bool
+	e       *Engine
+	user    store.User
+	setup   store.ContactsSetup
+	crmUser crm.User
+	ppl     *people.Service
+	group   string // contact group resource name, or ""
+	result  Result
+	links   []store.Link
+	dryRun  bool
+	// outside are Google people outside the synced label, read this pass.
+	outside  []twoway.Record
 	persons  map[string]*people.Person // read this pass, by resource name
 	contacts map[string]crm.Contact    // read this pass, by id
 }
@@ -236,6 +238,7 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 	if err := p.unlinkedCandidates(ctx, &in); err != nil {
 		return twoway.Plan{}, cur, err
 	}
+	in.UnlinkedA = p.outside
 	return twoway.PlanSync(in, opts), cur, nil
 }
 
@@ -342,7 +345,11 @@ func (p *pass) listPeople(ctx context.Context, token string) ([]twoway.Record, i
 			deleted := person.Metadata != nil && person.Metadata.Deleted
 			if !deleted && !p.inGroup(person) {
 				if p.linkOfGoogle(person.ResourceName) == nil {
-					continue // outside the synced label
+					// Outside the synced label: not synced, but a CRM
+					// contact with the same address links to it (and puts
+					// it in the label) rather than making a second one.
+					p.outside = append(p.outside, personRecord(person, false, p.setup.BirthDates))
+					continue
 				}
 				deleted = true // left the synced label: out of the sync
 			}

@@ -228,6 +228,19 @@ func TestOutOfScopeMatchIsNotDuplicated(t *testing.T) {
 	}
 }
 
+// With a label synced, a CRM contact whose person exists in Google outside
+// the label is linked to that person and puts it in the label: no second
+// Carol in Google.
+func TestLabelAdoptsAnExistingPerson(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both", Group: "SmartOffice"}, []fakegoogle.SeedContact{carolInGoogle})
+	r := w.pass()
+	g := w.googleByEmail() // fails the test on a duplicate address
+	carol := g["carol@client.test"]
+	if carol == nil || len(carol.Memberships) != 2 || r.CreatedGoogle != 1 {
+		t.Errorf("Carol in Google: %+v; pass %+v (want Carol adopted into the label and only Dan created)", carol, r)
+	}
+}
+
 func TestLabelBirthdaysAndRecordType(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", Group: "SmartOffice", BirthDates: true, CreateType: "advisor"},
 		[]fakegoogle.SeedContact{gina, {Given: "Hal", Emails: []string{"hal@else.test"}, Groups: []string{"SmartOffice"}}})
