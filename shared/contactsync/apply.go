@@ -142,25 +142,8 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 		puts = append(puts, store.Link{Google: l.A, CRM: l.B, GoogleVersion: l.AVersion, CRMVersion: l.BVersion, Base: l.Base})
 	}
 	drop := func(l twoway.Link) { drops = append(drops, store.Link{Google: l.A, CRM: l.B}) }
-	// A link written on both sides in one plan meets itself here: each
-	// write brings the version of the side it wrote.
-	merged := map[string]*twoway.Link{}
-	remember := func(l twoway.Link, wrote twoway.Side) {
-		key := l.A + "\x00" + l.B
-		cur, ok := merged[key]
-		if !ok {
-			cp := l
-			merged[key] = &cp
-			return
-		}
-		switch wrote {
-		case twoway.A:
-			cur.AVersion = l.AVersion
-		case twoway.B:
-			cur.BVersion = l.BVersion
-		}
-		cur.Base = l.Base
-	}
+	var written twoway.Written
+	remember := written.Record
 	var createA, updateA []twoway.Action
 	var deleteA []string
 	w := crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}
@@ -261,8 +244,8 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 		}
 	}
 	var join []string
-	for _, l := range merged {
-		keep(*l)
+	for _, l := range written.Links() {
+		keep(l)
 		if slices.ContainsFunc(p.outside, func(r twoway.Record) bool { return r.ID == l.A }) {
 			join = append(join, l.A)
 		}

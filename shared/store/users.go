@@ -95,6 +95,22 @@ type ContactsSetup struct {
 	ConfirmedDeletes bool `firestore:"confirmedDeletes"`
 }
 
+// CalendarSetup is a user's calendar sync options ("Calendar Sync
+// Options"); package calendarsync gives them meaning.
+type CalendarSetup struct {
+	// Direction: "" or "off", "crm-to-google", "google-to-crm", "both".
+	Direction string `firestore:"direction"`
+	// CalendarName is the Google calendar synced ("" is the primary one);
+	// it is created when missing and the CRM is a source.
+	CalendarName string `firestore:"calendarName"`
+	Recurring    bool   `firestore:"recurring"`
+	AllDay       bool   `firestore:"allDay"`
+	Documents    bool   `firestore:"documents"`
+	// ContactAssociation links activities from Google to the CRM contacts
+	// of their guests.
+	ContactAssociation bool `firestore:"contactAssociation"`
+}
+
 // User is one Google account of a firm.
 type User struct {
 	// ID is the lowercased e-mail address (see UserID).
@@ -113,6 +129,8 @@ type User struct {
 	Mail MailSetup `firestore:"mail"`
 	// Contacts is the user's contact sync setup.
 	Contacts ContactsSetup `firestore:"contacts"`
+	// Calendar is the user's calendar sync setup.
+	Calendar CalendarSetup `firestore:"calendar"`
 	// Attention, when set, says why the user must look at something (a
 	// mass-deletion guard tripped, a reconnect needed).
 	Attention string    `firestore:"attention,omitempty"`

@@ -500,3 +500,38 @@ func (s *state) guard() {
 		}
 	}
 }
+
+// Written gathers the links of a plan as its writes complete. A link
+// written on both sides meets itself here: each write brings the version
+// of the side it wrote (0 for an action that wrote nothing).
+type Written struct{ m map[string]*Link }
+
+// Record notes a link after a write on side wrote.
+func (w *Written) Record(l Link, wrote Side) {
+	if w.m == nil {
+		w.m = map[string]*Link{}
+	}
+	key := l.A + "\x00" + l.B
+	cur, ok := w.m[key]
+	if !ok {
+		cp := l
+		w.m[key] = &cp
+		return
+	}
+	switch wrote {
+	case A:
+		cur.AVersion = l.AVersion
+	case B:
+		cur.BVersion = l.BVersion
+	}
+	cur.Base = l.Base
+}
+
+// Links returns the links recorded, in a stable order.
+func (w *Written) Links() []Link {
+	out := make([]Link, 0, len(w.m))
+	for _, l := range w.m {
+		out = append(out, *l)
+	}
+	return sortedLinks(out)
+}

@@ -1,0 +1,413 @@
+// Package calendarsync is the calendar sync engine: one Google calendar
+// of a user and the user's CRM activities, kept in step under the user's
+// options ("Calendar Sync Options" of the product description), through
+// the twoway planner. Google is side A, the CRM side B.
+//
+// A pass, under the user's lease: read the calendar's changes
+// (events.list with the stored sync token, series as series: masters and
+// their exceptions; without a token, or after 410 GONE, a full read of the
+// window from FullWindow ago on), read the CRM's activity feed for the
+// user, plan, apply, store the links, then save both cursors. Events we
+// create carry the private extended property crmsyncActivity, so a full
+// resync relinks them rather than duplicating. Birthday events Google
+// derives from contacts are never synced; all-day and recurring entries
+// and documents only with their options; guests become the activity's
+// primary and additional contacts (Google → CRM only) with contact
+// association on.
+package calendarsync
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	calendar "google.golang.org/api/calendar/v3"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/twoway"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// CRM is what calendar sync needs of the CRM.
+type CRM interface {
+	UserByEmail(ctx context.Context, email string) (crm.User, error)
+	FindContacts(ctx context.Context, asUser, email string) ([]crm.Contact, error)
+	Activity(ctx context.Context, id string) (crm.Activity, error)
+	ListActivities(ctx context.Context, owner string) ([]crm.Activity, error)
+	CreateActivity(ctx context.Context, w crm.Write, a crm.Activity) (crm.Activity, error)
+	UpdateActivity(ctx context.Context, w crm.Write, a crm.Activity) (crm.Activity, error)
+	DeleteActivity(ctx context.Context, w crm.Write, id string, version int64) (crm.Activity, error)
+	Changes(ctx context.Context, c crm.Collection, owner, cursor string, limit int) (crm.ChangePage, error)
+}
+
+// Google gives a Calendar client acting as a user.
+type Google interface {
+	Calendar(ctx context.Context, email string) (*calendar.Service, error)
+}
+
+// FullWindow is how far back a full read of the calendar goes (the first
+// sync, and a resync after Google invalidates the sync token).
+const FullWindow = 90 * 24 * time.Hour
+
+// Engine syncs users' calendars. Its fields are its dependencies.
+type Engine struct {
+	Store  *store.Store
+	CRM    CRM
+	Google Google
+	Log    *slog.Logger
+	Clock  clock.Clock
+	Holder string
+	Retry  workspace.Retry
+}
+
+const (
+	kind         = "calendar"
+	googleCursor = "calendar-sync"
+	crmCursor    = "crm-activities"
+)
+
+// Result counts what a pass did.
+type Result struct {
+	CreatedGoogle, UpdatedGoogle, DeletedGoogle int
+	CreatedCRM, UpdatedCRM, DeletedCRM          int
+	Linked, Unlinked, Conflicts, Skipped        int
+	FullGoogle                                  bool
+	Guarded                                     string
+	CalendarCalls                               int
+}
+
+// options are the planner-independent options.
+type options struct {
+	recurring, allDay, documents, contacts bool
+}
+
+// planOptions turns the stored options into the planner's.
+func planOptions(c store.CalendarSetup) (twoway.Options, options, error) {
+	var o twoway.Options
+	switch c.Direction {
+	case "", "off":
+		o.Direction = twoway.Off
+	case "crm-to-google":
+		o.Direction = twoway.BToA
+	case "google-to-crm":
+		o.Direction = twoway.AToB
+	case "both":
+		o.Direction = twoway.Both
+	default:
+		return o, options{}, failure.Errorf("calendarsync: options", failure.Invalid, "direction %q is not off, crm-to-google, google-to-crm or both", c.Direction)
+	}
+	o.OnDeleteA, o.OnDeleteB = twoway.Propagate, twoway.Propagate
+	// Contact association reads Google's guests; it never writes guests.
+	o.OneWay = map[string]twoway.Side{fContacts: twoway.A}
+	return o, options{recurring: c.Recurring, allDay: c.AllDay, documents: c.Documents,
+		contacts: c.ContactAssociation && o.Direction != twoway.BToA}, nil
+}
+
+type pass struct {
+	e       *Engine
+	user    store.User
+	setup   store.CalendarSetup
+	opts    options
+	crmUser crm.User
+	cal     *calendar.Service
+	calID   string
+	links   []store.Link
+	events  map[string]*calendar.Event
+	acts    map[string]crm.Activity
+	result  Result
+}
+
+// Pass syncs one user's calendar once.
+func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
+	u, err := e.Store.Users().Get(ctx, email)
+	if failure.Is(err, failure.NotFound) {
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	popts, opts, err := planOptions(u.Calendar)
+	if err != nil {
+		return Result{}, err
+	}
+	if popts.Direction == twoway.Off || u.Connection.State != store.Connected {
+		return Result{}, nil
+	}
+	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, e.Holder, 10*time.Minute)
+	if err != nil {
+		return Result{}, err
+	}
+	defer e.Store.Leases().Release(context.WithoutCancel(ctx), lease)
+	p := &pass{e: e, user: u, setup: u.Calendar, opts: opts, events: map[string]*calendar.Event{}, acts: map[string]crm.Activity{}}
+	err = p.run(ctx, popts)
+	status := store.PassStatus{At: e.Clock.Now(), OK: err == nil, Counts: map[string]int{
+		"createdGoogle": p.result.CreatedGoogle, "updatedGoogle": p.result.UpdatedGoogle, "deletedGoogle": p.result.DeletedGoogle,
+		"createdCRM": p.result.CreatedCRM, "updatedCRM": p.result.UpdatedCRM, "deletedCRM": p.result.DeletedCRM}}
+	if err != nil {
+		status.Error = err.Error()
+	}
+	if rerr := e.Store.Users().RecordPass(ctx, u.ID, kind, status); rerr != nil && err == nil {
+		err = rerr
+	}
+	return p.result, err
+}
+
+func (p *pass) run(ctx context.Context, popts twoway.Options) error {
+	e := p.e
+	var err error
+	if p.crmUser, err = e.CRM.UserByEmail(ctx, p.user.Email); err != nil {
+		return err
+	}
+	if p.cal, err = e.Google.Calendar(ctx, p.user.Email); err != nil {
+		return err
+	}
+	if p.calID, err = p.calendar(ctx, popts.Direction); err != nil {
+		return err
+	}
+	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
+		return err
+	}
+	gCur, err := e.Store.Cursors().Get(ctx, p.user.ID, googleCursor)
+	if err != nil {
+		return err
+	}
+	cCur, err := e.Store.Cursors().Get(ctx, p.user.ID, crmCursor)
+	if err != nil {
+		return err
+	}
+	if gCur.Value != "" && !strings.HasPrefix(gCur.Value, p.calID+" ") {
+		gCur.Value = "" // another calendar was chosen: start over
+	}
+	changedA, nextToken, err := p.readGoogle(ctx, strings.TrimPrefix(gCur.Value, p.calID+" "))
+	if err != nil {
+		return err
+	}
+	changedB, nextCursor, err := p.readCRM(ctx, cCur.Value)
+	if err != nil {
+		return err
+	}
+	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: max(len(p.links), len(changedA)), SizeB: max(len(p.links), len(changedB))}
+	for _, l := range p.links {
+		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base})
+	}
+	popts.MaxDeleteShare = 1 // deletions of events and activities are the users' own, one by one
+	plan := twoway.PlanSync(in, popts)
+	if err := p.apply(ctx, plan); err != nil {
+		return err
+	}
+	if nextToken != "" {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, gCur, p.calID+" "+nextToken); err != nil {
+			return err
+		}
+	}
+	if nextCursor != "" && nextCursor != cCur.Value {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cCur, nextCursor); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// calendar finds the synced calendar by name, making it when the CRM is a
+// source and it is missing.
+func (p *pass) calendar(ctx context.Context, d twoway.Direction) (string, error) {
+	name := strings.TrimSpace(p.setup.CalendarName)
+	if name == "" {
+		return "primary", nil
+	}
+	p.result.CalendarCalls++
+	list, err := workspace.Call(ctx, p.e.Retry, "calendar: calendarList.list", func() (*calendar.CalendarList, error) {
+		return p.cal.CalendarList.List().Context(ctx).Do()
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range list.Items {
+		if strings.EqualFold(c.Summary, name) {
+			return c.Id, nil
+		}
+	}
+	if d == twoway.AToB {
+		return "", failure.Errorf("calendarsync: calendar", failure.Permanent, "%s has no Google calendar named %q", p.user.Email, name)
+	}
+	p.result.CalendarCalls++
+	c, err := workspace.Call(ctx, p.e.Retry, "calendar: calendars.insert", func() (*calendar.Calendar, error) {
+		return p.cal.Calendars.Insert(&calendar.Calendar{Summary: name}).Context(ctx).Do()
+	})
+	if err != nil {
+		return "", err
+	}
+	return c.Id, nil
+}
+
+// skip applies the options that leave entries out.
+func (p *pass) skip(e *calendar.Event) bool {
+	switch {
+	case e.EventType == "birthday":
+		return true
+	case !p.opts.allDay && e.Start != nil && e.Start.Date != "":
+		return true
+	case !p.opts.recurring && (len(e.Recurrence) > 0 || e.RecurringEventId != ""):
+		return true
+	}
+	return false
+}
+
+func (p *pass) skipActivity(a crm.Activity) bool {
+	return (!p.opts.allDay && a.StartDate != "") || (!p.opts.recurring && (len(a.Recurrence) > 0 || a.SeriesID != ""))
+}
+
+func (p *pass) readGoogle(ctx context.Context, token string) ([]twoway.Record, string, error) {
+	recs, next, err := p.listEvents(ctx, token)
+	if failure.Is(err, failure.CursorExpired) {
+		p.e.Log.Info("calendar: sync token no longer valid; full resync", "user", p.user.ID)
+		recs, next, err = p.listEvents(ctx, "")
+	}
+	return recs, next, err
+}
+
+func (p *pass) listEvents(ctx context.Context, token string) ([]twoway.Record, string, error) {
+	full := token == ""
+	p.result.FullGoogle = full
+	var recs []twoway.Record
+	page := ""
+	for {
+		p.result.CalendarCalls++
+		resp, err := workspace.Call(ctx, p.e.Retry, "calendar: events.list", func() (*calendar.Events, error) {
+			c := p.cal.Events.List(p.calID).MaxResults(2500).Context(ctx)
+			if token != "" {
+				c = c.SyncToken(token)
+			} else {
+				c = c.TimeMin(p.e.Clock.Now().Add(-FullWindow).Format(time.RFC3339))
+			}
+			if page != "" {
+				c = c.PageToken(page)
+			}
+			return c.Do()
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, ev := range resp.Items {
+			if p.skip(ev) {
+				continue
+			}
+			contacts, err := p.guests(ctx, ev)
+			if err != nil {
+				return nil, "", err
+			}
+			p.events[ev.Id] = ev
+			recs = append(recs, eventRecord(ev, p.opts, contacts))
+		}
+		if resp.NextPageToken == "" {
+			// A full read does not report deletions, and linked events it
+			// does not show (outside the window) are left alone.
+			return recs, resp.NextSyncToken, nil
+		}
+		page = resp.NextPageToken
+	}
+}
+
+// guests maps an event's guests to CRM contacts: the first guest with a
+// contact is the primary one, the others additional.
+func (p *pass) guests(ctx context.Context, ev *calendar.Event) ([]string, error) {
+	if !p.opts.contacts {
+		return nil, nil
+	}
+	var ids []string
+	for _, g := range ev.Attendees {
+		if g.Self || g.Resource || strings.EqualFold(g.Email, p.user.Email) {
+			continue
+		}
+		cs, err := p.e.CRM.FindContacts(ctx, p.crmUser.ID, g.Email)
+		if failure.Is(err, failure.Invalid) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) > 0 && !contains(ids, cs[0].ID) {
+			ids = append(ids, cs[0].ID)
+		}
+	}
+	return ids, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pass) googleSeries(crmID string) string {
+	for _, l := range p.links {
+		if l.CRM == crmID {
+			return l.Google
+		}
+	}
+	return "crm:" + crmID // not linked yet: created in this pass, translated when applied
+}
+
+func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, string, error) {
+	var recs []twoway.Record
+	if cursor == "" {
+		end := ""
+		for {
+			page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, p.crmUser.ID, end, 1000)
+			if err != nil {
+				return nil, "", err
+			}
+			end = page.Cursor
+			if !page.More {
+				break
+			}
+		}
+		all, err := p.e.CRM.ListActivities(ctx, p.crmUser.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, a := range all {
+			if !p.skipActivity(a) {
+				p.acts[a.ID] = a
+				recs = append(recs, activityRecord(a, p.opts, p.googleSeries))
+			}
+		}
+		return recs, end, nil
+	}
+	seen := map[string]bool{}
+	for {
+		page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, p.crmUser.ID, cursor, 1000)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, ch := range page.Changes {
+			if seen[ch.ID] {
+				continue
+			}
+			seen[ch.ID] = true
+			a, err := p.e.CRM.Activity(ctx, ch.ID)
+			if failure.Is(err, failure.NotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			if p.skipActivity(a) {
+				continue
+			}
+			p.acts[a.ID] = a
+			recs = append(recs, activityRecord(a, p.opts, p.googleSeries))
+		}
+		cursor = page.Cursor
+		if !page.More {
+			return recs, cursor, nil
+		}
+	}
+}

@@ -1,0 +1,330 @@
+package calendarsync_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	calendar "google.golang.org/api/calendar/v3"
+
+	"github.com/crmsync/crmsync/shared/calendarsync"
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+const ann = "ann@firm.test"
+
+type world struct {
+	t      *testing.T
+	ctx    context.Context
+	st     *store.Store
+	google *fakegoogle.Server
+	crm    *refcrm.Store
+	ids    refcrm.Imported
+	engine *calendarsync.Engine
+	cal    *calendar.Service
+}
+
+var all = store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true, Documents: true, ContactAssociation: true}
+
+func newWorld(t *testing.T, setup store.CalendarSetup) *world {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	t.Cleanup(g.Close)
+	g.AddUser(fakegoogle.User{Email: ann, TimeZone: "America/New_York"})
+	c := refcrm.New(storetest.Client(t), "test", nil)
+	ids, err := c.Import(ctx, refcrm.Dataset{
+		Contacts: []refcrm.ImportContact{
+			{Key: "carol", FirstName: "Carol", Emails: []string{"carol@client.test"}},
+			{Key: "dan", FirstName: "Dan", Emails: []string{"dan@client.test"}},
+		},
+		Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Calendar: setup})
+	var tokens sync.Map
+	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, _ []string) (oauth2.TokenSource, error) {
+		tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeCalendar))
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
+	}}
+	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids,
+		engine: &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
+			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}
+	w.cal, _ = fac.Calendar(ctx, ann)
+	return w
+}
+
+func (w *world) pass() calendarsync.Result {
+	w.t.Helper()
+	r, err := w.engine.Pass(w.ctx, ann)
+	if err != nil {
+		w.t.Fatalf("Pass: %v", err)
+	}
+	return r
+}
+
+func (w *world) activities() map[string]crm.Activity {
+	w.t.Helper()
+	as, err := w.crm.ListActivities(w.ctx, "u-ann")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string]crm.Activity{}
+	for _, a := range as {
+		if _, dup := out[a.Title]; dup {
+			w.t.Errorf("two activities titled %q", a.Title)
+		}
+		out[a.Title] = a
+	}
+	return out
+}
+
+func (w *world) events() map[string]*calendar.Event {
+	w.t.Helper()
+	resp, err := w.cal.Events.List("primary").Do()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string]*calendar.Event{}
+	for _, e := range resp.Items {
+		key := e.Summary
+		if e.RecurringEventId != "" {
+			key += " @" + e.OriginalStartTime.DateTime + e.OriginalStartTime.Date
+		}
+		out[key] = e
+	}
+	return out
+}
+
+var ny, _ = time.LoadLocation("America/New_York")
+
+func at(d time.Time, h int) time.Time { return time.Date(d.Year(), d.Month(), d.Day(), h, 0, 0, 0, ny) }
+
+func event(summary string, start time.Time, hours int) *calendar.Event {
+	return &calendar.Event{Summary: summary,
+		Start: &calendar.EventDateTime{DateTime: start.Format(time.RFC3339), TimeZone: "America/New_York"},
+		End:   &calendar.EventDateTime{DateTime: start.Add(time.Duration(hours) * time.Hour).Format(time.RFC3339), TimeZone: "America/New_York"}}
+}
+
+func TestTwoWayEventsAndActivities(t *testing.T) {
+	w := newWorld(t, all)
+	day := time.Now().AddDate(0, 0, 3)
+	ev := event("Review with Carol", at(day, 10), 1)
+	ev.Location = "Office"
+	ev.Attendees = []*calendar.EventAttendee{{Email: "stranger@else.test"}, {Email: "carol@client.test"}, {Email: "dan@client.test"}}
+	ev.Attachments = []*calendar.EventAttachment{{Title: "agenda", FileUrl: "https://docs.example/agenda"}}
+	if _, err := w.cal.Events.Insert("primary", ev).SupportsAttachments(true).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Planning", Start: at(day, 14).UTC(), End: at(day, 15).UTC(), TimeZone: "America/New_York"}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.pass()
+	if r.CreatedCRM != 1 || r.CreatedGoogle != 1 {
+		t.Fatalf("first pass: %+v", r)
+	}
+	a := w.activities()["Review with Carol"]
+	if a.TimeZone != "America/New_York" || !a.Start.Equal(at(day, 10)) || a.Location != "Office" {
+		t.Errorf("activity from Google: %+v", a)
+	}
+	// Guests: the first with a CRM contact is the primary contact, the
+	// other matching ones additional; strangers are not added.
+	if a.PrimaryContact != w.ids.Contacts["carol"] || !slices.Equal(a.AdditionalContacts, []string{w.ids.Contacts["dan"]}) {
+		t.Errorf("contacts of the activity: %q + %v", a.PrimaryContact, a.AdditionalContacts)
+	}
+	if len(a.Documents) != 1 || a.Documents[0].URL != "https://docs.example/agenda" {
+		t.Errorf("documents: %+v", a.Documents)
+	}
+	g := w.events()["Planning"]
+	if g == nil || g.ExtendedProperties == nil || g.ExtendedProperties.Private["crmsyncActivity"] == "" || g.Start.TimeZone != "America/New_York" {
+		t.Fatalf("event from the CRM: %+v", g)
+	}
+	// Echoes of our writes do not loop.
+	if r := w.pass(); r.CreatedCRM+r.CreatedGoogle+r.UpdatedCRM+r.UpdatedGoogle != 0 {
+		t.Errorf("second pass wrote: %+v", r)
+	}
+	// A move in Google reaches the CRM; a rename in the CRM reaches Google.
+	moved, _ := w.cal.Events.Patch("primary", w.events()["Review with Carol"].Id, event("Review with Carol", at(day, 11), 1)).Do()
+	_ = moved
+	p := w.activities()["Planning"]
+	p.Title = "Planning (updated)"
+	if _, err := w.crm.UpdateActivity(w.ctx, crm.Write{}, p); err != nil {
+		t.Fatal(err)
+	}
+	w.pass()
+	if a := w.activities()["Review with Carol"]; !a.Start.Equal(at(day, 11)) {
+		t.Errorf("the move did not reach the CRM: %v", a.Start)
+	}
+	if w.events()["Planning (updated)"] == nil {
+		t.Error("the rename did not reach Google")
+	}
+	// Deletions both ways.
+	w.cal.Events.Delete("primary", w.events()["Review with Carol"].Id).Do()
+	p = w.activities()["Planning (updated)"]
+	w.crm.DeleteActivity(w.ctx, crm.Write{}, p.ID, p.Version)
+	w.pass()
+	if len(w.activities()) != 0 || len(w.events()) != 0 {
+		t.Errorf("after deletions: %d activities, %d events", len(w.activities()), len(w.events()))
+	}
+}
+
+func TestSeriesWithMovedAndCancelledInstancesAcrossDST(t *testing.T) {
+	w := newWorld(t, all)
+	// Weekly on Monday at 9:00 New York, from late October across the end
+	// of daylight saving (1 November 2026).
+	start := time.Date(2026, 10, 19, 9, 0, 0, 0, ny)
+	ev := event("Weekly", start, 1)
+	ev.Recurrence = []string{"RRULE:FREQ=WEEKLY;COUNT=5"}
+	m, err := w.cal.Events.Insert("primary", ev).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, _ := w.cal.Events.Instances("primary", m.Id).Do()
+	w.cal.Events.Patch("primary", inst.Items[1].Id, &calendar.Event{Start: &calendar.EventDateTime{DateTime: "2026-10-27T09:00:00-04:00", TimeZone: "America/New_York"},
+		End: &calendar.EventDateTime{DateTime: "2026-10-27T10:00:00-04:00", TimeZone: "America/New_York"}}).Do()
+	w.cal.Events.Delete("primary", inst.Items[3].Id).Do()
+	w.engine.Clock = clock.NewFake(start.AddDate(0, 0, 10))
+	r := w.pass()
+	if r.CreatedCRM != 3 {
+		t.Fatalf("a series and two exceptions, not five copies: %+v", r)
+	}
+	as, _ := w.crm.ListActivities(w.ctx, "u-ann")
+	var series crm.Activity
+	var exceptions []crm.Activity
+	for _, a := range as {
+		if a.SeriesID == "" {
+			series = a
+		} else {
+			exceptions = append(exceptions, a)
+		}
+	}
+	if !slices.Equal(series.Recurrence, []string{"RRULE:FREQ=WEEKLY;COUNT=5"}) || series.TimeZone != "America/New_York" || len(exceptions) != 2 {
+		t.Fatalf("series %+v, exceptions %+v", series, exceptions)
+	}
+	cancelled := 0
+	for _, e := range exceptions {
+		if e.SeriesID != series.ID || e.OriginalStart == "" {
+			t.Errorf("exception %+v", e)
+		}
+		if e.Cancelled {
+			cancelled++
+			// The fourth Monday is after the DST change: 9:00 EST is 14:00 UTC.
+			if e.OriginalStart != "2026-11-09T14:00:00Z" {
+				t.Errorf("cancelled instance's original start %s", e.OriginalStart)
+			}
+		}
+	}
+	if cancelled != 1 {
+		t.Errorf("%d cancelled exceptions, want 1", cancelled)
+	}
+}
+
+func TestAllDayEventsAndOptions(t *testing.T) {
+	for _, allDay := range []bool{true, false} {
+		w := newWorld(t, store.CalendarSetup{Direction: "both", AllDay: allDay})
+		d := time.Now().AddDate(0, 0, 5)
+		w.cal.Events.Insert("primary", &calendar.Event{Summary: "Conference", Start: &calendar.EventDateTime{Date: d.Format(time.DateOnly)},
+			End: &calendar.EventDateTime{Date: d.AddDate(0, 0, 2).Format(time.DateOnly)}}).Do()
+		w.google.AddEvent(ann, "primary", &calendar.Event{Summary: "Carol's birthday", EventType: "birthday",
+			Start: &calendar.EventDateTime{Date: d.Format(time.DateOnly)}, End: &calendar.EventDateTime{Date: d.AddDate(0, 0, 1).Format(time.DateOnly)}})
+		w.pass()
+		acts := w.activities()
+		if _, ok := acts["Carol's birthday"]; ok {
+			t.Error("a birthday event became an activity")
+		}
+		c, ok := acts["Conference"]
+		switch {
+		case allDay && (!ok || c.StartDate != d.Format(time.DateOnly) || c.EndDate != d.AddDate(0, 0, 2).Format(time.DateOnly)):
+			t.Errorf("all-day with the option on: %+v (want the dates, end exclusive)", c)
+		case !allDay && ok:
+			t.Error("an all-day event synced with the option off")
+		}
+	}
+}
+
+func TestExpiredSyncTokenRelinks(t *testing.T) {
+	w := newWorld(t, all)
+	d := time.Now().AddDate(0, 0, 2)
+	w.cal.Events.Insert("primary", event("One", at(d, 9), 1)).Do()
+	w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Two", Start: at(d, 13).UTC(), End: at(d, 14).UTC(), TimeZone: "America/New_York"})
+	w.pass()
+	w.google.InvalidateSyncTokens(ann)
+	r := w.pass()
+	if !r.FullGoogle || r.CreatedCRM+r.CreatedGoogle != 0 {
+		t.Errorf("after the 410: %+v", r)
+	}
+	if len(w.activities()) != 2 || len(w.events()) != 2 {
+		t.Errorf("%d activities and %d events, want 2 and 2", len(w.activities()), len(w.events()))
+	}
+}
+
+func TestNamedCalendarIsCreatedForTheCRM(t *testing.T) {
+	w := newWorld(t, store.CalendarSetup{Direction: "crm-to-google", CalendarName: "SmartOffice"})
+	d := time.Now().AddDate(0, 0, 1)
+	w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Call", Start: at(d, 9).UTC(), End: at(d, 10).UTC(), TimeZone: "America/New_York"})
+	w.pass()
+	list, _ := w.cal.CalendarList.List().Do()
+	var id string
+	for _, c := range list.Items {
+		if c.Summary == "SmartOffice" {
+			id = c.Id
+		}
+	}
+	if id == "" {
+		t.Fatal("the SmartOffice calendar was not made")
+	}
+	evs, _ := w.cal.Events.List(id).Do()
+	if len(evs.Items) != 1 || evs.Items[0].Summary != "Call" {
+		t.Errorf("SmartOffice calendar: %+v", evs.Items)
+	}
+	if prim, _ := w.cal.Events.List("primary").Do(); len(prim.Items) != 0 {
+		t.Error("the activity went to the primary calendar")
+	}
+}
+
+// A CRM series with a cancelled occurrence becomes a Google series with
+// that instance cancelled: one series, not copies.
+func TestCRMSeriesReachesGoogleAsASeries(t *testing.T) {
+	w := newWorld(t, all)
+	start := time.Now().AddDate(0, 0, 1)
+	first := at(start, 9)
+	s, err := w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Standup", Start: first.UTC(), End: first.Add(30 * time.Minute).UTC(),
+		TimeZone: "America/New_York", Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := first.AddDate(0, 0, 1)
+	if _, err := w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Standup", SeriesID: s.ID, OriginalStart: second.UTC().Format(time.RFC3339),
+		Cancelled: true, Start: second.UTC(), End: second.Add(30 * time.Minute).UTC(), TimeZone: "America/New_York"}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.pass()
+	if r.CreatedGoogle != 2 {
+		t.Fatalf("pass: %+v", r)
+	}
+	resp, err := w.cal.Events.List("primary").SingleEvents(true).OrderBy("startTime").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Items) != 2 {
+		t.Errorf("%d instances in Google, want 2 (3 less the cancelled one)", len(resp.Items))
+	}
+	if r := w.pass(); r.CreatedCRM+r.CreatedGoogle+r.UpdatedCRM+r.UpdatedGoogle != 0 {
+		t.Errorf("the echo wrote: %+v", r)
+	}
+}
