@@ -29,7 +29,11 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts}, Log: env.Log}, nil
+		cal, err := wiring.CalendarEngine(ctx, env, "jobs")
+		if err != nil {
+			return nil, err
+		}
+		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal}, Log: env.Log}, nil
 	}))
 }
 

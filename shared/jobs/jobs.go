@@ -12,6 +12,7 @@
 //	watch-renewal  daily: renew the Gmail watch (it lapses after 7 days) and
 //	               re-make deleted labels
 //	contact-sync   every 15 minutes: a contact sync pass (package contactsync)
+//	calendar-sync  every 5 minutes: a calendar sync pass (package calendarsync)
 package jobs
 
 import (
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/mailbox"
@@ -32,10 +34,11 @@ const (
 	MailSweep    = "mail-sweep"
 	WatchRenewal = "watch-renewal"
 	ContactSync  = "contact-sync"
+	CalendarSync = "calendar-sync"
 )
 
 // Kinds lists the job kinds.
-var Kinds = []string{MailSweep, WatchRenewal, ContactSync}
+var Kinds = []string{MailSweep, WatchRenewal, ContactSync, CalendarSync}
 
 // Job is one user's job.
 type Job struct {
@@ -57,6 +60,8 @@ func eligible(kind string, u store.User) bool {
 		return u.Mail.Enabled && u.Connection.State == store.Connected
 	case ContactSync:
 		return u.Contacts.Direction != "" && u.Contacts.Direction != "off" && u.Connection.State == store.Connected
+	case CalendarSync:
+		return u.Calendar.Direction != "" && u.Calendar.Direction != "off" && u.Connection.State == store.Connected
 	}
 	return false
 }
@@ -127,10 +132,16 @@ type Contacts interface {
 	Pass(ctx context.Context, email string) (contactsync.Result, error)
 }
 
+// Calendar is the calendar sync engine as jobs use it.
+type Calendar interface {
+	Pass(ctx context.Context, email string) (calendarsync.Result, error)
+}
+
 // Engines run the jobs.
 type Engines struct {
 	Mail     Mail
 	Contacts Contacts
+	Calendar Calendar
 }
 
 // Run runs one job.
@@ -143,6 +154,9 @@ func Run(ctx context.Context, j Job, e Engines) error {
 		return e.Mail.Connect(ctx, j.User)
 	case ContactSync:
 		_, err := e.Contacts.Pass(ctx, j.User)
+		return err
+	case CalendarSync:
+		_, err := e.Calendar.Pass(ctx, j.User)
 		return err
 	}
 	return failure.Errorf("jobs: run", failure.Invalid, "unknown kind %q", j.Kind)

@@ -254,6 +254,7 @@ type userView struct {
 	Messages                           []messageView
 	Contacts                           []personView
 	Events                             []string
+	Activities                         []string // in the CRM
 }
 
 type personView struct {
@@ -426,6 +427,27 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 			}
 		}
 	}
+	if cu, err := c.CRM.UserByEmail(ctx, su.Email); err == nil {
+		if acts, err := c.CRM.ListActivities(ctx, cu.ID); err == nil {
+			for _, a := range acts {
+				s := a.Title
+				switch {
+				case a.StartDate != "":
+					s = a.StartDate + " (all day) " + s
+				default:
+					s = a.Start.In(time.Local).Format("Jan 2 15:04") + " " + s
+				}
+				if len(a.Recurrence) > 0 {
+					s += " (series)"
+				}
+				if a.SeriesID != "" {
+					s += " (exception)"
+				}
+				v.Activities = append(v.Activities, s)
+			}
+			sort.Strings(v.Activities)
+		}
+	}
 	return v, nil
 }
 
@@ -472,7 +494,8 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <table>{{range $u.Contacts}}<tr data-person="{{.Given}} {{.Family}}"><td>{{.Given}} {{.Family}} <span class="muted">{{.Emails}}</span></td>
 <td><form method="post" action="/Console"><input type="hidden" name="action" value="rename-google"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="person" value="{{.Resource}}">
 <input name="given" value="{{.Given}}" size="8" aria-label="given name"><input name="family" value="{{.Family}}" size="8" aria-label="family name"><button>Rename</button></form></td></tr>{{end}}</table></details>
-<details><summary>Calendar ({{len $u.Events}})</summary><ul>{{range $u.Events}}<li>{{.}}</li>{{end}}</ul></details>
+<details><summary>Google Calendar ({{len $u.Events}})</summary><ul>{{range $u.Events}}<li>{{.}}</li>{{end}}</ul></details>
+<details><summary>CRM activities from calendar sync ({{len $u.Activities}})</summary><ul>{{range $u.Activities}}<li>{{.}}</li>{{end}}</ul></details>
 </section>{{end}}
 </div>
 

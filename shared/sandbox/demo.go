@@ -39,8 +39,8 @@ func DemoFirm() Firm {
 			AllowAllContacts:     true,
 		},
 		Users: []store.User{
-			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts()},
-			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts()},
+			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
+			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
 		},
 		CRM: refcrm.Dataset{
 			Sets:    []string{"Newsletter"},
@@ -93,6 +93,12 @@ func demoMail() store.MailSetup {
 // demoContacts is the demo users' contact sync: both ways, all contacts.
 func demoContacts() store.ContactsSetup {
 	return store.ContactsSetup{Direction: "both", BirthDates: true, CreateType: "contact", OnGoogleDelete: "delete"}
+}
+
+// demoCalendar is the demo users' calendar sync: both ways, primary
+// calendar, every option on.
+func demoCalendar() store.CalendarSetup {
+	return store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true, Documents: true, ContactAssociation: true}
 }
 
 // Seed stores f where it is not stored yet. What exists is left as it is, so

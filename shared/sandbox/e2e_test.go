@@ -24,6 +24,7 @@ import (
 	_ "github.com/crmsync/crmsync/functions/jobs"
 
 	"github.com/crmsync/crmsync/shared/config"
+	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/sandbox"
@@ -74,6 +75,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 
 	t.Run("labeled mail flows through Pub/Sub to the CRM", func(t *testing.T) { labeledMail(t, ctx, parts, project, &out) })
 	t.Run("contact sync through the scheduler", func(t *testing.T) { contactSync(t, ctx, parts) })
+	t.Run("calendar sync through the scheduler", func(t *testing.T) { calendarSync(t, ctx, parts) })
 	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
 }
 
@@ -206,6 +208,40 @@ func contactSync(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		if cs, err := parts.CRM.FindContacts(ctx, "", addr); err != nil || len(cs) != 1 {
 			t.Errorf("%s in the CRM: %d records, %v", addr, len(cs), err)
 		}
+	}
+}
+
+// A calendar-sync tick brings Ann's demo events to the CRM: the review with
+// Carol has Carol as its primary contact, the weekly planning stays one
+// series.
+func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts) {
+	if err := sandbox.RunJob(ctx, parts.WebURL, "calendar-sync"); err != nil {
+		t.Fatal(err)
+	}
+	carol, _ := parts.CRM.FindContacts(ctx, "", "carol@client.test")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		acts, err := parts.CRM.ListActivities(ctx, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		byTitle := map[string][]crm.Activity{}
+		for _, a := range acts {
+			byTitle[a.Title] = append(byTitle[a.Title], a)
+		}
+		if r := byTitle["Portfolio review with Carol"]; len(r) == 1 {
+			if len(carol) != 1 || r[0].PrimaryContact != carol[0].ID {
+				t.Errorf("the review's primary contact: %q", r[0].PrimaryContact)
+			}
+			if w := byTitle["Weekly planning"]; len(w) != 1 || len(w[0].Recurrence) != 1 {
+				t.Errorf("weekly planning in the CRM: %+v", w)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo events did not reach the CRM within 30s: %v", acts)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -229,7 +229,7 @@ func (j *jobTimes) get(kind string) (last, next time.Time) {
 // renewal daily, so the jobs travel the same path (Dispatch → jobs topic →
 // Jobs) as in production.
 func schedule(ctx context.Context, o Options, webURL string, every time.Duration, times *jobTimes) {
-	periods := map[string]time.Duration{jobs.MailSweep: every, jobs.WatchRenewal: 24 * time.Hour, jobs.ContactSync: every * 3 / 2}
+	periods := map[string]time.Duration{jobs.MailSweep: every, jobs.WatchRenewal: 24 * time.Hour, jobs.ContactSync: every * 3 / 2, jobs.CalendarSync: every / 2}
 	start := time.Now()
 	for k, p := range periods {
 		times.set(k, time.Time{}, start.Add(p))

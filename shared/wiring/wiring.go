@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"golang.org/x/oauth2"
 
+	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm/restcrm"
@@ -105,6 +106,15 @@ func ContactsEngine(ctx context.Context, env *instance.Env, name string) (*conta
 		return nil, err
 	}
 	return &contactsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{}, Holder: holder(name)}, nil
+}
+
+// CalendarEngine is the calendar sync engine of a function instance.
+func CalendarEngine(ctx context.Context, env *instance.Env, name string) (*calendarsync.Engine, error) {
+	c, err := CRM(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return &calendarsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{}, Holder: holder(name)}, nil
 }
 
 // MailEngine is the e-mail posting engine of a function instance.
