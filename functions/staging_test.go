@@ -18,11 +18,12 @@ import (
 // registered maps each folder of functions/ to the name its init registers
 // (the deployment's FUNCTION_TARGET).
 var registered = map[string]string{
-	"health":    "Health",
-	"crmapi":    "CRMAPI",
-	"gmailpush": "GmailPush",
-	"dispatch":  "Dispatch",
-	"jobs":      "Jobs",
+	"health":       "Health",
+	"crmapi":       "CRMAPI",
+	"gmailpush":    "GmailPush",
+	"dispatch":     "Dispatch",
+	"jobs":         "Jobs",
+	"calendarpush": "CalendarPush",
 }
 
 func repoRoot(t *testing.T) string {
@@ -161,6 +162,20 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 		r.Body.Close()
 		if r.StatusCode != http.StatusBadRequest && r.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("staged Dispatch with an unknown kind: %d, want 400 (or 503 without Pub/Sub)", r.StatusCode)
+		}
+	},
+	// CalendarPush refuses a notification of no channel it knows.
+	"CalendarPush": func(t *testing.T, resp *http.Response, url string) {
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("staged CalendarPush GET: %d, want 405", resp.StatusCode)
+		}
+		r, err := http.Post(url+"/?user=nobody@x.test", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusForbidden && r.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("staged CalendarPush without a channel: %d, want 403 (or 503 without Firestore)", r.StatusCode)
 		}
 	},
 	// Jobs acknowledges a job it can never run.

@@ -18,7 +18,11 @@ package calendarsync
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -62,7 +66,13 @@ type Engine struct {
 	Clock  clock.Clock
 	Holder string
 	Retry  workspace.Retry
+	// WebhookURL, when set, is where Google pushes calendar changes (the
+	// CalendarPush function); each pass keeps a channel open to it.
+	WebhookURL string
 }
+
+// channelRenewal is how long before its expiry a channel is replaced.
+const channelRenewal = 24 * time.Hour
 
 const (
 	kind         = "calendar"
@@ -209,7 +219,68 @@ func (p *pass) run(ctx context.Context, popts twoway.Options) error {
 			return err
 		}
 	}
-	return nil
+	return p.ensureChannel(ctx)
+}
+
+// ensureChannel keeps a push channel open on the synced calendar: it opens
+// one when there is none, the calendar changed, or the channel runs out
+// within a day (the old one is stopped).
+func (p *pass) ensureChannel(ctx context.Context) error {
+	e := p.e
+	ch := p.user.Calendar.Channel
+	if e.WebhookURL == "" || (ch.ID != "" && ch.CalendarID == p.calID && ch.Expiration.Sub(e.Clock.Now()) > channelRenewal) {
+		return nil
+	}
+	if ch.ID != "" {
+		p.result.CalendarCalls++
+		_, err := workspace.Call(ctx, e.Retry, "calendar: channels.stop", func() (any, error) {
+			return nil, p.cal.Channels.Stop(&calendar.Channel{Id: ch.ID, ResourceId: ch.ResourceID}).Context(ctx).Do()
+		})
+		if err != nil && !failure.Is(err, failure.NotFound) {
+			e.Log.Warn("calendar: stopping the old push channel", "user", p.user.ID, "err", err)
+		}
+	}
+	next := store.PushChannel{ID: "crmsync-" + randomHex(12), Token: randomHex(24), CalendarID: p.calID}
+	address := e.WebhookURL + "?user=" + url.QueryEscape(p.user.ID)
+	p.result.CalendarCalls++
+	resp, err := workspace.Call(ctx, e.Retry, "calendar: events.watch", func() (*calendar.Channel, error) {
+		return p.cal.Events.Watch(p.calID, &calendar.Channel{Id: next.ID, Type: "web_hook", Address: address, Token: next.Token}).Context(ctx).Do()
+	})
+	if err != nil {
+		return err
+	}
+	next.ResourceID, next.Expiration = resp.ResourceId, time.UnixMilli(resp.Expiration)
+	_, err = e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error {
+		u.Calendar.Channel = next
+		return nil
+	})
+	return err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Notification is a Calendar push notification as the webhook received it.
+type Notification struct {
+	User, ChannelID, Token, State string
+}
+
+// CheckNotification says whether a push notification comes from the
+// user's current channel (the token matches, in constant time). Channels
+// of the past are not current.
+func (e *Engine) CheckNotification(ctx context.Context, n Notification) (bool, error) {
+	u, err := e.Store.Users().Get(ctx, n.User)
+	if failure.Is(err, failure.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ch := u.Calendar.Channel
+	return ch.ID != "" && ch.ID == n.ChannelID && subtle.ConstantTimeCompare([]byte(ch.Token), []byte(n.Token)) == 1, nil
 }
 
 // calendar finds the synced calendar by name, making it when the CRM is a

@@ -2,6 +2,8 @@ package calendarsync_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -326,5 +328,57 @@ func TestCRMSeriesReachesGoogleAsASeries(t *testing.T) {
 	}
 	if r := w.pass(); r.CreatedCRM+r.CreatedGoogle+r.UpdatedCRM+r.UpdatedGoogle != 0 {
 		t.Errorf("the echo wrote: %+v", r)
+	}
+}
+
+// Each pass keeps a push channel open on the calendar and replaces it a
+// day before it runs out; only the current channel's token is accepted.
+func TestPushChannelIsOpenedCheckedAndRenewed(t *testing.T) {
+	w := newWorld(t, all)
+	got := make(chan http.Header, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() }))
+	defer hook.Close()
+	clk := clock.NewFake(time.Now())
+	w.engine.WebhookURL, w.engine.Clock = hook.URL, clk
+	w.pass()
+	u, _ := w.st.Users().Get(w.ctx, ann)
+	ch := u.Calendar.Channel
+	if ch.ID == "" || ch.Token == "" || ch.Expiration.IsZero() {
+		t.Fatalf("no channel after the pass: %+v", ch)
+	}
+	select {
+	case h := <-got:
+		if h.Get("X-Goog-Resource-State") != "sync" || h.Get("X-Goog-Channel-Token") != ch.Token {
+			t.Errorf("first push %v", h)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the channel's sync message never came")
+	}
+	for _, tc := range []struct {
+		n    calendarsync.Notification
+		want bool
+	}{
+		{calendarsync.Notification{User: ann, ChannelID: ch.ID, Token: ch.Token}, true},
+		{calendarsync.Notification{User: ann, ChannelID: ch.ID, Token: "guess"}, false},
+		{calendarsync.Notification{User: ann, ChannelID: "other", Token: ch.Token}, false},
+		{calendarsync.Notification{User: "nobody@firm.test", ChannelID: ch.ID, Token: ch.Token}, false},
+	} {
+		if ok, err := w.engine.CheckNotification(w.ctx, tc.n); err != nil || ok != tc.want {
+			t.Errorf("CheckNotification(%+v) = %v, %v; want %v", tc.n, ok, err, tc.want)
+		}
+	}
+	// A pass well before expiry keeps the channel; one within a day of it replaces it.
+	w.pass()
+	if u, _ := w.st.Users().Get(w.ctx, ann); u.Calendar.Channel.ID != ch.ID {
+		t.Error("the channel was replaced early")
+	}
+	clk.Set(ch.Expiration.Add(-time.Hour))
+	w.pass()
+	u, _ = w.st.Users().Get(w.ctx, ann)
+	if u.Calendar.Channel.ID == ch.ID || u.Calendar.Channel.Token == ch.Token {
+		t.Error("the channel was not renewed before it ran out")
+	}
+	if ok, _ := w.engine.CheckNotification(w.ctx, calendarsync.Notification{User: ann, ChannelID: ch.ID, Token: ch.Token}); ok {
+		t.Error("the replaced channel is still accepted")
 	}
 }

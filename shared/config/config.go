@@ -22,6 +22,7 @@
 //	CRM_URL                   base URL of the CRM REST API, e.g. https://crm.example/ (needed by the functions that reach the CRM)
 //	GOOGLE_API_ENDPOINT       base URL replacing Google's APIs (the fake Google); refused in production
 //	GOOGLE_TOKEN_URL          token endpoint replacing Google's (the fake Google); refused in production
+//	CALENDAR_WEBHOOK_URL      public URL of the CalendarPush function (Calendar push channels); unset: no push, scheduled passes only
 package config
 
 import (
@@ -59,6 +60,7 @@ type Config struct {
 	CRMURL                string // ends with "/"
 	GoogleAPIEndpoint     string
 	GoogleTokenURL        string
+	CalendarWebhookURL    string
 }
 
 // Lookup reads one variable; os.LookupEnv is the production lookup.
@@ -99,6 +101,7 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	c.GoogleAPIEndpoint = r.URL("GOOGLE_API_ENDPOINT")
 	c.GoogleTokenURL = r.URL("GOOGLE_TOKEN_URL")
+	c.CalendarWebhookURL = r.URL("CALENDAR_WEBHOOK_URL")
 
 	switch c.Env {
 	case Production:

@@ -93,8 +93,7 @@ func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) 
 			if !eligible(kind, u) {
 				continue
 			}
-			data, _ := json.Marshal(Job{Kind: kind, User: u.ID})
-			sent = append(sent, pending{u.ID, pub.Publish(ctx, data, map[string]string{"kind": kind, "tenant": t.ID})})
+			sent = append(sent, pending{u.ID, Enqueue(ctx, pub, Job{Kind: kind, User: u.ID})})
 		}
 	}
 	for _, p := range sent {
@@ -103,6 +102,13 @@ func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) 
 		}
 	}
 	return len(sent), nil
+}
+
+// Enqueue publishes one job (a webhook asking for a user's pass does, as
+// Dispatch does for every user); wait reports whether Pub/Sub took it.
+func Enqueue(ctx context.Context, pub Publisher, j Job) (wait func() error) {
+	data, _ := json.Marshal(j)
+	return pub.Publish(ctx, data, map[string]string{"kind": j.Kind})
 }
 
 // Decode reads a pushed job; what is not a job is Invalid.

@@ -13,11 +13,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
+	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/option"
 	people "google.golang.org/api/people/v1"
 
 	// The functions the sandbox serves.
+	_ "github.com/crmsync/crmsync/functions/calendarpush"
 	_ "github.com/crmsync/crmsync/functions/dispatch"
 	_ "github.com/crmsync/crmsync/functions/gmailpush"
 	_ "github.com/crmsync/crmsync/functions/health"
@@ -45,7 +47,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Setenv("CRMSYNC_ENV", "sandbox")
 	t.Setenv("CRMSYNC_SECRET_CRM_API_KEY", "e2e-key")
 	t.Setenv("FUNCTION_TARGET", "")
-	for _, k := range []string{"CRM_URL", "GOOGLE_API_ENDPOINT", "GOOGLE_TOKEN_URL", "CRMSYNC_SECRET_GOOGLE_DELEGATION_KEY"} {
+	for _, k := range []string{"CRM_URL", "GOOGLE_API_ENDPOINT", "GOOGLE_TOKEN_URL", "CALENDAR_WEBHOOK_URL", "CRMSYNC_SECRET_GOOGLE_DELEGATION_KEY"} {
 		t.Setenv(k, "") // restored after the test; the sandbox sets them
 	}
 	cfg, err := config.FromEnv()
@@ -236,12 +238,37 @@ func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 			if w := byTitle["Weekly planning"]; len(w) != 1 || len(w[0].Recurrence) != 1 {
 				t.Errorf("weekly planning in the CRM: %+v", w)
 			}
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the demo events did not reach the CRM within 30s: %v", acts)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The pass opened a push channel: a new event in Google reaches the
+	// CRM through CalendarPush and the jobs topic, without a scheduler tick.
+	cal, err := calendar.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/calendar/v3/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token("ann@demo.test", fakegoogle.ScopeCalendar)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	day := start.AddDate(0, 0, 2).UTC().Truncate(time.Hour)
+	if _, err := cal.Events.Insert("primary", &calendar.Event{Summary: "Pushed meeting",
+		Start: &calendar.EventDateTime{DateTime: day.Format(time.RFC3339), TimeZone: "UTC"},
+		End:   &calendar.EventDateTime{DateTime: day.Add(time.Hour).Format(time.RFC3339), TimeZone: "UTC"}}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		acts, _ := parts.CRM.ListActivities(ctx, "ann")
+		if slices.ContainsFunc(acts, func(a crm.Activity) bool { return a.Title == "Pushed meeting" }) {
+			t.Logf("Google change → CRM activity through the push channel in %v", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the pushed event did not reach the CRM within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -149,9 +149,10 @@ func Run(ctx context.Context, o Options) error {
 	google.AuthorizeDelegation(saClientID, slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)...)
 	for k, v := range map[string]string{
 		secrets.EnvName(secrets.GoogleDelegationKey): string(saKey),
-		"CRM_URL":             crmURL + "/",
-		"GOOGLE_API_ENDPOINT": googleURL,
-		"GOOGLE_TOKEN_URL":    googleURL + "/token",
+		"CRM_URL":              crmURL + "/",
+		"GOOGLE_API_ENDPOINT":  googleURL,
+		"GOOGLE_TOKEN_URL":     googleURL + "/token",
+		"CALENDAR_WEBHOOK_URL": webURL + "/CalendarPush",
 	} {
 		os.Setenv(k, v)
 	}

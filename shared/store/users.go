@@ -109,6 +109,18 @@ type CalendarSetup struct {
 	// ContactAssociation links activities from Google to the CRM contacts
 	// of their guests.
 	ContactAssociation bool `firestore:"contactAssociation"`
+	// Channel is the Calendar push channel watching the synced calendar.
+	Channel PushChannel `firestore:"channel"`
+}
+
+// PushChannel is a Calendar events.watch channel. Token is the shared
+// secret Google echoes in X-Goog-Channel-Token; the webhook checks it.
+type PushChannel struct {
+	ID         string    `firestore:"id,omitempty"`
+	ResourceID string    `firestore:"resourceId,omitempty"`
+	Token      string    `firestore:"token,omitempty"`
+	CalendarID string    `firestore:"calendarId,omitempty"`
+	Expiration time.Time `firestore:"expiration"`
 }
 
 // User is one Google account of a firm.

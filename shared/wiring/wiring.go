@@ -114,7 +114,8 @@ func CalendarEngine(ctx context.Context, env *instance.Env, name string) (*calen
 	if err != nil {
 		return nil, err
 	}
-	return &calendarsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{}, Holder: holder(name)}, nil
+	return &calendarsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{}, Holder: holder(name),
+		WebhookURL: env.Config.CalendarWebhookURL}, nil
 }
 
 // MailEngine is the e-mail posting engine of a function instance.

@@ -23,6 +23,7 @@ import (
 
 	// Every function, registered with the Functions Framework by its init,
 	// except CRMAPI: the sandbox serves the reference CRM on its own port.
+	_ "github.com/crmsync/crmsync/functions/calendarpush"
 	_ "github.com/crmsync/crmsync/functions/dispatch"
 	_ "github.com/crmsync/crmsync/functions/gmailpush"
 	_ "github.com/crmsync/crmsync/functions/health"
