@@ -77,7 +77,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 
 	t.Run("labeled mail flows through Pub/Sub to the CRM", func(t *testing.T) { labeledMail(t, ctx, parts, project, &out) })
 	t.Run("contact sync through the scheduler", func(t *testing.T) { contactSync(t, ctx, parts) })
-	t.Run("calendar sync through the scheduler", func(t *testing.T) { calendarSync(t, ctx, parts) })
+	t.Run("calendar sync through the scheduler", func(t *testing.T) { calendarSync(t, ctx, parts, project) })
 	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
 }
 
@@ -216,7 +216,7 @@ func contactSync(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 // A calendar-sync tick brings Ann's demo events to the CRM: the review with
 // Carol has Carol as its primary contact, the weekly planning stays one
 // series.
-func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts) {
+func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts, project string) {
 	if err := sandbox.RunJob(ctx, parts.WebURL, "calendar-sync"); err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +245,24 @@ func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// The pass opened a push channel: a new event in Google reaches the
-	// CRM through CalendarPush and the jobs topic, without a scheduler tick.
+	// The pass opened a push channel (at its end, after the writes): a new
+	// event in Google reaches the CRM through CalendarPush and the jobs
+	// topic, without a scheduler tick.
+	st, err := store.Open(ctx, project, "(default)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for {
+		u, err := st.Users().Get(ctx, "ann@demo.test")
+		if err == nil && u.Calendar.Channel.ID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no push channel within 30s of the pass")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	cal, err := calendar.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/calendar/v3/"),
 		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token("ann@demo.test", fakegoogle.ScopeCalendar)})))
 	if err != nil {
