@@ -1,0 +1,105 @@
+package calendarsync_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	calendar "google.golang.org/api/calendar/v3"
+
+	"github.com/crmsync/crmsync/shared/calendarsync"
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// The initial sync of N Google events to the CRM (CRMSYNC_BENCH_EVENTS,
+// default 5,000), then a pass with 1% of them moved. Run once: -benchtime 1x.
+func BenchmarkCalendarSync(b *testing.B) {
+	n := 5000
+	if v := os.Getenv("CRMSYNC_BENCH_EVENTS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	for range b.N {
+		b.StopTimer()
+		ctx := context.Background()
+		st := storetest.New(b, nil)
+		g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+		g.Start()
+		b.Cleanup(g.Close)
+		g.AddUser(fakegoogle.User{Email: ann, TimeZone: "America/New_York"})
+		base := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Hour)
+		var ids []string
+		for i := range n {
+			t0 := base.Add(time.Duration(i) * 30 * time.Minute)
+			id, err := g.AddEvent(ann, "primary", &calendar.Event{Summary: fmt.Sprint("Meeting ", i),
+				Start: &calendar.EventDateTime{DateTime: t0.Format(time.RFC3339), TimeZone: "America/New_York"},
+				End:   &calendar.EventDateTime{DateTime: t0.Add(30 * time.Minute).Format(time.RFC3339), TimeZone: "America/New_York"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		c := refcrm.New(storetest.Client(b), "bench", nil)
+		if _, err := c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}}}); err != nil {
+			b.Fatal(err)
+		}
+		st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
+		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
+		var tokens sync.Map
+		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, _ []string) (oauth2.TokenSource, error) {
+			tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeCalendar))
+			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
+		}}
+		e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
+		g.ResetUsage()
+		b.StartTimer()
+		start := time.Now()
+		r, err := e.Pass(ctx, ann)
+		initial := time.Since(start)
+		b.StopTimer()
+		if err != nil || r.CreatedCRM != n {
+			b.Fatalf("initial: %+v, %v", r, err)
+		}
+		b.ReportMetric(initial.Seconds(), "initial-s")
+		b.ReportMetric(float64(r.CalendarCalls), "initial-calendar-calls")
+		b.ReportMetric(float64(n)/initial.Seconds(), "initial-events/s")
+
+		// Echo of the initial writes, then 1% of the events moved in Google.
+		if _, err := e.Pass(ctx, ann); err != nil {
+			b.Fatal(err)
+		}
+		cal, _ := fac.Calendar(ctx, ann)
+		for _, id := range ids[:n/100] {
+			ev, _ := cal.Events.Get("primary", id).Do()
+			t0, _ := time.Parse(time.RFC3339, ev.Start.DateTime)
+			t0 = t0.Add(time.Hour)
+			if _, err := cal.Events.Patch("primary", id, &calendar.Event{Start: &calendar.EventDateTime{DateTime: t0.Format(time.RFC3339), TimeZone: "America/New_York"},
+				End: &calendar.EventDateTime{DateTime: t0.Add(30 * time.Minute).Format(time.RFC3339), TimeZone: "America/New_York"}}).Do(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		g.ResetUsage()
+		b.StartTimer()
+		start = time.Now()
+		r, err = e.Pass(ctx, ann)
+		incr := time.Since(start)
+		b.StopTimer()
+		if err != nil || r.UpdatedCRM != n/100 {
+			b.Fatalf("incremental: %+v, %v", r, err)
+		}
+		b.ReportMetric(incr.Seconds(), "incremental-s")
+		b.ReportMetric(float64(r.CalendarCalls), "incremental-calendar-calls")
+		b.ReportMetric(incr.Seconds()*1000/float64(n/100), "ms-per-synced-event")
+	}
+}
