@@ -12,6 +12,7 @@ import (
 
 	gmail "google.golang.org/api/gmail/v1"
 
+	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 )
 
@@ -120,5 +121,36 @@ func TestTotalAndResetUsage(t *testing.T) {
 	f.ResetUsage()
 	if n := len(f.TotalUsage()); n != 0 {
 		t.Errorf("after ResetUsage %d methods have counts", n)
+	}
+}
+
+// With a one-second burst, the budget is Gmail's moving average of 250
+// units a second: a second's worth passes at once, the next call waits for
+// the refill.
+func TestQuotaBurst(t *testing.T) {
+	clk := clock.NewFake(t0)
+	f := newFake(t, fakegoogle.Options{Clock: clk, QuotaPerUserPerMinute: 15000, QuotaBurst: time.Second})
+	svc := gmailFor(t, f, "ann@acme.test")
+	ok := 0
+	for range 300 {
+		if _, err := svc.Users.GetProfile("me").Do(); err != nil {
+			apiErr(t, err, 429, "userRateLimitExceeded")
+			break
+		}
+		ok++
+	}
+	if ok != 250 {
+		t.Errorf("%d calls of 1 unit in the first second, want 250", ok)
+	}
+	clk.Advance(100 * time.Millisecond)
+	n := 0
+	for range 50 {
+		if _, err := svc.Users.GetProfile("me").Do(); err != nil {
+			break
+		}
+		n++
+	}
+	if n != 25 {
+		t.Errorf("%d calls after a tenth of a second, want 25", n)
 	}
 }

@@ -64,14 +64,18 @@ func (s *Server) charge(rt *route, email string) bool {
 	if limit := s.opts.QuotaPerUserPerMinute; limit > 0 {
 		now := s.opts.Clock.Now()
 		key := email + "/" + rt.service
+		capacity := float64(limit)
+		if burst := s.opts.QuotaBurst; burst > 0 {
+			capacity = float64(limit) * burst.Minutes()
+		}
 		b := s.quota.buckets[key]
 		if b == nil {
-			b = &bucket{tokens: float64(limit), last: now}
+			b = &bucket{tokens: capacity, last: now}
 			s.quota.buckets[key] = b
 		}
 		b.tokens += now.Sub(b.last).Minutes() * float64(limit)
-		if b.tokens > float64(limit) {
-			b.tokens = float64(limit)
+		if b.tokens > capacity {
+			b.tokens = capacity
 		}
 		b.last = now
 		if b.tokens < float64(rt.units) {

@@ -28,6 +28,12 @@ type Options struct {
 	// QuotaPerUserPerMinute is each user's budget of quota units per minute
 	// and API (Gmail's published limit is 15,000). Zero means unlimited.
 	QuotaPerUserPerMinute int
+	// QuotaBurst is how much of the budget can be spent at once: a token
+	// bucket refilled at the per-minute rate holds QuotaBurst's worth of
+	// units. Gmail enforces 250 units per user per second as a moving
+	// average, which a burst of a second or two models; the default, one
+	// minute, is lenient.
+	QuotaBurst time.Duration
 	// HistoryRetention is how long Gmail history records are kept; a
 	// history.list from before the retained history answers 404. Default
 	// 7 days (Google keeps "at least a week", usually more).

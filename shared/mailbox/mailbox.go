@@ -32,6 +32,7 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 	gmail "google.golang.org/api/gmail/v1"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -112,6 +113,42 @@ type Engine struct {
 	// Parallel is how many messages of a pass are fetched and posted at
 	// once (default 8); Gmail's per-user quota, not this, bounds the rate.
 	Parallel int
+	// UnitsPerSecond is the Gmail quota each user's calls are paced to
+	// (default 240, under Gmail's 250 units per user per second), so a
+	// burst runs at the quota's pace instead of into 429 answers.
+	UnitsPerSecond float64
+
+	budgetsMu sync.Mutex
+	budgets   map[string]*rate.Limiter
+}
+
+// budget is the user's Gmail quota pacer in this instance.
+func (e *Engine) budget(user string) *rate.Limiter {
+	e.budgetsMu.Lock()
+	defer e.budgetsMu.Unlock()
+	if e.budgets == nil {
+		e.budgets = map[string]*rate.Limiter{}
+	}
+	l := e.budgets[user]
+	if l == nil {
+		ups := e.UnitsPerSecond
+		if ups <= 0 {
+			ups = 240
+		}
+		l = rate.NewLimiter(rate.Limit(ups), int(max(ups, 100)))
+		e.budgets[user] = l
+	}
+	return l
+}
+
+// gmailCall spends the call's quota units from the user's budget, then
+// makes the call within the retry budget.
+func gmailCall[T any](ctx context.Context, p *pass, op string, units int, fn func() (T, error)) (T, error) {
+	if err := p.e.budget(p.user.ID).WaitN(ctx, units); err != nil {
+		var zero T
+		return zero, failure.E(op, failure.Transient, err)
+	}
+	return workspace.Call(ctx, p.e.Retry, op, fn)
 }
 
 func (e *Engine) parallel() int {
@@ -254,7 +291,7 @@ func (e *Engine) Connect(ctx context.Context, email string) error {
 	if err := p.ensureLabels(ctx); err != nil {
 		return p.fail(ctx, err)
 	}
-	resp, err := workspace.Call(ctx, e.Retry, "gmail: users.watch", func() (*gmail.WatchResponse, error) {
+	resp, err := gmailCall(ctx, p, "gmail: users.watch", 100, func() (*gmail.WatchResponse, error) {
 		return p.gm.Users.Watch("me", &gmail.WatchRequest{TopicName: e.Topic, LabelIds: []string{p.labels[RoleTrigger]}, LabelFilterBehavior: "include"}).Context(ctx).Do()
 	})
 	if err != nil {
@@ -291,7 +328,7 @@ func (e *Engine) Disconnect(ctx context.Context, email string) error {
 
 // ensureLabels finds or makes the four labels and stores their ids.
 func (p *pass) ensureLabels(ctx context.Context) error {
-	list, err := workspace.Call(ctx, p.e.Retry, "gmail: labels.list", func() (*gmail.ListLabelsResponse, error) {
+	list, err := gmailCall(ctx, p, "gmail: labels.list", 1, func() (*gmail.ListLabelsResponse, error) {
 		return p.gm.Users.Labels.List("me").Context(ctx).Do()
 	})
 	if err != nil {
@@ -308,7 +345,7 @@ func (p *pass) ensureLabels(ctx context.Context) error {
 			ids[role] = id
 			continue
 		}
-		l, err := workspace.Call(ctx, p.e.Retry, "gmail: labels.create", func() (*gmail.Label, error) {
+		l, err := gmailCall(ctx, p, "gmail: labels.create", 5, func() (*gmail.Label, error) {
 			return p.gm.Users.Labels.Create("me", &gmail.Label{Name: name, LabelListVisibility: "labelShow", MessageListVisibility: "show"}).Context(ctx).Do()
 		})
 		if err != nil {
@@ -422,7 +459,7 @@ func (p *pass) changedSince(ctx context.Context, cursor string) ([]string, strin
 	newest := cursor
 	page := ""
 	for {
-		resp, err := workspace.Call(ctx, p.e.Retry, "gmail: history.list", func() (*gmail.ListHistoryResponse, error) {
+		resp, err := gmailCall(ctx, p, "gmail: history.list", 2, func() (*gmail.ListHistoryResponse, error) {
 			c := p.gm.Users.History.List("me").StartHistoryId(start).HistoryTypes("labelAdded").LabelId(trigger).MaxResults(500).Context(ctx)
 			if page != "" {
 				c = c.PageToken(page)
@@ -452,7 +489,7 @@ func (p *pass) changedSince(ctx context.Context, cursor string) ([]string, strin
 // labeled lists every message carrying the trigger label, and the
 // mailbox's history id read before listing (the cursor after a resync).
 func (p *pass) labeled(ctx context.Context) ([]string, string, error) {
-	prof, err := workspace.Call(ctx, p.e.Retry, "gmail: getProfile", func() (*gmail.Profile, error) {
+	prof, err := gmailCall(ctx, p, "gmail: getProfile", 1, func() (*gmail.Profile, error) {
 		return p.gm.Users.GetProfile("me").Context(ctx).Do()
 	})
 	if err != nil {
@@ -461,7 +498,7 @@ func (p *pass) labeled(ctx context.Context) ([]string, string, error) {
 	var ids []string
 	page := ""
 	for {
-		resp, err := workspace.Call(ctx, p.e.Retry, "gmail: messages.list", func() (*gmail.ListMessagesResponse, error) {
+		resp, err := gmailCall(ctx, p, "gmail: messages.list", 5, func() (*gmail.ListMessagesResponse, error) {
 			c := p.gm.Users.Messages.List("me").LabelIds(p.labels[RoleTrigger]).MaxResults(500).Context(ctx)
 			if page != "" {
 				c = c.PageToken(page)
@@ -527,7 +564,7 @@ func (p *pass) relabel(ctx context.Context, ids []string, role string) error {
 	}
 	if len(ids) < batchBreakEven {
 		for _, id := range ids {
-			_, err := workspace.Call(ctx, p.e.Retry, "gmail: messages.modify", func() (*gmail.Message, error) {
+			_, err := gmailCall(ctx, p, "gmail: messages.modify", 5, func() (*gmail.Message, error) {
 				return p.gm.Users.Messages.Modify("me", id, &gmail.ModifyMessageRequest{AddLabelIds: []string{p.labels[role]}, RemoveLabelIds: remove}).Context(ctx).Do()
 			})
 			if err != nil && !failure.Is(err, failure.NotFound) {
@@ -538,7 +575,7 @@ func (p *pass) relabel(ctx context.Context, ids []string, role string) error {
 	}
 	for start := 0; start < len(ids); start += 1000 {
 		batch := ids[start:min(start+1000, len(ids))]
-		_, err := workspace.Call(ctx, p.e.Retry, "gmail: messages.batchModify", func() (any, error) {
+		_, err := gmailCall(ctx, p, "gmail: messages.batchModify", 50, func() (any, error) {
 			return nil, p.gm.Users.Messages.BatchModify("me", &gmail.BatchModifyMessagesRequest{Ids: batch, AddLabelIds: []string{p.labels[role]}, RemoveLabelIds: remove}).Context(ctx).Do()
 		})
 		if err != nil {
@@ -646,7 +683,7 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 	if !p.crmer.IntegrationEnabled {
 		return matching.Outcome{Status: matching.Failed, Reason: "the CRM has not granted you the right to use the Google integration"}, nil, nil
 	}
-	msg, err := workspace.Call(ctx, p.e.Retry, "gmail: messages.get", func() (*gmail.Message, error) {
+	msg, err := gmailCall(ctx, p, "gmail: messages.get", 5, func() (*gmail.Message, error) {
 		return p.gm.Users.Messages.Get("me", id).Format("raw").Context(ctx).Do()
 	})
 	if failure.Is(err, failure.NotFound) {
