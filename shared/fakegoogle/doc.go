@@ -125,6 +125,8 @@
 //     endpoint; the consent page lists every user of the fake; JWT
 //     assertions are checked against Options.Clock, so tests that sign with
 //     the real time use clock.Real; id_tokens carry no at_hash.
-//   - Quota: one per-minute budget per user and API; Google's per-project
-//     limits and daily limits are not modelled.
+//   - Quota: one budget per user and API, a token bucket refilled at the
+//     per-minute rate and holding QuotaBurst's worth of units (default a
+//     minute; a second models Gmail's moving average of 250 units per user
+//     per second); Google's per-project and daily limits are not modelled.
 package fakegoogle

@@ -494,3 +494,64 @@ func TestManyMessagesInOnePass(t *testing.T) {
 		t.Errorf("%d batchModify calls for one outcome, want 1", calls)
 	}
 }
+
+type recordingPublisher struct {
+	mu     sync.Mutex
+	topics []string
+}
+
+func (r *recordingPublisher) Publish(_ context.Context, topic string, _ []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.topics = append(r.topics, topic)
+	return nil
+}
+
+func (r *recordingPublisher) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.topics)
+}
+
+// Connect starts the watch on the product's topic (a notification comes
+// at once); Disconnect stops it, and label changes then notify nobody.
+func TestConnectWatchesAndDisconnectStops(t *testing.T) {
+	ctx := context.Background()
+	pub := &recordingPublisher{}
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}, Publisher: pub, NotifyInterval: 10 * time.Millisecond})
+	g.Start()
+	t.Cleanup(g.Close)
+	g.AddUser(fakegoogle.User{Email: ann})
+	st := storetest.New(t, nil)
+	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Mail: store.MailSetup{Enabled: true}})
+	c := refcrm.New(storetest.Client(t), "test", nil)
+	c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u", Email: ann, IntegrationEnabled: true}}})
+	e := &mailbox.Engine{Store: st, CRM: c, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail-notifications", Holder: "t",
+		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: grantOnce(g)}}
+	if err := e.Connect(ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for pub.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pub.count() == 0 || pub.topics[0] != "projects/p/topics/gmail-notifications" {
+		t.Fatalf("no notification on the topic after Connect: %v", pub.topics)
+	}
+	if u, _ := st.Users().Get(ctx, ann); u.Mail.WatchExpiration.Before(time.Now().Add(6 * 24 * time.Hour)) {
+		t.Errorf("watch expiration %v, want about 7 days ahead", u.Mail.WatchExpiration)
+	}
+	if err := e.Disconnect(ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	before := pub.count()
+	id, _ := g.InsertMessage(ann, []byte("From: carol@client.test\r\nSubject: x\r\n\r\nhi"), []string{"INBOX"})
+	gm, _ := (&workspace.Factory{Endpoint: g.URL(), Tokens: grantOnce(g)}).Gmail(ctx, ann)
+	u, _ := st.Users().Get(ctx, ann)
+	gm.Users.Messages.Modify("me", id, &gmail.ModifyMessageRequest{AddLabelIds: []string{u.Mail.Labels[mailbox.RoleTrigger]}}).Do()
+	time.Sleep(100 * time.Millisecond)
+	if pub.count() != before {
+		t.Errorf("%d notifications after Disconnect", pub.count()-before)
+	}
+}
