@@ -343,7 +343,15 @@ func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember 
 				return p.ppl.People.UpdateContact(a.ID, person).UpdatePersonFields(mask).PersonFields("metadata").Context(ctx).Do()
 			})
 			switch {
-			case failure.Is(err, failure.Invalid), failure.Is(err, failure.NotFound):
+			case failure.Is(err, failure.Invalid):
+				// Changed in Google since it was read: re-read, re-plan,
+				// retry once.
+				p.result.Conflicts++
+				if err := p.retryStale(ctx, a, remember); err != nil {
+					return err
+				}
+				continue
+			case failure.Is(err, failure.NotFound):
 				p.result.Conflicts++
 				continue
 			case err != nil:
@@ -353,6 +361,76 @@ func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember 
 			l.AVersion = made.Etag
 			remember(l, twoway.A)
 			p.result.UpdatedGoogle++
+		}
+	}
+	return nil
+}
+
+// retryStale handles a Google update refused for a stale etag: it reads
+// the person again, plans that one link again with the fresh person and
+// the CRM side as this pass saw it, and applies the result once. A second
+// refusal is left for the next pass.
+func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(twoway.Link, twoway.Side)) error {
+	p.result.PeopleCalls++
+	fresh, err := workspace.Call(ctx, p.e.Retry, "people: people.get", func() (*people.Person, error) {
+		return p.ppl.People.Get(a.ID).PersonFields(personFields).Context(ctx).Do()
+	})
+	if failure.Is(err, failure.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	prev := p.linkOfGoogle(a.ID)
+	if prev == nil {
+		return nil
+	}
+	in := twoway.Input{Links: []twoway.Link{{A: prev.Google, B: prev.CRM, AVersion: prev.GoogleVersion, BVersion: prev.CRMVersion, Base: prev.Base}},
+		ChangedA: []twoway.Record{personRecord(fresh, false, p.setup.BirthDates)}}
+	if c, ok := p.contacts[prev.CRM]; ok {
+		in.ChangedB = []twoway.Record{contactRecord(c, false, p.setup.BirthDates)}
+	}
+	opts, err := Options(p.setup)
+	if err != nil {
+		return err
+	}
+	for _, act := range twoway.PlanSync(in, opts).Actions {
+		switch {
+		case act.Op == twoway.Update && act.Side == twoway.A:
+			person := p.toPerson(act.Fields, act.IfVersion)
+			p.result.PeopleCalls++
+			made, err := workspace.Call(ctx, p.e.Retry, "people: updateContact", func() (*people.Person, error) {
+				return p.ppl.People.UpdateContact(act.ID, person).UpdatePersonFields("names,emailAddresses,phoneNumbers,birthdays").PersonFields("metadata").Context(ctx).Do()
+			})
+			if failure.Is(err, failure.Invalid) || failure.Is(err, failure.NotFound) {
+				return nil // changed again: the next pass
+			}
+			if err != nil {
+				return err
+			}
+			l := act.Link
+			l.AVersion = made.Etag
+			remember(l, twoway.A)
+			p.result.UpdatedGoogle++
+		case act.Op == twoway.Update && act.Side == twoway.B:
+			cur, ok := p.contacts[act.ID]
+			if !ok {
+				continue
+			}
+			next := toContact(cur, act.Fields)
+			made, err := p.e.CRM.UpdateContact(ctx, crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}, next)
+			if failure.Is(err, failure.Conflict) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			l := act.Link
+			l.BVersion = strconv.FormatInt(made.Version, 10)
+			remember(l, twoway.B)
+			p.result.UpdatedCRM++
+		case act.Op == twoway.LinkOp:
+			remember(act.Link, 0)
 		}
 	}
 	return nil

@@ -397,3 +397,68 @@ func TestMassDeletionGuard(t *testing.T) {
 		t.Errorf("after confirmation: %+v", r)
 	}
 }
+
+// hookCRM runs a function the first time the pass reads the CRM's feed:
+// after the pass read Google, before it writes there.
+type hookCRM struct {
+	contactsync.CRM
+	once sync.Once
+	hook func()
+}
+
+func (h *hookCRM) Changes(ctx context.Context, c crm.Collection, owner, cursor string, limit int) (crm.ChangePage, error) {
+	h.once.Do(h.hook)
+	return h.CRM.Changes(ctx, c, owner, cursor, limit)
+}
+
+// Google changes a contact between the pass's read and its write: the
+// write is refused for the stale etag, and the pass re-reads, re-plans
+// and retries that contact, keeping both sides' changes.
+func TestStaleEtagIsReplannedInThePass(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both"}, nil)
+	w.pass()
+	dan, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	dan.Phones = []string{"+1 555 0199"}
+	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{}, dan); err != nil {
+		t.Fatal(err)
+	}
+	w.engine.CRM = &hookCRM{CRM: w.crm, hook: func() {
+		p := w.googleByEmail()["dan@client.test"]
+		if _, err := w.ppl.People.UpdateContact(p.ResourceName, &people.Person{Etag: p.Etag,
+			Names: []*people.Name{{GivenName: "Daniel", FamilyName: "Dee"}}}).UpdatePersonFields("names").Do(); err != nil {
+			t.Error(err)
+		}
+	}}
+	r := w.pass()
+	g := w.googleByEmail()["dan@client.test"]
+	if r.Conflicts == 0 || g.Names[0].GivenName != "Daniel" || len(g.PhoneNumbers) != 1 || g.PhoneNumbers[0].Value != "+1 555 0199" {
+		t.Errorf("Google after the retry: %s %v (pass %+v)", g.Names[0].GivenName, g.PhoneNumbers, r)
+	}
+}
+
+func TestOptionsTable(t *testing.T) {
+	for _, tc := range []struct {
+		in      store.ContactsSetup
+		dir     twoway.Direction
+		onA     twoway.OnDelete
+		invalid bool
+	}{
+		{store.ContactsSetup{}, twoway.Off, twoway.Propagate, false},
+		{store.ContactsSetup{Direction: "off"}, twoway.Off, twoway.Propagate, false},
+		{store.ContactsSetup{Direction: "crm-to-google"}, twoway.BToA, twoway.Propagate, false},
+		{store.ContactsSetup{Direction: "google-to-crm", OnGoogleDelete: "keep"}, twoway.AToB, twoway.Keep, false},
+		{store.ContactsSetup{Direction: "both", SetID: "s1", OnGoogleDelete: "remove-from-set"}, twoway.Both, twoway.Detach, false},
+		{store.ContactsSetup{Direction: "both", OnGoogleDelete: "remove-from-set"}, 0, 0, true}, // no set to remove from
+		{store.ContactsSetup{Direction: "sideways"}, 0, 0, true},
+		{store.ContactsSetup{Direction: "both", OnGoogleDelete: "shred"}, 0, 0, true},
+	} {
+		o, err := contactsync.Options(tc.in)
+		if (err != nil) != tc.invalid {
+			t.Errorf("%+v: error %v, want invalid %v", tc.in, err, tc.invalid)
+			continue
+		}
+		if !tc.invalid && (o.Direction != tc.dir || o.OnDeleteA != tc.onA || o.OneWay["birthday"] != twoway.B) {
+			t.Errorf("%+v: %+v", tc.in, o)
+		}
+	}
+}
