@@ -3,9 +3,13 @@ package calendarsync_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
@@ -102,4 +107,91 @@ func BenchmarkCalendarSync(b *testing.B) {
 		b.ReportMetric(float64(r.CalendarCalls), "incremental-calendar-calls")
 		b.ReportMetric(incr.Seconds()*1000/float64(n/100), "ms-per-synced-event")
 	}
+}
+
+// From a change in Google to the activity in the CRM through the push
+// channel: the notification runs a pass (in-process, as the Jobs function
+// would after the jobs topic). Reports p50/p99 and Calendar calls per
+// synced event.
+func BenchmarkPushLatency(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.New(b, nil)
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	b.Cleanup(g.Close)
+	g.AddUser(fakegoogle.User{Email: ann})
+	c := refcrm.New(storetest.Client(b), "bench", nil)
+	c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}}})
+	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+		Calendar: store.CalendarSetup{Direction: "both"}})
+	var tokens sync.Map
+	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, _ []string) (oauth2.TokenSource, error) {
+		tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeCalendar))
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
+	}}
+	e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
+	// The webhook: a checked notification asks a single worker for a pass.
+	kick := make(chan struct{}, 1)
+	var calls, passes atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok, _ := e.CheckNotification(r.Context(), calendarsync.Notification{User: r.URL.Query().Get("user"),
+			ChannelID: r.Header.Get("X-Goog-Channel-ID"), Token: r.Header.Get("X-Goog-Channel-Token")})
+		if ok && r.Header.Get("X-Goog-Resource-State") != "sync" {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+	}))
+	b.Cleanup(hook.Close)
+	e.WebhookURL = hook.URL
+	if _, err := e.Pass(ctx, ann); err != nil { // opens the channel
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-kick:
+				r, err := e.Pass(ctx, ann)
+				if err == nil {
+					calls.Add(int64(r.CalendarCalls))
+					passes.Add(1)
+				}
+			}
+		}
+	}()
+	b.Cleanup(func() { close(done) })
+	cal, _ := fac.Calendar(ctx, ann)
+	var lat []time.Duration
+	day := time.Now().AddDate(0, 0, 1).Truncate(time.Hour)
+	b.ResetTimer()
+	for i := range b.N {
+		title := fmt.Sprint("Pushed ", i)
+		start := time.Now()
+		if _, err := cal.Events.Insert("primary", &calendar.Event{Summary: title,
+			Start: &calendar.EventDateTime{DateTime: day.Add(time.Duration(i) * time.Hour).Format(time.RFC3339), TimeZone: "UTC"},
+			End:   &calendar.EventDateTime{DateTime: day.Add(time.Duration(i)*time.Hour + 30*time.Minute).Format(time.RFC3339), TimeZone: "UTC"}}).Do(); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			acts, _ := c.ListActivities(ctx, "u-ann")
+			if slices.ContainsFunc(acts, func(a crm.Activity) bool { return a.Title == title }) {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				b.Fatalf("event %d never reached the CRM", i)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(calls.Load())/float64(max(passes.Load(), 1)), "calendar-calls/pass")
 }

@@ -382,3 +382,31 @@ func TestPushChannelIsOpenedCheckedAndRenewed(t *testing.T) {
 		t.Error("the replaced channel is still accepted")
 	}
 }
+
+// The options that leave things out: recurring entries, documents and
+// guests' contacts stay out when off; Google → CRM only writes nothing to
+// Google.
+func TestOptionsLeaveThingsOut(t *testing.T) {
+	w := newWorld(t, store.CalendarSetup{Direction: "google-to-crm"})
+	d := time.Now().AddDate(0, 0, 2)
+	series := event("Weekly", at(d, 9), 1)
+	series.Recurrence = []string{"RRULE:FREQ=WEEKLY;COUNT=3"}
+	w.cal.Events.Insert("primary", series).Do()
+	one := event("With files and guests", at(d, 13), 1)
+	one.Attachments = []*calendar.EventAttachment{{Title: "a", FileUrl: "https://docs.example/a"}}
+	one.Attendees = []*calendar.EventAttendee{{Email: "carol@client.test"}}
+	w.cal.Events.Insert("primary", one).SupportsAttachments(true).Do()
+	w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "CRM only", Start: at(d, 16).UTC(), End: at(d, 17).UTC(), TimeZone: "America/New_York"})
+	w.pass()
+	acts := w.activities()
+	if _, ok := acts["Weekly"]; ok {
+		t.Error("a recurring entry synced with the option off")
+	}
+	a, ok := acts["With files and guests"]
+	if !ok || len(a.Documents) != 0 || a.PrimaryContact != "" {
+		t.Errorf("documents and guests synced with the options off: %+v", a)
+	}
+	if w.events()["CRM only"] != nil {
+		t.Error("Google → CRM only wrote to Google")
+	}
+}
