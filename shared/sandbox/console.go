@@ -203,6 +203,38 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		cur.FirstName, cur.LastName = r.PostForm.Get("given"), r.PostForm.Get("family")
 		_, err = c.CRM.UpdateContact(ctx, crm.Write{}, cur)
 		return err
+	case "move-event":
+		if !known {
+			return fmt.Errorf("no demo user %q", user)
+		}
+		cal, err := calendar.NewService(ctx, c.opts(user, "/calendar/v3/")...)
+		if err != nil {
+			return err
+		}
+		ev, err := cal.Events.Get("primary", r.PostForm.Get("event")).Do()
+		if err != nil {
+			return err
+		}
+		start, err1 := time.Parse(time.RFC3339, ev.Start.DateTime)
+		end, err2 := time.Parse(time.RFC3339, ev.End.DateTime)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("only timed events move by an hour here")
+		}
+		_, err = cal.Events.Patch("primary", ev.Id, &calendar.Event{
+			Start: &calendar.EventDateTime{DateTime: start.Add(time.Hour).Format(time.RFC3339), TimeZone: ev.Start.TimeZone},
+			End:   &calendar.EventDateTime{DateTime: end.Add(time.Hour).Format(time.RFC3339), TimeZone: ev.End.TimeZone}}).Do()
+		return err
+	case "move-activity":
+		a, err := c.CRM.Activity(ctx, r.PostForm.Get("activity"))
+		if err != nil {
+			return err
+		}
+		if a.StartDate != "" {
+			return fmt.Errorf("only timed activities move by an hour here")
+		}
+		a.Start, a.End = a.Start.Add(time.Hour), a.End.Add(time.Hour)
+		_, err = c.CRM.UpdateActivity(ctx, crm.Write{}, a)
+		return err
 	case "run":
 		kind := r.PostForm.Get("kind")
 		if !slices.Contains(jobs.Kinds, kind) {
@@ -253,8 +285,31 @@ type userView struct {
 	Pass, ContactPass                  string
 	Messages                           []messageView
 	Contacts                           []personView
-	Events                             []string
-	Activities                         []string // in the CRM
+	Events                             []eventView
+	Activities                         []activityView // in the CRM
+}
+
+type eventView struct {
+	ID, Summary, When string
+	Timed             bool
+}
+
+type activityView struct {
+	ID, Text string
+	Timed    bool
+}
+
+func whenOf(d *calendar.EventDateTime) string {
+	if d == nil {
+		return ""
+	}
+	if d.Date != "" {
+		return d.Date + " (all day)"
+	}
+	if t, err := time.Parse(time.RFC3339, d.DateTime); err == nil {
+		return t.In(time.Local).Format("Jan 2 15:04")
+	}
+	return d.DateTime
 }
 
 type personView struct {
@@ -417,13 +472,12 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 		}
 	}
 	if cal, err := calendar.NewService(ctx, c.opts(su.Email, "/calendar/v3/")...); err == nil {
-		if ev, err := cal.Events.List("primary").SingleEvents(true).OrderBy("startTime").TimeMin(time.Now().Add(-24 * time.Hour).Format(time.RFC3339)).MaxResults(8).Do(); err == nil {
+		if ev, err := cal.Events.List("primary").TimeMin(time.Now().Add(-24 * time.Hour).Format(time.RFC3339)).MaxResults(12).Do(); err == nil {
 			for _, e := range ev.Items {
-				when := e.Start.Date
-				if e.Start.DateTime != "" {
-					when = e.Start.DateTime
+				if e.Status == "cancelled" {
+					continue
 				}
-				v.Events = append(v.Events, when+" "+e.Summary)
+				v.Events = append(v.Events, eventView{ID: e.Id, Summary: e.Summary, When: whenOf(e.Start), Timed: e.Start != nil && e.Start.DateTime != ""})
 			}
 		}
 	}
@@ -443,9 +497,9 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 				if a.SeriesID != "" {
 					s += " (exception)"
 				}
-				v.Activities = append(v.Activities, s)
+				v.Activities = append(v.Activities, activityView{ID: a.ID, Text: s, Timed: a.StartDate == "" && a.SeriesID == ""})
 			}
-			sort.Strings(v.Activities)
+			sort.Slice(v.Activities, func(i, j int) bool { return v.Activities[i].Text < v.Activities[j].Text })
 		}
 	}
 	return v, nil
@@ -494,8 +548,10 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <table>{{range $u.Contacts}}<tr data-person="{{.Given}} {{.Family}}"><td>{{.Given}} {{.Family}} <span class="muted">{{.Emails}}</span></td>
 <td><form method="post" action="/Console"><input type="hidden" name="action" value="rename-google"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="person" value="{{.Resource}}">
 <input name="given" value="{{.Given}}" size="8" aria-label="given name"><input name="family" value="{{.Family}}" size="8" aria-label="family name"><button>Rename</button></form></td></tr>{{end}}</table></details>
-<details><summary>Google Calendar ({{len $u.Events}})</summary><ul>{{range $u.Events}}<li>{{.}}</li>{{end}}</ul></details>
-<details><summary>CRM activities from calendar sync ({{len $u.Activities}})</summary><ul>{{range $u.Activities}}<li>{{.}}</li>{{end}}</ul></details>
+<details open><summary>Google Calendar ({{len $u.Events}})</summary><table>{{range $u.Events}}<tr data-event="{{.Summary}}"><td>{{.When}}</td><td>{{.Summary}}</td>
+<td>{{if .Timed}}<form method="post" action="/Console"><input type="hidden" name="action" value="move-event"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="event" value="{{.ID}}"><button>Move 1 hour later</button></form>{{end}}</td></tr>{{end}}</table></details>
+<details open><summary>CRM activities from calendar sync ({{len $u.Activities}})</summary><table>{{range $u.Activities}}<tr data-activity="{{.Text}}"><td>{{.Text}}</td>
+<td>{{if .Timed}}<form method="post" action="/Console"><input type="hidden" name="action" value="move-activity"><input type="hidden" name="activity" value="{{.ID}}"><button>Move 1 hour later</button></form>{{end}}</td></tr>{{end}}</table></details>
 </section>{{end}}
 </div>
 

@@ -347,6 +347,21 @@ func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
 		t.Fatalf("renaming in the CRM and syncing: %v\npage:\n%.4000s", err, html)
 	}
+	// Move the review with Carol an hour later in Google: the push channel
+	// carries it to the CRM activity without a scheduler tick.
+	actRow := user + `//tr[contains(@data-activity, "Portfolio review with Carol")]`
+	before, err := chromedp.Run(tctx, chromedp.AttributeValue(actRow, "data-activity"))
+	if err != nil || !before.Exists {
+		t.Fatalf("the review's CRM activity is not on the console: %v", err)
+	}
+	err = chromedp.Do(tctx,
+		chromedp.Click(user+`//tr[@data-event="Portfolio review with Carol"]//button`),
+		chromedp.WaitVisible(user+`//tr[contains(@data-activity, "Portfolio review with Carol") and @data-activity!="`+before.Value+`"]`),
+	)
+	if err != nil {
+		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
+		t.Fatalf("moving an event: %v\npage:\n%.4000s", err, html)
+	}
 	// "Run now" runs the mail sweep through Dispatch.
 	err = chromedp.Do(tctx,
 		chromedp.Click(`//button[@id="run-mail-sweep"]`),
