@@ -22,6 +22,8 @@
 //	CRM_URL                   base URL of the CRM REST API, e.g. https://crm.example/ (needed by the functions that reach the CRM)
 //	GOOGLE_API_ENDPOINT       base URL replacing Google's APIs (the fake Google); refused in production
 //	GOOGLE_TOKEN_URL          token endpoint replacing Google's (the fake Google); refused in production
+//	GOOGLE_AUTH_URL           authorization endpoint replacing Google's (the fake Google); refused in production
+//	GOOGLE_REVOKE_URL         revocation endpoint replacing Google's (the fake Google); refused in production
 //	CALENDAR_WEBHOOK_URL      public URL of the CalendarPush function (Calendar push channels); unset: no push, scheduled passes only
 package config
 
@@ -60,6 +62,8 @@ type Config struct {
 	CRMURL                string // ends with "/"
 	GoogleAPIEndpoint     string
 	GoogleTokenURL        string
+	GoogleAuthURL         string
+	GoogleRevokeURL       string
 	CalendarWebhookURL    string
 }
 
@@ -101,12 +105,15 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	c.GoogleAPIEndpoint = r.URL("GOOGLE_API_ENDPOINT")
 	c.GoogleTokenURL = r.URL("GOOGLE_TOKEN_URL")
+	c.GoogleAuthURL = r.URL("GOOGLE_AUTH_URL")
+	c.GoogleRevokeURL = r.URL("GOOGLE_REVOKE_URL")
 	c.CalendarWebhookURL = r.URL("CALENDAR_WEBHOOK_URL")
 
 	switch c.Env {
 	case Production:
 		for name, v := range map[string]string{"FIRESTORE_EMULATOR_HOST": c.FirestoreEmulatorHost, "PUBSUB_EMULATOR_HOST": c.PubSubEmulatorHost,
-			"GOOGLE_API_ENDPOINT": c.GoogleAPIEndpoint, "GOOGLE_TOKEN_URL": c.GoogleTokenURL} {
+			"GOOGLE_API_ENDPOINT": c.GoogleAPIEndpoint, "GOOGLE_TOKEN_URL": c.GoogleTokenURL, "GOOGLE_AUTH_URL": c.GoogleAuthURL,
+			"GOOGLE_REVOKE_URL": c.GoogleRevokeURL} {
 			if v != "" {
 				r.Fail(fmt.Errorf("config: %s is set in production (want it unset; emulators and the fake Google are for CRMSYNC_ENV=sandbox or test)", name))
 			}

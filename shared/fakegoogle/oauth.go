@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"html/template"
+	"io"
 	"math/big"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -597,4 +599,45 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 		"code_challenge_methods_supported":      []string{"plain", "S256"},
 		"grant_types_supported":                 []string{grantAuthCode, grantRefresh, grantJWT},
 	})
+}
+
+var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
+
+// Consent plays a user on the fake's consent page, as a browser would: it
+// opens authURL, chooses the account and presses Allow (or Cancel), and
+// returns the address the browser is sent back to (the client's redirect
+// URI with code and state, or error).
+func Consent(authURL, email string, allow bool) (*url.URL, error) {
+	resp, err := http.Get(authURL)
+	if err != nil {
+		return nil, err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fakegoogle: consent page answered %d: %s", resp.StatusCode, page)
+	}
+	m := requestField.FindSubmatch(page)
+	if m == nil {
+		return nil, fmt.Errorf("fakegoogle: the consent page has no request")
+	}
+	base, err := url.Parse(authURL)
+	if err != nil {
+		return nil, err
+	}
+	base.Path, base.RawQuery = "/o/oauth2/v2/auth/decide", ""
+	decision := "deny"
+	if allow {
+		decision = "allow"
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.PostForm(base.String(), url.Values{"request": {string(m[1])}, "email": {email}, "decision": {decision}})
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("fakegoogle: the decision answered %d", resp.StatusCode)
+	}
+	return url.Parse(resp.Header.Get("Location"))
 }

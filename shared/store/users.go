@@ -51,6 +51,14 @@ type PassStatus struct {
 	Error  string         `firestore:"error,omitempty"`
 }
 
+// Grant is a user's Google authorization: the refresh token, sealed by
+// package tokencrypt (never stored in plain text), and its scopes.
+type Grant struct {
+	SealedRefreshToken string    `firestore:"sealedRefreshToken,omitempty"`
+	Scopes             []string  `firestore:"scopes,omitempty"`
+	GrantedAt          time.Time `firestore:"grantedAt"`
+}
+
 // MailSetup is a user's e-mail posting options and Gmail state. The
 // option names follow the product description; package matching gives
 // them meaning.
@@ -131,10 +139,12 @@ type User struct {
 	Email       string `firestore:"email"`
 	DisplayName string `firestore:"displayName,omitempty"`
 	// CRMUserID is the CRM user behind this Google account.
-	CRMUserID       string     `firestore:"crmUserId,omitempty"`
-	Connection      Connection `firestore:"connection"`
-	SettingsVersion int64      `firestore:"settingsVersion"`
-	SyncState       SyncState  `firestore:"syncState"`
+	CRMUserID  string     `firestore:"crmUserId,omitempty"`
+	Connection Connection `firestore:"connection"`
+	// Grant is the user's own Google authorization (per-user OAuth).
+	Grant           Grant     `firestore:"grant"`
+	SettingsVersion int64     `firestore:"settingsVersion"`
+	SyncState       SyncState `firestore:"syncState"`
 	// Passes is keyed by feature: "mail", "contacts", "calendar", …
 	Passes map[string]PassStatus `firestore:"passes,omitempty"`
 	// Mail is the user's e-mail posting setup.

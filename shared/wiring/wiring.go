@@ -8,12 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync"
 
 	"cloud.google.com/go/pubsub/v2"
 	"golang.org/x/oauth2"
 
 	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/failure"
@@ -21,6 +23,7 @@ import (
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/tokencrypt"
 	"github.com/crmsync/crmsync/shared/topology"
 	"github.com/crmsync/crmsync/shared/workspace"
 )
@@ -38,10 +41,43 @@ func CRM(ctx context.Context, env *instance.Env) (*restcrm.Client, error) {
 	return restcrm.New(env.Config.CRMURL, string(key)), nil
 }
 
+// Flow is the per-user Google connection of the environment: the OAuth
+// client's secret and the token key from the secrets, Google's endpoints
+// (or the fake's, outside production).
+func Flow(ctx context.Context, env *instance.Env, redirectURL string) (*connect.Flow, error) {
+	secret, err := env.Secrets.Secret(ctx, secrets.OAuthClientSecret)
+	if err != nil {
+		return nil, err
+	}
+	key, err := env.Secrets.Secret(ctx, secrets.TokenEncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	box, err := tokencrypt.New(key)
+	if err != nil {
+		return nil, err
+	}
+	f := &connect.Flow{Store: env.Store, Box: box, ClientSecret: string(secret), Endpoint: connect.DefaultEndpoint,
+		RevokeURL: connect.GoogleRevokeURL, RedirectURL: redirectURL, Clock: clock.Real{}}
+	if env.Config.GoogleAuthURL != "" {
+		f.Endpoint.AuthURL = env.Config.GoogleAuthURL
+	}
+	if env.Config.GoogleTokenURL != "" {
+		f.Endpoint.TokenURL = env.Config.GoogleTokenURL
+	}
+	if env.Config.GoogleRevokeURL != "" {
+		f.RevokeURL = env.Config.GoogleRevokeURL
+	}
+	return f, nil
+}
+
 // Tokens acts for a user the way the user's tenant chose: domain-wide
 // delegation of the service account whose key is the
 // google-delegation-key secret, or the user's own grant.
 func Tokens(env *instance.Env) workspace.TokenSourceFunc {
+	var once sync.Once
+	var flow *connect.Flow
+	var flowErr error
 	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
 		const op = "wiring: Google tokens"
 		u, err := env.Store.Users().Get(ctx, email)
@@ -60,7 +96,14 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 			}
 			return workspace.Delegated(key, env.Config.GoogleTokenURL)(ctx, email, scopes)
 		default:
-			return nil, failure.Errorf(op, failure.AuthRevoked, "%s has no stored Google grant: the user connects Google on the settings page", email)
+			if u.Grant.SealedRefreshToken == "" {
+				return nil, failure.Errorf(op, failure.AuthRevoked, "%s has no stored Google grant: the user connects Google on the settings page", email)
+			}
+			once.Do(func() { flow, flowErr = Flow(ctx, env, "") })
+			if flowErr != nil {
+				return nil, flowErr
+			}
+			return flow.Tokens(ctx, u, t, scopes)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/config"
+	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/instance"
@@ -56,5 +57,47 @@ func TestTokensFollowTheTenantsAuthMode(t *testing.T) {
 	env.Config.CRMURL = "http://127.0.0.1:1/"
 	if _, err := CRM(ctx, env); !failure.Is(err, failure.NotFound) {
 		t.Errorf("CRM without its key: %v, want the secret's NotFound", err)
+	}
+}
+
+// A per-user tenant: the user connects through the consent page, and the
+// engines' clients then act with the stored (sealed) grant.
+func TestPerUserGrantFromTheConnectFlow(t *testing.T) {
+	ctx := context.Background()
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	t.Cleanup(g.Close)
+	g.AddUser(fakegoogle.User{Email: "cat@oauth.test"})
+	const callback = "https://crmsync.example/Web/connect/callback"
+	g.AddClient(fakegoogle.OAuthClient{ID: "client-1", Secret: "s3cret", RedirectURIs: []string{callback}})
+	vals := map[string]string{secrets.EnvName(secrets.OAuthClientSecret): "s3cret",
+		secrets.EnvName(secrets.TokenEncryptionKey): "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	sec, _ := secrets.NewLocal("", func(k string) (string, bool) { v, ok := vals[k]; return v, ok })
+	st := storetest.New(t, nil)
+	st.Tenants().Create(ctx, store.Tenant{ID: "oauth", Name: "O", CRMName: "X", AuthMode: store.AuthUserOAuth, OAuthClientID: "client-1"})
+	st.Users().Create(ctx, store.User{TenantID: "oauth", Email: "cat@oauth.test"})
+	env := &instance.Env{Config: config.Config{ProjectID: "p", GoogleAPIEndpoint: g.URL(), GoogleTokenURL: g.URL() + "/token",
+		GoogleAuthURL: g.URL() + "/o/oauth2/v2/auth", GoogleRevokeURL: g.URL() + "/revoke"}, Log: logging.Discard(), Store: st, Secrets: sec}
+	flow, err := Flow(ctx, env, callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authURL, err := flow.Begin(ctx, "cat@oauth.test", []connect.Feature{connect.Mail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := fakegoogle.Consent(authURL, "cat@oauth.test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := flow.Finish(ctx, back.Query().Get("state"), back.Query().Get("code")); err != nil {
+		t.Fatal(err)
+	}
+	gm, err := Google(env).Gmail(ctx, "cat@oauth.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := gm.Users.GetProfile("me").Do(); err != nil || p.EmailAddress != "cat@oauth.test" {
+		t.Errorf("Gmail with the user's own grant: %v, %v", p, err)
 	}
 }

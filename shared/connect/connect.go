@@ -1,0 +1,275 @@
+// Package connect is how a user connects Google with their own consent
+// (per-user OAuth): the authorization code flow with state and PKCE,
+// offline access with forced consent so a refresh token is issued, the
+// scopes of the chosen features and no more, the refresh token sealed
+// (package tokencrypt) before it is stored, and disconnecting: revoke at
+// Google, wipe the token. It also gives the engines a token source from
+// the stored grant.
+package connect
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/tokencrypt"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// Feature names what a user syncs; each needs its scope.
+type Feature string
+
+// Features.
+const (
+	Mail     Feature = "mail"
+	Contacts Feature = "contacts"
+	Calendar Feature = "calendar"
+)
+
+// Scopes returns the scopes features need, with openid and email to know
+// whose account it is.
+func Scopes(features []Feature) []string {
+	out := []string{"openid", "email"}
+	for _, f := range features {
+		switch f {
+		case Mail:
+			out = append(out, workspace.GmailScopes...)
+		case Contacts:
+			out = append(out, workspace.PeopleScopes...)
+		case Calendar:
+			out = append(out, workspace.CalendarScopes...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Flow connects and disconnects users' Google accounts.
+type Flow struct {
+	Store *store.Store
+	// Box seals refresh tokens.
+	Box *tokencrypt.Box
+	// ClientSecret is the tenant OAuth client's secret.
+	ClientSecret string
+	// Endpoint is Google's OAuth endpoint (google.Endpoint) or the fake's.
+	Endpoint oauth2.Endpoint
+	// RevokeURL is Google's revocation endpoint or the fake's.
+	RevokeURL string
+	// RedirectURL is the web function's callback.
+	RedirectURL string
+	Clock       clock.Clock
+	HTTP        *http.Client
+}
+
+// GoogleRevokeURL is Google's token revocation endpoint.
+const GoogleRevokeURL = "https://oauth2.googleapis.com/revoke"
+
+// DefaultEndpoint is Google's OAuth endpoint.
+var DefaultEndpoint = google.Endpoint
+
+func (f *Flow) config(t store.Tenant, scopes []string) *oauth2.Config {
+	return &oauth2.Config{ClientID: t.OAuthClientID, ClientSecret: f.ClientSecret, Endpoint: f.Endpoint, RedirectURL: f.RedirectURL, Scopes: scopes}
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// stateTTL bounds how long a user may take on the consent page.
+const stateTTL = 15 * time.Minute
+
+// Begin starts a connection for the user with the features' scopes and
+// returns the URL of Google's consent page to send the browser to.
+func (f *Flow) Begin(ctx context.Context, email string, features []Feature) (string, error) {
+	const op = "connect: begin"
+	u, err := f.Store.Users().Get(ctx, email)
+	if err != nil {
+		return "", err
+	}
+	t, err := f.Store.Tenants().Get(ctx, u.TenantID)
+	if err != nil {
+		return "", err
+	}
+	if t.OAuthClientID == "" {
+		return "", failure.Errorf(op, failure.Permanent, "the firm has no OAuth client ID yet: an admin enters it on the office settings page")
+	}
+	if len(features) == 0 {
+		return "", failure.Errorf(op, failure.Invalid, "features: choose at least one of mail, contacts, calendar")
+	}
+	scopes := Scopes(features)
+	state, verifier := randomString(24), oauth2.GenerateVerifier()
+	if err := f.Store.OAuthStates().Put(ctx, state, store.OAuthState{User: u.ID, Verifier: verifier, Scopes: scopes, Purpose: "connect",
+		Expires: f.Clock.Now().Add(stateTTL)}); err != nil {
+		return "", err
+	}
+	return f.config(t, scopes).AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("login_hint", u.Email), oauth2.SetAuthURLParam("include_granted_scopes", "false")), nil
+}
+
+// ResetSteps is what a user does when connecting fails, after the product
+// description ("If you encounter an error message…").
+const ResetSteps = "Open https://myaccount.google.com/permissions, remove this app's access, sign out of other Google accounts in this browser, then connect again and choose the account you sign in to the firm with."
+
+// Finish completes a connection from the callback's state and code. It
+// refuses a consent given by another Google account than the user's.
+func (f *Flow) Finish(ctx context.Context, state, code string) (store.User, error) {
+	const op = "connect: finish"
+	st, err := f.Store.OAuthStates().Take(ctx, state)
+	if err != nil {
+		return store.User{}, err
+	}
+	if st.Purpose != "connect" {
+		return store.User{}, failure.Errorf(op, failure.Invalid, "this link is not a Google connection")
+	}
+	u, err := f.Store.Users().Get(ctx, st.User)
+	if err != nil {
+		return store.User{}, err
+	}
+	t, err := f.Store.Tenants().Get(ctx, u.TenantID)
+	if err != nil {
+		return store.User{}, err
+	}
+	if f.HTTP != nil {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, f.HTTP)
+	}
+	tok, err := f.config(t, st.Scopes).Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		return store.User{}, workspace.Classify(op+": code exchange", err)
+	}
+	if tok.RefreshToken == "" {
+		return store.User{}, failure.Errorf(op, failure.Permanent, "Google issued no refresh token. %s", ResetSteps)
+	}
+	who, err := emailOf(tok)
+	if err != nil {
+		return store.User{}, failure.E(op, failure.Permanent, err)
+	}
+	if !strings.EqualFold(who, u.Email) {
+		f.revoke(ctx, tok.RefreshToken)
+		return store.User{}, failure.Errorf(op, failure.Forbidden, "you chose the Google account %s, but you sign in to the firm as %s. %s", who, u.Email, ResetSteps)
+	}
+	granted := st.Scopes
+	if s, ok := tok.Extra("scope").(string); ok && s != "" {
+		granted = strings.Fields(s)
+		slices.Sort(granted)
+	}
+	sealed, err := f.Box.Seal(u.ID, tok.RefreshToken)
+	if err != nil {
+		return store.User{}, err
+	}
+	now := f.Clock.Now()
+	return f.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
+		u.Grant = store.Grant{SealedRefreshToken: sealed, Scopes: granted, GrantedAt: now}
+		u.Connection = store.Connection{State: store.Connected, ChangedAt: now, Scopes: granted}
+		if u.Attention != "" && strings.Contains(u.Attention, "reconnect") {
+			u.Attention = ""
+		}
+		return nil
+	})
+}
+
+// emailOf reads the account's address from the id_token the token
+// endpoint returned (straight from Google over TLS, so its claims are
+// taken as they are, as OpenID Connect allows for the code flow).
+func emailOf(tok *oauth2.Token) (string, error) {
+	raw, _ := tok.Extra("id_token").(string)
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("Google returned no id_token; the openid and email scopes are needed")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("the id_token is malformed")
+	}
+	var claims struct {
+		Email    string `json:"email"`
+		Verified bool   `json:"email_verified"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Email == "" || !claims.Verified {
+		return "", fmt.Errorf("the id_token has no verified address")
+	}
+	return claims.Email, nil
+}
+
+func (f *Flow) revoke(ctx context.Context, token string) error {
+	hc := f.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	revoke := f.RevokeURL
+	if revoke == "" {
+		revoke = GoogleRevokeURL
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, revoke, strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return failure.E("connect: revoke", failure.Transient, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return failure.Errorf("connect: revoke", failure.Transient, "Google answered %d", resp.StatusCode)
+	}
+	return nil // 400 means already revoked or unknown: the grant is gone either way
+}
+
+// Disconnect revokes the user's grant at Google and wipes the token. The
+// caller stops the user's Gmail watch and Calendar channel first, while
+// the grant still works.
+func (f *Flow) Disconnect(ctx context.Context, email string) (store.User, error) {
+	u, err := f.Store.Users().Get(ctx, email)
+	if err != nil {
+		return store.User{}, err
+	}
+	if u.Grant.SealedRefreshToken != "" {
+		if rt, err := f.Box.Open(u.ID, u.Grant.SealedRefreshToken); err == nil {
+			if err := f.revoke(ctx, rt); err != nil {
+				return store.User{}, err
+			}
+		}
+	}
+	now := f.Clock.Now()
+	return f.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
+		u.Grant = store.Grant{}
+		u.Connection = store.Connection{State: store.NotConnected, ChangedAt: now, Reason: "disconnected by the user"}
+		u.Mail.WatchExpiration = time.Time{}
+		u.Calendar.Channel = store.PushChannel{}
+		return nil
+	})
+}
+
+// Tokens returns a token source from the user's stored grant. A user with
+// no grant, or whose grant no longer opens, is AuthRevoked: they connect
+// again.
+func (f *Flow) Tokens(ctx context.Context, u store.User, t store.Tenant, scopes []string) (oauth2.TokenSource, error) {
+	const op = "connect: tokens"
+	if u.Grant.SealedRefreshToken == "" {
+		return nil, failure.Errorf(op, failure.AuthRevoked, "%s has not connected Google", u.Email)
+	}
+	rt, err := f.Box.Open(u.ID, u.Grant.SealedRefreshToken)
+	if err != nil {
+		return nil, failure.E(op, failure.AuthRevoked, err)
+	}
+	if f.HTTP != nil {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, f.HTTP)
+	}
+	return f.config(t, scopes).TokenSource(context.WithoutCancel(ctx), &oauth2.Token{RefreshToken: rt}), nil
+}
