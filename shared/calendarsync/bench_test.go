@@ -8,12 +8,10 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 
 	"github.com/crmsync/crmsync/shared/calendarsync"
@@ -61,11 +59,7 @@ func BenchmarkCalendarSync(b *testing.B) {
 		st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
 		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
 			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
-		var tokens sync.Map
-		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, _ []string) (oauth2.TokenSource, error) {
-			tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeCalendar))
-			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
-		}}
+		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 		e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
 		g.ResetUsage()
 		b.StartTimer()
@@ -125,11 +119,7 @@ func BenchmarkPushLatency(b *testing.B) {
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
 	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
 		Calendar: store.CalendarSetup{Direction: "both"}})
-	var tokens sync.Map
-	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, _ []string) (oauth2.TokenSource, error) {
-		tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeCalendar))
-		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
-	}}
+	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 	e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
 	// The webhook: a checked notification asks a single worker for a pass.
 	kick := make(chan struct{}, 1)

@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -401,20 +402,11 @@ func (p *pass) guests(ctx context.Context, ev *calendar.Event) ([]string, error)
 		if err != nil {
 			return nil, err
 		}
-		if len(cs) > 0 && !contains(ids, cs[0].ID) {
+		if len(cs) > 0 && !slices.Contains(ids, cs[0].ID) {
 			ids = append(ids, cs[0].ID)
 		}
 	}
 	return ids, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *pass) googleSeries(crmID string) string {

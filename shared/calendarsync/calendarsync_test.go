@@ -5,11 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 
 	"github.com/crmsync/crmsync/shared/calendarsync"
@@ -59,11 +57,7 @@ func newWorld(t *testing.T, setup store.CalendarSetup) *world {
 	}
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
 	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Calendar: setup})
-	var tokens sync.Map
-	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, _ []string) (oauth2.TokenSource, error) {
-		tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeCalendar))
-		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
-	}}
+	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids,
 		engine: &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
 			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}

@@ -310,11 +310,22 @@ func (p *pass) createGoogle(ctx context.Context, acts []twoway.Action, remember 
 // updateGoogle writes changed Google contacts in batches of 200 with their
 // etags. A batch refused for a stale etag is written one by one, and the
 // stale contacts are left for the next pass, which re-reads and re-plans.
+// updateMask is the person fields contact sync writes.
+const updateMask = "names,emailAddresses,phoneNumbers,birthdays"
+
+// updatePerson writes one planned update of a Google contact, with its etag.
+func (p *pass) updatePerson(ctx context.Context, a twoway.Action) (*people.Person, error) {
+	person := p.toPerson(a.Fields, a.IfVersion)
+	p.result.PeopleCalls++
+	return workspace.Call(ctx, p.e.Retry, "people: updateContact", func() (*people.Person, error) {
+		return p.ppl.People.UpdateContact(a.ID, person).UpdatePersonFields(updateMask).PersonFields("metadata").Context(ctx).Do()
+	})
+}
+
 func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember func(twoway.Link, twoway.Side)) error {
-	const mask = "names,emailAddresses,phoneNumbers,birthdays"
 	for start := 0; start < len(acts); start += batch {
 		chunk := acts[start:min(start+batch, len(acts))]
-		req := &people.BatchUpdateContactsRequest{Contacts: map[string]people.Person{}, UpdateMask: mask, ReadMask: "metadata"}
+		req := &people.BatchUpdateContactsRequest{Contacts: map[string]people.Person{}, UpdateMask: updateMask, ReadMask: "metadata"}
 		for _, a := range chunk {
 			req.Contacts[a.ID] = *p.toPerson(a.Fields, a.IfVersion)
 		}
@@ -337,11 +348,7 @@ func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember 
 			return err
 		}
 		for _, a := range chunk {
-			person := p.toPerson(a.Fields, a.IfVersion)
-			p.result.PeopleCalls++
-			made, err := workspace.Call(ctx, p.e.Retry, "people: updateContact", func() (*people.Person, error) {
-				return p.ppl.People.UpdateContact(a.ID, person).UpdatePersonFields(mask).PersonFields("metadata").Context(ctx).Do()
-			})
+			made, err := p.updatePerson(ctx, a)
 			switch {
 			case failure.Is(err, failure.Invalid):
 				// Changed in Google since it was read: re-read, re-plan,
@@ -397,11 +404,7 @@ func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(tw
 	for _, act := range twoway.PlanSync(in, opts).Actions {
 		switch {
 		case act.Op == twoway.Update && act.Side == twoway.A:
-			person := p.toPerson(act.Fields, act.IfVersion)
-			p.result.PeopleCalls++
-			made, err := workspace.Call(ctx, p.e.Retry, "people: updateContact", func() (*people.Person, error) {
-				return p.ppl.People.UpdateContact(act.ID, person).UpdatePersonFields("names,emailAddresses,phoneNumbers,birthdays").PersonFields("metadata").Context(ctx).Do()
-			})
+			made, err := p.updatePerson(ctx, act)
 			if failure.Is(err, failure.Invalid) || failure.Is(err, failure.NotFound) {
 				return nil // changed again: the next pass
 			}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
 	people "google.golang.org/api/people/v1"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -73,11 +72,7 @@ func newWorld(t *testing.T, setup store.ContactsSetup, googleContacts []fakegoog
 	if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Contacts: setup}); err != nil {
 		t.Fatal(err)
 	}
-	var tokens sync.Map
-	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: func(_ context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
-		tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeContacts))
-		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
-	}}
+	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids,
 		engine: &contactsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
 			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}

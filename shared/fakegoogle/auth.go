@@ -1,12 +1,15 @@
 package fakegoogle
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Scopes the fake knows, by their full URLs.
@@ -52,6 +55,10 @@ type authState struct {
 	tokens  map[string]*accessToken
 	grants  map[string]*grant
 	refresh map[string]*grant
+	// lasting and lastingTokens serve Tokens: the grant of each user, and
+	// the access token of each user and scope list.
+	lasting       map[string]*grant
+	lastingTokens map[string]string
 }
 
 func newAuthState() *authState {
@@ -139,4 +146,35 @@ func (s *Server) authenticate(r *http.Request, rt *route) (*account, *apiError) 
 		}
 	}
 	return acct, nil
+}
+
+// grantScopes are the scopes of the lasting grants Tokens hands out.
+var grantScopes = []string{ScopeMailFull, ScopeGmailModify, ScopeContacts, ScopeCalendar}
+
+// Tokens acts for a user through one lasting grant per user, covering
+// Gmail, People and Calendar, as a stored refresh token would: each access
+// token carries only the scopes asked for, an expired one is refreshed,
+// and RevokeUser stops every client made with the grant. It has the shape
+// of workspace.TokenSourceFunc, so tests hand it to the product's client
+// factory.
+func (s *Server) Tokens(_ context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	email = normalizeEmail(email)
+	if s.auth.lasting == nil {
+		s.auth.lasting = map[string]*grant{}
+		s.auth.lastingTokens = map[string]string{}
+	}
+	g := s.auth.lasting[email]
+	if g == nil {
+		g = s.newGrantLocked(email, "test-client", grantScopes)
+		s.auth.lasting[email] = g
+	}
+	key := email + " " + strings.Join(scopes, " ")
+	tok := s.auth.lastingTokens[key]
+	if at := s.auth.tokens[tok]; at == nil || !s.opts.Clock.Now().Before(at.expires) {
+		tok, _ = s.issueLocked(g, scopes)
+		s.auth.lastingTokens[key] = tok
+	}
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok}), nil
 }

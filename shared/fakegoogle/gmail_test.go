@@ -147,6 +147,49 @@ func TestAccessTokensExpire(t *testing.T) {
 	}
 }
 
+// Tokens is a user's lasting grant: tokens are kept while they work,
+// carry only the scopes asked for, are refreshed when they expire, and stop
+// with the grant.
+func TestTokensActAsOneLastingGrant(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	f := newFake(t, fakegoogle.Options{Clock: clk})
+	token := func(scopes ...string) string {
+		t.Helper()
+		ts, err := f.Tokens(ctx, "ann@acme.test", scopes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ts.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	first := token(fakegoogle.ScopeGmailModify)
+	if again := token(fakegoogle.ScopeGmailModify); again != first {
+		t.Errorf("a working token was replaced: %q, then %q", first, again)
+	}
+	if _, err := gmailAs(t, f, first).Users.GetProfile("me").Do(); err != nil {
+		t.Fatalf("getProfile: %v", err)
+	}
+	_, err := gmailAs(t, f, token(fakegoogle.ScopeContacts)).Users.Messages.List("me").Do()
+	apiErr(t, err, 403, "insufficientPermissions")
+
+	clk.Advance(time.Hour + time.Second)
+	refreshed := token(fakegoogle.ScopeGmailModify)
+	if refreshed == first {
+		t.Error("an expired token was handed out again")
+	}
+	if _, err := gmailAs(t, f, refreshed).Users.GetProfile("me").Do(); err != nil {
+		t.Fatalf("getProfile after refresh: %v", err)
+	}
+
+	f.RevokeUser("ann@acme.test")
+	_, err = gmailAs(t, f, token(fakegoogle.ScopeGmailModify)).Users.GetProfile("me").Do()
+	apiErr(t, err, 401, "authError")
+}
+
 func TestInsufficientScopeIs403(t *testing.T) {
 	f := newFake(t, fakegoogle.Options{})
 	svc := gmailAs(t, f, f.Token("ann@acme.test", fakegoogle.ScopeContacts))

@@ -54,7 +54,6 @@ func TestDispatchPublishesOneJobPerEligibleUser(t *testing.T) {
 	}
 	slices.Sort(rec.sent)
 	want := []string{`{"kind":"mail-sweep","user":"ann@a.test"} mail-sweep`, `{"kind":"mail-sweep","user":"bob@b.test"} mail-sweep`}
-
 	if !slices.Equal(rec.sent, want) {
 		t.Errorf("published %v", rec.sent)
 	}

@@ -130,7 +130,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	counted := &countingCRM{CRM: c}
 	w := &world{ctx: ctx, st: st, google: g, crm: c, ids: ids}
 	w.engine = &mailbox.Engine{Store: st, CRM: counted, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail", Holder: "bench",
-		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: grantOnce(g)}}
+		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}}
 	if err := w.engine.Connect(ctx, ann); err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,14 +142,18 @@ func (e *Engine) budget(user string) *rate.Limiter {
 	return l
 }
 
-// gmailCall spends the call's quota units from the user's budget, then
-// makes the call within the retry budget.
+// gmailCall makes the call within the retry budget, spending its quota
+// units from the user's budget before every attempt, so retries keep to
+// the pace too.
 func gmailCall[T any](ctx context.Context, p *pass, op string, units int, fn func() (T, error)) (T, error) {
-	if err := p.e.budget(p.user.ID).WaitN(ctx, units); err != nil {
-		var zero T
-		return zero, failure.E(op, failure.Transient, err)
-	}
-	return workspace.Call(ctx, p.e.Retry, op, fn)
+	budget := p.e.budget(p.user.ID)
+	return workspace.Call(ctx, p.e.Retry, op, func() (T, error) {
+		if err := budget.WaitN(ctx, units); err != nil {
+			var zero T
+			return zero, failure.E(op, failure.Transient, err)
+		}
+		return fn()
+	})
 }
 
 func (e *Engine) parallel() int {
@@ -353,25 +358,13 @@ func (p *pass) ensureLabels(ctx context.Context) error {
 		}
 		ids[role] = l.Id
 	}
-	if !mapsEqual(ids, p.labels) {
+	if !maps.Equal(ids, p.labels) {
 		if _, err := p.e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error { u.Mail.Labels = ids; return nil }); err != nil {
 			return err
 		}
 	}
 	p.labels = ids
 	return nil
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Process runs a pass for a notification of the user's mailbox.
@@ -736,7 +729,7 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 	if date.IsZero() {
 		date = time.UnixMilli(msg.InternalDate).UTC()
 	}
-	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.From, To: splitList(parsed.To), Cc: splitList(parsed.Cc),
+	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.From, To: matching.Addresses(parsed.To), Cc: matching.Addresses(parsed.Cc),
 		Date: date, Text: parsed.Text, HTML: htmlPolicy.Sanitize(parsed.HTML), GmailMessageID: id}}
 	if out.WithAttachments {
 		for _, a := range parsed.Attachments {
@@ -770,8 +763,3 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 // formatting of user-generated content stays, scripts, event handlers and
 // remote-content tricks go.
 var htmlPolicy = bluemonday.UGCPolicy()
-
-// splitList turns an address header into its addresses as written.
-func splitList(h string) []string {
-	return matching.Addresses(h)
-}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
 	gmail "google.golang.org/api/gmail/v1"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -98,7 +97,7 @@ func newWorld(t *testing.T, setup func(*store.MailSetup)) *world {
 	w.flaky = &flakyCRM{Store: c}
 	w.engine = &mailbox.Engine{Store: st, CRM: w.flaky, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail",
 		Holder: "test-worker", Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }},
-		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: grantOnce(g)}}
+		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}}
 	if err := w.engine.Connect(ctx, ann); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -132,16 +131,6 @@ func TestHTMLIsSanitizedBeforeItReachesTheCRM(t *testing.T) {
 	w.process()
 	if len(spy.sent) != 1 || strings.Contains(spy.sent[0].HTML, "<script") || !strings.Contains(spy.sent[0].HTML, "Hello") {
 		t.Errorf("HTML sent to the CRM: %+v", spy.sent)
-	}
-}
-
-// grantOnce gives each user one grant, as a stored refresh token would be:
-// revoking it stops every later client of that user.
-func grantOnce(g *fakegoogle.Server) workspace.TokenSourceFunc {
-	var tokens sync.Map
-	return func(_ context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
-		tok, _ := tokens.LoadOrStore(email, g.Token(email, fakegoogle.ScopeMailFull, fakegoogle.ScopeGmailModify))
-		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.(string)}), nil
 	}
 }
 
@@ -528,7 +517,7 @@ func TestConnectWatchesAndDisconnectStops(t *testing.T) {
 	c := refcrm.New(storetest.Client(t), "test", nil)
 	c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u", Email: ann, IntegrationEnabled: true}}})
 	e := &mailbox.Engine{Store: st, CRM: c, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail-notifications", Holder: "t",
-		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: grantOnce(g)}}
+		Google: &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}}
 	if err := e.Connect(ctx, ann); err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +536,7 @@ func TestConnectWatchesAndDisconnectStops(t *testing.T) {
 	}
 	before := pub.count()
 	id, _ := g.InsertMessage(ann, []byte("From: carol@client.test\r\nSubject: x\r\n\r\nhi"), []string{"INBOX"})
-	gm, _ := (&workspace.Factory{Endpoint: g.URL(), Tokens: grantOnce(g)}).Gmail(ctx, ann)
+	gm, _ := (&workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}).Gmail(ctx, ann)
 	u, _ := st.Users().Get(ctx, ann)
 	gm.Users.Messages.Modify("me", id, &gmail.ModifyMessageRequest{AddLabelIds: []string{u.Mail.Labels[mailbox.RoleTrigger]}}).Do()
 	time.Sleep(100 * time.Millisecond)

@@ -9,15 +9,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
-	"google.golang.org/api/option"
 	people "google.golang.org/api/people/v1"
 
 	"github.com/crmsync/crmsync/shared/crm"
@@ -25,6 +22,7 @@ import (
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 // The console is the sandbox's window on the whole system, served at
@@ -59,27 +57,13 @@ type Console struct {
 	Firm      Firm
 	Jobs      *jobTimes
 
-	mu     sync.Mutex
-	tokens map[string]string
-	seq    atomic.Int64
+	seq atomic.Int64
 }
 
-// token is the demo user's grant on the fake, made once.
-func (c *Console) token(email string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tokens == nil {
-		c.tokens = map[string]string{}
-	}
-	if c.tokens[email] == "" {
-		c.tokens[email] = c.Google.Token(email, fakegoogle.ScopeGmailModify, fakegoogle.ScopeContacts, fakegoogle.ScopeCalendar)
-	}
-	return c.tokens[email]
-}
-
-func (c *Console) opts(email, path string) []option.ClientOption {
-	return []option.ClientOption{option.WithEndpoint(c.GoogleURL + path),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: c.token(email)}))}
+// google builds the clients through which the console acts as a demo user
+// on the fake, with one lasting grant per user.
+func (c *Console) google() *workspace.Factory {
+	return &workspace.Factory{Endpoint: c.GoogleURL, Tokens: c.Google.Tokens}
 }
 
 // Templates are the demo messages the console delivers.
@@ -155,7 +139,7 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		gm, err := gmail.NewService(ctx, c.opts(user, "/")...)
+		gm, err := c.google().Gmail(ctx, user)
 		if err != nil {
 			return err
 		}
@@ -169,7 +153,7 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		if !known {
 			return fmt.Errorf("no demo user %q", user)
 		}
-		gm, err := gmail.NewService(ctx, c.opts(user, "/")...)
+		gm, err := c.google().Gmail(ctx, user)
 		if err != nil {
 			return err
 		}
@@ -183,7 +167,7 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		if !known {
 			return fmt.Errorf("no demo user %q", user)
 		}
-		ppl, err := people.NewService(ctx, c.opts(user, "/")...)
+		ppl, err := c.google().People(ctx, user)
 		if err != nil {
 			return err
 		}
@@ -207,7 +191,7 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		if !known {
 			return fmt.Errorf("no demo user %q", user)
 		}
-		cal, err := calendar.NewService(ctx, c.opts(user, "/calendar/v3/")...)
+		cal, err := c.google().Calendar(ctx, user)
 		if err != nil {
 			return err
 		}
@@ -412,7 +396,7 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 			}
 		}
 	}
-	gm, err := gmail.NewService(ctx, c.opts(su.Email, "/")...)
+	gm, err := c.google().Gmail(ctx, su.Email)
 	if err != nil {
 		return v, err
 	}
@@ -455,7 +439,7 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 		sort.Strings(mv.Labels)
 		v.Messages = append(v.Messages, mv)
 	}
-	if ppl, err := people.NewService(ctx, c.opts(su.Email, "/")...); err == nil {
+	if ppl, err := c.google().People(ctx, su.Email); err == nil {
 		if conn, err := ppl.People.Connections.List("people/me").PersonFields("names,emailAddresses").PageSize(20).Do(); err == nil {
 			for _, pr := range conn.Connections {
 				pv := personView{Resource: pr.ResourceName}
@@ -471,7 +455,7 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 			}
 		}
 	}
-	if cal, err := calendar.NewService(ctx, c.opts(su.Email, "/calendar/v3/")...); err == nil {
+	if cal, err := c.google().Calendar(ctx, su.Email); err == nil {
 		if ev, err := cal.Events.List("primary").TimeMin(time.Now().Add(-24 * time.Hour).Format(time.RFC3339)).MaxResults(12).Do(); err == nil {
 			for _, e := range ev.Items {
 				if e.Status == "cancelled" {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -22,19 +21,12 @@ func fake(t *testing.T, opts fakegoogle.Options) *fakegoogle.Server {
 	return f
 }
 
-// tokensOf hands out the fake's tokens, as a user's grant would.
-func tokensOf(f *fakegoogle.Server) workspace.TokenSourceFunc {
-	return func(_ context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
-		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: f.Token(email, scopes...)}), nil
-	}
-}
-
 var noWait = workspace.Retry{Sleep: func(context.Context, time.Duration) error { return nil }}
 
 func TestClassifyAndRetry(t *testing.T) {
 	ctx := context.Background()
 	f := fake(t, fakegoogle.Options{Clock: clock.Real{}})
-	fac := &workspace.Factory{Tokens: tokensOf(f), Endpoint: f.URL()}
+	fac := &workspace.Factory{Tokens: f.Tokens, Endpoint: f.URL()}
 	g, err := fac.Gmail(ctx, "ann@demo.test")
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +60,7 @@ func TestClassifyAndRetry(t *testing.T) {
 func TestExpiredCursorsAreCursorExpired(t *testing.T) {
 	ctx := context.Background()
 	f := fake(t, fakegoogle.Options{Clock: clock.Real{}})
-	fac := &workspace.Factory{Tokens: tokensOf(f), Endpoint: f.URL()}
+	fac := &workspace.Factory{Tokens: f.Tokens, Endpoint: f.URL()}
 	cal, _ := fac.Calendar(ctx, "ann@demo.test")
 	list, err := cal.Events.List("primary").Do()
 	if err != nil {

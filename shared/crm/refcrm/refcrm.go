@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -263,7 +264,9 @@ func (s *Store) reindex(tx *firestore.Transaction, id string, before, after []st
 	}
 	was, is := lower(before), lower(after)
 	var writes []func(*firestore.Transaction) error
-	for addr := range mergeKeys(was, is) {
+	both := maps.Clone(was)
+	maps.Copy(both, is)
+	for addr := range both {
 		if was[addr] == is[addr] {
 			continue
 		}
@@ -290,17 +293,6 @@ func (s *Store) reindex(tx *firestore.Transaction, id string, before, after []st
 		})
 	}
 	return writes, nil
-}
-
-func mergeKeys(a, b map[string]bool) map[string]bool {
-	out := map[string]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
 }
 
 type contactDoc struct {
@@ -687,7 +679,7 @@ func (s *Store) RemoveFromSet(ctx context.Context, w crm.Write, setID, contactID
 // cursor encodes a feed position.
 func cursor(seq int64) string { return "s" + strconv.FormatInt(seq, 10) }
 
-// ParseCursor decodes a cursor; "" is the start of the feed.
+// parseCursor decodes a cursor; "" is the start of the feed.
 func parseCursor(op, c string) (int64, error) {
 	if c == "" {
 		return 0, nil
