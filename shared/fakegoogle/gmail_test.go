@@ -454,6 +454,47 @@ func TestHistory(t *testing.T) {
 	}
 }
 
+// LabelMessages is the user labeling in Gmail itself: recorded in history
+// like messages.modify, without spending API quota, and all or nothing.
+func TestLabelMessagesAsTheUser(t *testing.T) {
+	f := newFake(t, fakegoogle.Options{})
+	svc := gmailFor(t, f, "ann@acme.test")
+	trigger, _ := svc.Users.Labels.Create("me", &gmail.Label{Name: "SmartOffice"}).Do()
+	a := insert(t, svc, "Subject: a\n\nx", "INBOX").Id
+	b := insert(t, svc, "Subject: b\n\nx", "INBOX").Id
+	prof, _ := svc.Users.GetProfile("me").Do()
+	f.ResetUsage()
+
+	if err := f.LabelMessages("ann@acme.test", []string{a, "no-such-message"}, trigger.Id); err == nil {
+		t.Error("an unknown message was accepted")
+	}
+	if err := f.LabelMessages("ann@acme.test", []string{a}, "Label_404"); err == nil {
+		t.Error("an unknown label was accepted")
+	}
+	if labels, _ := f.MessageLabels("ann@acme.test", a); slices.Contains(labels, trigger.Id) {
+		t.Error("a refused call labeled a message")
+	}
+	if err := f.LabelMessages("ann@acme.test", []string{a, b}, trigger.Id); err != nil {
+		t.Fatal(err)
+	}
+	if u := f.Usage("ann@acme.test"); len(u) != 0 {
+		t.Errorf("labeling as the user spent API quota: %v", u)
+	}
+	h, err := svc.Users.History.List("me").StartHistoryId(prof.HistoryId).HistoryTypes("labelAdded").LabelId(trigger.Id).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added []string
+	for _, r := range h.History {
+		for _, la := range r.LabelsAdded {
+			added = append(added, la.Message.Id)
+		}
+	}
+	if !slices.Equal(added, []string{a, b}) {
+		t.Errorf("labelAdded history = %v, want %v", added, []string{a, b})
+	}
+}
+
 func TestHistoryRetentionByClock(t *testing.T) {
 	clk := clock.NewFake(t0)
 	f := newFake(t, fakegoogle.Options{Clock: clk, HistoryRetention: 24 * time.Hour})

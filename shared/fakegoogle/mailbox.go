@@ -312,6 +312,32 @@ func (s *Server) InsertMessage(email string, raw []byte, labelIDs []string) (str
 	return m.id, nil
 }
 
+// LabelMessages adds labels to a user's messages as the user does in
+// Gmail's own interface: history records them and a watch publishes, but
+// no API quota is spent. An unknown message or label changes nothing and
+// is an error.
+func (s *Server) LabelMessages(email string, ids []string, labelIDs ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acct := s.users[normalizeEmail(email)]
+	if acct == nil {
+		return fmt.Errorf("fakegoogle: no user %s", email)
+	}
+	mb := acct.mailbox
+	if err := mb.checkLabels(labelIDs); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if mb.messages[id] == nil {
+			return fmt.Errorf("fakegoogle: %s has no message %s", email, id)
+		}
+	}
+	for _, id := range ids {
+		mb.modify(mb.messages[id], labelIDs, nil) // the labels are checked
+	}
+	return nil
+}
+
 // ExpireHistory makes a user's retained Gmail history age out, so the next
 // history.list from an older id answers 404.
 func (s *Server) ExpireHistory(email string) {

@@ -144,7 +144,9 @@ func (e *Engine) budget(user string) *rate.Limiter {
 
 // gmailCall makes the call within the retry budget, spending its quota
 // units from the user's budget before every attempt, so retries keep to
-// the pace too.
+// the pace too. An answer that the user's quota is spent (other clients
+// share it) empties the budget, so every call of the user waits for the
+// quota to refill instead of retrying into more refusals.
 func gmailCall[T any](ctx context.Context, p *pass, op string, units int, fn func() (T, error)) (T, error) {
 	budget := p.e.budget(p.user.ID)
 	return workspace.Call(ctx, p.e.Retry, op, func() (T, error) {
@@ -152,7 +154,13 @@ func gmailCall[T any](ctx context.Context, p *pass, op string, units int, fn fun
 			var zero T
 			return zero, failure.E(op, failure.Transient, err)
 		}
-		return fn()
+		v, err := fn()
+		if err != nil && failure.KindOf(workspace.Classify(op, err)) == failure.Quota {
+			if left := int(budget.Tokens()); left > 0 {
+				budget.ReserveN(time.Now(), left)
+			}
+		}
+		return v, err
 	})
 }
 

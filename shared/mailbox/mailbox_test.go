@@ -57,9 +57,15 @@ func (f *flakyCRM) FindContacts(ctx context.Context, asUser, email string) ([]cr
 
 func newWorld(t *testing.T, setup func(*store.MailSetup)) *world {
 	t.Helper()
+	return newWorldOn(t, fakegoogle.Options{Clock: clock.Real{}}, setup)
+}
+
+// newWorldOn is newWorld with a fake Google of these options.
+func newWorldOn(t *testing.T, opts fakegoogle.Options, setup func(*store.MailSetup)) *world {
+	t.Helper()
 	ctx := context.Background()
 	st := storetest.New(t, nil)
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g := fakegoogle.New(opts)
 	g.Start()
 	t.Cleanup(g.Close)
 	for _, u := range []string{ann, "bob@firm.test"} {
@@ -101,7 +107,7 @@ func newWorld(t *testing.T, setup func(*store.MailSetup)) *world {
 	if err := w.engine.Connect(ctx, ann); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	w.gm, err = (&workspace.Factory{Endpoint: g.URL(), Tokens: w.engine.Google.(*workspace.Factory).Tokens}).Gmail(ctx, ann)
+	w.gm, err = w.engine.Google.(*workspace.Factory).Gmail(ctx, ann)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,6 +407,40 @@ func TestTransientFailuresAreRetriedThenFail(t *testing.T) {
 		t.Errorf("reason %q", r)
 	}
 	w.flaky.failures.Store(0)
+}
+
+// When Google answers that the user's quota is spent (another client of
+// the user spent it), the engine waits for the quota to refill rather than
+// spending its retries on more refusals: the message is posted in the
+// same pass, though every retry comes at once.
+func TestSpentQuotaIsWaitedFor(t *testing.T) {
+	// Ann's Gmail budget: 10 units a second, up to 300 at once.
+	w := newWorldOn(t, fakegoogle.Options{Clock: clock.Real{}, QuotaPerUserPerMinute: 600, QuotaBurst: 30 * time.Second}, nil)
+	id := w.deliver(fromCarol)
+	w.label(id)
+	// Another client spends the rest of the budget, to less than a unit.
+	for spent := false; !spent; {
+		_, err := w.gm.Users.GetProfile("me").Do()
+		spent = failure.KindOf(workspace.Classify("getProfile", err)) == failure.Quota
+		if err != nil && !spent {
+			t.Fatal(err)
+		}
+	}
+	w.google.ResetUsage()
+	e := &mailbox.Engine{Store: w.st, CRM: w.engine.CRM, Log: logging.Discard(), Clock: clock.Real{}, Topic: w.engine.Topic, Holder: "paced-worker",
+		Google: w.engine.Google, UnitsPerSecond: 10,
+		Retry: workspace.Retry{Attempts: 3, Sleep: func(context.Context, time.Duration) error { return nil }}}
+	r, err := e.Process(w.ctx, ann)
+	if err != nil || r.Posted != 1 || r.Retrying != 0 {
+		t.Fatalf("pass with the quota spent: %+v, %v", r, err)
+	}
+	limited := 0
+	for _, u := range w.google.Usage(ann) {
+		limited += u.RateLimited
+	}
+	if limited == 0 {
+		t.Error("no call met the spent quota; the test did not test it")
+	}
 }
 
 func TestExpiredHistoryResyncsFromTheLabel(t *testing.T) {
