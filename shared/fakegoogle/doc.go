@@ -13,6 +13,11 @@
 //	cal, _ := calendar.NewService(ctx, option.WithEndpoint(url+"/calendar/v3/"), ts)
 //	cfg := oauth2.Config{Endpoint: fake.Endpoint(), …} // after fake.AddClient
 //
+// Tests of the product hand fake.Tokens to workspace.Factory as its
+// TokenSourceFunc: one lasting grant per user, as a stored refresh token
+// is. InsertMessage and LabelMessages deliver and label mail as Gmail and
+// its user do, without spending API quota.
+//
 // The sandbox serves it with Listen on port 8090 (CRMSYNC_GOOGLE_PORT).
 //
 // # What it implements
