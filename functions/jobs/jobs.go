@@ -33,7 +33,11 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal}, Log: env.Log}, nil
+		previews, err := wiring.Previews(ctx, env, "jobs")
+		if err != nil {
+			return nil, err
+		}
+		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews}, Log: env.Log}, nil
 	}))
 }
 

@@ -58,7 +58,7 @@ func BenchmarkCalendarSync(b *testing.B) {
 			b.Fatal(err)
 		}
 		st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
 			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
 		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 		e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
@@ -118,7 +118,7 @@ func BenchmarkPushLatency(b *testing.B) {
 	c := refcrm.New(storetest.Client(b), "bench", nil)
 	c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}}})
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
 		Calendar: store.CalendarSetup{Direction: "both"}})
 	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 	e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}

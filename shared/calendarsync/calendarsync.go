@@ -130,6 +130,8 @@ type pass struct {
 	events  map[string]*calendar.Event
 	acts    map[string]crm.Activity
 	result  Result
+	// dryRun plans without writing (Preview).
+	dryRun bool
 }
 
 // Pass syncs one user's calendar once.
@@ -145,7 +147,7 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if popts.Direction == twoway.Off || u.Connection.State != store.Connected {
+	if popts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		return Result{}, nil
 	}
 	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, e.Holder, 10*time.Minute)
@@ -167,56 +169,129 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	return p.result, err
 }
 
-func (p *pass) run(ctx context.Context, popts twoway.Options) error {
+// Preview plans a pass for the user without writing anything (the
+// preview report shows it). A calendar that would be created is reported
+// as empty.
+func (e *Engine) Preview(ctx context.Context, email string) (twoway.Plan, error) {
+	u, err := e.Store.Users().Get(ctx, email)
+	if err != nil {
+		return twoway.Plan{}, err
+	}
+	popts, opts, err := planOptions(u.Calendar)
+	if err != nil {
+		return twoway.Plan{}, err
+	}
+	if popts.Direction == twoway.Off {
+		return twoway.Plan{}, nil
+	}
+	p := &pass{e: e, user: u, setup: u.Calendar, opts: opts, events: map[string]*calendar.Event{}, acts: map[string]crm.Activity{}, dryRun: true}
+	plan, _, err := p.plan(ctx, popts)
+	for i, a := range plan.Actions {
+		plan.Actions[i].Name = p.name(a)
+	}
+	return plan, err
+}
+
+// name says which entry an action is about: its title and start.
+func (p *pass) name(a twoway.Action) string {
+	title, start := a.Fields[fTitle], a.Fields[fStart]
+	for _, id := range []struct {
+		side twoway.Side
+		id   string
+	}{{a.Side, a.ID}, {a.Side.Other(), a.Source}, {twoway.A, a.Link.A}, {twoway.B, a.Link.B}} {
+		if title != "" {
+			break
+		}
+		if id.side == twoway.A {
+			if ev, ok := p.events[id.id]; ok {
+				title = ev.Summary
+				if ev.Start != nil {
+					start = ev.Start.DateTime + ev.Start.Date
+				}
+			}
+		} else if act, ok := p.acts[id.id]; ok {
+			title, start = act.Title, act.StartDate
+			if !act.Start.IsZero() {
+				start = act.Start.Format(time.RFC3339)
+			}
+		}
+	}
+	if title == "" {
+		title = "(no title)"
+	}
+	if start = strings.TrimPrefix(start, "date:"); start != "" {
+		return title + " (" + start + ")"
+	}
+	return title
+}
+
+// positions are the cursors a pass read from and those it will store.
+type positions struct {
+	google, crm        store.Cursor
+	nextToken, nextCRM string
+}
+
+// plan reads both sides and plans the pass.
+func (p *pass) plan(ctx context.Context, popts twoway.Options) (twoway.Plan, positions, error) {
 	e := p.e
+	var pos positions
 	var err error
 	if p.crmUser, err = e.CRM.UserByEmail(ctx, p.user.Email); err != nil {
-		return err
+		return twoway.Plan{}, pos, err
 	}
 	if p.cal, err = e.Google.Calendar(ctx, p.user.Email); err != nil {
-		return err
+		return twoway.Plan{}, pos, err
 	}
 	if p.calID, err = p.calendar(ctx, popts.Direction); err != nil {
-		return err
+		return twoway.Plan{}, pos, err
 	}
 	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
-		return err
+		return twoway.Plan{}, pos, err
 	}
-	gCur, err := e.Store.Cursors().Get(ctx, p.user.ID, googleCursor)
+	if pos.google, err = e.Store.Cursors().Get(ctx, p.user.ID, googleCursor); err != nil {
+		return twoway.Plan{}, pos, err
+	}
+	if pos.crm, err = e.Store.Cursors().Get(ctx, p.user.ID, crmCursor); err != nil {
+		return twoway.Plan{}, pos, err
+	}
+	if pos.google.Value != "" && !strings.HasPrefix(pos.google.Value, p.calID+" ") {
+		pos.google.Value = "" // another calendar was chosen: start over
+	}
+	var changedA []twoway.Record
+	if p.calID != "" {
+		if changedA, pos.nextToken, err = p.readGoogle(ctx, strings.TrimPrefix(pos.google.Value, p.calID+" ")); err != nil {
+			return twoway.Plan{}, pos, err
+		}
+	}
+	changedB, nextCursor, err := p.readCRM(ctx, pos.crm.Value)
 	if err != nil {
-		return err
+		return twoway.Plan{}, pos, err
 	}
-	cCur, err := e.Store.Cursors().Get(ctx, p.user.ID, crmCursor)
-	if err != nil {
-		return err
-	}
-	if gCur.Value != "" && !strings.HasPrefix(gCur.Value, p.calID+" ") {
-		gCur.Value = "" // another calendar was chosen: start over
-	}
-	changedA, nextToken, err := p.readGoogle(ctx, strings.TrimPrefix(gCur.Value, p.calID+" "))
-	if err != nil {
-		return err
-	}
-	changedB, nextCursor, err := p.readCRM(ctx, cCur.Value)
-	if err != nil {
-		return err
-	}
+	pos.nextCRM = nextCursor
 	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: max(len(p.links), len(changedA)), SizeB: max(len(p.links), len(changedB))}
 	for _, l := range p.links {
 		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base})
 	}
 	popts.MaxDeleteShare = 1 // deletions of events and activities are the users' own, one by one
-	plan := twoway.PlanSync(in, popts)
+	return twoway.PlanSync(in, popts), pos, nil
+}
+
+func (p *pass) run(ctx context.Context, popts twoway.Options) error {
+	e := p.e
+	plan, pos, err := p.plan(ctx, popts)
+	if err != nil {
+		return err
+	}
 	if err := p.apply(ctx, plan); err != nil {
 		return err
 	}
-	if nextToken != "" {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, gCur, p.calID+" "+nextToken); err != nil {
+	if pos.nextToken != "" {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, pos.google, p.calID+" "+pos.nextToken); err != nil {
 			return err
 		}
 	}
-	if nextCursor != "" && nextCursor != cCur.Value {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cCur, nextCursor); err != nil {
+	if pos.nextCRM != "" && pos.nextCRM != pos.crm.Value {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, pos.crm, pos.nextCRM); err != nil {
 			return err
 		}
 	}
@@ -305,6 +380,9 @@ func (p *pass) calendar(ctx context.Context, d twoway.Direction) (string, error)
 	}
 	if d == twoway.AToB {
 		return "", failure.Errorf("calendarsync: calendar", failure.Permanent, "%s has no Google calendar named %q", p.user.Email, name)
+	}
+	if p.dryRun {
+		return "", nil // the pass would create it, empty
 	}
 	p.result.CalendarCalls++
 	c, err := workspace.Call(ctx, p.e.Retry, "calendar: calendars.insert", func() (*calendar.Calendar, error) {
@@ -473,4 +551,36 @@ func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, str
 			return recs, cursor, nil
 		}
 	}
+}
+
+// Validate checks a user's calendar options as the settings page saves
+// them.
+func Validate(c store.CalendarSetup) error {
+	_, _, err := planOptions(c)
+	return err
+}
+
+// Disconnect stops the user's push channel (a setup deleted, Google
+// disconnected) and forgets it.
+func (e *Engine) Disconnect(ctx context.Context, email string) error {
+	u, err := e.Store.Users().Get(ctx, email)
+	if err != nil || u.Calendar.Channel.ID == "" {
+		return err
+	}
+	cal, err := e.Google.Calendar(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	ch := u.Calendar.Channel
+	_, err = workspace.Call(ctx, e.Retry, "calendar: channels.stop", func() (any, error) {
+		return nil, cal.Channels.Stop(&calendar.Channel{Id: ch.ID, ResourceId: ch.ResourceID}).Context(ctx).Do()
+	})
+	if err != nil && !failure.Is(err, failure.NotFound) && !failure.Is(err, failure.AuthRevoked) {
+		return err
+	}
+	_, err = e.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
+		u.Calendar.Channel = store.PushChannel{}
+		return nil
+	})
+	return err
 }

@@ -56,7 +56,7 @@ func newWorld(t *testing.T, setup store.CalendarSetup) *world {
 		t.Fatal(err)
 	}
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Calendar: setup})
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Calendar: setup})
 	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids,
 		engine: &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",

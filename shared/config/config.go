@@ -25,6 +25,9 @@
 //	GOOGLE_AUTH_URL           authorization endpoint replacing Google's (the fake Google); refused in production
 //	GOOGLE_REVOKE_URL         revocation endpoint replacing Google's (the fake Google); refused in production
 //	CALENDAR_WEBHOOK_URL      public URL of the CalendarPush function (Calendar push channels); unset: no push, scheduled passes only
+//	GOOGLE_JWKS_URL           signing keys replacing Google's for identity tokens (the fake Google); refused in production
+//	WEB_URL                   public URL of the Web function: OAuth redirect URIs and the links in e-mail are made from it (needed by Web and Jobs)
+//	SYSTEM_SENDER             mailbox that sends system e-mail (confirmation, preview report, reconnect), through domain-wide delegation with gmail.send
 package config
 
 import (
@@ -65,6 +68,9 @@ type Config struct {
 	GoogleAuthURL         string
 	GoogleRevokeURL       string
 	CalendarWebhookURL    string
+	GoogleJWKSURL         string
+	WebURL                string // no trailing "/"
+	SystemSender          string
 }
 
 // Lookup reads one variable; os.LookupEnv is the production lookup.
@@ -108,12 +114,18 @@ func Load(lookup Lookup) (Config, error) {
 	c.GoogleAuthURL = r.URL("GOOGLE_AUTH_URL")
 	c.GoogleRevokeURL = r.URL("GOOGLE_REVOKE_URL")
 	c.CalendarWebhookURL = r.URL("CALENDAR_WEBHOOK_URL")
+	c.GoogleJWKSURL = r.URL("GOOGLE_JWKS_URL")
+	c.WebURL = strings.TrimSuffix(r.URL("WEB_URL"), "/")
+	c.SystemSender = r.String("SYSTEM_SENDER", "")
+	if c.SystemSender != "" && !strings.Contains(c.SystemSender, "@") {
+		r.Invalid("SYSTEM_SENDER", c.SystemSender, "an e-mail address of the firm's Workspace, e.g. crm-sync@firm.example")
+	}
 
 	switch c.Env {
 	case Production:
 		for name, v := range map[string]string{"FIRESTORE_EMULATOR_HOST": c.FirestoreEmulatorHost, "PUBSUB_EMULATOR_HOST": c.PubSubEmulatorHost,
 			"GOOGLE_API_ENDPOINT": c.GoogleAPIEndpoint, "GOOGLE_TOKEN_URL": c.GoogleTokenURL, "GOOGLE_AUTH_URL": c.GoogleAuthURL,
-			"GOOGLE_REVOKE_URL": c.GoogleRevokeURL} {
+			"GOOGLE_REVOKE_URL": c.GoogleRevokeURL, "GOOGLE_JWKS_URL": c.GoogleJWKSURL} {
 			if v != "" {
 				r.Fail(fmt.Errorf("config: %s is set in production (want it unset; emulators and the fake Google are for CRMSYNC_ENV=sandbox or test)", name))
 			}

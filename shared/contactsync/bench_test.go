@@ -96,7 +96,7 @@ func BenchmarkContactSync(b *testing.B) {
 		}
 		b.Logf("loaded %d CRM contacts in %v", n, time.Since(t0).Round(time.Second))
 		st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
 			Contacts: store.ContactsSetup{Direction: "both"}})
 		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 		counted := &countingCRM{CRM: c}

@@ -146,7 +146,7 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if err != nil {
 		return Result{}, failure.E("contactsync: options", failure.Invalid, err)
 	}
-	if opts.Direction == twoway.Off || u.Connection.State != store.Connected {
+	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		return Result{}, nil
 	}
 	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, e.Holder, 10*time.Minute)
@@ -188,7 +188,42 @@ func (e *Engine) Preview(ctx context.Context, email string) (twoway.Plan, error)
 	}
 	p := &pass{e: e, user: u, setup: u.Contacts, persons: map[string]*people.Person{}, contacts: map[string]crm.Contact{}, dryRun: true}
 	plan, _, err := p.plan(ctx, opts)
+	for i, a := range plan.Actions {
+		plan.Actions[i].Name = p.name(a)
+	}
 	return plan, err
+}
+
+// name says who an action is about, from its fields or the records read.
+func (p *pass) name(a twoway.Action) string {
+	f := a.Fields
+	for _, id := range []struct {
+		side twoway.Side
+		id   string
+	}{{a.Side, a.ID}, {a.Side.Other(), a.Source}, {twoway.A, a.Link.A}, {twoway.B, a.Link.B}} {
+		if f[fGiven] != "" || f[fFamily] != "" || f[fEmails] != "" {
+			break
+		}
+		if id.side == twoway.A {
+			if ps, ok := p.persons[id.id]; ok {
+				f = personRecord(ps, false, false).Fields
+			}
+		} else if c, ok := p.contacts[id.id]; ok {
+			f = twoway.Fields{fGiven: c.FirstName, fFamily: c.LastName, fEmails: canonEmails(c.Emails)}
+		}
+	}
+	name := strings.TrimSpace(f[fGiven] + " " + f[fFamily])
+	if e := f[fEmails]; e != "" {
+		first, _, _ := strings.Cut(e, ",")
+		if name == "" {
+			return first
+		}
+		return name + " <" + first + ">"
+	}
+	if name == "" {
+		return "(no name)"
+	}
+	return name
 }
 
 // cursors are the positions a pass read from and will store.

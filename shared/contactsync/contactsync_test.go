@@ -69,7 +69,7 @@ func newWorld(t *testing.T, setup store.ContactsSetup, googleContacts []fakegoog
 		setup.SetID = ids.Sets["Sync"]
 	}
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})
-	if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Contacts: setup}); err != nil {
+	if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Contacts: setup}); err != nil {
 		t.Fatal(err)
 	}
 	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}

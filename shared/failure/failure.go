@@ -48,19 +48,23 @@ const (
 	// Forbidden means the caller may not do this (office security, a
 	// non-admin on an admin action).
 	Forbidden
+	// Unauthenticated means the caller did not prove who it is (no or an
+	// expired session, a missing or wrong identity token).
+	Unauthenticated
 )
 
 var kindNames = map[Kind]string{
-	Other:         "other",
-	Transient:     "transient",
-	Quota:         "quota",
-	Permanent:     "permanent",
-	Invalid:       "invalid",
-	NotFound:      "not found",
-	Conflict:      "conflict",
-	AuthRevoked:   "auth revoked",
-	CursorExpired: "cursor expired",
-	Forbidden:     "forbidden",
+	Other:           "other",
+	Transient:       "transient",
+	Quota:           "quota",
+	Permanent:       "permanent",
+	Invalid:         "invalid",
+	NotFound:        "not found",
+	Conflict:        "conflict",
+	AuthRevoked:     "auth revoked",
+	CursorExpired:   "cursor expired",
+	Forbidden:       "forbidden",
+	Unauthenticated: "unauthenticated",
 }
 
 func (k Kind) String() string {
@@ -124,4 +128,25 @@ func KindOf(err error) Kind {
 // Is reports whether err has the given kind.
 func Is(err error, kind Kind) bool {
 	return err != nil && KindOf(err) == kind
+}
+
+// Message is what a person is shown of err: the innermost classified
+// error's message, without the names of the calls it passed through
+// (those stay in logs).
+func Message(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for err != nil {
+		var fe *Error
+		if !errors.As(err, &fe) {
+			break
+		}
+		if fe.Err == nil {
+			return msg
+		}
+		msg, err = fe.Err.Error(), fe.Err
+	}
+	return msg
 }

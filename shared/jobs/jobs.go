@@ -13,6 +13,14 @@
 //	               re-make deleted labels
 //	contact-sync   every 15 minutes: a contact sync pass (package contactsync)
 //	calendar-sync  every 5 minutes: a calendar sync pass (package calendarsync)
+//
+// and one kind the web function publishes when a user saves sync settings:
+//
+//	preview        make and e-mail the preview report of that settings
+//	               version (package preview)
+//
+// Approving a preview publishes the user's mail (watch-renewal), contact
+// and calendar jobs at once, so sync starts without waiting for a tick.
 package jobs
 
 import (
@@ -35,6 +43,7 @@ const (
 	WatchRenewal = "watch-renewal"
 	ContactSync  = "contact-sync"
 	CalendarSync = "calendar-sync"
+	Preview      = "preview"
 )
 
 // Kinds lists the job kinds.
@@ -44,6 +53,8 @@ var Kinds = []string{MailSweep, WatchRenewal, ContactSync, CalendarSync}
 type Job struct {
 	Kind string `json:"kind"`
 	User string `json:"user"`
+	// Version is the settings version a preview job is for.
+	Version int64 `json:"version,omitempty"`
 }
 
 // Publisher publishes a job message to the jobs topic. Publish returns at
@@ -55,13 +66,16 @@ type Publisher interface {
 
 // eligible says whether a user takes jobs of kind.
 func eligible(kind string, u store.User) bool {
+	if u.SyncState != store.Active || u.Connection.State != store.Connected {
+		return false // not approved yet, rejected, or Google access lost
+	}
 	switch kind {
 	case MailSweep, WatchRenewal:
-		return u.Mail.Enabled && u.Connection.State == store.Connected
+		return u.Mail.Enabled
 	case ContactSync:
-		return u.Contacts.Direction != "" && u.Contacts.Direction != "off" && u.Connection.State == store.Connected
+		return u.Contacts.Direction != "" && u.Contacts.Direction != "off"
 	case CalendarSync:
-		return u.Calendar.Direction != "" && u.Calendar.Direction != "off" && u.Connection.State == store.Connected
+		return u.Calendar.Direction != "" && u.Calendar.Direction != "off"
 	}
 	return false
 }
@@ -121,7 +135,7 @@ func Decode(body []byte) (Job, error) {
 	if err := json.Unmarshal(m.Data, &j); err != nil {
 		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "the message data is not a job: %v", err)
 	}
-	if !slices.Contains(Kinds, j.Kind) || j.User == "" {
+	if (!slices.Contains(Kinds, j.Kind) && j.Kind != Preview) || j.User == "" || (j.Kind == Preview && j.Version <= 0) {
 		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "job %+v: unknown kind or no user", j)
 	}
 	return j, nil
@@ -143,11 +157,34 @@ type Calendar interface {
 	Pass(ctx context.Context, email string) (calendarsync.Result, error)
 }
 
+// Previews makes preview reports, as jobs use it.
+type Previews interface {
+	Run(ctx context.Context, email string, version int64) error
+}
+
 // Engines run the jobs.
 type Engines struct {
 	Mail     Mail
 	Contacts Contacts
 	Calendar Calendar
+	Previews Previews
+}
+
+// Activated publishes the jobs that start a user's sync right after a
+// setup is approved, and waits until Pub/Sub took them.
+func Activated(ctx context.Context, pub Publisher, u store.User) error {
+	var waits []func() error
+	for _, k := range []string{WatchRenewal, ContactSync, CalendarSync} {
+		if eligible(k, u) {
+			waits = append(waits, Enqueue(ctx, pub, Job{Kind: k, User: u.ID}))
+		}
+	}
+	for _, w := range waits {
+		if err := w(); err != nil {
+			return failure.E("jobs: publish the first passes of "+u.ID, failure.Transient, err)
+		}
+	}
+	return nil
 }
 
 // Run runs one job.
@@ -164,6 +201,8 @@ func Run(ctx context.Context, j Job, e Engines) error {
 	case CalendarSync:
 		_, err := e.Calendar.Pass(ctx, j.User)
 		return err
+	case Preview:
+		return e.Previews.Run(ctx, j.User, j.Version)
 	}
 	return failure.Errorf("jobs: run", failure.Invalid, "unknown kind %q", j.Kind)
 }

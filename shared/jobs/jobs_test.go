@@ -38,10 +38,12 @@ func TestDispatchPublishesOneJobPerEligibleUser(t *testing.T) {
 	}
 	on := store.MailSetup{Enabled: true}
 	for _, u := range []store.User{
-		{TenantID: "a", Email: "ann@a.test", Connection: store.Connection{State: store.Connected}, Mail: on},
-		{TenantID: "a", Email: "off@a.test", Connection: store.Connection{State: store.Connected}},
-		{TenantID: "a", Email: "gone@a.test", Connection: store.Connection{State: store.Disconnected}, Mail: on},
-		{TenantID: "b", Email: "bob@b.test", Connection: store.Connection{State: store.Connected}, Mail: on},
+		{TenantID: "a", Email: "ann@a.test", Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: on},
+		{TenantID: "a", Email: "off@a.test", Connection: store.Connection{State: store.Connected}, SyncState: store.Active},
+		{TenantID: "a", Email: "gone@a.test", Connection: store.Connection{State: store.Disconnected}, SyncState: store.Active, Mail: on},
+		{TenantID: "a", Email: "wait@a.test", Connection: store.Connection{State: store.Connected}, SyncState: store.PendingApproval, Mail: on},
+		{TenantID: "a", Email: "no@a.test", Connection: store.Connection{State: store.Connected}, SyncState: store.Rejected, Mail: on},
+		{TenantID: "b", Email: "bob@b.test", Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: on},
 	} {
 		if _, err := st.Users().Create(ctx, u); err != nil {
 			t.Fatal(err)

@@ -124,7 +124,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 		b.Fatal(err)
 	}
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice", Domains: []string{"firm.test"}, AttachmentLimitBytes: 10 << 20})
-	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected},
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
 		Mail: store.MailSetup{Enabled: true, Outgoing: []string{"To"}, Incoming: []string{"From"}, SkipInternal: true, IncludeAttachments: true}})
 	counted := &countingCRM{CRM: c}
 	w := &world{ctx: ctx, st: st, google: g, crm: c, ids: ids}

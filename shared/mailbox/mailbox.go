@@ -231,8 +231,8 @@ func (e *Engine) begin(ctx context.Context, email string) (*pass, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !u.Mail.Enabled || u.Connection.State != store.Connected {
-		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State)
+	if !u.Mail.Enabled || u.Connection.State != store.Connected || u.SyncState != store.Active {
+		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State, "setup", u.SyncState)
 		return nil, nil, nil
 	}
 	lease, err := e.Store.Leases().Acquire(ctx, u.ID, leaseScope, e.Holder, e.leaseTTL())

@@ -96,7 +96,7 @@ func newWorldOn(t *testing.T, opts fakegoogle.Options, setup func(*store.MailSet
 	if setup != nil {
 		setup(&mail)
 	}
-	if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Mail: mail}); err != nil {
+	if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: mail}); err != nil {
 		t.Fatal(err)
 	}
 	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids}
@@ -553,7 +553,7 @@ func TestConnectWatchesAndDisconnectStops(t *testing.T) {
 	g.AddUser(fakegoogle.User{Email: ann})
 	st := storetest.New(t, nil)
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})
-	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, Mail: store.MailSetup{Enabled: true}})
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: store.MailSetup{Enabled: true}})
 	c := refcrm.New(storetest.Client(t), "test", nil)
 	c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u", Email: ann, IntegrationEnabled: true}}})
 	e := &mailbox.Engine{Store: st, CRM: c, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail-notifications", Holder: "t",

@@ -21,6 +21,13 @@ type Firm struct {
 	CRM refcrm.Dataset
 }
 
+// The demo firm's OAuth client and system sender.
+const (
+	OAuthClientID     = "crmsync-sandbox.apps.googleusercontent.com"
+	OAuthClientSecret = "sandbox-oauth-secret"
+	SystemSender      = "crmsync@demo.test"
+)
+
 // DemoFirm returns the sandbox's demo firm: Demo Advisors, whose CRM is
 // called SmartOffice as in the product description, with an admin and a
 // user.
@@ -32,15 +39,17 @@ func DemoFirm() Firm {
 			CRMName: "SmartOffice",
 			Domains: []string{"demo.test"},
 			Admins:  []string{"ann@demo.test"},
-			// Until users connect Google themselves (the setup pages), the
-			// demo firm uses office-level domain-wide delegation.
-			AuthMode:             store.AuthDelegation,
+			// Users connect Google themselves (per-user OAuth); the sandbox
+			// connects Ann and Bob at start through the consent page, as
+			// they would. Cat signs in and sets up on the web pages.
+			AuthMode:             store.AuthUserOAuth,
+			OAuthClientID:        OAuthClientID,
 			AttachmentLimitBytes: 10 << 20,
 			AllowAllContacts:     true,
 		},
 		Users: []store.User{
-			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
-			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
+			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
+			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
 		},
 		CRM: refcrm.Dataset{
 			Sets:    []string{"Newsletter"},
@@ -58,12 +67,17 @@ func DemoFirm() Firm {
 			Users: []refcrm.ImportUser{
 				{Key: "ann", Email: "ann@demo.test", Name: "Ann Archer", Domains: []string{"demo.test"}, IntegrationEnabled: true, Contact: "ann"},
 				{Key: "bob", Email: "bob@demo.test", Name: "Bob Brandt", Domains: []string{"demo.test"}, IntegrationEnabled: true, Contact: "bob"},
+				{Key: "cat", Email: "cat@demo.test", Name: "Cat Chen", Domains: []string{"demo.test"}, IntegrationEnabled: true},
+				{Key: "dora", Email: "dora@demo.test", Name: "Dora Diaz", Domains: []string{"demo.test"}},
 			},
 		},
 		Google: fakegoogle.Seed{
 			Users: []fakegoogle.User{
 				{Email: "ann@demo.test", Name: "Ann Archer", TimeZone: "America/New_York"},
 				{Email: "bob@demo.test", Name: "Bob Brandt", TimeZone: "America/New_York"},
+				{Email: "cat@demo.test", Name: "Cat Chen", TimeZone: "America/New_York"},
+				{Email: "dora@demo.test", Name: "Dora Diaz", TimeZone: "America/New_York"},
+				{Email: SystemSender, Name: "CRM Sync", TimeZone: "America/New_York"},
 			},
 			Messages: []fakegoogle.SeedMessage{{User: "ann@demo.test", LabelIDs: []string{"INBOX", "UNREAD"},
 				Raw: "From: \"Carol Client\" <carol@client.test>\r\nTo: ann@demo.test\r\nSubject: Portfolio review\r\n" +
@@ -72,6 +86,8 @@ func DemoFirm() Firm {
 			Contacts: []fakegoogle.SeedContact{
 				{User: "ann@demo.test", Given: "Carol", Family: "Client", Emails: []string{"carol@client.test"}, Phones: []string{"+1 212 555 0100"}},
 				{User: "ann@demo.test", Given: "Dan", Family: "Dependent", Emails: []string{"dan@client.test"}, Groups: []string{"SmartOffice"}},
+				{User: "cat@demo.test", Given: "Frank", Family: "Finance", Emails: []string{"frank@corp.test"}},
+				{User: "cat@demo.test", Given: "Gina", Family: "Green", Emails: []string{"gina@green.test"}, Phones: []string{"+1 212 555 0199"}},
 			},
 			Events: []fakegoogle.SeedEvent{
 				{User: "ann@demo.test", Summary: "Portfolio review with Carol", Start: "2026-11-23T10:00:00-05:00", End: "2026-11-23T11:00:00-05:00",
@@ -79,6 +95,8 @@ func DemoFirm() Firm {
 				{User: "ann@demo.test", Summary: "Weekly planning", Start: "2026-11-23T09:00:00-05:00", End: "2026-11-23T09:30:00-05:00",
 					TimeZone: "America/New_York", Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=10"}},
 				{User: "bob@demo.test", Summary: "Compliance training", Start: "2026-11-25", End: "2026-11-26"},
+				{User: "cat@demo.test", Summary: "Plan review with Frank", Start: "2026-11-24T14:00:00-05:00", End: "2026-11-24T15:00:00-05:00",
+					TimeZone: "America/New_York", Attendees: []string{"frank@corp.test"}},
 			},
 		},
 	}

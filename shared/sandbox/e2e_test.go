@@ -47,7 +47,8 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Setenv("CRMSYNC_ENV", "sandbox")
 	t.Setenv("CRMSYNC_SECRET_CRM_API_KEY", "e2e-key")
 	t.Setenv("FUNCTION_TARGET", "")
-	for _, k := range []string{"CRM_URL", "GOOGLE_API_ENDPOINT", "GOOGLE_TOKEN_URL", "CALENDAR_WEBHOOK_URL", "CRMSYNC_SECRET_GOOGLE_DELEGATION_KEY"} {
+	for _, k := range []string{"CRM_URL", "GOOGLE_API_ENDPOINT", "GOOGLE_TOKEN_URL", "GOOGLE_AUTH_URL", "GOOGLE_REVOKE_URL", "GOOGLE_JWKS_URL", "CALENDAR_WEBHOOK_URL",
+		"WEB_URL", "SYSTEM_SENDER", "CRMSYNC_SECRET_GOOGLE_DELEGATION_KEY", "CRMSYNC_SECRET_OAUTH_CLIENT_SECRET", "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY"} {
 		t.Setenv(k, "") // restored after the test; the sandbox sets them
 	}
 	cfg, err := config.FromEnv()

@@ -11,6 +11,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +28,9 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
+	"github.com/crmsync/crmsync/functions/web"
 	"github.com/crmsync/crmsync/shared/config"
+	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/failure"
@@ -146,16 +150,38 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: service account: %w", err)
 	}
-	google.AuthorizeDelegation(saClientID, slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)...)
-	for k, v := range map[string]string{
+	google.AuthorizeDelegation(saClientID, slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes, workspace.SendScopes)...)
+	// The firm's OAuth client, for "Sign in with Google" and connecting
+	// Google on the Web function's pages.
+	google.AddClient(fakegoogle.OAuthClient{ID: OAuthClientID, Secret: OAuthClientSecret,
+		RedirectURIs: []string{webURL + "/Web/auth/callback", webURL + "/Web/connect/callback"}})
+	vars := map[string]string{
 		secrets.EnvName(secrets.GoogleDelegationKey): string(saKey),
+		secrets.EnvName(secrets.OAuthClientSecret):   OAuthClientSecret,
 		"CRM_URL":              crmURL + "/",
 		"GOOGLE_API_ENDPOINT":  googleURL,
 		"GOOGLE_TOKEN_URL":     googleURL + "/token",
+		"GOOGLE_AUTH_URL":      googleURL + "/o/oauth2/v2/auth",
+		"GOOGLE_REVOKE_URL":    googleURL + "/revoke",
+		"GOOGLE_JWKS_URL":      google.JWKSURL(),
 		"CALENDAR_WEBHOOK_URL": webURL + "/CalendarPush",
-	} {
+		"WEB_URL":              webURL + "/Web",
+		"SYSTEM_SENDER":        SystemSender,
+	}
+	if _, err := sec.Secret(ctx, secrets.TokenEncryptionKey); err != nil {
+		// A key for this run: the emulators' data lives for the run only.
+		key := make([]byte, 32)
+		rand.Read(key)
+		vars[secrets.EnvName(secrets.TokenEncryptionKey)] = base64.StdEncoding.EncodeToString(key)
+	}
+	for k, v := range vars {
 		os.Setenv(k, v)
 	}
+	registerWeb.Do(func() {
+		// The Functions Framework serves Web at /Web exactly; its pages
+		// live below it.
+		funcframework.RegisterHTTPFunctionContext(ctx, "/Web/", web.Serve)
+	})
 
 	served := make(chan error, 1)
 	go func() { served <- funcframework.StartHostPort(o.Host, fmt.Sprint(o.WebPort)) }()
@@ -172,7 +198,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	flow, err := wiring.Flow(ctx, env, webURL+"/Web/connect/callback")
+	if err != nil {
+		return err
+	}
 	for _, u := range DemoFirm().Users {
+		if err := consent(ctx, flow, u.Email); err != nil {
+			return fmt.Errorf("sandbox: connecting %s's Google account: %w", u.Email, err)
+		}
 		if err := engine.Connect(ctx, u.Email); err != nil {
 			return fmt.Errorf("sandbox: connecting %s's mailbox: %w", u.Email, err)
 		}
@@ -200,6 +233,23 @@ func Run(ctx context.Context, o Options) error {
 	case err := <-crmServed:
 		return fmt.Errorf("sandbox: reference CRM server stopped: %w", err)
 	}
+}
+
+var registerWeb sync.Once
+
+// consent connects a demo user's Google account the way the user does on
+// the settings page: the consent page of the fake, Allow, the callback.
+func consent(ctx context.Context, flow *connect.Flow, email string) error {
+	authURL, err := flow.Begin(ctx, email, []connect.Feature{connect.Mail, connect.Contacts, connect.Calendar})
+	if err != nil {
+		return err
+	}
+	back, err := fakegoogle.Consent(authURL, email, true)
+	if err != nil {
+		return err
+	}
+	_, err = flow.Finish(ctx, back.Query().Get("state"), back.Query().Get("code"))
+	return err
 }
 
 // jobTimes is when each scheduled job last ran and runs next.
@@ -304,6 +354,7 @@ func printBanner(o Options, webURL, googleURL, crmURL string) {
 	w := o.Out
 	fmt.Fprintf(w, "\nSandbox is up: demo firm %q (tenant %q), project %s\n\n", firm.Tenant.Name, firm.Tenant.ID, o.Config.ProjectID)
 	fmt.Fprintf(w, "  Console             %s/Console   ← start here: deliver mail, label it, watch it post\n", webURL)
+	fmt.Fprintf(w, "  Setup pages         %s/Web/   (sign in as cat@demo.test; ann@demo.test is the admin)\n", webURL)
 	fmt.Fprintf(w, "  Functions           %s/<Name>\n", webURL)
 	fmt.Fprintf(w, "  Health              %s/Health\n", webURL)
 	fmt.Fprintf(w, "  Fake Google         %s  (Gmail, People, Calendar, OAuth)\n", googleURL)

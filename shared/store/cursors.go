@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"net/url"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -93,4 +94,35 @@ func (r *Cursors) Advance(ctx context.Context, userID string, from Cursor, value
 		return Cursor{}, classify(op, err)
 	}
 	return out, nil
+}
+
+// ResetAll empties every cursor of a user (the next passes read from the
+// start). Each reset is an Advance, so a pass that read a cursor before
+// cannot store its older position over the reset.
+func (r *Cursors) ResetAll(ctx context.Context, userID string) error {
+	const op = "store: cursor reset"
+	uid, err := UserID(userID)
+	if err != nil {
+		return err
+	}
+	snaps, err := r.s.fs.Collection("users").Doc(uid).Collection("cursors").Documents(ctx).GetAll()
+	if err != nil {
+		return classify(op, err)
+	}
+	for _, snap := range snaps {
+		var c Cursor
+		if err := snap.DataTo(&c); err != nil {
+			return failure.E(op, failure.Permanent, err)
+		}
+		if c.Value == "" {
+			continue
+		}
+		if c.Name, err = url.PathUnescape(snap.Ref.ID); err != nil {
+			c.Name = snap.Ref.ID
+		}
+		if _, err := r.Advance(ctx, uid, c, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,6 +28,9 @@ const (
 type Tenant struct {
 	ID   string `firestore:"-"`
 	Name string `firestore:"name"`
+	// AppName is the name users see in e-mail and on pages (default
+	// CRMName + " Sync").
+	AppName string `firestore:"appName,omitempty"`
 	// CRMName names the CRM in labels: CRMName, CRMName+"Posted", …
 	CRMName string `firestore:"crmName"`
 	// Domains are the firm's e-mail domains (for "do not post internal e-mail").

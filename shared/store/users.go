@@ -142,9 +142,13 @@ type User struct {
 	CRMUserID  string     `firestore:"crmUserId,omitempty"`
 	Connection Connection `firestore:"connection"`
 	// Grant is the user's own Google authorization (per-user OAuth).
-	Grant           Grant     `firestore:"grant"`
+	Grant Grant `firestore:"grant"`
+	// SettingsVersion increases with every save of the sync settings; a
+	// preview is made for one version.
 	SettingsVersion int64     `firestore:"settingsVersion"`
 	SyncState       SyncState `firestore:"syncState"`
+	// Decision is the user's last Approve or Reject of a preview.
+	Decision Decision `firestore:"decision"`
 	// Passes is keyed by feature: "mail", "contacts", "calendar", …
 	Passes map[string]PassStatus `firestore:"passes,omitempty"`
 	// Mail is the user's e-mail posting setup.

@@ -56,7 +56,8 @@ func (s Side) String() string {
 	return "B"
 }
 
-func (s Side) other() Side {
+// Other is the other side.
+func (s Side) Other() Side {
 	if s == A {
 		return B
 	}
@@ -171,6 +172,9 @@ type Action struct {
 	Link Link
 	// Why explains the action for previews and logs.
 	Why string
+	// Name is what people call the record, filled in by the engines for
+	// preview reports (the planner leaves it empty).
+	Name string
 }
 
 // Plan is the actions of a pass, in a deterministic order.
@@ -284,7 +288,7 @@ func (s *state) linked(l Link) {
 // deleted handles a deletion on side from of a linked record; other is the
 // other side's record if it changed too.
 func (s *state) deleted(from Side, l Link, other Record, otherChanged bool) {
-	to := from.other()
+	to := from.Other()
 	policy := s.opts.OnDeleteA
 	if from == B {
 		policy = s.opts.OnDeleteB
@@ -428,7 +432,7 @@ func (s *state) unlinked(side Side, changed []Record) {
 			continue
 		}
 		if m, ok := s.match(side, r); ok {
-			s.claimed[side.String()+r.ID], s.claimed[side.other().String()+m.ID] = true, true
+			s.claimed[side.String()+r.ID], s.claimed[side.Other().String()+m.ID] = true, true
 			l := Link{}
 			ra, rb := r, m
 			if side == B {
@@ -444,7 +448,7 @@ func (s *state) unlinked(side Side, changed []Record) {
 			continue
 		}
 		s.claimed[side.String()+r.ID] = true
-		to := side.other()
+		to := side.Other()
 		l := Link{}
 		if side == A {
 			l.A, l.AVersion = r.ID, r.Version
@@ -471,7 +475,7 @@ func (s *state) match(side Side, r Record) (Record, bool) {
 		pool = slices.Concat(s.in.UnlinkedA, s.in.ChangedA)
 	}
 	sort.SliceStable(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
-	other := side.other()
+	other := side.Other()
 	for _, c := range pool {
 		if c.Deleted || s.isLinked(other, c.ID) || s.claimed[other.String()+c.ID] {
 			continue

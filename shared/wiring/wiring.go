@@ -21,6 +21,8 @@ import (
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/notify"
+	"github.com/crmsync/crmsync/shared/preview"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/tokencrypt"
@@ -169,4 +171,56 @@ func MailEngine(ctx context.Context, env *instance.Env, name string) (*mailbox.E
 	}
 	return &mailbox.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{},
 		Topic: topology.TopicPath(env.Config.ProjectID, topology.GmailTopic), Holder: holder(name)}, nil
+}
+
+// Sender is the system e-mail sender of the environment: the
+// SYSTEM_SENDER mailbox, acted for through domain-wide delegation of the
+// google-delegation-key service account with gmail.send only.
+func Sender(ctx context.Context, env *instance.Env) (*notify.Gmail, error) {
+	const op = "wiring: system sender"
+	if env.Config.SystemSender == "" {
+		return nil, failure.Errorf(op, failure.Permanent, "SYSTEM_SENDER is not set (want the mailbox that sends setup and reconnect e-mail)")
+	}
+	key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey)
+	if err != nil {
+		return nil, err
+	}
+	f := &workspace.Factory{Tokens: workspace.Delegated(key, env.Config.GoogleTokenURL), Endpoint: env.Config.GoogleAPIEndpoint}
+	return &notify.Gmail{Google: f, From: env.Config.SystemSender, Name: "CRM Sync"}, nil
+}
+
+// RootKey is the secret every signing key (sessions, CSRF, preview links)
+// is derived from: the token-encryption key, through HKDF with a label
+// per use (package authn).
+func RootKey(ctx context.Context, env *instance.Env) ([]byte, error) {
+	return env.Secrets.Secret(ctx, secrets.TokenEncryptionKey)
+}
+
+// Previews is the preview report service of a function instance.
+func Previews(ctx context.Context, env *instance.Env, name string) (*preview.Service, error) {
+	if env.Config.WebURL == "" {
+		return nil, failure.Errorf("wiring: previews", failure.Permanent, "WEB_URL is not set (want the public URL of the Web function, for the Approve and Reject links)")
+	}
+	contacts, err := ContactsEngine(ctx, env, name)
+	if err != nil {
+		return nil, err
+	}
+	cal, err := CalendarEngine(ctx, env, name)
+	if err != nil {
+		return nil, err
+	}
+	sender, err := Sender(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	root, err := RootKey(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	links, err := preview.NewLinks(root)
+	if err != nil {
+		return nil, err
+	}
+	return &preview.Service{Store: env.Store, Contacts: contacts, Calendar: cal, Sender: sender, Links: links, WebURL: env.Config.WebURL,
+		Clock: clock.Real{}, Log: env.Log}, nil
 }

@@ -103,6 +103,19 @@ func (f *Factory) Gmail(ctx context.Context, email string) (*gmail.Service, erro
 	return gmail.NewService(ctx, opts...)
 }
 
+// SendScopes are the system sender's: sending and nothing else.
+var SendScopes = []string{gmail.GmailSendScope}
+
+// GmailSender returns a Gmail client of email that may only send (the
+// product's system sender mailbox).
+func (f *Factory) GmailSender(ctx context.Context, email string) (*gmail.Service, error) {
+	opts, err := f.options(ctx, email, SendScopes, "/")
+	if err != nil {
+		return nil, err
+	}
+	return gmail.NewService(ctx, opts...)
+}
+
 // People returns a People client acting as email.
 func (f *Factory) People(ctx context.Context, email string) (*people.Service, error) {
 	opts, err := f.options(ctx, email, PeopleScopes, "/")

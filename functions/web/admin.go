@@ -1,0 +1,142 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/setup"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// adminView is the admin page's data (and its JSON).
+type adminView struct {
+	Office setup.Office `json:"office"`
+	// Delegation is what the Workspace admin authorizes in the Admin
+	// console for office-level impersonation.
+	Delegation struct {
+		ClientID string   `json:"clientId"`
+		Scopes   []string `json:"scopes"`
+	} `json:"delegation"`
+	Users []setup.Status `json:"users"`
+	CSRF  string         `json:"csrf"`
+}
+
+// DelegationScopes are the scopes office-level impersonation needs.
+func DelegationScopes() []string {
+	s := slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes, workspace.SendScopes)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// adminSession is a form or page session of a tenant admin; anyone else
+// gets 403.
+func (h *Handler) adminOnly(w http.ResponseWriter, r *http.Request, u store.User, t store.Tenant) bool {
+	if setup.IsAdmin(t, u.Email) {
+		return true
+	}
+	h.fail(w, r, failure.Errorf("web: admin", failure.Forbidden, "only an administrator of %s may open this page", t.Name), "")
+	return false
+}
+
+func (h *Handler) admin(w http.ResponseWriter, r *http.Request) {
+	sess, u, t, ok := h.session(w, r)
+	if !ok || !h.adminOnly(w, r, u, t) {
+		return
+	}
+	v, err := h.adminData(r, t)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	v.CSRF = h.Sessions.CSRF(sess)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, v)
+		return
+	}
+	h.render(w, http.StatusOK, "admin", page{Title: "Administration", User: &u, Tenant: &t, Admin: &v, CSRF: v.CSRF, Notice: adminNotices[r.URL.Query().Get("done")]})
+}
+
+var adminNotices = map[string]string{"office": "The office settings were saved.", "rights": "The user right was changed."}
+
+// adminData lists every user of the firm: those set up here and the CRM
+// users of the firm's domains, with their integration right.
+func (h *Handler) adminData(r *http.Request, t store.Tenant) (adminView, error) {
+	var v adminView
+	v.Office = setup.OfficeOf(t)
+	v.Delegation.ClientID, v.Delegation.Scopes = h.DelegationClientID, DelegationScopes()
+	users, err := h.Store.Users().ListByTenant(r.Context(), t.ID)
+	if err != nil {
+		return v, err
+	}
+	byEmail := map[string]int{}
+	for _, u := range users {
+		byEmail[u.ID] = len(v.Users)
+		v.Users = append(v.Users, setup.StatusOf(t, u))
+	}
+	crmUsers, err := h.Setup.CRM.Users(r.Context())
+	if err != nil {
+		return v, err
+	}
+	for _, cu := range crmUsers {
+		id := strings.ToLower(cu.Email)
+		domain := id[strings.LastIndexByte(id, '@')+1:]
+		if !slices.Contains(t.Domains, domain) {
+			continue
+		}
+		right := cu.IntegrationEnabled
+		if i, ok := byEmail[id]; ok {
+			v.Users[i].Integration = &right
+			continue
+		}
+		v.Users = append(v.Users, setup.Status{Email: id, Name: cu.Name, Admin: setup.IsAdmin(t, id), Connection: store.NotConnected, Setup: store.NotConfigured, Integration: &right})
+	}
+	slices.SortFunc(v.Users, func(a, b setup.Status) int { return strings.Compare(a.Email, b.Email) })
+	return v, nil
+}
+
+func (h *Handler) saveOffice(w http.ResponseWriter, r *http.Request) {
+	sess, u, t, ok := h.form(w, r)
+	if !ok || !h.adminOnly(w, r, u, t) {
+		return
+	}
+	o, err := setup.OfficeFromForm(r.PostForm)
+	if err == nil {
+		t, err = h.Setup.SaveOffice(r.Context(), t.ID, o)
+	}
+	if err != nil {
+		if wantsJSON(r) {
+			h.fail(w, r, err, "")
+			return
+		}
+		v, derr := h.adminData(r, t)
+		if derr != nil {
+			h.fail(w, r, derr, "")
+			return
+		}
+		v.Office, v.CSRF = o, h.Sessions.CSRF(sess)
+		p := page{Title: "Administration", User: &u, Tenant: &t, Admin: &v, CSRF: v.CSRF, Error: failure.Message(err)}
+		if bad, ok := err.(setup.Invalid); ok {
+			p.Fields, p.Error = bad, "The office settings were not saved; see the marked fields."
+		}
+		h.render(w, statusOf(err), "admin", p)
+		return
+	}
+	h.done(w, r, "/admin?done=office", setup.OfficeOf(t))
+}
+
+func (h *Handler) setRight(w http.ResponseWriter, r *http.Request) {
+	_, u, t, ok := h.form(w, r)
+	if !ok || !h.adminOnly(w, r, u, t) {
+		return
+	}
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	enabled := r.PostFormValue("enabled") == "true"
+	if err := h.Setup.SetRight(r.Context(), t, email, enabled); err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	h.done(w, r, "/admin?done=rights", map[string]any{"email": email, "integrationRight": enabled})
+}

@@ -1,0 +1,332 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/crmsync/crmsync/shared/authn"
+	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/setup"
+	"github.com/crmsync/crmsync/shared/store"
+)
+
+// signinCookie binds a sign-in to the browser that started it.
+const signinCookie = "crmsync_signin"
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.Sessions.Read(r); err == nil {
+		http.Redirect(w, r, h.path(safeNext(r.URL.Query().Get("next"))), http.StatusSeeOther)
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"signedIn": false, "signIn": h.path("/signin")})
+		return
+	}
+	h.render(w, http.StatusOK, "signin", page{Title: "Sign in", Next: r.URL.Query().Get("next")})
+}
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	t, err := h.Setup.TenantFor(r.Context(), email)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	to, err := h.SignIn.Begin(r.Context(), t.OAuthClientID, email, safeNext(r.PostFormValue("next")))
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	u, _ := url.Parse(to)
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: u.Query().Get("state"), Path: "/", MaxAge: 900, HttpOnly: true, Secure: h.Sessions.Secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (h *Handler) signInDone(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	c, err := r.Cookie(signinCookie)
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.Sessions.Secure, SameSite: http.SameSiteLaxMode})
+	if err != nil || q.Get("state") == "" || !authn.Equal(c.Value, q.Get("state")) {
+		h.fail(w, r, failure.Errorf("web: sign in", failure.Unauthenticated, "this sign-in was started in another browser or took too long; sign in again"), "")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		h.Store.OAuthStates().Take(r.Context(), q.Get("state"))
+		h.fail(w, r, failure.Errorf("web: sign in", failure.Unauthenticated, "Google did not sign you in (%s)", e), connect.ResetSteps)
+		return
+	}
+	id, next, err := h.SignIn.Finish(r.Context(), q.Get("state"), q.Get("code"))
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	u, err := h.Setup.Admit(r.Context(), id.Email)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	if _, err := h.Sessions.Issue(w, u.Email); err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	h.Log.Info("web: signed in", "user", u.ID)
+	http.Redirect(w, r, h.path(safeNext(next)), http.StatusSeeOther)
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
+	if _, _, _, ok := h.form(w, r); !ok {
+		return
+	}
+	h.Sessions.Clear(w)
+	h.done(w, r, "/", map[string]any{"signedIn": false})
+}
+
+// settingsView is the settings page's data (and its JSON).
+type settingsView struct {
+	Status   setup.Status   `json:"status"`
+	Settings setup.Settings `json:"settings"`
+	AuthMode store.AuthMode `json:"authMode"`
+	// Granted lists the features the Google grant covers.
+	Granted          []connect.Feature `json:"granted"`
+	AllowAllContacts bool              `json:"allowAllContacts"`
+	Sets             []crm.Set         `json:"sets"`
+	GoogleLabels     []string          `json:"googleLabels"`
+	Calendars        []string          `json:"calendars"`
+	CSRF             string            `json:"csrf"`
+}
+
+func (h *Handler) settingsData(ctx context.Context, sess authn.Session, u store.User, t store.Tenant) settingsView {
+	v := settingsView{Status: setup.StatusOf(t, u), Settings: setup.Of(u), AuthMode: t.AuthMode, AllowAllContacts: t.AllowAllContacts, CSRF: h.Sessions.CSRF(sess)}
+	for _, f := range []connect.Feature{connect.Mail, connect.Contacts, connect.Calendar} {
+		s := setup.Settings{}
+		switch f {
+		case connect.Mail:
+			s.Mail.Enabled = true
+		case connect.Contacts:
+			s.Contacts.Direction = "both"
+		case connect.Calendar:
+			s.Calendar.Direction = "both"
+		}
+		if u.Connection.State == store.Connected && len(setup.MissingScopes(s, t, u)) == 0 {
+			v.Granted = append(v.Granted, f)
+		}
+	}
+	if sets, err := h.Setup.CRM.Sets(ctx); err == nil {
+		v.Sets = sets
+	} else {
+		h.Log.Warn("web: CRM sets", "user", u.ID, "err", err)
+	}
+	if h.Google != nil && u.Connection.State == store.Connected {
+		if slices.Contains(v.Granted, connect.Contacts) {
+			if ppl, err := h.Google.People(ctx, u.ID); err == nil {
+				if gs, err := ppl.ContactGroups.List().PageSize(200).Context(ctx).Do(); err == nil {
+					for _, g := range gs.ContactGroups {
+						if g.GroupType == "USER_CONTACT_GROUP" {
+							v.GoogleLabels = append(v.GoogleLabels, g.Name)
+						}
+					}
+				}
+			}
+		}
+		if slices.Contains(v.Granted, connect.Calendar) {
+			if cal, err := h.Google.Calendar(ctx, u.ID); err == nil {
+				if cl, err := cal.CalendarList.List().Context(ctx).Do(); err == nil {
+					for _, c := range cl.Items {
+						v.Calendars = append(v.Calendars, c.Summary)
+					}
+				}
+			}
+		}
+	}
+	return v
+}
+
+func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
+	sess, u, t, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	v := h.settingsData(r.Context(), sess, u, t)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, v)
+		return
+	}
+	h.render(w, http.StatusOK, "settings", page{Title: "Sync settings", User: &u, Tenant: &t, Settings: &v, Notice: notices[r.URL.Query().Get("done")], CSRF: v.CSRF})
+}
+
+var notices = map[string]string{
+	"saved":        "Your sync setup was saved. A confirmation e-mail is on its way, and a preview report will follow within a few minutes: approve it to start sync.",
+	"connected":    "Google is connected.",
+	"disconnected": "Google is disconnected: access was revoked and the token deleted.",
+	"deleted":      "Your sync setup was deleted. Choose your options again to start over.",
+}
+
+func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
+	sess, u, t, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	set, err := setup.FromForm(r.PostForm, t)
+	if err == nil {
+		u, err = h.Setup.Save(r.Context(), u.ID, set)
+	}
+	if err != nil {
+		if wantsJSON(r) {
+			h.fail(w, r, err, "")
+			return
+		}
+		// Show the form again with what was typed and why it was refused.
+		v := h.settingsData(r.Context(), sess, u, t)
+		v.Settings = set
+		p := page{Title: "Sync settings", User: &u, Tenant: &t, Settings: &v, CSRF: v.CSRF, Error: failure.Message(err)}
+		if bad, ok := err.(setup.Invalid); ok {
+			p.Fields, p.Error = bad, "The settings were not saved; see the marked fields."
+		}
+		h.render(w, statusOf(err), "settings", p)
+		return
+	}
+	h.done(w, r, "/settings?done=saved", setup.StatusOf(t, u))
+}
+
+func (h *Handler) connect(w http.ResponseWriter, r *http.Request) {
+	_, u, t, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	if t.AuthMode == store.AuthDelegation {
+		h.fail(w, r, failure.Errorf("web: connect", failure.Invalid, "your firm gives this service access to Google for you (office-level impersonation); there is nothing to connect"), "")
+		return
+	}
+	features := featureList(r.PostForm)
+	if len(features) == 0 {
+		features = setup.Of(u).Features()
+	}
+	to, err := h.Flow.Begin(r.Context(), u.ID, features)
+	if err != nil {
+		h.fail(w, r, err, connect.ResetSteps)
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"authorizationUrl": to})
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (h *Handler) connectDone(w http.ResponseWriter, r *http.Request) {
+	sess, _, _, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		h.Store.OAuthStates().Take(r.Context(), q.Get("state"))
+		msg := "Google access was not granted."
+		if e != "access_denied" {
+			msg = "Google answered with an error (" + e + ")."
+		}
+		h.fail(w, r, failure.Errorf("web: connect", failure.Forbidden, "%s", msg), connect.ResetSteps)
+		return
+	}
+	st, err := h.Store.OAuthStates().Peek(r.Context(), q.Get("state"))
+	if err == nil && st.User != sess.Email {
+		err = failure.Errorf("web: connect", failure.Forbidden, "this Google connection was started by another user")
+	}
+	if err == nil {
+		_, err = h.Flow.Finish(r.Context(), q.Get("state"), q.Get("code"))
+	}
+	if err != nil {
+		h.fail(w, r, err, connect.ResetSteps)
+		return
+	}
+	http.Redirect(w, r, h.path("/settings?done=connected"), http.StatusSeeOther)
+}
+
+func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
+	h.userAction(w, r, "/settings?done=disconnected", func(ctx context.Context, u store.User, t store.Tenant) (store.User, error) {
+		if t.AuthMode == store.AuthDelegation {
+			return u, failure.Errorf("web: disconnect", failure.Invalid, "your firm gives this service access to Google for you; delete your sync setup to stop syncing")
+		}
+		return h.Setup.Disconnect(ctx, u.ID)
+	})
+}
+
+func (h *Handler) deleteSetup(w http.ResponseWriter, r *http.Request) {
+	h.userAction(w, r, "/settings?done=deleted", func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
+		return h.Setup.Delete(ctx, u.ID)
+	})
+}
+
+// userAction runs a form's action on the signed-in user and answers with
+// the user's status.
+func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, doneTo string, act func(context.Context, store.User, store.Tenant) (store.User, error)) {
+	_, u, t, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	u, err := act(r.Context(), u, t)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	h.done(w, r, doneTo, setup.StatusOf(t, u))
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	_, u, t, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, setup.StatusOf(t, u))
+}
+
+// previewPage is what an Approve or Reject link opens: a page with one
+// button. GET never acts, because mail scanners open links.
+func (h *Handler) previewPage(w http.ResponseWriter, r *http.Request) {
+	action := r.PathValue("action")
+	token := r.URL.Query().Get("t")
+	c, err := h.Previews.Links.Open(token, h.Previews.Clock.Now())
+	if err == nil && c.Action != action {
+		err = failure.Errorf("web: preview", failure.Invalid, "this link is for %s", c.Action)
+	}
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"action": action, "preview": c.Preview, "settingsVersion": c.Version, "method": "POST"})
+		return
+	}
+	h.render(w, http.StatusOK, "decide", page{Title: map[string]string{"approve": "Approve", "reject": "Reject"}[action] + " your sync setup", Action: action, Token: token})
+}
+
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	action := r.PathValue("action")
+	if action != "approve" && action != "reject" {
+		h.fail(w, r, failure.Errorf("web: preview", failure.NotFound, "no such action"), "")
+		return
+	}
+	u, err := h.Previews.Decide(r.Context(), r.PostFormValue("t"), action == "approve")
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	if action == "approve" {
+		if err := h.Setup.Approved(r.Context(), u); err != nil {
+			// Approved and stored; the scheduler's next tick starts sync.
+			h.Log.Warn("web: first passes not published; the next tick runs them", "user", u.ID, "err", err)
+		}
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"setup": u.SyncState, "decision": u.Decision})
+		return
+	}
+	h.render(w, http.StatusOK, "decided", page{Title: "Sync setup " + string(u.Decision.State), Action: action, User: &u})
+}

@@ -1,0 +1,76 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/preview"
+	"github.com/crmsync/crmsync/shared/setup"
+	"github.com/crmsync/crmsync/shared/store"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// page is what every template gets.
+type page struct {
+	Title, Message, Help string
+	Next                 string
+	Base                 string
+	User                 *store.User
+	Tenant               *store.Tenant
+	Settings             *settingsView
+	Admin                *adminView
+	Notice, Error        string
+	Fields               setup.Invalid
+	CSRF                 string
+	Action, Token        string
+}
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"has":       func(list []string, v string) bool { return slices.Contains(list, v) },
+	"granted":   func(list []connect.Feature, v string) bool { return slices.Contains(list, connect.Feature(v)) },
+	"direction": preview.DirectionText,
+	"when": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if v.IsZero() {
+				return "—"
+			}
+			return v.UTC().Format("2 Jan 2006 15:04 UTC")
+		case *time.Time:
+			if v == nil || v.IsZero() {
+				return "—"
+			}
+			return v.UTC().Format("2 Jan 2006 15:04 UTC")
+		}
+		return "—"
+	},
+	"fieldError": func(f setup.Invalid, name string) string { return f.Message(name) },
+	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"list4":      func() []string { return setup.Directions },
+	"headers4":   func() []string { return []string{"From", "To", "Cc", "Bcc"} },
+	"headers3":   func() []string { return []string{"From", "To", "Cc"} },
+	"deref":      func(b *bool) bool { return b != nil && *b },
+}).ParseFS(templateFiles, "templates/*.html"))
+
+// render writes a page; a template that fails leaves a plain error, not
+// half a page.
+func (h *Handler) render(w http.ResponseWriter, status int, name string, p page) {
+	p.Base = h.BasePath
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
+		h.Log.Error("web: rendering a page", "page", name, "err", err)
+		http.Error(w, "the page could not be shown", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}

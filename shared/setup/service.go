@@ -1,0 +1,228 @@
+package setup
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/notify"
+	"github.com/crmsync/crmsync/shared/preview"
+	"github.com/crmsync/crmsync/shared/store"
+)
+
+// CRM is what setup reads and changes in the CRM: its users and their
+// integration right, and the contact sets a user may sync.
+type CRM interface {
+	Users(ctx context.Context) ([]crm.User, error)
+	UserByEmail(ctx context.Context, email string) (crm.User, error)
+	SetIntegration(ctx context.Context, id string, enabled bool) (crm.User, error)
+	Sets(ctx context.Context) ([]crm.Set, error)
+}
+
+// Stopper stops a user's Google push (the Gmail watch; the Calendar
+// channel) while the grant still works.
+type Stopper interface {
+	Disconnect(ctx context.Context, email string) error
+}
+
+// Service carries out setup actions. Its fields are its dependencies.
+type Service struct {
+	Store  *store.Store
+	CRM    CRM
+	Jobs   jobs.Publisher
+	Sender notify.Sender
+	// Flow connects users of per-user OAuth tenants.
+	Flow *connect.Flow
+	// Mail stops Gmail watches; Calendar stops push channels.
+	Mail, Calendar Stopper
+	// WebURL is the web function's public base URL.
+	WebURL string
+	Clock  clock.Clock
+	Log    *slog.Logger
+}
+
+// IsAdmin says whether email is an admin of t.
+func IsAdmin(t store.Tenant, email string) bool {
+	return slices.ContainsFunc(t.Admins, func(a string) bool { return strings.EqualFold(strings.TrimSpace(a), email) })
+}
+
+// TenantFor returns the firm whose e-mail domain email is in.
+func (s *Service) TenantFor(ctx context.Context, email string) (store.Tenant, error) {
+	const op = "setup: tenant"
+	id, err := store.UserID(email)
+	if err != nil {
+		return store.Tenant{}, err
+	}
+	domain := id[strings.LastIndexByte(id, '@')+1:]
+	ts, err := s.Store.Tenants().List(ctx)
+	if err != nil {
+		return store.Tenant{}, err
+	}
+	for _, t := range ts {
+		if slices.ContainsFunc(t.Domains, func(d string) bool { return strings.EqualFold(d, domain) }) || IsAdmin(t, id) {
+			return t, nil
+		}
+	}
+	return store.Tenant{}, failure.Errorf(op, failure.Forbidden, "no firm using this service has the e-mail domain %s; sign in with your work account", domain)
+}
+
+// Admit lets a signed-in Google account in: a firm's admin, or a CRM user
+// of the firm with the integration right ("Sync & E-mail Posting for
+// Google"). Their user record is made on first sign-in; under office-level
+// impersonation they are connected at once.
+func (s *Service) Admit(ctx context.Context, email string) (store.User, error) {
+	const op = "setup: admit"
+	t, err := s.TenantFor(ctx, email)
+	if err != nil {
+		return store.User{}, err
+	}
+	admin := IsAdmin(t, email)
+	cu, err := s.CRM.UserByEmail(ctx, email)
+	switch {
+	case failure.Is(err, failure.NotFound) && !admin:
+		return store.User{}, failure.Errorf(op, failure.Forbidden, "%s is not a %s user; ask your administrator to add you", email, t.CRMName)
+	case err != nil && !failure.Is(err, failure.NotFound):
+		return store.User{}, err
+	case !admin && !cu.IntegrationEnabled:
+		return store.User{}, failure.Errorf(op, failure.Forbidden, "you do not have the %s right \"Sync & E-mail Posting for Google\"; ask your administrator to grant it", t.CRMName)
+	}
+	u, err := s.Store.Users().Get(ctx, email)
+	if failure.Is(err, failure.NotFound) {
+		nu := store.User{TenantID: t.ID, Email: strings.ToLower(email), DisplayName: cu.Name, CRMUserID: cu.ID}
+		if t.AuthMode == store.AuthDelegation {
+			nu.Connection = store.Connection{State: store.Connected, ChangedAt: s.Clock.Now(), Reason: "office-level impersonation"}
+		}
+		u, err = s.Store.Users().Create(ctx, nu)
+		if failure.Is(err, failure.Conflict) {
+			u, err = s.Store.Users().Get(ctx, email)
+		}
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	if u.TenantID != t.ID {
+		return store.User{}, failure.Errorf(op, failure.Forbidden, "%s belongs to another firm", email)
+	}
+	return u, nil
+}
+
+// Save stores new settings as the next settings version, waiting for
+// approval (sync pauses until the new preview is approved; older preview
+// links stop working), e-mails the confirmation and asks for the preview.
+func (s *Service) Save(ctx context.Context, email string, set Settings) (store.User, error) {
+	const op = "setup: save"
+	u, err := s.Store.Users().Get(ctx, email)
+	if err != nil {
+		return store.User{}, err
+	}
+	t, err := s.Store.Tenants().Get(ctx, u.TenantID)
+	if err != nil {
+		return store.User{}, err
+	}
+	if u.Connection.State != store.Connected {
+		return store.User{}, failure.Errorf(op, failure.Invalid, "connect Google first: the preview reads your Google data")
+	}
+	if missing := MissingScopes(set, t, u); len(missing) > 0 {
+		var names []string
+		for _, f := range missing {
+			names = append(names, string(f))
+		}
+		return store.User{}, failure.Errorf(op, failure.Invalid, "Google access for %s was not granted: connect Google again with it checked", strings.Join(names, " and "))
+	}
+	u, err = s.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
+		labels, watch, channel := u.Mail.Labels, u.Mail.WatchExpiration, u.Calendar.Channel
+		u.Mail, u.Contacts, u.Calendar = set.Mail, set.Contacts, set.Calendar
+		u.Mail.Labels, u.Mail.WatchExpiration, u.Calendar.Channel = labels, watch, channel
+		u.SettingsVersion++
+		u.SyncState = store.PendingApproval
+		return nil
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	s.Log.Info("setup: settings saved", "user", u.ID, "version", u.SettingsVersion)
+	if msg, err := preview.Confirmation(t, u, s.WebURL+"/settings"); err != nil {
+		s.Log.Error("setup: confirmation e-mail", "user", u.ID, "err", err)
+	} else if err := s.Sender.Send(ctx, msg); err != nil {
+		// The setup is saved and the preview follows; the confirmation is
+		// a courtesy, so its failure is logged, not returned.
+		s.Log.Error("setup: confirmation e-mail not sent", "user", u.ID, "err", err)
+	}
+	if err := jobs.Enqueue(ctx, s.Jobs, jobs.Job{Kind: jobs.Preview, User: u.ID, Version: u.SettingsVersion})(); err != nil {
+		return u, failure.Errorf(op, failure.Transient, "your settings were saved, but the preview could not be requested (%v); save again in a minute", err)
+	}
+	return u, nil
+}
+
+// Approved starts sync right after an approval.
+func (s *Service) Approved(ctx context.Context, u store.User) error {
+	return jobs.Activated(ctx, s.Jobs, u)
+}
+
+// stopPush stops the user's Gmail watch and Calendar channel; failures
+// are logged (the watch lapses in 7 days, the channel on expiry).
+func (s *Service) stopPush(ctx context.Context, u store.User) {
+	if u.Connection.State != store.Connected {
+		return
+	}
+	if !u.Mail.WatchExpiration.IsZero() && s.Mail != nil {
+		if err := s.Mail.Disconnect(ctx, u.ID); err != nil {
+			s.Log.Warn("setup: stopping the Gmail watch", "user", u.ID, "err", err)
+		}
+	}
+	if u.Calendar.Channel.ID != "" && s.Calendar != nil {
+		if err := s.Calendar.Disconnect(ctx, u.ID); err != nil {
+			s.Log.Warn("setup: stopping the Calendar channel", "user", u.ID, "err", err)
+		}
+	}
+}
+
+// Delete removes the user's sync setup to start over: push stopped, the
+// options back to their defaults, sync positions reset (the next setup
+// reads everything again; the link tables stay, so nothing is created
+// twice), previews voided. Google stays connected.
+func (s *Service) Delete(ctx context.Context, email string) (store.User, error) {
+	u, err := s.Store.Users().Get(ctx, email)
+	if err != nil {
+		return store.User{}, err
+	}
+	s.stopPush(ctx, u)
+	u, err = s.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
+		labels := u.Mail.Labels
+		u.Mail, u.Contacts, u.Calendar = store.MailSetup{Labels: labels}, store.ContactsSetup{}, store.CalendarSetup{}
+		u.SettingsVersion++
+		u.SyncState, u.Attention = store.NotConfigured, ""
+		return nil
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.Store.Cursors().ResetAll(ctx, u.ID); err != nil {
+		return u, err
+	}
+	s.Log.Info("setup: sync setup deleted", "user", u.ID)
+	return u, nil
+}
+
+// Disconnect stops the user's push, revokes the grant at Google and wipes
+// it (per-user OAuth); the setup stays but nothing runs until the user
+// connects again.
+func (s *Service) Disconnect(ctx context.Context, email string) (store.User, error) {
+	u, err := s.Store.Users().Get(ctx, email)
+	if err != nil {
+		return store.User{}, err
+	}
+	s.stopPush(ctx, u)
+	u, err = s.Flow.Disconnect(ctx, u.ID)
+	if err != nil {
+		return store.User{}, err
+	}
+	s.Log.Info("setup: Google disconnected", "user", u.ID)
+	return u, nil
+}
