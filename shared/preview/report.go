@@ -175,7 +175,7 @@ func (r Report) Message() (notify.Message, error) {
 	if err := reportText.Execute(&t, r); err != nil {
 		return notify.Message{}, err
 	}
-	return notify.Message{To: r.User.Email, Subject: r.App + ": preview of your sync setup — approve or reject", Text: t.String(), HTML: h.String()}, nil
+	return notify.Message{To: r.User.Email, Subject: r.App + ": preview of your sync setup, to approve or reject", Text: t.String(), HTML: h.String()}, nil
 }
 
 // Confirmation is the e-mail sent when a user saves a sync setup.

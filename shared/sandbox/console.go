@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"html/template"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/jhillyerd/enmime"
 	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
 	people "google.golang.org/api/people/v1"
@@ -105,6 +109,10 @@ func (c *Console) template(key, user string) (string, error) {
 // ServeHTTP shows the page (GET) or does an action (POST) and shows it again.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if r.Method == http.MethodGet && r.URL.Query().Get("mail") != "" {
+		c.showMail(w, r)
+		return
+	}
 	if r.Method == http.MethodPost {
 		if err := c.act(ctx, r); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -251,7 +259,15 @@ type pageData struct {
 	Users     []userView
 	Contacts  []contactView
 	Clients   []clientView
-	Now       string
+	// SystemMail is the product's e-mail (confirmation, preview report,
+	// reconnect) as received in the demo mailboxes.
+	SystemMail []systemMailView
+	Sender     string
+	Now        string
+}
+
+type systemMailView struct {
+	To, Subject, Date, ID string
 }
 
 type jobRow struct {
@@ -329,6 +345,17 @@ func (c *Console) page(ctx context.Context) (*pageData, error) {
 		}
 		p.Users = append(p.Users, v)
 	}
+	p.Sender = SystemSender
+	for _, gu := range c.Firm.Google.Users {
+		if gu.Email == SystemSender {
+			continue
+		}
+		mails, err := c.systemMail(ctx, gu.Email)
+		if err != nil {
+			return nil, err
+		}
+		p.SystemMail = append(p.SystemMail, mails...)
+	}
 	contacts, err := c.CRM.ListContacts(ctx, "", crm.ContactQuery{})
 	if err != nil {
 		return nil, err
@@ -374,6 +401,76 @@ func (c *Console) page(ctx context.Context) (*pageData, error) {
 		p.Clients = append(p.Clients, v)
 	}
 	return p, nil
+}
+
+// systemMail lists the product's e-mail in a user's mailbox, newest first.
+func (c *Console) systemMail(ctx context.Context, user string) ([]systemMailView, error) {
+	gm, err := c.google().Gmail(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	list, err := gm.Users.Messages.List("me").Q("from:" + SystemSender).MaxResults(20).Context(ctx).Do()
+	if err != nil {
+		return nil, err
+	}
+	var out []systemMailView
+	for _, m := range list.Messages {
+		full, err := gm.Users.Messages.Get("me", m.Id).Format("metadata").MetadataHeaders("Subject", "Date").Context(ctx).Do()
+		if err != nil {
+			return nil, err
+		}
+		v := systemMailView{To: user, ID: mailRef(user, m.Id)}
+		for _, h := range full.Payload.Headers {
+			switch h.Name {
+			case "Subject":
+				v.Subject = h.Value
+			case "Date":
+				v.Date = h.Value
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func mailRef(user, id string) string { return user + "/" + id }
+
+// showMail renders one system e-mail's HTML part as the recipient's mail
+// client would (GET /Console?mail=user/id).
+func (c *Console) showMail(w http.ResponseWriter, r *http.Request) {
+	user, id, ok := strings.Cut(r.URL.Query().Get("mail"), "/")
+	if !ok || !slices.ContainsFunc(c.Firm.Google.Users, func(u fakegoogle.User) bool { return u.Email == user }) {
+		http.Error(w, "mail=user/id of a demo user's message", http.StatusBadRequest)
+		return
+	}
+	gm, err := c.google().Gmail(r.Context(), user)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	m, err := gm.Users.Messages.Get("me", id).Format("raw").Context(r.Context()).Do()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	raw, err := base64.URLEncoding.DecodeString(m.Raw)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	env, err := enmime.ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	// As a mail client shows it: no scripts, nothing fetched.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if env.HTML == "" {
+		fmt.Fprintf(w, "<pre>%s</pre>", html.EscapeString(env.Text))
+		return
+	}
+	io.WriteString(w, env.HTML)
 }
 
 func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
@@ -538,6 +635,13 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <td>{{if .Timed}}<form method="post" action="/Console"><input type="hidden" name="action" value="move-activity"><input type="hidden" name="activity" value="{{.ID}}"><button>Move 1 hour later</button></form>{{end}}</td></tr>{{end}}</table></details>
 </section>{{end}}
 </div>
+
+<h2>System e-mail</h2>
+<p class="muted">What the product sends from {{.Sender}}: setup confirmations, preview reports with their Approve and Reject links, reconnect requests.</p>
+<table><thead><tr><th>to</th><th>subject</th><th>date</th></tr></thead><tbody>
+{{range .SystemMail}}<tr data-mail="{{.Subject}}"><td>{{.To}}</td><td><a href="/Console?mail={{.ID}}">{{.Subject}}</a></td><td>{{.Date}}</td></tr>
+{{else}}<tr><td colspan="3" class="muted">none yet: sign in on the setup pages and save sync settings</td></tr>{{end}}
+</tbody></table>
 
 <h2>The reference CRM</h2>
 <div class="grid">

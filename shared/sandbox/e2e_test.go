@@ -80,6 +80,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Run("contact sync through the scheduler", func(t *testing.T) { contactSync(t, ctx, parts) })
 	t.Run("calendar sync through the scheduler", func(t *testing.T) { calendarSync(t, ctx, parts, project) })
 	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
+	t.Run("setup on the web pages in Chromium", func(t *testing.T) { setupInChromium(t, ctx, parts) })
 }
 
 // The whole path a user takes: mail arrives, the user adds the SmartOffice
