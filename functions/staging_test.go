@@ -5,6 +5,7 @@ package functions_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ var registered = map[string]string{
 	"dispatch":     "Dispatch",
 	"jobs":         "Jobs",
 	"calendarpush": "CalendarPush",
+	"web":          "Web",
 }
 
 func repoRoot(t *testing.T) string {
@@ -120,7 +122,9 @@ func main() {
 			}
 			cmd := exec.Command(bin)
 			cmd.Env = append(os.Environ(), "PORT="+port, "FUNCTION_TARGET="+target, "GOOGLE_CLOUD_PROJECT=staging-test",
-				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key", "CRM_URL=http://127.0.0.1:1/")
+				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key", "CRM_URL=http://127.0.0.1:1/",
+				"WEB_URL=http://127.0.0.1:"+port, "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+				"CRMSYNC_SECRET_OAUTH_CLIENT_SECRET=staged-secret")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -190,6 +194,25 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 		r.Body.Close()
 		if r.StatusCode != http.StatusNoContent {
 			t.Errorf("staged Jobs with an empty job: %d, want 204", r.StatusCode)
+		}
+	},
+	// Web shows the sign-in page (its templates were staged with it) and
+	// refuses a tampered Approve link.
+	"Web": func(t *testing.T, resp *http.Response, url string) {
+		if resp.StatusCode == http.StatusServiceUnavailable && os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
+			t.Skip("the Web function needs Pub/Sub (the emulator) to build")
+		}
+		page, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(page), "Sign in with Google") {
+			t.Errorf("staged Web GET /: %d %.300s", resp.StatusCode, page)
+		}
+		r, err := http.PostForm(url+"/preview/approve", map[string][]string{"t": {"forged.token"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusBadRequest {
+			t.Errorf("staged Web with a forged link: %d, want 400", r.StatusCode)
 		}
 	},
 	// GmailPush acknowledges a push it can never use (and refuses GET).

@@ -6,7 +6,8 @@
 # uploaded source. The repository root holds no Go code, so this writes a
 # tree whose root package (function.go) blank-imports functions/NAME, whose
 # init registers the function, plus go.mod, go.sum and the non-test sources
-# of exactly the module packages the function imports. Deploy it with
+# of exactly the module packages the function imports, with the files they
+# embed (//go:embed: the Web function's templates). Deploy it with
 # FUNCTION_TARGET set to the registered name (see functions/NAME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +19,17 @@ module=$(go list -m)
 rm -rf "$out"
 mkdir -p "$out"
 cp go.mod go.sum "$out/"
-go list -deps -f '{{if .Module}}{{if eq .Module.Path "'"$module"'"}}{{.Dir}}{{end}}{{end}}' "./functions/$name" |
-while read -r dir; do
+go list -deps -f '{{if .Module}}{{if eq .Module.Path "'"$module"'"}}{{.Dir}}|{{join .EmbedFiles " "}}{{end}}{{end}}' "./functions/$name" |
+while IFS='|' read -r dir embeds; do
   [ -n "$dir" ] || continue
   rel=${dir#"$PWD"/}
   mkdir -p "$out/$rel"
   for f in "$dir"/*.go; do
     case "$f" in *_test.go) ;; *) cp "$f" "$out/$rel/" ;; esac
+  done
+  for f in $embeds; do
+    mkdir -p "$(dirname "$out/$rel/$f")"
+    cp "$dir/$f" "$out/$rel/$f"
   done
 done
 cat > "$out/function.go" <<GO

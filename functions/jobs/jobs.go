@@ -12,6 +12,7 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/pubsubpush"
@@ -33,12 +34,24 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		previews, err := wiring.Previews(ctx, env, "jobs")
-		if err != nil {
-			return nil, err
+		var previews jobs.Previews
+		if p, err := wiring.Previews(ctx, env, "jobs"); err == nil {
+			previews = p
+		} else {
+			// Every other job still runs; preview jobs wait (503) until
+			// the configuration is fixed.
+			env.Log.Error("jobs: previews are not configured", "err", err)
+			previews = unavailablePreviews{err}
 		}
 		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews}, Log: env.Log}, nil
 	}))
+}
+
+// unavailablePreviews fails preview jobs with why they cannot run.
+type unavailablePreviews struct{ err error }
+
+func (u unavailablePreviews) Run(context.Context, string, int64) error {
+	return failure.E("jobs: preview", failure.Transient, u.err)
 }
 
 // Handler serves pushed jobs.

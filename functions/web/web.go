@@ -79,10 +79,7 @@ func Build(env *instance.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	sender, err := wiring.Sender(ctx, env)
-	if err != nil {
-		return nil, err
-	}
+	sender := wiring.Sender(ctx, env)
 	links, err := preview.NewLinks(root)
 	if err != nil {
 		return nil, err

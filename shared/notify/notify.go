@@ -135,3 +135,14 @@ func Compose(from mail.Address, m Message, now time.Time) ([]byte, error) {
 	b.Write(body.Bytes())
 	return b.Bytes(), nil
 }
+
+// Unavailable stands in for a sender that could not be set up (no
+// SYSTEM_SENDER, no delegation key): every Send fails with the reason, as
+// Transient, so a job that must send is retried once the configuration is
+// fixed, and the rest of a function keeps working.
+type Unavailable struct{ Err error }
+
+// Send fails with the reason the sender is unavailable.
+func (u Unavailable) Send(context.Context, Message) error {
+	return failure.E("notify: system e-mail is not configured", failure.Transient, u.Err)
+}

@@ -173,10 +173,22 @@ func MailEngine(ctx context.Context, env *instance.Env, name string) (*mailbox.E
 		Topic: topology.TopicPath(env.Config.ProjectID, topology.GmailTopic), Holder: holder(name)}, nil
 }
 
-// Sender is the system e-mail sender of the environment: the
-// SYSTEM_SENDER mailbox, acted for through domain-wide delegation of the
-// google-delegation-key service account with gmail.send only.
-func Sender(ctx context.Context, env *instance.Env) (*notify.Gmail, error) {
+// Sender is the system e-mail sender of the environment (see GmailSender);
+// when it cannot be set up, a sender that fails with the reason, logged
+// once here, so the function's other work goes on.
+func Sender(ctx context.Context, env *instance.Env) notify.Sender {
+	s, err := GmailSender(ctx, env)
+	if err != nil {
+		env.Log.Error("system e-mail is not configured; setup confirmations, previews and reconnect requests will fail until it is", "err", err)
+		return notify.Unavailable{Err: err}
+	}
+	return s
+}
+
+// GmailSender is the SYSTEM_SENDER mailbox, acted for through domain-wide
+// delegation of the google-delegation-key service account with gmail.send
+// only.
+func GmailSender(ctx context.Context, env *instance.Env) (*notify.Gmail, error) {
 	const op = "wiring: system sender"
 	if env.Config.SystemSender == "" {
 		return nil, failure.Errorf(op, failure.Permanent, "SYSTEM_SENDER is not set (want the mailbox that sends setup and reconnect e-mail)")
@@ -209,10 +221,7 @@ func Previews(ctx context.Context, env *instance.Env, name string) (*preview.Ser
 	if err != nil {
 		return nil, err
 	}
-	sender, err := Sender(ctx, env)
-	if err != nil {
-		return nil, err
-	}
+	sender := Sender(ctx, env)
 	root, err := RootKey(ctx, env)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,560 @@
+package web_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	gmail "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/option"
+
+	"github.com/crmsync/crmsync/functions/web"
+	"github.com/crmsync/crmsync/shared/authn"
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/notify"
+	"github.com/crmsync/crmsync/shared/preview"
+	"github.com/crmsync/crmsync/shared/setup"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/tokencrypt"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+const (
+	ann    = "ann@firm.test" // the admin
+	cat    = "cat@firm.test" // a user with the integration right
+	dora   = "dora@firm.test"
+	sender = "crm-sync@firm.test"
+	client = "firm-client.apps.googleusercontent.com"
+)
+
+// published records the jobs the web function asks for.
+type published struct {
+	mu   sync.Mutex
+	jobs []string
+}
+
+func (p *published) Publish(_ context.Context, data []byte, _ map[string]string) func() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.jobs = append(p.jobs, string(data))
+	return func() error { return nil }
+}
+
+type world struct {
+	ctx   context.Context
+	clk   *clock.Fake
+	st    *store.Store
+	g     *fakegoogle.Server
+	srv   *httptest.Server
+	box   *tokencrypt.Box
+	links *preview.Links
+	jobs  *published
+	raw   func(path string) map[string]any
+}
+
+func newWorld(t *testing.T) *world {
+	ctx := context.Background()
+	clk := clock.NewFake(time.Now())
+	fs := storetest.Client(t)
+	st := store.New(fs, clk)
+	g := fakegoogle.New(fakegoogle.Options{Clock: clk})
+	g.Start()
+	t.Cleanup(g.Close)
+	for _, u := range []string{ann, cat, dora, sender} {
+		g.AddUser(fakegoogle.User{Email: u})
+	}
+	crmStore := refcrm.New(fs, "firm", clk)
+	if _, err := crmStore.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{
+		{Key: "ann", Email: ann, Name: "Ann", IntegrationEnabled: true}, {Key: "cat", Email: cat, Name: "Cat", IntegrationEnabled: true},
+		{Key: "dora", Email: dora, Name: "Dora"}}, Sets: []string{"Newsletter"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice", Domains: []string{"firm.test"},
+		Admins: []string{ann}, AuthMode: store.AuthUserOAuth, OAuthClientID: client, AllowAllContacts: true}); err != nil {
+		t.Fatal(err)
+	}
+	saKey, saClient, err := g.AddServiceAccount("sender@p.iam.gserviceaccount.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.AuthorizeDelegation(saClient, workspace.SendScopes...)
+	root := make([]byte, 32)
+	rand.Read(root)
+	rootKey := []byte(base64.StdEncoding.EncodeToString(root))
+	box, _ := tokencrypt.New(rootKey)
+	sessions, err := authn.NewSessions(rootKey, false, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, _ := preview.NewLinks(rootKey)
+	w := &world{ctx: ctx, clk: clk, st: st, g: g, box: box, links: links, jobs: &published{}}
+	mux := http.NewServeMux()
+	w.srv = httptest.NewServer(mux)
+	t.Cleanup(w.srv.Close)
+	webURL := w.srv.URL + "/Web"
+	g.AddClient(fakegoogle.OAuthClient{ID: client, Secret: "s3cret", RedirectURIs: []string{webURL + "/auth/callback", webURL + "/connect/callback"}})
+	flow := &connect.Flow{Store: st, Box: box, ClientSecret: "s3cret", Endpoint: g.Endpoint(), RevokeURL: g.URL() + "/revoke",
+		RedirectURL: webURL + "/connect/callback", Clock: clk}
+	log := logging.Discard()
+	h := &web.Handler{
+		Setup: &setup.Service{Store: st, CRM: crmStore, Jobs: w.jobs, Flow: flow, WebURL: webURL, Clock: clk, Log: log,
+			Sender: &notify.Gmail{Google: &workspace.Factory{Tokens: workspace.Delegated(saKey, g.URL()+"/token"), Endpoint: g.URL()}, From: sender, Now: clk.Now}},
+		Sessions: sessions,
+		SignIn: &authn.SignIn{Store: st, Endpoint: g.Endpoint(), ClientSecret: "s3cret", RedirectURL: webURL + "/auth/callback",
+			IDTokens: authn.NewIDTokens(ctx, g.JWKSURL(), clk), Clock: clk},
+		Flow:     flow,
+		Previews: &preview.Service{Store: st, Links: links, Clock: clk, Log: log},
+		Store:    st,
+		Log:      log,
+		BasePath: "/Web",
+	}
+	mux.Handle("/Web/", h)
+	w.raw = func(path string) map[string]any {
+		snap, err := fs.Doc(path).Get(ctx)
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		return snap.Data()
+	}
+	return w
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+func (w *world) browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (w *world) url(p string) string { return w.srv.URL + "/Web" + p }
+
+// signIn signs email in through "Sign in with Google" and the fake's
+// consent page; it returns the callback's response.
+func (w *world) signIn(t *testing.T, b *http.Client, email string) *http.Response {
+	t.Helper()
+	resp, err := b.PostForm(w.url("/signin"), url.Values{"email": {email}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /signin answered %d", resp.StatusCode)
+	}
+	back, err := fakegoogle.Consent(resp.Header.Get("Location"), email, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = b.Get(back.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// csrf reads the signed-in browser's CSRF token from the settings JSON.
+func (w *world) csrf(t *testing.T, b *http.Client) string {
+	t.Helper()
+	var v struct{ CSRF string }
+	w.getJSON(t, b, "/settings", &v)
+	return v.CSRF
+}
+
+func (w *world) getJSON(t *testing.T, b *http.Client, path string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", w.url(path), nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(v)
+	return resp.StatusCode
+}
+
+func post(t *testing.T, b *http.Client, u string, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := b.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// connect connects the signed-in user's Google account through the
+// consent page.
+func (w *world) connect(t *testing.T, b *http.Client, email string) {
+	t.Helper()
+	resp, err := b.PostForm(w.url("/connect"), url.Values{"csrf": {w.csrf(t, b)}, "feature": {"mail", "contacts", "calendar"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := fakegoogle.Consent(resp.Header.Get("Location"), email, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = b.Get(back.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "done=connected") {
+		t.Fatalf("connect callback answered %d → %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestSignInAdmitsTheFirmsUsersWithTheRight(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	resp := w.signIn(t, b, cat)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "/Web/settings") {
+		t.Fatalf("cat's sign-in answered %d → %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var st setup.Status
+	if code := w.getJSON(t, b, "/status", &st); code != 200 || st.Email != cat || st.Connection != store.NotConnected || st.Setup != store.NotConfigured {
+		t.Errorf("cat's status: %d %+v", code, st)
+	}
+	for _, c := range b.Jar.Cookies(mustURL(w.srv.URL)) {
+		if c.Name == authn.CookieName && c.Value == "" {
+			t.Error("empty session cookie")
+		}
+	}
+	// Dora is a CRM user without the integration right.
+	resp = w.signIn(t, w.browser(t), dora)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "ask your administrator") {
+		t.Errorf("dora's sign-in answered %d: %.300s", resp.StatusCode, body)
+	}
+	if _, err := w.st.Users().Get(w.ctx, dora); err == nil {
+		t.Error("a refused sign-in made a user record")
+	}
+	// An address of no firm.
+	if code, body := post(t, w.browser(t), w.url("/signin"), url.Values{"email": {"eve@elsewhere.test"}}); code != http.StatusForbidden || !strings.Contains(body, "elsewhere.test") {
+		t.Errorf("a stranger's sign-in answered %d: %.200s", code, body)
+	}
+}
+
+// The callback works only in the browser that started the sign-in, once.
+func TestSignInIsBoundToItsBrowser(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	resp, err := b.PostForm(w.url("/signin"), url.Values{"email": {cat}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := fakegoogle.Consent(resp.Header.Get("Location"), cat, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := w.browser(t) // an attacker's browser replaying the callback
+	resp, err = other.Get(back.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("callback in another browser answered %d, want 401", resp.StatusCode)
+	}
+	if code := w.getJSON(t, other, "/status", &struct{}{}); code != http.StatusUnauthorized {
+		t.Errorf("the other browser got a session: %d", code)
+	}
+}
+
+func TestFormsNeedTheSessionsCSRFToken(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	w.connect(t, b, cat)
+	form := url.Values{"contacts.direction": {"both"}}
+	for name, token := range map[string]string{"missing": "", "wrong": "x" + w.csrf(t, b)} {
+		f := url.Values{"csrf": {token}}
+		for k, v := range form {
+			f[k] = v
+		}
+		if code, body := post(t, b, w.url("/settings"), f); code != http.StatusForbidden || !strings.Contains(body, "reload the page") {
+			t.Errorf("%s CSRF token: %d %.200s", name, code, body)
+		}
+	}
+	// Another user's token does not work either.
+	ob := w.browser(t)
+	w.signIn(t, ob, ann).Body.Close()
+	form.Set("csrf", w.csrf(t, ob))
+	if code, _ := post(t, b, w.url("/settings"), form); code != http.StatusForbidden {
+		t.Errorf("another session's CSRF token: %d", code)
+	}
+	u, _ := w.st.Users().Get(w.ctx, cat)
+	if u.SettingsVersion != 0 || len(w.jobs.jobs) != 0 {
+		t.Errorf("a refused form changed something: version %d, jobs %v", u.SettingsVersion, w.jobs.jobs)
+	}
+	form.Set("csrf", w.csrf(t, b))
+	if code, body := post(t, b, w.url("/settings"), form); code != http.StatusSeeOther {
+		t.Errorf("the right token: %d %.300s", code, body)
+	}
+}
+
+func TestAdminPagesAreForAdmins(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	if code := w.getJSON(t, b, "/admin", &struct{}{}); code != http.StatusForbidden {
+		t.Errorf("a user on GET /admin: %d, want 403", code)
+	}
+	token := w.csrf(t, b)
+	office := url.Values{"csrf": {token}, "labelName": {"Hacked"}, "attachmentLimitMB": {"5"}, "authMode": {"user_oauth"}}
+	if code, _ := post(t, b, w.url("/admin/office"), office); code != http.StatusForbidden {
+		t.Errorf("a user on POST /admin/office: %d, want 403", code)
+	}
+	if code, _ := post(t, b, w.url("/admin/rights"), url.Values{"csrf": {token}, "email": {dora}, "enabled": {"true"}}); code != http.StatusForbidden {
+		t.Errorf("a user on POST /admin/rights: %d, want 403", code)
+	}
+	if tn, _ := w.st.Tenants().Get(w.ctx, "firm"); tn.CRMName != "SmartOffice" {
+		t.Errorf("a user changed the office settings: %+v", tn)
+	}
+	// The admin sees every user, grants Dora the right, and Dora gets in.
+	a := w.browser(t)
+	w.signIn(t, a, ann).Body.Close()
+	var v struct {
+		Users []setup.Status
+		CSRF  string
+	}
+	if code := w.getJSON(t, a, "/admin", &v); code != 200 || len(v.Users) != 3 {
+		t.Fatalf("the admin page: %d %+v", code, v.Users)
+	}
+	if code, body := post(t, a, w.url("/admin/rights"), url.Values{"csrf": {v.CSRF}, "email": {dora}, "enabled": {"true"}}); code != http.StatusSeeOther {
+		t.Fatalf("granting the right: %d %.200s", code, body)
+	}
+	resp := w.signIn(t, w.browser(t), dora)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("dora with the right: %d", resp.StatusCode)
+	}
+	office.Set("csrf", v.CSRF)
+	office.Set("labelName", "Office")
+	if code, _ := post(t, a, w.url("/admin/office"), office); code != http.StatusSeeOther {
+		t.Errorf("the admin saving office settings: %d", code)
+	}
+	if tn, _ := w.st.Tenants().Get(w.ctx, "firm"); tn.CRMName != "Office" || tn.AttachmentLimitBytes != 5<<20 {
+		t.Errorf("office settings not saved: %+v", tn)
+	}
+	office.Set("attachmentLimitMB", "lots")
+	if code, body := post(t, a, w.url("/admin/office"), office); code != http.StatusBadRequest || !strings.Contains(body, "megabytes") {
+		t.Errorf("a bad attachment limit: %d %.300s", code, body)
+	}
+}
+
+// The refresh token is sealed before it is stored: the user document read
+// back from Firestore holds no trace of it.
+func TestTheRefreshTokenIsNeverStoredInPlainText(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	w.connect(t, b, cat)
+	doc := w.raw("users/" + cat)
+	grant, _ := doc["grant"].(map[string]any)
+	sealed, _ := grant["sealedRefreshToken"].(string)
+	rt, err := w.box.Open(cat, sealed)
+	if err != nil || rt == "" {
+		t.Fatalf("the stored grant does not open: %v", err)
+	}
+	// It is a working refresh token…
+	tok, err := (&oauth2.Config{ClientID: client, ClientSecret: "s3cret", Endpoint: w.g.Endpoint()}).TokenSource(w.ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("the sealed refresh token does not work: %v", err)
+	}
+	// …and nowhere in the document in the clear.
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Interface, reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k))
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		case reflect.String:
+			if strings.Contains(v.String(), rt) {
+				t.Errorf("the user document holds the refresh token in plain text")
+			}
+		}
+	}
+	walk(reflect.ValueOf(doc))
+	// Disconnect revokes it at Google and wipes it.
+	if code, _ := post(t, b, w.url("/disconnect"), url.Values{"csrf": {w.csrf(t, b)}}); code != http.StatusSeeOther {
+		t.Fatalf("disconnect: %d", code)
+	}
+	if _, err := (&oauth2.Config{ClientID: client, ClientSecret: "s3cret", Endpoint: w.g.Endpoint()}).TokenSource(w.ctx, &oauth2.Token{RefreshToken: rt}).Token(); err == nil {
+		t.Error("the refresh token still works after disconnect")
+	}
+	if g, _ := w.raw("users/" + cat)["grant"].(map[string]any); g["sealedRefreshToken"] != nil && g["sealedRefreshToken"] != "" {
+		t.Errorf("the grant was not wiped: %v", g)
+	}
+}
+
+// Saving: field errors come back at once; a good form stores a new
+// version waiting for approval, sends the confirmation and asks for the
+// preview.
+func TestSaveSettings(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	token := w.csrf(t, b)
+	if code, body := post(t, b, w.url("/settings"), url.Values{"csrf": {token}, "contacts.direction": {"both"}}); code != http.StatusBadRequest || !strings.Contains(body, "connect Google first") {
+		t.Errorf("saving unconnected: %d %.300s", code, body)
+	}
+	w.connect(t, b, cat)
+	bad := url.Values{"csrf": {token}, "contacts.direction": {"sideways"}, "contacts.scope": {"set"}, "calendar.direction": {"crm-to-google"},
+		"calendar.contactAssociation": {"on"}, "mail.enabled": {"on"}}
+	code, body := post(t, b, w.url("/settings"), bad)
+	for _, want := range []string{"sideways", "choose the CRM set", "contact e-mail association needs", "choose at least one header"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("field errors lack %q", want)
+		}
+	}
+	if code != http.StatusBadRequest {
+		t.Errorf("a bad form answered %d", code)
+	}
+	good := url.Values{"csrf": {token}, "contacts.direction": {"both"}, "contacts.scope": {"all"}, "calendar.direction": {"google-to-crm"},
+		"mail.enabled": {"on"}, "mail.outgoing": {"To", "Cc"}, "mail.incoming": {"From"}, "mail.includeAttachments": {"on"}}
+	if code, body := post(t, b, w.url("/settings"), good); code != http.StatusSeeOther {
+		t.Fatalf("a good form answered %d %.300s", code, body)
+	}
+	u, _ := w.st.Users().Get(w.ctx, cat)
+	if u.SettingsVersion != 1 || u.SyncState != store.PendingApproval || u.Contacts.Direction != "both" || !u.Mail.Enabled || !u.Mail.IncludeAttachments {
+		t.Errorf("stored: %+v", u)
+	}
+	if len(w.jobs.jobs) != 1 || w.jobs.jobs[0] != `{"kind":"preview","user":"cat@firm.test","version":1}` {
+		t.Errorf("jobs asked for: %v", w.jobs.jobs)
+	}
+	gm, _ := gmail.NewService(w.ctx, option.WithEndpoint(w.g.URL()+"/"), option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: w.g.Token(cat, fakegoogle.ScopeGmailModify)})))
+	list, err := gm.Users.Messages.List("me").Q("from:" + sender).Do()
+	if err != nil || len(list.Messages) != 1 {
+		t.Fatalf("the confirmation e-mail: %v, %v", list, err)
+	}
+	// Delete setup: back to the defaults, a new version (old previews void).
+	if code, _ := post(t, b, w.url("/setup/delete"), url.Values{"csrf": {token}}); code != http.StatusSeeOther {
+		t.Fatalf("delete setup: %d", code)
+	}
+	u, _ = w.st.Users().Get(w.ctx, cat)
+	if u.SyncState != store.NotConfigured || u.SettingsVersion != 2 || u.Contacts.Direction != "" || u.Connection.State != store.Connected {
+		t.Errorf("after delete: %+v", u)
+	}
+}
+
+// Approve and Reject links: tampered, expired, reused, superseded and
+// wrong-action links do nothing and say why; GET never acts.
+func TestPreviewLinks(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	w.connect(t, b, cat)
+	token := w.csrf(t, b)
+	save := func() int64 {
+		if code, body := post(t, b, w.url("/settings"), url.Values{"csrf": {token}, "contacts.direction": {"both"}, "contacts.scope": {"all"}}); code != http.StatusSeeOther {
+			t.Fatalf("saving: %d %.300s", code, body)
+		}
+		u, _ := w.st.Users().Get(w.ctx, cat)
+		return u.SettingsVersion
+	}
+	newPreview := func(v int64) (approve, reject string) {
+		p, _, err := w.st.Previews().Create(w.ctx, store.Preview{User: cat, TenantID: "firm", SettingsVersion: v, Expires: w.clk.Now().Add(7 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := w.links.Token(p, "approve")
+		r, _ := w.links.Token(p, "reject")
+		return a, r
+	}
+	decide := func(action, tok string) (int, string) {
+		return post(t, w.browser(t), w.url("/preview/"+action), url.Values{"t": {tok}}) // links work without a session
+	}
+	state := func() store.SyncState { u, _ := w.st.Users().Get(w.ctx, cat); return u.SyncState }
+
+	v1 := save()
+	approve1, reject1 := newPreview(v1)
+	// GET shows a button and changes nothing.
+	resp, _ := w.browser(t).Get(w.url("/preview/approve?t=" + url.QueryEscape(approve1)))
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `method="post"`) || state() != store.PendingApproval {
+		t.Errorf("GET of the link: %d, state %s", resp.StatusCode, state())
+	}
+	tampered := []byte(approve1)
+	tampered[5] ^= 1
+	for name, c := range map[string]struct{ action, tok, want string }{
+		"tampered":     {"approve", string(tampered), "damaged"},
+		"wrong action": {"reject", approve1, "this link is for approve"},
+		"empty":        {"approve", "", "damaged"},
+	} {
+		if code, body := decide(c.action, c.tok); code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("%s link: %d %.300s", name, code, body)
+		}
+	}
+	if state() != store.PendingApproval {
+		t.Fatalf("a refused link changed the setup: %s", state())
+	}
+	// Superseded: saving again voids the older preview's links.
+	v2 := save()
+	if code, body := decide("approve", approve1); code != http.StatusBadRequest || !strings.Contains(body, "settings changed") {
+		t.Errorf("superseded link: %d %.300s", code, body)
+	}
+	approve2, reject2 := newPreview(v2)
+	// Used: approve works once; the reject link of the same preview is void.
+	if code, body := decide("approve", approve2); code != 200 || state() != store.Active {
+		t.Fatalf("approve: %d %.300s, state %s", code, body, state())
+	}
+	for name, tok := range map[string]string{"approve again": approve2, "reject after approve": reject2, "old reject": reject1} {
+		action := "approve"
+		if strings.Contains(name, "reject") {
+			action = "reject"
+		}
+		if code, body := decide(action, tok); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %.300s", name, code, body)
+		}
+	}
+	if state() != store.Active {
+		t.Errorf("after refused links the setup is %s", state())
+	}
+	if len(w.jobs.jobs) < 3 || !strings.Contains(strings.Join(w.jobs.jobs, " "), `"kind":"contact-sync"`) {
+		t.Errorf("approval did not start the first passes: %v", w.jobs.jobs)
+	}
+	// Expired.
+	v3 := save()
+	_, reject3 := newPreview(v3)
+	w.clk.Advance(8 * 24 * time.Hour)
+	if code, body := decide("reject", reject3); code != http.StatusBadRequest || !strings.Contains(body, "expired") {
+		t.Errorf("expired link: %d %.300s", code, body)
+	}
+	if state() != store.PendingApproval {
+		t.Errorf("an expired link changed the setup: %s", state())
+	}
+}
+
+func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }
