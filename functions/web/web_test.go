@@ -222,6 +222,14 @@ func (w *world) connect(t *testing.T, b *http.Client, email string) {
 	}
 }
 
+// connectedCat is a browser where Cat signed in and connected Google.
+func (w *world) connectedCat(t *testing.T) *http.Client {
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	w.connect(t, b, cat)
+	return b
+}
+
 func TestSignInAdmitsTheFirmsUsersWithTheRight(t *testing.T) {
 	w := newWorld(t)
 	b := w.browser(t)
@@ -284,9 +292,7 @@ func TestSignInIsBoundToItsBrowser(t *testing.T) {
 
 func TestFormsNeedTheSessionsCSRFToken(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	w.signIn(t, b, cat).Body.Close()
-	w.connect(t, b, cat)
+	b := w.connectedCat(t)
 	form := url.Values{"contacts.direction": {"both"}}
 	for name, token := range map[string]string{"missing": "", "wrong": "x" + w.csrf(t, b)} {
 		f := url.Values{"csrf": {token}}
@@ -368,9 +374,7 @@ func TestAdminPagesAreForAdmins(t *testing.T) {
 // back from Firestore holds no trace of it.
 func TestTheRefreshTokenIsNeverStoredInPlainText(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	w.signIn(t, b, cat).Body.Close()
-	w.connect(t, b, cat)
+	b := w.connectedCat(t)
 	doc := w.raw("users/" + cat)
 	grant, _ := doc["grant"].(map[string]any)
 	sealed, _ := grant["sealedRefreshToken"].(string)
@@ -472,9 +476,7 @@ func TestSaveSettings(t *testing.T) {
 // wrong-action links do nothing and say why; GET never acts.
 func TestPreviewLinks(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	w.signIn(t, b, cat).Body.Close()
-	w.connect(t, b, cat)
+	b := w.connectedCat(t)
 	token := w.csrf(t, b)
 	save := func() int64 {
 		if code, body := post(t, b, w.url("/settings"), url.Values{"csrf": {token}, "contacts.direction": {"both"}, "contacts.scope": {"all"}}); code != http.StatusSeeOther {

@@ -1,0 +1,109 @@
+package authn
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+)
+
+var root = []byte("0123456789abcdef0123456789abcdef")
+
+func TestSessions(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	s, err := NewSessions(root, true, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	sess, err := s.Issue(rec, "Cat@Firm.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := rec.Result().Cookies()[0]
+	if !cookie.HttpOnly || !cookie.Secure || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" {
+		t.Errorf("cookie attributes: %+v", cookie)
+	}
+	req := func(value string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: value})
+		return r
+	}
+	got, err := s.Read(req(cookie.Value))
+	if err != nil || got.Email != "cat@firm.test" || got.ID != sess.ID {
+		t.Fatalf("Read = %+v, %v", got, err)
+	}
+	payload, sig, _ := strings.Cut(cookie.Value, ".")
+	forged, _ := (&Signer{key: []byte("another key")}).Sign(Session{ID: "x", Email: "ann@firm.test", Expires: clk.Now().Add(time.Hour)})
+	for name, v := range map[string]string{"tampered": payload + "A." + sig, "forged": forged, "empty": ""} {
+		if _, err := s.Read(req(v)); !failure.Is(err, failure.Unauthenticated) {
+			t.Errorf("%s cookie: %v, want Unauthenticated", name, err)
+		}
+	}
+	if _, err := s.Read(httptest.NewRequest("GET", "/", nil)); !failure.Is(err, failure.Unauthenticated) {
+		t.Errorf("no cookie: %v", err)
+	}
+	// CSRF tokens are the session's: another session's does not pass.
+	form := func(token string) *http.Request {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"csrf": {token}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return r
+	}
+	if !s.CheckCSRF(form(s.CSRF(sess)), sess) {
+		t.Error("the session's own CSRF token was refused")
+	}
+	other := Session{ID: "other"}
+	if s.CheckCSRF(form(s.CSRF(other)), sess) || s.CheckCSRF(form(""), sess) {
+		t.Error("a foreign or empty CSRF token passed")
+	}
+	hdr := httptest.NewRequest("POST", "/", nil)
+	hdr.Header.Set("X-CSRF-Token", s.CSRF(sess))
+	if !s.CheckCSRF(hdr, sess) {
+		t.Error("the X-CSRF-Token header was refused")
+	}
+	clk.Advance(13 * time.Hour)
+	if _, err := s.Read(req(cookie.Value)); !failure.Is(err, failure.Unauthenticated) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("an expired session: %v", err)
+	}
+}
+
+// Identity tokens: only Google-signed (here: the fake's keys), unexpired,
+// for the audience, with a verified address.
+func TestIDTokens(t *testing.T) {
+	ctx := context.Background()
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	t.Cleanup(g.Close)
+	other := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	other.Start()
+	t.Cleanup(other.Close)
+	v := NewIDTokens(ctx, g.JWKSURL(), clock.Real{})
+	const aud = "https://web.example/Jobs"
+	id, err := v.Verify(ctx, g.OIDCToken(aud, "pubsub@p.iam.gserviceaccount.com", time.Hour), aud)
+	if err != nil || id.Email != "pubsub@p.iam.gserviceaccount.com" {
+		t.Fatalf("a good token: %+v, %v", id, err)
+	}
+	for name, tok := range map[string]string{
+		"wrong audience": g.OIDCToken("https://elsewhere.example", "pubsub@p.iam.gserviceaccount.com", time.Hour),
+		"wrong signer":   other.OIDCToken(aud, "pubsub@p.iam.gserviceaccount.com", time.Hour),
+		"expired":        g.OIDCToken(aud, "pubsub@p.iam.gserviceaccount.com", -time.Minute),
+		"missing":        "",
+		"garbage":        "not.a.token",
+	} {
+		if _, err := v.Verify(ctx, tok, aud); !failure.Is(err, failure.Unauthenticated) {
+			t.Errorf("%s: %v, want Unauthenticated", name, err)
+		}
+	}
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Header.Set("Authorization", "Bearer abc.def")
+	if BearerToken(r) != "abc.def" {
+		t.Errorf("BearerToken = %q", BearerToken(r))
+	}
+}

@@ -1,0 +1,143 @@
+package preview
+
+import (
+	"bytes"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jhillyerd/enmime"
+
+	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/notify"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/twoway"
+)
+
+func TestSectionCountsEveryKindAndListsTheFirstRows(t *testing.T) {
+	var plan twoway.Plan
+	for i := range 12 {
+		plan.Actions = append(plan.Actions, twoway.Action{Op: twoway.Create, Side: twoway.B, Name: "Person " + string(rune('A'+i))})
+	}
+	plan.Actions = append(plan.Actions,
+		twoway.Action{Op: twoway.Delete, Side: twoway.A, Name: "Gone"},
+		twoway.Action{Op: twoway.LinkOp, Name: "Both"},
+		twoway.Action{Op: twoway.Update, Side: twoway.A, Name: "Changed"})
+	s := SectionOf(Section{Title: "Contacts"}, plan)
+	got := map[string]int{}
+	for _, c := range s.Counts {
+		got[c.Key] = c.N
+	}
+	for key, want := range map[string]int{"createCRM": 12, "deleteGoogle": 1, "link": 1, "updateGoogle": 1, "createGoogle": 0, "deleteCRM": 0} {
+		if got[key] != want {
+			t.Errorf("count %s = %d, want %d", key, got[key], want)
+		}
+	}
+	if len(s.Rows) != MaxRows || s.More != 15-MaxRows {
+		t.Errorf("%d rows and %d more, want %d and %d", len(s.Rows), s.More, MaxRows, 15-MaxRows)
+	}
+	// Google's rows come first (a fixed order: Google, then the CRM).
+	if s.Rows[0].Name != "Changed" || s.Rows[1].Name != "Gone" {
+		t.Errorf("first rows %+v", s.Rows[:2])
+	}
+	if g := SectionOf(Section{}, twoway.Plan{Guarded: "it would delete 40 of 50 contacts"}); !strings.Contains(g.Problem, "40 of 50") {
+		t.Errorf("a guarded plan's problem: %q", g.Problem)
+	}
+}
+
+func TestMailBehaviourFollowsTheOptions(t *testing.T) {
+	tn := store.Tenant{CRMName: "SmartOffice", Domains: []string{"firm.test"}, AttachmentLimitBytes: 5 << 20}
+	if got := MailBehaviour(tn, store.MailSetup{}); len(got) != 1 || !strings.Contains(got[0], "off") {
+		t.Errorf("posting off: %v", got)
+	}
+	all := strings.Join(MailBehaviour(tn, store.MailSetup{Enabled: true, Outgoing: []string{"To"}, Incoming: []string{"From", "Cc"},
+		PostUnmatchedToOwnRecord: true, IncludeAttachments: true, SkipInternal: true, OfferLinkedRecords: true}), "\n")
+	for _, want := range []string{`label "SmartOffice"`, "Outgoing mail is matched on To; incoming mail on From, Cc", "your own record",
+		"up to 5.0 MB each", "(firm.test) is not posted", "linked to the matched contacts"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("lacks %q:\n%s", want, all)
+		}
+	}
+	none := strings.Join(MailBehaviour(tn, store.MailSetup{Enabled: true}), "\n")
+	for _, want := range []string{`move to "SmartOfficeUnmatched"`, "Attachments are not posted", "no header (nothing matches)"} {
+		if !strings.Contains(none, want) {
+			t.Errorf("lacks %q:\n%s", want, none)
+		}
+	}
+}
+
+// The report renders as Gmail shows it: inline styles, no scripts, both
+// parts, the links in each, names escaped.
+func TestReportRendersAsAnEmail(t *testing.T) {
+	r := Report{App: "SmartOffice Sync", User: store.User{Email: "cat@firm.test", DisplayName: "Cat <script>"},
+		Contacts:   SectionOf(Section{Title: "Contacts", Direction: "both ways"}, twoway.Plan{Actions: []twoway.Action{{Op: twoway.Create, Side: twoway.A, Name: "Gina <gina@green.test>"}}}),
+		Calendar:   Section{Title: "Calendar", Direction: "do not sync", Off: true},
+		Mail:       []string{"E-mail posting is off: nothing is posted from Gmail."},
+		ApproveURL: "https://web.example/preview/approve?t=a.b", RejectURL: "https://web.example/preview/reject?t=c.d",
+		Expires: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	msg, err := r.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`href="https://web.example/preview/approve?t=a.b"`, "Gina &lt;gina@green.test&gt;", "Cat &lt;script&gt;", "Calendar sync is off", "Tue 1 Dec 2026 09:00 UTC"} {
+		if !strings.Contains(msg.HTML, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	if strings.Contains(strings.ToLower(msg.HTML), "<script") || strings.Contains(msg.HTML, "<link") || strings.Contains(msg.HTML, "class=") {
+		t.Error("the HTML has a script, a stylesheet link or a class (Gmail drops them; styles must be inline)")
+	}
+	for _, want := range []string{"Create in Google: 1", "- Create in Google: Gina <gina@green.test>", "https://web.example/preview/reject?t=c.d"} {
+		if !strings.Contains(msg.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, msg.Text)
+		}
+	}
+	raw, err := notify.Compose(mailAddr("crm-sync@firm.test"), msg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := enmime.ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.GetHeader("Subject") != msg.Subject || !strings.Contains(env.HTML, "Preview of your sync setup") || !strings.Contains(env.Text, "Approve") {
+		t.Errorf("the composed message reads back as subject %q, html %d bytes, text %d bytes", env.GetHeader("Subject"), len(env.HTML), len(env.Text))
+	}
+}
+
+func TestLinksRefuseWhatTheyDidNotSign(t *testing.T) {
+	root := []byte("0123456789abcdef0123456789abcdef-root")
+	l, err := NewLinks(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p := store.Preview{ID: "cat@firm.test:3", SettingsVersion: 3, Expires: now.Add(time.Hour)}
+	tok, _ := l.Token(p, "approve")
+	c, err := l.Open(tok, now)
+	if err != nil || c.Preview != p.ID || c.Version != 3 || c.Action != "approve" {
+		t.Fatalf("Open = %+v, %v", c, err)
+	}
+	other, _ := NewLinks([]byte("another root secret of at least 32 bytes"))
+	foreign, _ := other.Token(p, "approve")
+	payload, sig, _ := strings.Cut(tok, ".")
+	for name, bad := range map[string]string{
+		"another key":     foreign,
+		"payload changed": payload[:len(payload)-2] + "xx." + sig,
+		"no signature":    payload,
+		"garbage":         "%%%",
+	} {
+		if _, err := l.Open(bad, now); !failure.Is(err, failure.Invalid) {
+			t.Errorf("%s: %v, want Invalid", name, err)
+		}
+	}
+	if _, err := l.Open(tok, now.Add(2*time.Hour)); !failure.Is(err, failure.Invalid) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired: %v", err)
+	}
+	if _, err := NewLinks([]byte("short")); err == nil {
+		t.Error("a short root secret was accepted")
+	}
+}
+
+func mailAddr(a string) mail.Address { return mail.Address{Address: a} }
