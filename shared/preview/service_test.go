@@ -26,7 +26,10 @@ func (p *planner) Preview(context.Context, string) (twoway.Plan, error) { return
 
 type outbox struct{ sent []notify.Message }
 
-func (o *outbox) Send(_ context.Context, m notify.Message) error { o.sent = append(o.sent, m); return nil }
+func (o *outbox) Send(_ context.Context, m notify.Message) error {
+	o.sent = append(o.sent, m)
+	return nil
+}
 
 // A preview job runs once per settings version: redelivered, or for
 // settings saved since, it sends nothing; a passing failure is retried
@@ -76,4 +79,3 @@ func TestRunSendsOncePerVersion(t *testing.T) {
 		t.Errorf("Decide: %+v, %v", u.Decision, err)
 	}
 }
-
