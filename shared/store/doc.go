@@ -9,6 +9,9 @@
 //	users/{userID}/cursors/{name}         Cursors: per-user sync positions (Gmail historyId, sync tokens, CRM cursors)
 //	users/{userID}/leases/{scope}         Leases: one pass per user and scope at a time
 //	ledger/{scope}:{key}                  Ledger: idempotency records of side effects
+//	users/{userID}/links-{kind}/{id}      Links: sync link tables (contacts, calendar)
+//	oauthStates/{state}                   OAuthStates: pending sign-ins and connections
+//	previews/{user}:{version}             Previews: preview reports, decided once
 //
 // Every write that depends on what is stored runs in a transaction, so
 // repositories are safe for concurrent use by many instances. Errors carry a
