@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/setup"
@@ -99,10 +100,13 @@ type settingsView struct {
 	GoogleLabels     []string          `json:"googleLabels"`
 	Calendars        []string          `json:"calendars"`
 	CSRF             string            `json:"csrf"`
+	// GuardStopped: the mass-deletion guard waits for the user.
+	GuardStopped bool `json:"contactDeletionsWaiting"`
 }
 
 func (h *Handler) settingsData(ctx context.Context, sess authn.Session, u store.User, t store.Tenant) settingsView {
-	v := settingsView{Status: setup.StatusOf(t, u), Settings: setup.Of(u), AuthMode: t.AuthMode, AllowAllContacts: t.AllowAllContacts, CSRF: h.Sessions.CSRF(sess)}
+	v := settingsView{Status: setup.StatusOf(t, u), Settings: setup.Of(u), AuthMode: t.AuthMode, AllowAllContacts: t.AllowAllContacts, CSRF: h.Sessions.CSRF(sess),
+		GuardStopped: strings.HasPrefix(u.Attention, contactsync.AttentionPrefix)}
 	for _, f := range []connect.Feature{connect.Mail, connect.Contacts, connect.Calendar} {
 		s := setup.Settings{}
 		switch f {
@@ -165,6 +169,7 @@ var notices = map[string]string{
 	"connected":    "Google is connected.",
 	"disconnected": "Google is disconnected: access was revoked and the token deleted.",
 	"deleted":      "Your sync setup was deleted. Choose your options again to start over.",
+	"confirmed":    "Confirmed: the next contact pass applies those deletions; it runs now.",
 }
 
 func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
@@ -260,6 +265,12 @@ func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) deleteSetup(w http.ResponseWriter, r *http.Request) {
 	h.userAction(w, r, "/settings?done=deleted", func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
 		return h.Setup.Delete(ctx, u.ID)
+	})
+}
+
+func (h *Handler) confirmDeletions(w http.ResponseWriter, r *http.Request) {
+	h.userAction(w, r, "/settings?done=confirmed", func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
+		return h.Setup.ConfirmDeletions(ctx, u.ID)
 	})
 }
 

@@ -13,6 +13,7 @@
 //	GET  /connect/callback
 //	POST /disconnect           revoke at Google, stop watch and channel
 //	POST /setup/delete         delete the sync setup, start over
+//	POST /contacts/confirm-deletions  apply the deletions the mass-deletion guard stopped
 //	GET  /preview/{action}     the Approve/Reject link: a page with a button
 //	POST /preview/{action}     approve or reject the preview
 //	GET  /admin                office settings, user rights, every user's status (admins)
@@ -152,6 +153,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /connect/callback", h.connectDone)
 	m.HandleFunc("POST /disconnect", h.disconnect)
 	m.HandleFunc("POST /setup/delete", h.deleteSetup)
+	m.HandleFunc("POST /contacts/confirm-deletions", h.confirmDeletions)
 	m.HandleFunc("GET /preview/{action}", h.previewPage)
 	m.HandleFunc("POST /preview/{action}", h.decide)
 	m.HandleFunc("GET /admin", h.admin)

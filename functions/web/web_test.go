@@ -24,6 +24,7 @@ import (
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
@@ -560,3 +561,33 @@ func TestPreviewLinks(t *testing.T) {
 }
 
 func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }
+
+// When the mass-deletion guard stopped a contact pass, the settings page
+// says why and the user confirms with one button; the pass runs at once.
+func TestConfirmingGuardedDeletions(t *testing.T) {
+	w := newWorld(t)
+	b := w.connectedCat(t)
+	token := w.csrf(t, b)
+	if code, body := post(t, b, w.url("/contacts/confirm-deletions"), url.Values{"csrf": {token}}); code != http.StatusBadRequest || !strings.Contains(body, "no contact sync is waiting") {
+		t.Errorf("confirming with nothing waiting: %d %.200s", code, body)
+	}
+	w.st.Users().Update(w.ctx, cat, func(u *store.User) error {
+		u.Attention = contactsync.AttentionPrefix + "it would delete 40 of 50 CRM contacts."
+		return nil
+	})
+	var v struct {
+		Status                  setup.Status
+		ContactDeletionsWaiting bool
+	}
+	w.getJSON(t, b, "/settings", &v)
+	if !v.ContactDeletionsWaiting || !strings.Contains(v.Status.Attention, "40 of 50") {
+		t.Errorf("the settings page does not show the stopped pass: %+v", v)
+	}
+	if code, _ := post(t, b, w.url("/contacts/confirm-deletions"), url.Values{"csrf": {token}}); code != http.StatusSeeOther {
+		t.Fatalf("confirming: %d", code)
+	}
+	u, _ := w.st.Users().Get(w.ctx, cat)
+	if !u.Contacts.ConfirmedDeletes || len(w.jobs.jobs) == 0 || w.jobs.jobs[len(w.jobs.jobs)-1] != `{"kind":"contact-sync","user":"cat@firm.test"}` {
+		t.Errorf("after confirming: confirmed %v, jobs %v", u.Contacts.ConfirmedDeletes, w.jobs.jobs)
+	}
+}

@@ -116,6 +116,10 @@ func Options(c store.ContactsSetup) (twoway.Options, error) {
 	return o, nil
 }
 
+// AttentionPrefix starts the user's attention message when the
+// mass-deletion guard stops a pass; the settings page offers to confirm.
+const AttentionPrefix = "Contact sync stopped: "
+
 // pass is one user's pass.
 type pass struct {
 	e       *Engine
@@ -288,7 +292,7 @@ func (p *pass) run(ctx context.Context, opts twoway.Options) (Result, error) {
 		p.result.Guarded = plan.Guarded
 		e.Log.Warn("contacts: mass deletion stopped; waiting for the user", "user", p.user.ID, "why", plan.Guarded)
 		_, err := e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error {
-			u.Attention = "Contact sync stopped: " + plan.Guarded + "."
+			u.Attention = AttentionPrefix + plan.Guarded + "."
 			return nil
 		})
 		return p.result, err

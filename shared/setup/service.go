@@ -8,6 +8,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/jobs"
@@ -224,5 +225,27 @@ func (s *Service) Disconnect(ctx context.Context, email string) (store.User, err
 		return store.User{}, err
 	}
 	s.Log.Info("setup: Google disconnected", "user", u.ID)
+	return u, nil
+}
+
+// ConfirmDeletions is the user's go-ahead for a contact pass the
+// mass-deletion guard stopped: the next pass applies the deletions once,
+// and it runs now.
+func (s *Service) ConfirmDeletions(ctx context.Context, email string) (store.User, error) {
+	const op = "setup: confirm deletions"
+	u, err := s.Store.Users().Update(ctx, email, func(u *store.User) error {
+		if !strings.HasPrefix(u.Attention, contactsync.AttentionPrefix) {
+			return failure.Errorf(op, failure.Invalid, "no contact sync is waiting for your confirmation")
+		}
+		u.Contacts.ConfirmedDeletes = true
+		return nil
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	s.Log.Info("setup: deletions confirmed", "user", u.ID)
+	if err := jobs.Enqueue(ctx, s.Jobs, jobs.Job{Kind: jobs.ContactSync, User: u.ID})(); err != nil {
+		s.Log.Warn("setup: the confirmed pass waits for the next tick", "user", u.ID, "err", err)
+	}
 	return u, nil
 }
