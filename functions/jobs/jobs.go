@@ -15,6 +15,7 @@ import (
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/pubsubpush"
 	"github.com/crmsync/crmsync/shared/wiring"
 )
@@ -43,7 +44,7 @@ func init() {
 			env.Log.Error("jobs: previews are not configured", "err", err)
 			previews = unavailablePreviews{err}
 		}
-		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews}, Log: env.Log}, nil
+		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews}, Lost: mail.Lost, Log: env.Log}, nil
 	}))
 }
 
@@ -57,7 +58,10 @@ func (u unavailablePreviews) Run(context.Context, string, int64) error {
 // Handler serves pushed jobs.
 type Handler struct {
 	Engines jobs.Engines
-	Log     *slog.Logger
+	// Lost is told when a job finds the user's Google access gone; the
+	// job is then acknowledged (no retry storm).
+	Lost mailbox.LostAccess
+	Log  *slog.Logger
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +70,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if err := jobs.Run(ctx, j, h.Engines); err != nil {
+		err = jobs.Run(ctx, j, h.Engines)
+		if failure.Is(err, failure.AuthRevoked) && h.Lost != nil {
+			return h.Lost.Lost(ctx, j.User, err)
+		}
+		if err != nil {
 			return fmt.Errorf("%s of %s: %w", j.Kind, j.User, err)
 		}
 		return nil

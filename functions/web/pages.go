@@ -243,12 +243,20 @@ func (h *Handler) connectDone(w http.ResponseWriter, r *http.Request) {
 	if err == nil && st.User != sess.Email {
 		err = failure.Errorf("web: connect", failure.Forbidden, "this Google connection was started by another user")
 	}
+	var u store.User
 	if err == nil {
-		_, err = h.Flow.Finish(r.Context(), q.Get("state"), q.Get("code"))
+		u, err = h.Flow.Finish(r.Context(), q.Get("state"), q.Get("code"))
 	}
 	if err != nil {
 		h.fail(w, r, err, connect.ResetSteps)
 		return
+	}
+	if u.SyncState == store.Active {
+		// A reconnect: renew the watch and catch up from the stored
+		// cursors now, not at the next tick.
+		if err := h.Setup.Approved(r.Context(), u); err != nil {
+			h.Log.Warn("web: catching up after a reconnect waits for the next tick", "user", u.ID, "err", err)
+		}
 	}
 	http.Redirect(w, r, h.path("/settings?done=connected"), http.StatusSeeOther)
 }
@@ -295,6 +303,37 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, setup.StatusOf(t, u))
+}
+
+func (h *Handler) review(w http.ResponseWriter, r *http.Request) {
+	sess, u, t, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	rv, err := h.Setup.ReviewQueue(r.Context(), u)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, rv)
+		return
+	}
+	h.render(w, http.StatusOK, "review", page{Title: "Review synced e-mail", User: &u, Tenant: &t, Review: &rv, CSRF: h.Sessions.CSRF(sess),
+		Notice: map[string]string{"resolved": "Done: the e-mail is on the client you chose."}[r.URL.Query().Get("done")]})
+}
+
+func (h *Handler) resolve(w http.ResponseWriter, r *http.Request) {
+	_, u, _, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	a, err := h.Setup.Resolve(r.Context(), u, r.PathValue("id"), r.PostFormValue("client"))
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	h.done(w, r, "/review?done=resolved", a)
 }
 
 // previewPage is what an Approve or Reject link opens: a page with one

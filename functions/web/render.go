@@ -27,6 +27,7 @@ type page struct {
 	Tenant               *store.Tenant
 	Settings             *settingsView
 	Admin                *adminView
+	Review               *setup.Review
 	Notice, Error        string
 	Fields               setup.Invalid
 	CSRF                 string

@@ -20,6 +20,8 @@
 //	POST /admin/office
 //	POST /admin/rights
 //	GET  /status               the signed-in user's status (JSON)
+//	GET  /review               automatic mail sync's review queue
+//	POST /review/{id}          approve the suggested client, or reassign
 package web
 
 import (
@@ -160,6 +162,8 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /admin/office", h.saveOffice)
 	m.HandleFunc("POST /admin/rights", h.setRight)
 	m.HandleFunc("GET /status", h.status)
+	m.HandleFunc("GET /review", h.review)
+	m.HandleFunc("POST /review/{id}", h.resolve)
 	return m
 }
 

@@ -71,7 +71,7 @@ func eligible(kind string, u store.User) bool {
 	}
 	switch kind {
 	case MailSweep, WatchRenewal:
-		return u.Mail.Enabled
+		return u.Mail.Enabled || u.Mail.AutoSync
 	case ContactSync:
 		return u.Contacts.Direction != "" && u.Contacts.Direction != "off"
 	case CalendarSync:

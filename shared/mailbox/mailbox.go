@@ -40,6 +40,7 @@ import (
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/mailparse"
+	"github.com/crmsync/crmsync/shared/reconnect"
 	"github.com/crmsync/crmsync/shared/matching"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/workspace"
@@ -51,6 +52,16 @@ type CRM interface {
 	FindContacts(ctx context.Context, asUser, email string) ([]crm.Contact, error)
 	PostNote(ctx context.Context, w crm.Write, n crm.Note) (crm.Note, error)
 	Records(ctx context.Context, asUser, contactID string) ([]crm.Record, error)
+	// Automatic mail sync files e-mail activities on clients.
+	CreateEmailActivity(ctx context.Context, w crm.Write, a crm.EmailActivity) (crm.EmailActivity, error)
+	EmailActivities(ctx context.Context, clientID, owner string, needsReview bool) ([]crm.EmailActivity, error)
+}
+
+// LostAccess is told when a user's Google access is gone (package
+// reconnect marks the user disconnected and asks them, once, to
+// reconnect).
+type LostAccess interface {
+	Lost(ctx context.Context, email string, cause error) error
 }
 
 // Gmail gives a Gmail client acting as a user.
@@ -118,6 +129,9 @@ type Engine struct {
 	// (default 240, under Gmail's 250 units per user per second), so a
 	// burst runs at the quota's pace instead of into 429 answers.
 	UnitsPerSecond float64
+	// Lost handles a user whose Google access is gone; nil marks the user
+	// disconnected without an e-mail.
+	Lost LostAccess
 
 	budgetsMu sync.Mutex
 	budgets   map[string]*rate.Limiter
@@ -193,6 +207,10 @@ func (e *Engine) leaseTTL() time.Duration {
 // Result counts what a pass did.
 type Result struct {
 	Posted, Failed, Unmatched int
+	// Synced, Review and NoClient count automatic mail sync: e-mail
+	// activities filed on one client, filed on a guess waiting for review,
+	// and messages of no client (remembered, never filed later).
+	Synced, Review, NoClient int
 	// Retrying counts messages left for a later pass after a transient failure.
 	Retrying int
 	// Resynced says the history was gone and the labeled messages were listed.
@@ -200,7 +218,8 @@ type Result struct {
 }
 
 func (r Result) counts() map[string]int {
-	return map[string]int{"posted": r.Posted, "failed": r.Failed, "unmatched": r.Unmatched, "retrying": r.Retrying}
+	return map[string]int{"posted": r.Posted, "failed": r.Failed, "unmatched": r.Unmatched, "retrying": r.Retrying,
+		"synced": r.Synced, "review": r.Review, "noClient": r.NoClient}
 }
 
 // pass is one user's pass: everything it needs, read once.
@@ -231,7 +250,7 @@ func (e *Engine) begin(ctx context.Context, email string) (*pass, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !u.Mail.Enabled || u.Connection.State != store.Connected || u.SyncState != store.Active {
+	if (!u.Mail.Enabled && !u.Mail.AutoSync) || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State, "setup", u.SyncState)
 		return nil, nil, nil
 	}
@@ -278,16 +297,11 @@ func (p *pass) load(ctx context.Context) error {
 func (p *pass) fail(ctx context.Context, err error) error {
 	now := p.e.Clock.Now()
 	if failure.Is(err, failure.AuthRevoked) {
-		p.e.Log.Warn("mail: Google access lost; the user must reconnect", "user", p.user.ID, "err", err)
-		_, uerr := p.e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error {
-			u.Connection.State, u.Connection.Reason, u.Connection.ChangedAt = store.Disconnected, err.Error(), now
-			u.Attention = "Google access was revoked or expired: reconnect Google on the settings page."
-			return nil
-		})
-		if uerr != nil {
-			return uerr
+		lost := p.e.Lost
+		if lost == nil {
+			lost = &reconnect.Handler{Store: p.e.Store, Clock: p.e.Clock, Log: p.e.Log}
 		}
-		return nil
+		return lost.Lost(ctx, p.user.ID, err)
 	}
 	p.e.Store.Users().RecordPass(ctx, p.user.ID, "mail", store.PassStatus{At: now, OK: false, Counts: p.result.counts(), Error: err.Error()})
 	return err
@@ -301,11 +315,18 @@ func (e *Engine) Connect(ctx context.Context, email string) error {
 		return err
 	}
 	defer release()
-	if err := p.ensureLabels(ctx); err != nil {
-		return p.fail(ctx, err)
+	var watched []string
+	if p.user.Mail.Enabled {
+		if err := p.ensureLabels(ctx); err != nil {
+			return p.fail(ctx, err)
+		}
+		watched = append(watched, p.labels[RoleTrigger])
+	}
+	if p.auto() {
+		watched = append(watched, "INBOX", "SENT")
 	}
 	resp, err := gmailCall(ctx, p, "gmail: users.watch", 100, func() (*gmail.WatchResponse, error) {
-		return p.gm.Users.Watch("me", &gmail.WatchRequest{TopicName: e.Topic, LabelIds: []string{p.labels[RoleTrigger]}, LabelFilterBehavior: "include"}).Context(ctx).Do()
+		return p.gm.Users.Watch("me", &gmail.WatchRequest{TopicName: e.Topic, LabelIds: watched, LabelFilterBehavior: "include"}).Context(ctx).Do()
 	})
 	if err != nil {
 		return p.fail(ctx, err)
@@ -375,33 +396,33 @@ func (p *pass) ensureLabels(ctx context.Context) error {
 	return nil
 }
 
-// Process runs a pass for a notification of the user's mailbox.
+// Process runs a pass for a notification of the user's mailbox: the
+// history since the cursor, for labeled messages (label posting) and new
+// messages (automatic mail sync).
 func (e *Engine) Process(ctx context.Context, email string) (Result, error) {
 	p, release, err := e.begin(ctx, email)
 	if err != nil || p == nil {
 		return Result{}, err
 	}
 	defer release()
-	if len(p.labels) != len(roles) {
-		if err := p.ensureLabels(ctx); err != nil {
-			return p.result, p.fail(ctx, err)
-		}
-	}
 	cur, err := e.Store.Cursors().Get(ctx, p.user.ID, cursorName)
 	if err != nil {
 		return p.result, p.fail(ctx, err)
 	}
-	ids, newest, err := p.changedSince(ctx, cur.Value)
-	if failure.Is(err, failure.NotFound) || failure.Is(err, failure.CursorExpired) || cur.Value == "" {
-		p.result.Resynced = true
-		e.Log.Info("mail: history gone; listing labeled messages", "user", p.user.ID, "cursor", cur.Value)
-		ids, newest, err = p.labeled(ctx)
+	newest := ""
+	if p.user.Mail.Enabled {
+		if newest, err = p.processLabeled(ctx, cur.Value); err != nil {
+			return p.result, p.fail(ctx, err)
+		}
 	}
-	if err != nil {
-		return p.result, p.fail(ctx, err)
-	}
-	if err := p.handle(ctx, ids); err != nil {
-		return p.result, p.fail(ctx, err)
+	if p.auto() {
+		n, err := p.processNew(ctx, cur.Value)
+		if err != nil {
+			return p.result, p.fail(ctx, err)
+		}
+		if newer(n, newest) {
+			newest = n
+		}
 	}
 	if newest != "" && newest != cur.Value && newer(newest, cur.Value) {
 		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, newest); err != nil && !failure.Is(err, failure.Conflict) {
@@ -409,6 +430,26 @@ func (e *Engine) Process(ctx context.Context, email string) (Result, error) {
 		}
 	}
 	return p.result, p.done(ctx)
+}
+
+// processLabeled posts the messages labeled since the cursor (all labeled
+// messages when the history is gone) and returns the newest history id.
+func (p *pass) processLabeled(ctx context.Context, cursor string) (string, error) {
+	if len(p.labels) != len(roles) {
+		if err := p.ensureLabels(ctx); err != nil {
+			return "", err
+		}
+	}
+	ids, newest, err := p.changedSince(ctx, cursor)
+	if failure.Is(err, failure.NotFound) || failure.Is(err, failure.CursorExpired) || cursor == "" {
+		p.result.Resynced = true
+		p.e.Log.Info("mail: history gone; listing labeled messages", "user", p.user.ID, "cursor", cursor)
+		ids, newest, err = p.labeled(ctx)
+	}
+	if err != nil {
+		return "", err
+	}
+	return newest, p.handle(ctx, ids)
 }
 
 // Sweep processes every message still carrying the trigger label, so a
@@ -420,15 +461,35 @@ func (e *Engine) Sweep(ctx context.Context, email string) (Result, error) {
 		return Result{}, err
 	}
 	defer release()
-	if err := p.ensureLabels(ctx); err != nil {
-		return p.result, p.fail(ctx, err)
+	if p.user.Mail.Enabled {
+		if err := p.ensureLabels(ctx); err != nil {
+			return p.result, p.fail(ctx, err)
+		}
+		ids, _, err := p.labeled(ctx)
+		if err != nil {
+			return p.result, p.fail(ctx, err)
+		}
+		if err := p.handle(ctx, ids); err != nil {
+			return p.result, p.fail(ctx, err)
+		}
 	}
-	ids, _, err := p.labeled(ctx)
-	if err != nil {
-		return p.result, p.fail(ctx, err)
-	}
-	if err := p.handle(ctx, ids); err != nil {
-		return p.result, p.fail(ctx, err)
+	if p.auto() {
+		// The safety net of automatic sync: the history since the cursor,
+		// for mail whose notification was lost. Labeled mail was all
+		// listed above, so moving the cursor skips none of it.
+		cur, err := e.Store.Cursors().Get(ctx, p.user.ID, cursorName)
+		if err != nil {
+			return p.result, p.fail(ctx, err)
+		}
+		newest, err := p.processNew(ctx, cur.Value)
+		if err != nil {
+			return p.result, p.fail(ctx, err)
+		}
+		if newest != "" && newer(newest, cur.Value) {
+			if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, newest); err != nil && !failure.Is(err, failure.Conflict) {
+				return p.result, p.fail(ctx, err)
+			}
+		}
 	}
 	return p.result, p.done(ctx)
 }

@@ -51,6 +51,9 @@ func TestMailBehaviourFollowsTheOptions(t *testing.T) {
 	if got := MailBehaviour(tn, store.MailSetup{}); len(got) != 1 || !strings.Contains(got[0], "off") {
 		t.Errorf("posting off: %v", got)
 	}
+	if got := MailBehaviour(store.Tenant{AutoMailSync: true}, store.MailSetup{AutoSync: true}); len(got) != 2 || !strings.Contains(got[0], "Automatic mail sync is on") {
+		t.Errorf("posting off: %v", got)
+	}
 	all := strings.Join(MailBehaviour(tn, store.MailSetup{Enabled: true, Outgoing: []string{"To"}, Incoming: []string{"From", "Cc"},
 		PostUnmatchedToOwnRecord: true, IncludeAttachments: true, SkipInternal: true, OfferLinkedRecords: true}), "\n")
 	for _, want := range []string{`label "SmartOffice"`, "Outgoing mail is matched on To; incoming mail on From, Cc", "your own record",

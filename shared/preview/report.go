@@ -127,8 +127,12 @@ func (r Report) Summary() map[string]int {
 
 // MailBehaviour says how e-mail posting will behave with the options.
 func MailBehaviour(t store.Tenant, m store.MailSetup) []string {
+	var auto []string
+	if m.AutoSync && t.AutoMailSync {
+		auto = []string{"Automatic mail sync is on: incoming mail, and mail you send with your own address among the recipients, is filed as an e-mail activity on the client whose contacts it involves; when several clients could match, the best guess is filed and waits for your review."}
+	}
 	if !m.Enabled {
-		return []string{"E-mail posting is off: nothing is posted from Gmail."}
+		return append(auto, "E-mail posting by label is off: nothing is posted to contacts' notes.")
 	}
 	label := mailbox.LabelName(t.CRMName, mailbox.RoleTrigger)
 	out := []string{
@@ -156,7 +160,7 @@ func MailBehaviour(t store.Tenant, m store.MailSetup) []string {
 	if m.OfferLinkedRecords {
 		out = append(out, "Mail is also posted to the records linked to the matched contacts (policies, pending cases).")
 	}
-	return out
+	return append(out, auto...)
 }
 
 func headerList(hs []string) string {

@@ -24,6 +24,11 @@ type CRM interface {
 	UserByEmail(ctx context.Context, email string) (crm.User, error)
 	SetIntegration(ctx context.Context, id string, enabled bool) (crm.User, error)
 	Sets(ctx context.Context) ([]crm.Set, error)
+	// The review queue of automatic mail sync.
+	ListClients(ctx context.Context) ([]crm.Client, error)
+	EmailActivity(ctx context.Context, id string) (crm.EmailActivity, error)
+	EmailActivities(ctx context.Context, clientID, owner string, needsReview bool) ([]crm.EmailActivity, error)
+	ResolveEmailActivity(ctx context.Context, w crm.Write, id, clientID string, version int64) (crm.EmailActivity, error)
 }
 
 // Stopper stops a user's Google push (the Gmail watch; the Calendar

@@ -111,12 +111,16 @@ func FromForm(f url.Values, t store.Tenant) (Settings, error) {
 	var s Settings
 	s.Mail = store.MailSetup{
 		Enabled:                  on("mail.enabled"),
+		AutoSync:                 on("mail.autoSync"),
 		Outgoing:                 headers("mail.outgoing", "From", "To", "Cc", "Bcc"),
 		Incoming:                 headers("mail.incoming", "From", "To", "Cc"),
 		SkipInternal:             on("mail.skipInternal"),
 		IncludeAttachments:       on("mail.includeAttachments"),
 		PostUnmatchedToOwnRecord: on("mail.postUnmatched"),
 		OfferLinkedRecords:       on("mail.linkedRecords"),
+	}
+	if s.Mail.AutoSync && !t.AutoMailSync {
+		fail("mail.autoSync", "your firm has not enabled automatic mail sync; an administrator turns it on")
 	}
 	if s.Mail.Enabled && len(s.Mail.Outgoing)+len(s.Mail.Incoming) == 0 {
 		fail("mail.outgoing", "choose at least one header to compare, or turn e-mail posting off")
@@ -174,7 +178,7 @@ func FromForm(f url.Values, t store.Tenant) (Settings, error) {
 // Features are what the settings sync, each needing its Google scope.
 func (s Settings) Features() []connect.Feature {
 	var out []connect.Feature
-	if s.Mail.Enabled {
+	if s.Mail.Enabled || s.Mail.AutoSync {
 		out = append(out, connect.Mail)
 	}
 	if s.Contacts.Direction != "" && s.Contacts.Direction != "off" {

@@ -63,7 +63,11 @@ type Grant struct {
 // option names follow the product description; package matching gives
 // them meaning.
 type MailSetup struct {
+	// Enabled is e-mail posting by label (to contacts' notes).
 	Enabled bool `firestore:"enabled"`
+	// AutoSync is automatic mail sync (to clients' e-mail activities),
+	// when the firm allows it (Tenant.AutoMailSync).
+	AutoSync bool `firestore:"autoSync"`
 	// Outgoing and Incoming are the compared headers (From, To, Cc, Bcc).
 	Outgoing                 []string `firestore:"outgoing"`
 	Incoming                 []string `firestore:"incoming"`

@@ -23,6 +23,7 @@ import (
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/notify"
 	"github.com/crmsync/crmsync/shared/preview"
+	"github.com/crmsync/crmsync/shared/reconnect"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/tokencrypt"
@@ -170,7 +171,13 @@ func MailEngine(ctx context.Context, env *instance.Env, name string) (*mailbox.E
 		return nil, err
 	}
 	return &mailbox.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{},
-		Topic: topology.TopicPath(env.Config.ProjectID, topology.GmailTopic), Holder: holder(name)}, nil
+		Topic: topology.TopicPath(env.Config.ProjectID, topology.GmailTopic), Holder: holder(name), Lost: Reconnect(ctx, env)}, nil
+}
+
+// Reconnect handles users whose Google access is gone: marked
+// disconnected, and one e-mail from the system sender.
+func Reconnect(ctx context.Context, env *instance.Env) *reconnect.Handler {
+	return &reconnect.Handler{Store: env.Store, Sender: Sender(ctx, env), WebURL: env.Config.WebURL, Clock: clock.Real{}, Log: env.Log}
 }
 
 // Sender is the system e-mail sender of the environment (see GmailSender);
