@@ -166,7 +166,7 @@ func (s *Server) Tokens(_ context.Context, email string, scopes []string) (oauth
 		s.auth.lastingTokens = map[string]string{}
 	}
 	g := s.auth.lasting[email]
-	if g == nil {
+	if g == nil || g.revoked { // a revoked user consents again
 		g = s.newGrantLocked(email, "test-client", grantScopes)
 		s.auth.lasting[email] = g
 	}

@@ -19,8 +19,10 @@
 //	preview        make and e-mail the preview report of that settings
 //	               version (package preview)
 //
-// Approving a preview publishes the user's mail (watch-renewal), contact
-// and calendar jobs at once, so sync starts without waiting for a tick.
+// Approving a preview (or reconnecting Google) publishes the user's mail
+// (watch-renewal, mail-sweep), contact and calendar jobs at once, so sync
+// starts, or catches up from the stored cursors, without waiting for a
+// tick.
 package jobs
 
 import (
@@ -174,7 +176,7 @@ type Engines struct {
 // setup is approved, and waits until Pub/Sub took them.
 func Activated(ctx context.Context, pub Publisher, u store.User) error {
 	var waits []func() error
-	for _, k := range []string{WatchRenewal, ContactSync, CalendarSync} {
+	for _, k := range []string{WatchRenewal, MailSweep, ContactSync, CalendarSync} {
 		if eligible(k, u) {
 			waits = append(waits, Enqueue(ctx, pub, Job{Kind: k, User: u.ID}))
 		}

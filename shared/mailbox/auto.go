@@ -224,7 +224,7 @@ func (p *pass) fileMessage(ctx context.Context, id string) (string, map[string]s
 	if sent && !slices.ContainsFunc(recipients, func(a string) bool { return strings.EqualFold(a, me) }) {
 		return AutoSkipped, map[string]string{"reason": "outgoing mail without your own address among the recipients"}, nil
 	}
-	addrs := slices.Concat([]string{parsed.From}, recipients)
+	addrs := slices.Concat(matching.Addresses(parsed.From), recipients)
 	cands, err := p.candidates(ctx, addrs, me)
 	if err != nil {
 		return "", nil, err

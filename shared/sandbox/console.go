@@ -653,6 +653,6 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <td>{{range .Notes}}<div class="note">{{.}}</div>{{else}}<span class="muted">none</span>{{end}}</td></tr>{{end}}
 </tbody></table></section>
 <section class="card"><h3>Clients and their e-mail activities</h3>
-<ul>{{range .Clients}}<li>{{.Name}}: {{range .Emails}}<div>{{.}}</div>{{else}}<span class="muted">none yet (automatic mail sync is not built yet)</span>{{end}}</li>{{end}}</ul></section>
+<ul>{{range .Clients}}<li>{{.Name}}: {{range .Emails}}<div>{{.}}</div>{{else}}<span class="muted">none yet (Bob has automatic mail sync: deliver mail to him)</span>{{end}}</li>{{end}}</ul></section>
 </div>
 </body></html>`))

@@ -46,10 +46,12 @@ func DemoFirm() Firm {
 			OAuthClientID:        OAuthClientID,
 			AttachmentLimitBytes: 10 << 20,
 			AllowAllContacts:     true,
+			AutoMailSync:         true,
 		},
 		Users: []store.User{
 			{TenantID: "demo", Email: "ann@demo.test", DisplayName: "Ann Archer", Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
-			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: demoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
+			// Bob also has automatic mail sync to clients.
+			{TenantID: "demo", Email: "bob@demo.test", DisplayName: "Bob Brandt", Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Mail: autoMail(), Contacts: demoContacts(), Calendar: demoCalendar()},
 		},
 		CRM: refcrm.Dataset{
 			Sets:    []string{"Newsletter"},
@@ -106,6 +108,13 @@ func DemoFirm() Firm {
 func demoMail() store.MailSetup {
 	return store.MailSetup{Enabled: true, Outgoing: []string{"To", "Cc", "Bcc"}, Incoming: []string{"From"},
 		SkipInternal: true, IncludeAttachments: true}
+}
+
+// autoMail is label posting plus automatic mail sync.
+func autoMail() store.MailSetup {
+	m := demoMail()
+	m.AutoSync = true
+	return m
 }
 
 // demoContacts is the demo users' contact sync: both ways, all contacts.

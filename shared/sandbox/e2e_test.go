@@ -81,6 +81,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Run("calendar sync through the scheduler", func(t *testing.T) { calendarSync(t, ctx, parts, project) })
 	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
 	t.Run("setup on the web pages in Chromium", func(t *testing.T) { setupInChromium(t, ctx, parts) })
+	t.Run("automatic mail sync, review, lost access", func(t *testing.T) { autoMailSync(t, ctx, parts, project) })
 }
 
 // The whole path a user takes: mail arrives, the user adds the SmartOffice
