@@ -40,8 +40,8 @@ import (
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/mailparse"
-	"github.com/crmsync/crmsync/shared/reconnect"
 	"github.com/crmsync/crmsync/shared/matching"
+	"github.com/crmsync/crmsync/shared/reconnect"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/workspace"
 )

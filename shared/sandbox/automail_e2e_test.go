@@ -249,7 +249,36 @@ func autoMailSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 	if u, _ := st.Users().Get(ctx, bob); u.Connection.State != store.Connected || u.Attention != "" {
 		t.Errorf("after reconnecting: %+v, attention %q", u.Connection, u.Attention)
 	}
-	for _, id := range []string{in1, outSelf, approveID, moveID, gap1, gap2} {
+
+	// Mail of no client is remembered: once its sender becomes a client's
+	// contact, even a full re-read of the mailbox (the history lost) does
+	// not file it, nor anything twice.
+	stranger := deliver("From a stranger", "Sam Stranger <sam@stranger.test>", bob, "", "INBOX")
+	marker := deliver("After the stranger", "Frank Finance <frank@corp.test>", bob, "", "INBOX")
+	waitFiled("mail after the stranger's", marker)
+	if _, err := parts.CRM.CreateContact(ctx, crm.Write{IdempotencyKey: "e2e-sam-" + project}, crm.Contact{Type: crm.TypeContact, FirstName: "Sam",
+		LastName: "Stranger", Emails: []string{"sam@stranger.test"}, ClientIDs: []string{co}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Cursors().ResetAll(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.Now()
+	if err := sandbox.RunJob(ctx, parts.WebURL, "mail-sweep"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if u, err := st.Users().Get(ctx, bob); err == nil && u.Passes["mail"].At.After(tick) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep after the lost history did not run within 30s")
+		}
+	}
+	if as := activities(stranger); len(as) != 0 {
+		t.Errorf("mail of no client was filed later: %+v", as)
+	}
+	for _, id := range []string{in1, outSelf, approveID, moveID, gap1, gap2, marker} {
 		if n := len(activities(id)); n != 1 {
 			t.Errorf("message %s has %d e-mail activities, want 1", id, n)
 		}
