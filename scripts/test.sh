@@ -41,6 +41,10 @@ say "== go test -race"
 go test -race -count=1 -timeout 45m ${GO_TEST_FLAGS:-} ./...
 
 say "== terraform"
-scripts/terraform-check.sh
+if [ -n "${CRMSYNC_SKIP_TERRAFORM:-}" ]; then
+  echo "SKIP terraform checks: CRMSYNC_SKIP_TERRAFORM is set (the pipeline plans with the real provider)"
+else
+  scripts/terraform-check.sh
+fi
 
 say "== all tests passed in $(( $(date +%s) - began ))s"

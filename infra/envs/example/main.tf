@@ -1,0 +1,152 @@
+# The whole product in one project: `terraform apply` with the variables
+# of terraform.tfvars.example. See docs/deploy.md for the console steps
+# that cannot be automated and the order of a first deployment.
+
+locals {
+  # cloudfunctions.net URLs are known before the functions exist, so the
+  # functions can be told each other's public URLs without a cycle.
+  base          = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+  web_url       = "${local.base}/crmsync-web"
+  crm_url       = var.deploy_reference_crm ? "${local.base}/crmsync-crmapi/" : var.crm_url
+  system_sender = var.system_sender != "" ? var.system_sender : "crm-sync@${var.domain}"
+  all_secrets   = ["oauth-client-secret", "token-encryption-key", "crm-api-key", "google-delegation-key"]
+
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    CRMSYNC_ENV          = "production"
+    CRMSYNC_VERSION      = var.release
+    LOG_LEVEL            = var.log_level
+  }
+  engine_env = merge(local.common_env, {
+    CRM_URL              = local.crm_url
+    WEB_URL              = local.web_url
+    SYSTEM_SENDER        = local.system_sender
+    CALENDAR_WEBHOOK_URL = "${local.base}/crmsync-calendarpush"
+  })
+
+  # Per function: its folder under functions/, registered name, identity's
+  # needs, and sizing. Sizing, briefly: pushes and jobs hold a per-user
+  # lease, so concurrency is bounded by work, not requests; MIME parsing of
+  # large messages needs memory in GmailPush and Jobs; timeouts cover the
+  # Pub/Sub ack deadlines (GmailPush 5 min, Jobs 10 min).
+  functions = merge({
+    "crmsync-web" = {
+      folder = "web", entry_point = "Web", memory = "512Mi", cpu = "1", timeout_seconds = 60, max_instances = 10, concurrency = 40,
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = true, env = local.engine_env, invokers = ["allUsers"]
+    }
+    "crmsync-gmailpush" = {
+      folder = "gmailpush", entry_point = "GmailPush", memory = "1Gi", cpu = "1", timeout_seconds = 300, max_instances = 50, concurrency = 8,
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, env = local.engine_env, invokers = ["push"]
+    }
+    "crmsync-jobs" = {
+      folder = "jobs", entry_point = "Jobs", memory = "1Gi", cpu = "1", timeout_seconds = 600, max_instances = 50, concurrency = 4,
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, env = local.engine_env, invokers = ["push"]
+    }
+    "crmsync-dispatch" = {
+      folder = "dispatch", entry_point = "Dispatch", memory = "256Mi", cpu = "1", timeout_seconds = 120, max_instances = 2, concurrency = 1,
+      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, env = local.common_env, invokers = ["scheduler"]
+    }
+    "crmsync-calendarpush" = {
+      folder = "calendarpush", entry_point = "CalendarPush", memory = "256Mi", cpu = "1", timeout_seconds = 30, max_instances = 10, concurrency = 40,
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = true, env = local.engine_env, invokers = ["allUsers"]
+    }
+    "crmsync-health" = {
+      folder = "health", entry_point = "Health", memory = "256Mi", cpu = "1", timeout_seconds = 10, max_instances = 2, concurrency = 80,
+      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = false, env = local.common_env, invokers = []
+    }
+    }, var.deploy_reference_crm ? {
+    "crmsync-crmapi" = {
+      folder = "crmapi", entry_point = "CRMAPI", memory = "512Mi", cpu = "1", timeout_seconds = 60, max_instances = 10, concurrency = 40,
+      roles  = ["roles/datastore.user"], secrets = ["crm-api-key"], publishes_jobs = false, env = local.common_env, invokers = ["allUsers"]
+    }
+  } : {})
+
+  # Invoker names above, as IAM members.
+  invoker_members = {
+    allUsers  = "allUsers"
+    push      = "serviceAccount:${module.iam.pubsub_push_email}"
+    scheduler = "serviceAccount:${module.iam.scheduler_email}"
+  }
+}
+
+module "platform" {
+  source                    = "../../modules/platform"
+  project_id                = var.project_id
+  region                    = var.region
+  firestore_location        = var.firestore_location
+  firestore_deletion_policy = "ABANDON"
+}
+
+module "iam" {
+  source     = "../../modules/iam"
+  project_id = var.project_id
+  functions = { for k, f in local.functions : trimprefix(k, "crmsync-") => {
+    roles = f.roles, secrets = f.secrets, publishes_jobs = f.publishes_jobs
+  } }
+  secret_ids    = module.platform.secret_ids
+  jobs_topic_id = "projects/${var.project_id}/topics/jobs"
+}
+
+module "functions" {
+  source     = "../../modules/functions"
+  project_id = var.project_id
+  region     = var.region
+  bucket     = module.platform.sources_bucket
+  functions = { for k, f in local.functions : k => {
+    entry_point     = f.entry_point
+    source_zip      = "${var.sources_dir}/${f.folder}.zip"
+    service_account = module.iam.function_emails[trimprefix(k, "crmsync-")]
+    memory          = f.memory
+    cpu             = f.cpu
+    timeout_seconds = f.timeout_seconds
+    max_instances   = f.max_instances
+    concurrency     = f.concurrency
+    env             = f.env
+    invokers        = [for i in f.invokers : local.invoker_members[i]]
+  } }
+  depends_on = [module.platform]
+}
+
+module "pubsub" {
+  source               = "../../modules/pubsub"
+  project_id           = var.project_id
+  project_number       = var.project_number
+  push_service_account = module.iam.pubsub_push_email
+  push = {
+    "gmail-push" = { topic = "gmail-notifications", endpoint = module.functions.uris["crmsync-gmailpush"], ack_deadline_seconds = 300, max_delivery_attempts = 20 }
+    "jobs-push"  = { topic = "jobs", endpoint = module.functions.uris["crmsync-jobs"], ack_deadline_seconds = 600, max_delivery_attempts = 20 }
+  }
+  depends_on = [module.platform]
+}
+
+module "scheduler" {
+  source          = "../../modules/scheduler"
+  project_id      = var.project_id
+  region          = var.region
+  dispatch_uri    = module.functions.uris["crmsync-dispatch"]
+  service_account = module.iam.scheduler_email
+  jobs            = var.schedules
+  depends_on      = [module.platform]
+}
+
+# The tenant the Web function admits: the firm's domain and admins. It is
+# a Firestore document; later edits happen on the administration page.
+resource "google_firestore_document" "tenant" {
+  project     = var.project_id
+  database    = module.platform.database
+  collection  = "tenants"
+  document_id = replace(var.domain, ".", "-")
+  fields = jsonencode({
+    name          = { stringValue = var.domain }
+    crmName       = { stringValue = var.crm_name }
+    oauthClientId = { stringValue = var.oauth_client_id }
+    domains       = { arrayValue = { values = [{ stringValue = var.domain }] } }
+    admins        = { arrayValue = { values = [for a in var.admin_emails : { stringValue = lower(a) }] } }
+    authMode      = { stringValue = "user_oauth" }
+    version       = { integerValue = "1" }
+  })
+  lifecycle {
+    # The administration page owns the tenant after the first apply.
+    ignore_changes = [fields]
+  }
+}

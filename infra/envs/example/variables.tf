@@ -1,0 +1,117 @@
+variable "project_id" {
+  description = "Google Cloud project ID to deploy into, e.g. \"acme-crm-sync\"."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "project_number" {
+  description = "The project's number: gcloud projects describe PROJECT --format='value(projectNumber)'."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9]+$", var.project_number))
+    error_message = "project_number is numeric."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, scheduler and staging bucket, e.g. us-east1."
+  type        = string
+  default     = "us-east1"
+}
+
+variable "firestore_location" {
+  description = "Firestore location: a multi-region (nam5, eur3) or a region."
+  type        = string
+  default     = "nam5"
+}
+
+variable "domain" {
+  description = "The firm's Workspace e-mail domain, e.g. \"acme.example\"."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+\\.[a-z]{2,}$", var.domain))
+    error_message = "domain is an e-mail domain such as acme.example."
+  }
+}
+
+variable "admin_emails" {
+  description = "Addresses of the firm's admins of this product (they reach the administration page)."
+  type        = list(string)
+  validation {
+    condition     = length(var.admin_emails) > 0 && alltrue([for a in var.admin_emails : can(regex("^[^@ ]+@[^@ ]+$", a))])
+    error_message = "admin_emails needs at least one e-mail address."
+  }
+}
+
+variable "oauth_client_id" {
+  description = "Client ID of the firm's OAuth client (Web application) for sign-in and connecting Google; create it first with the redirect URIs of docs/deploy.md."
+  type        = string
+  validation {
+    condition     = can(regex("\\.apps\\.googleusercontent\\.com$", var.oauth_client_id))
+    error_message = "oauth_client_id ends with .apps.googleusercontent.com."
+  }
+}
+
+variable "crm_name" {
+  description = "The CRM's name as users see it; the Gmail labels are named after it (NAME, NAMEPosted, NAMEFailed, NAMEUnmatched)."
+  type        = string
+  default     = "CRM"
+}
+
+variable "crm_url" {
+  description = "Base URL of the CRM REST API (docs/crm-api.md), e.g. https://crm.acme.example/api/. Leave empty with deploy_reference_crm = true to use the reference CRM."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.crm_url == "" || can(regex("^https://", var.crm_url))
+    error_message = "crm_url must be an https URL."
+  }
+}
+
+variable "deploy_reference_crm" {
+  description = "Deploy the reference CRM (the CRMAPI function on Firestore) and use it as the CRM."
+  type        = bool
+  default     = false
+}
+
+variable "system_sender" {
+  description = "Mailbox of the firm that sends setup confirmations, preview reports and reconnect requests (through domain-wide delegation with gmail.send). Default: crm-sync@DOMAIN."
+  type        = string
+  default     = ""
+}
+
+variable "sources_dir" {
+  description = "Folder of the staged function zips (scripts/stage-all.sh writes them)."
+  type        = string
+  default     = "../../../.build/functions"
+}
+
+variable "release" {
+  description = "Release shown by the Health function (CRMSYNC_VERSION)."
+  type        = string
+  default     = "dev"
+}
+
+variable "schedules" {
+  description = "Cron schedules of the scheduler jobs. contact-sync is the contact sync period (the description's default: every 15 minutes); calendar-sync is the fallback pass behind Calendar push channels and also renews the channels before they expire."
+  type        = map(string)
+  default = {
+    "mail-sweep"    = "*/10 * * * *"
+    "watch-renewal" = "17 3 * * *"
+    "contact-sync"  = "*/15 * * * *"
+    "calendar-sync" = "*/5 * * * *"
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions: debug, info, warn or error."
+  type        = string
+  default     = "info"
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level is debug, info, warn or error."
+  }
+}

@@ -1,0 +1,65 @@
+# One service account per function, holding only what that function
+# needs: Firestore access, the secrets it reads, publishing to the jobs
+# topic. Plus the identities of Pub/Sub push and Cloud Scheduler (they
+# sign the OIDC tokens the functions' Cloud Run services check), and the
+# delegation service account (domain-wide delegation for the system sender
+# and office-level impersonation; its key is made by
+# scripts/set-secrets.sh, never by Terraform).
+
+locals {
+  role_bindings = merge([for name, f in var.functions : {
+    for r in f.roles : "${name}/${r}" => { function = name, role = r }
+  }]...)
+  secret_bindings = merge([for name, f in var.functions : {
+    for s in f.secrets : "${name}/${s}" => { function = name, secret = s }
+  }]...)
+}
+
+resource "google_service_account" "function" {
+  for_each     = var.functions
+  project      = var.project_id
+  account_id   = "crmsync-${each.key}"
+  display_name = "crmsync ${each.key} function"
+}
+
+resource "google_project_iam_member" "function" {
+  for_each = local.role_bindings
+  project  = var.project_id
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "function" {
+  for_each  = local.secret_bindings
+  project   = var.project_id
+  secret_id = var.secret_ids[each.value.secret]
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "jobs_publisher" {
+  for_each = { for name, f in var.functions : name => f if f.publishes_jobs }
+  project  = var.project_id
+  topic    = var.jobs_topic_id
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+}
+
+resource "google_service_account" "pubsub_push" {
+  project      = var.project_id
+  account_id   = "crmsync-pubsub-push"
+  display_name = "crmsync Pub/Sub push (OIDC identity of push subscriptions)"
+}
+
+resource "google_service_account" "scheduler" {
+  project      = var.project_id
+  account_id   = "crmsync-scheduler"
+  display_name = "crmsync Cloud Scheduler (OIDC identity of scheduler jobs)"
+}
+
+resource "google_service_account" "delegation" {
+  project      = var.project_id
+  account_id   = "crmsync-delegation"
+  display_name = "crmsync domain-wide delegation (system sender, office-level impersonation)"
+  description  = "Authorize its client ID in the Admin console; its key lives only in Secret Manager (google-delegation-key)."
+}

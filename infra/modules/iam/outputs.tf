@@ -1,0 +1,24 @@
+output "function_emails" {
+  description = "Each function's service account e-mail, by function name."
+  value       = { for k, sa in google_service_account.function : k => sa.email }
+}
+
+output "pubsub_push_email" {
+  description = "The service account Pub/Sub push subscriptions sign OIDC tokens as."
+  value       = google_service_account.pubsub_push.email
+}
+
+output "scheduler_email" {
+  description = "The service account Cloud Scheduler jobs sign OIDC tokens as."
+  value       = google_service_account.scheduler.email
+}
+
+output "delegation_client_id" {
+  description = "The client ID to authorize for domain-wide delegation in the Admin console."
+  value       = google_service_account.delegation.unique_id
+}
+
+output "delegation_email" {
+  description = "The delegation service account's e-mail (scripts/set-secrets.sh makes its key)."
+  value       = google_service_account.delegation.email
+}

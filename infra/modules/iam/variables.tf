@@ -1,0 +1,28 @@
+variable "project_id" {
+  description = "Google Cloud project ID."
+  type        = string
+}
+
+variable "functions" {
+  description = "The functions, keyed by name, with the project roles and secrets each needs, and whether it publishes to the jobs topic."
+  type = map(object({
+    roles          = list(string)
+    secrets        = list(string)
+    publishes_jobs = bool
+  }))
+  validation {
+    condition = alltrue([for f in values(var.functions) : alltrue([for r in f.roles :
+    !contains(["roles/owner", "roles/editor", "roles/viewer"], r)])])
+    error_message = "No function identity may hold a basic role (owner, editor, viewer)."
+  }
+}
+
+variable "secret_ids" {
+  description = "Secret Manager secret IDs by name."
+  type        = map(string)
+}
+
+variable "jobs_topic_id" {
+  description = "The jobs topic's ID (projects/P/topics/jobs)."
+  type        = string
+}

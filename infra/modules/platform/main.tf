@@ -1,0 +1,133 @@
+# The project's platform: the APIs the product uses, its Firestore
+# database with the composite indexes and TTL policies the store needs,
+# the secrets (created empty: their values are added by
+# scripts/set-secrets.sh, never through Terraform state) and the bucket the
+# functions' staged sources are uploaded to.
+
+locals {
+  apis = toset([
+    "gmail.googleapis.com",
+    "people.googleapis.com",
+    "calendar-json.googleapis.com",
+    "pubsub.googleapis.com",
+    "firestore.googleapis.com",
+    "secretmanager.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "run.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "eventarc.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "iam.googleapis.com",
+    "storage.googleapis.com",
+  ])
+
+  secrets = {
+    "oauth-client-secret"   = "The OAuth client's secret (Google Cloud console, APIs & Services > Credentials)."
+    "token-encryption-key"  = "32 random bytes in base64: seals refresh tokens; session, CSRF and link keys derive from it."
+    "crm-api-key"           = "The Bearer key of the CRM REST API."
+    "google-delegation-key" = "JSON key of the delegation service account (the system sender, office-level impersonation)."
+  }
+
+  # Documents that expire carry expireAt; the TTL policy deletes them.
+  ttl_collections = toset(["leases", "ledger", "oauthStates", "previews"])
+}
+
+resource "google_project_service" "apis" {
+  for_each                   = local.apis
+  project                    = var.project_id
+  service                    = each.key
+  disable_on_destroy         = var.disable_apis_on_destroy
+  disable_dependent_services = false
+}
+
+resource "google_firestore_database" "main" {
+  project                 = var.project_id
+  name                    = "(default)"
+  location_id             = var.firestore_location
+  type                    = "FIRESTORE_NATIVE"
+  deletion_policy         = var.firestore_deletion_policy
+  delete_protection_state = var.firestore_deletion_policy == "DELETE" ? "DELETE_PROTECTION_DISABLED" : "DELETE_PROTECTION_ENABLED"
+  depends_on              = [google_project_service.apis]
+}
+
+# The reference CRM's change feed: one collection's changes after a
+# sequence number, optionally one owner's.
+resource "google_firestore_index" "changes_by_collection" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "changes"
+  query_scope = "COLLECTION"
+  fields {
+    field_path = "Collection"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "Seq"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "changes_by_owner" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "changes"
+  query_scope = "COLLECTION"
+  fields {
+    field_path = "Collection"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "Owner"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "Seq"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_field" "ttl" {
+  for_each   = local.ttl_collections
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.key
+  field      = "expireAt"
+  ttl_config {}
+  # Nothing queries expireAt: exempt it from indexing (an index on a
+  # timestamp written in order is a write hotspot).
+  index_config {}
+}
+
+resource "google_secret_manager_secret" "secrets" {
+  for_each  = local.secrets
+  project   = var.project_id
+  secret_id = each.key
+  labels    = { app = "crmsync" }
+  annotations = {
+    purpose = each.value
+  }
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_storage_bucket" "sources" {
+  project                     = var.project_id
+  name                        = "${var.project_id}-crmsync-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  lifecycle_rule {
+    condition {
+      age = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+  depends_on = [google_project_service.apis]
+}

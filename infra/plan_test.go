@@ -1,0 +1,240 @@
+// Package infra_test checks the security properties of the example
+// environment's Terraform plan. scripts/terraform-check.sh makes the plan
+// offline (terraform plan -refresh=false), writes `terraform show -json`
+// of it, and runs this test with CRMSYNC_TF_PLAN naming that file.
+package infra_test
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type resource struct {
+	Address string         `json:"address"`
+	Type    string         `json:"type"`
+	Name    string         `json:"name"`
+	Index   any            `json:"index"`
+	Values  map[string]any `json:"values"`
+}
+
+type module struct {
+	Resources    []resource `json:"resources"`
+	ChildModules []module   `json:"child_modules"`
+}
+
+type plan struct {
+	PlannedValues struct {
+		RootModule module `json:"root_module"`
+	} `json:"planned_values"`
+	Configuration json.RawMessage `json:"configuration"`
+}
+
+func (m module) all() []resource {
+	out := slices.Clone(m.Resources)
+	for _, c := range m.ChildModules {
+		out = append(out, c.all()...)
+	}
+	return out
+}
+
+func load(t *testing.T) ([]resource, []byte) {
+	path := os.Getenv("CRMSYNC_TF_PLAN")
+	if path == "" {
+		t.Skip("CRMSYNC_TF_PLAN is not set: scripts/terraform-check.sh makes the plan and runs this test")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p plan
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.PlannedValues.RootModule.all(), raw
+}
+
+func ofType(rs []resource, typ string) []resource {
+	var out []resource
+	for _, r := range rs {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func first(v any) map[string]any {
+	if l, ok := v.([]any); ok && len(l) > 0 {
+		m, _ := l[0].(map[string]any)
+		return m
+	}
+	return nil
+}
+
+func TestPlanSecurity(t *testing.T) {
+	rs, raw := load(t)
+	if len(rs) < 40 {
+		t.Fatalf("the plan has %d resources; the example environment should have the whole system", len(rs))
+	}
+
+	t.Run("Gmail may publish to the notification topic", func(t *testing.T) {
+		found := false
+		for _, r := range ofType(rs, "google_pubsub_topic_iam_member") {
+			if r.Values["member"] == "serviceAccount:gmail-api-push@system.gserviceaccount.com" && r.Values["role"] == "roles/pubsub.publisher" &&
+				strings.Contains(r.Address, "gmail_publisher") {
+				found = true
+			}
+		}
+		if !found {
+			t.Error("no roles/pubsub.publisher for gmail-api-push@system.gserviceaccount.com on the Gmail topic")
+		}
+	})
+
+	t.Run("every push subscription sends an OIDC token", func(t *testing.T) {
+		pushes := 0
+		for _, r := range ofType(rs, "google_pubsub_subscription") {
+			pc := first(r.Values["push_config"])
+			if pc == nil {
+				continue // a pull subscription (dead letters)
+			}
+			pushes++
+			oidc := first(pc["oidc_token"])
+			if oidc == nil || oidc["service_account_email"] == "" || oidc["service_account_email"] == nil {
+				t.Errorf("%s pushes without an OIDC token", r.Address)
+				continue
+			}
+			if first(r.Values["dead_letter_policy"]) == nil {
+				t.Errorf("%s has no dead-letter policy", r.Address)
+			}
+		}
+		if pushes != 2 {
+			t.Errorf("%d push subscriptions, want gmail-push and jobs-push", pushes)
+		}
+	})
+
+	t.Run("every scheduler job sends an OIDC token", func(t *testing.T) {
+		jobs := ofType(rs, "google_cloud_scheduler_job")
+		if len(jobs) != 4 {
+			t.Errorf("%d scheduler jobs, want 4", len(jobs))
+		}
+		for _, r := range jobs {
+			ht := first(r.Values["http_target"])
+			if ht == nil || first(ht["oidc_token"]) == nil || first(ht["oidc_token"])["service_account_email"] == nil {
+				t.Errorf("%s calls without an OIDC token", r.Address)
+			}
+		}
+	})
+
+	t.Run("no identity holds a basic role", func(t *testing.T) {
+		for _, r := range ofType(rs, "google_project_iam_member") {
+			if role, _ := r.Values["role"].(string); slices.Contains([]string{"roles/owner", "roles/editor", "roles/viewer"}, role) {
+				t.Errorf("%s grants %s to %v", r.Address, role, r.Values["member"])
+			}
+		}
+	})
+
+	t.Run("functions run as their own identities", func(t *testing.T) {
+		fns := ofType(rs, "google_cloudfunctions2_function")
+		if len(fns) < 6 {
+			t.Fatalf("%d functions", len(fns))
+		}
+		seen := map[string]bool{}
+		for _, r := range fns {
+			sc := first(r.Values["service_config"])
+			sa, _ := sc["service_account_email"].(string)
+			if sa == "" || strings.Contains(sa, "-compute@developer.gserviceaccount.com") || seen[sa] {
+				t.Errorf("%s runs as %q (want its own service account)", r.Address, sa)
+			}
+			seen[sa] = true
+			env, _ := sc["environment_variables"].(map[string]any)
+			if env["CRMSYNC_ENV"] != "production" {
+				t.Errorf("%s: CRMSYNC_ENV=%v", r.Address, env["CRMSYNC_ENV"])
+			}
+			for k := range env {
+				if strings.Contains(k, "SECRET") || strings.Contains(k, "KEY") {
+					t.Errorf("%s passes %s in its environment; secrets come from Secret Manager", r.Address, k)
+				}
+			}
+		}
+	})
+
+	t.Run("no secret value in the plan", func(t *testing.T) {
+		for _, typ := range []string{"google_secret_manager_secret_version", "google_service_account_key"} {
+			if n := len(ofType(rs, typ)); n > 0 {
+				t.Errorf("the plan creates %d %s: their values would be in the state", n, typ)
+			}
+		}
+		if secrets := ofType(rs, "google_secret_manager_secret"); len(secrets) != 4 {
+			t.Errorf("%d secrets, want 4 (created empty)", len(secrets))
+		}
+		for _, s := range []string{"BEGIN PRIVATE KEY", "private_key", "client_secret"} {
+			if strings.Contains(string(raw), s) {
+				t.Errorf("the plan contains %q", s)
+			}
+		}
+	})
+
+	t.Run("invokers: the browser and Google's webhook are public, pushes and ticks authenticated", func(t *testing.T) {
+		byService := map[string][]string{}
+		for _, r := range ofType(rs, "google_cloud_run_service_iam_member") {
+			name := r.Address[strings.Index(r.Address, "[")+2:]
+			name = name[:strings.Index(name, "/")]
+			byService[name] = append(byService[name], r.Values["member"].(string))
+		}
+		want := map[string]string{"crmsync-web": "allUsers", "crmsync-calendarpush": "allUsers",
+			"crmsync-gmailpush": "crmsync-pubsub-push@", "crmsync-jobs": "crmsync-pubsub-push@", "crmsync-dispatch": "crmsync-scheduler@"}
+		for svc, member := range want {
+			if len(byService[svc]) != 1 || !strings.Contains(byService[svc][0], member) {
+				t.Errorf("%s invokers %v, want only %s", svc, byService[svc], member)
+			}
+		}
+		if len(byService["crmsync-health"]) != 0 {
+			t.Errorf("Health is invokable by %v", byService["crmsync-health"])
+		}
+	})
+
+	t.Run("sources are named by their content", func(t *testing.T) {
+		dir := os.Getenv("CRMSYNC_TF_SOURCES")
+		for _, r := range ofType(rs, "google_storage_bucket_object") {
+			name, _ := r.Values["name"].(string)
+			folder := strings.TrimPrefix(name[:strings.Index(name, "/")], "crmsync-")
+			b, err := os.ReadFile(filepath.Join(dir, folder+".zip"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := md5.Sum(b)
+			if !strings.HasSuffix(name, "/"+hex.EncodeToString(sum[:])+".zip") {
+				t.Errorf("object %s is not named by the MD5 of %s.zip", name, folder)
+			}
+		}
+	})
+
+	t.Run("platform: APIs, Firestore deletion policy, TTL", func(t *testing.T) {
+		for _, r := range ofType(rs, "google_project_service") {
+			if _, ok := r.Values["disable_on_destroy"].(bool); !ok {
+				t.Errorf("%s does not state disable_on_destroy", r.Address)
+			}
+		}
+		dbs := ofType(rs, "google_firestore_database")
+		if len(dbs) != 1 || dbs[0].Values["deletion_policy"] != "ABANDON" || dbs[0].Values["type"] != "FIRESTORE_NATIVE" {
+			t.Errorf("Firestore database: %+v", dbs)
+		}
+		ttl := map[string]bool{}
+		for _, r := range ofType(rs, "google_firestore_field") {
+			if l, ok := r.Values["ttl_config"].([]any); ok && len(l) == 1 {
+				ttl[r.Values["collection"].(string)] = true
+			}
+		}
+		for _, c := range []string{"leases", "ledger", "oauthStates", "previews"} {
+			if !ttl[c] {
+				t.Errorf("no TTL policy on %s", c)
+			}
+		}
+	})
+}

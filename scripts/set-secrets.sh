@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# scripts/set-secrets.sh PROJECT: adds the values of the secrets Terraform
+# created empty, so no secret ever passes through Terraform state. Run it
+# once after the first `terraform apply`, and again to rotate a value.
+#
+#   oauth-client-secret    read from the prompt (the OAuth client's secret)
+#   crm-api-key            read from the prompt (the CRM REST API's key)
+#   token-encryption-key   32 random bytes, made here (only when it has no
+#                          version yet: a new key would orphan every sealed
+#                          refresh token, session and link)
+#   google-delegation-key  a new JSON key of the crmsync-delegation service
+#                          account, made here into a private temporary file
+#                          that is shredded once the secret holds it
+set -euo pipefail
+[ $# -eq 1 ] || { echo "usage: scripts/set-secrets.sh PROJECT" >&2; exit 2; }
+project=$1
+command -v gcloud >/dev/null || { echo "error: the Google Cloud CLI (gcloud) is needed" >&2; exit 2; }
+
+has_version() { gcloud secrets versions list "$1" --project "$project" --limit 1 --format='value(name)' 2>/dev/null | grep -q .; }
+add() { gcloud secrets versions add "$1" --project "$project" --data-file=- >/dev/null && echo "added a version of $1"; }
+
+read -r -s -p "OAuth client secret (empty to keep the current one): " v; echo
+[ -z "$v" ] || printf '%s' "$v" | add oauth-client-secret
+read -r -s -p "CRM API key (empty to keep the current one): " v; echo
+[ -z "$v" ] || printf '%s' "$v" | add crm-api-key
+unset v
+
+if has_version token-encryption-key; then
+  echo "token-encryption-key has a value; left as it is"
+else
+  head -c 32 /dev/urandom | base64 | tr -d '\n' | add token-encryption-key
+fi
+
+if has_version google-delegation-key; then
+  echo "google-delegation-key has a value; left as it is (delete its versions to make a new key)"
+else
+  sa="crmsync-delegation@$project.iam.gserviceaccount.com"
+  key=$(mktemp)
+  trap 'shred -u "$key" 2>/dev/null || rm -f "$key"' EXIT
+  chmod 600 "$key"
+  gcloud iam service-accounts keys create "$key" --iam-account "$sa" --project "$project" >/dev/null
+  add google-delegation-key < "$key"
+fi
