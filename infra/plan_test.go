@@ -96,6 +96,24 @@ func TestPlanSecurity(t *testing.T) {
 		}
 	})
 
+	// What each guarded function accepts: its OIDC_AUDIENCES and OIDC_INVOKERS.
+	accepts := map[string][2]string{}
+	for _, r := range ofType(rs, "google_cloudfunctions2_function") {
+		env, _ := first(r.Values["service_config"])["environment_variables"].(map[string]any)
+		if a, ok := env["OIDC_AUDIENCES"].(string); ok {
+			accepts[a] = [2]string{a, env["OIDC_INVOKERS"].(string)}
+		}
+	}
+	if len(accepts) != 3 {
+		t.Errorf("%d functions check callers' tokens, want GmailPush, Jobs and Dispatch: %v", len(accepts), accepts)
+	}
+	accepted := func(t *testing.T, what, audience, caller string) {
+		a, ok := accepts[audience]
+		if !ok || !strings.Contains(a[1], caller) {
+			t.Errorf("%s sends tokens for %s as %s, which no function accepts (%v)", what, audience, caller, accepts)
+		}
+	}
+
 	t.Run("every push subscription sends an OIDC token", func(t *testing.T) {
 		pushes := 0
 		for _, r := range ofType(rs, "google_pubsub_subscription") {
@@ -109,6 +127,10 @@ func TestPlanSecurity(t *testing.T) {
 				t.Errorf("%s pushes without an OIDC token", r.Address)
 				continue
 			}
+			if oidc["audience"] != pc["push_endpoint"] {
+				t.Errorf("%s: audience %v for endpoint %v", r.Address, oidc["audience"], pc["push_endpoint"])
+			}
+			accepted(t, r.Address, oidc["audience"].(string), oidc["service_account_email"].(string))
 			if first(r.Values["dead_letter_policy"]) == nil {
 				t.Errorf("%s has no dead-letter policy", r.Address)
 			}
@@ -127,7 +149,10 @@ func TestPlanSecurity(t *testing.T) {
 			ht := first(r.Values["http_target"])
 			if ht == nil || first(ht["oidc_token"]) == nil || first(ht["oidc_token"])["service_account_email"] == nil {
 				t.Errorf("%s calls without an OIDC token", r.Address)
+				continue
 			}
+			oidc := first(ht["oidc_token"])
+			accepted(t, r.Address, oidc["audience"].(string), oidc["service_account_email"].(string))
 		}
 	})
 

@@ -28,7 +28,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &Handler{Store: env.Store, Publisher: pub, Log: env.Log}, nil
+		return wiring.Guard(env, "Dispatch", &Handler{Store: env.Store, Publisher: pub, Log: env.Log})
 	}))
 }
 

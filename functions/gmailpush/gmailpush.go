@@ -29,7 +29,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &Handler{Engine: e, Log: env.Log}, nil
+		return wiring.Guard(env, "GmailPush", &Handler{Engine: e, Log: env.Log})
 	}))
 }
 

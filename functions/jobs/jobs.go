@@ -44,7 +44,7 @@ func init() {
 			env.Log.Error("jobs: previews are not configured", "err", err)
 			previews = unavailablePreviews{err}
 		}
-		return &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews}, Lost: mail.Lost, Log: env.Log}, nil
+		return wiring.Guard(env, "Jobs", &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews}, Lost: mail.Lost, Log: env.Log})
 	}))
 }
 

@@ -107,3 +107,44 @@ func TestIDTokens(t *testing.T) {
 		t.Errorf("BearerToken = %q", BearerToken(r))
 	}
 }
+
+// Push and scheduler endpoints take only Google-signed tokens for their
+// audience from the allowed callers.
+func TestCallersGuardAnEndpoint(t *testing.T) {
+	ctx := context.Background()
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	t.Cleanup(g.Close)
+	other := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	other.Start()
+	t.Cleanup(other.Close)
+	const aud, push = "https://us-east1-p.cloudfunctions.net/crmsync-jobs", "crmsync-pubsub-push@p.iam.gserviceaccount.com"
+	c := &Callers{Tokens: NewIDTokens(ctx, g.JWKSURL(), clock.Real{}), Audiences: []string{"https://jobs-x.a.run.app", aud}, Emails: []string{push}}
+	reached := 0
+	h := c.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++; w.WriteHeader(204) }))
+	for name, tc := range map[string]struct {
+		token string
+		want  int
+	}{
+		"right token":     {g.OIDCToken(aud, push, time.Hour), 204},
+		"other audience":  {g.OIDCToken("https://elsewhere.example", push, time.Hour), 401},
+		"other signer":    {other.OIDCToken(aud, push, time.Hour), 401},
+		"expired":         {g.OIDCToken(aud, push, -time.Minute), 401},
+		"missing":         {"", 401},
+		"another account": {g.OIDCToken(aud, "attacker@evil.iam.gserviceaccount.com", time.Hour), 403},
+	} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+		if tc.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		w := httptest.NewRecorder()
+		before := reached
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want || (tc.want == 204) != (reached > before) {
+			t.Errorf("%s: %d (handler reached: %v), want %d", name, w.Code, reached > before, tc.want)
+		}
+		if tc.want == 401 && w.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without WWW-Authenticate", name)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package authn
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,4 +144,59 @@ func (s *SignIn) Finish(ctx context.Context, state, code string) (Identity, stri
 		return Identity{}, "", failure.Errorf(op, failure.Unauthenticated, "the sign-in answer does not belong to this browser's sign-in")
 	}
 	return id, st.Next, nil
+}
+
+// Callers guards a push or scheduler endpoint: the request must carry a
+// Google-signed identity token ("Authorization: Bearer …") for one of
+// Audiences, issued to one of Emails (the Pub/Sub push or Cloud Scheduler
+// service account). Cloud Run's invoker check does the same in front of
+// the function; this keeps the function safe if that is ever opened.
+type Callers struct {
+	Tokens    *IDTokens
+	Audiences []string
+	Emails    []string
+	Log       *slog.Logger
+}
+
+// Check returns who called, or why the call is refused: Unauthenticated
+// (no token, not Google's, expired, another audience) or Forbidden
+// (another caller).
+func (c *Callers) Check(r *http.Request) (Identity, error) {
+	raw := BearerToken(r)
+	var last error = failure.Errorf("authn: caller", failure.Unauthenticated, "no identity token")
+	if raw == "" {
+		return Identity{}, last
+	}
+	for _, aud := range c.Audiences {
+		id, err := c.Tokens.Verify(r.Context(), raw, aud)
+		if err != nil {
+			last = err
+			continue
+		}
+		if !slices.ContainsFunc(c.Emails, func(e string) bool { return strings.EqualFold(e, id.Email) }) {
+			return id, failure.Errorf("authn: caller", failure.Forbidden, "%s may not call this endpoint", id.Email)
+		}
+		return id, nil
+	}
+	return Identity{}, last
+}
+
+// Wrap refuses requests Check refuses (401 or 403) and passes the rest.
+func (c *Callers) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := c.Check(r); err != nil {
+			status := http.StatusUnauthorized
+			if failure.Is(err, failure.Forbidden) {
+				status = http.StatusForbidden
+			} else {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="crmsync"`)
+			}
+			if c.Log != nil {
+				c.Log.Warn("authn: call refused", "path", r.URL.Path, "status", status, "err", err)
+			}
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -27,6 +27,8 @@
 //	CALENDAR_WEBHOOK_URL      public URL of the CalendarPush function (Calendar push channels); unset: no push, scheduled passes only
 //	GOOGLE_JWKS_URL           signing keys replacing Google's for identity tokens (the fake Google); refused in production
 //	WEB_URL                   public URL of the Web function: OAuth redirect URIs and the links in e-mail are made from it (needed by Web and Jobs)
+//	OIDC_AUDIENCES            comma-separated audiences a push or scheduler endpoint accepts in callers' identity tokens (its own URL); required with OIDC_INVOKERS in production for GmailPush, Jobs and Dispatch
+//	OIDC_INVOKERS             comma-separated service accounts allowed to call those endpoints (Pub/Sub push's, Cloud Scheduler's)
 //	SYSTEM_SENDER             mailbox that sends system e-mail (confirmation, preview report, reconnect), through domain-wide delegation with gmail.send
 package config
 
@@ -71,6 +73,8 @@ type Config struct {
 	GoogleJWKSURL         string
 	WebURL                string // no trailing "/"
 	SystemSender          string
+	OIDCAudiences         []string
+	OIDCInvokers          []string
 }
 
 // Lookup reads one variable; os.LookupEnv is the production lookup.
@@ -117,6 +121,11 @@ func Load(lookup Lookup) (Config, error) {
 	c.GoogleJWKSURL = r.URL("GOOGLE_JWKS_URL")
 	c.WebURL = strings.TrimSuffix(r.URL("WEB_URL"), "/")
 	c.SystemSender = r.String("SYSTEM_SENDER", "")
+	c.OIDCAudiences = list(r.String("OIDC_AUDIENCES", ""))
+	c.OIDCInvokers = list(r.String("OIDC_INVOKERS", ""))
+	if (len(c.OIDCAudiences) == 0) != (len(c.OIDCInvokers) == 0) {
+		r.Fail(errors.New("config: OIDC_AUDIENCES and OIDC_INVOKERS are set together (want both: the accepted audiences and the allowed callers)"))
+	}
 	if c.SystemSender != "" && !strings.Contains(c.SystemSender, "@") {
 		r.Invalid("SYSTEM_SENDER", c.SystemSender, "an e-mail address of the firm's Workspace, e.g. crm-sync@firm.example")
 	}
@@ -139,6 +148,17 @@ func Load(lookup Lookup) (Config, error) {
 		}
 	}
 	return c, r.Err()
+}
+
+// list splits a comma-separated value, dropping empty items.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Reader collects typed values and every problem with them. Later

@@ -76,6 +76,12 @@ func TestLoadReportsEveryProblemByName(t *testing.T) {
 		{"CRM URL not a URL", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRM_URL", "crm.example"), []string{
 			`CRM_URL="crm.example" is not valid (want an absolute http or https URL)`,
 		}},
+		{"OIDC audiences without invokers", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "OIDC_AUDIENCES", "https://x.example/jobs"), []string{
+			"OIDC_AUDIENCES and OIDC_INVOKERS are set together",
+		}},
+		{"a sender that is not an address", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "SYSTEM_SENDER", "crm-sync"), []string{
+			`SYSTEM_SENDER="crm-sync" is not valid`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

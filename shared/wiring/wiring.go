@@ -8,13 +8,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"sync"
 
 	"cloud.google.com/go/pubsub/v2"
 	"golang.org/x/oauth2"
 
+	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm/restcrm"
@@ -239,4 +242,24 @@ func Previews(ctx context.Context, env *instance.Env, name string) (*preview.Ser
 	}
 	return &preview.Service{Store: env.Store, Contacts: contacts, Calendar: cal, Sender: sender, Links: links, WebURL: env.Config.WebURL,
 		Clock: clock.Real{}, Log: env.Log}, nil
+}
+
+// Guard puts the caller check of package authn in front of a push or
+// scheduler endpoint when OIDC_AUDIENCES and OIDC_INVOKERS are set. In
+// production they must be; the sandbox's Pub/Sub emulator sends no
+// identity tokens, so outside production an unset pair leaves the
+// endpoint open (and says so once).
+func Guard(env *instance.Env, name string, h http.Handler) (http.Handler, error) {
+	c := env.Config
+	if len(c.OIDCAudiences) == 0 {
+		if c.Env == config.Production {
+			return nil, failure.Errorf("wiring: guard "+name, failure.Permanent,
+				"OIDC_AUDIENCES and OIDC_INVOKERS are not set (want this function's URL and the service account of Pub/Sub push or Cloud Scheduler)")
+		}
+		env.Log.Info("the endpoint does not check callers' identity tokens outside production unless OIDC_AUDIENCES is set", "function", name)
+		return h, nil
+	}
+	callers := &authn.Callers{Tokens: authn.NewIDTokens(context.Background(), c.GoogleJWKSURL, clock.Real{}), Audiences: c.OIDCAudiences,
+		Emails: c.OIDCInvokers, Log: env.Log}
+	return callers.Wrap(h), nil
 }

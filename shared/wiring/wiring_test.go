@@ -2,7 +2,12 @@ package wiring
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/config"
@@ -99,5 +104,39 @@ func TestPerUserGrantFromTheConnectFlow(t *testing.T) {
 	}
 	if p, err := gm.Users.GetProfile("me").Do(); err != nil || p.EmailAddress != "cat@oauth.test" {
 		t.Errorf("Gmail with the user's own grant: %v, %v", p, err)
+	}
+}
+
+// In production a push or scheduler endpoint does not start without its
+// caller check; with it, only the allowed caller's token gets through.
+func TestGuard(t *testing.T) {
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	t.Cleanup(g.Close)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	env := &instance.Env{Config: config.Config{Env: config.Production}, Log: logging.Discard()}
+	if _, err := Guard(env, "Jobs", ok); !failure.Is(err, failure.Permanent) || !strings.Contains(err.Error(), "OIDC_AUDIENCES") {
+		t.Errorf("production without OIDC settings: %v", err)
+	}
+	env.Config = config.Config{Env: config.Sandbox}
+	if h, err := Guard(env, "Jobs", ok); err != nil || reflect.ValueOf(h).Pointer() != reflect.ValueOf(ok).Pointer() {
+		t.Errorf("the sandbox without OIDC settings: %v", err)
+	}
+	const aud, push = "https://r-p.cloudfunctions.net/crmsync-jobs", "push@p.iam.gserviceaccount.com"
+	env.Config = config.Config{Env: config.Production, GoogleJWKSURL: g.JWKSURL(), OIDCAudiences: []string{aud}, OIDCInvokers: []string{push}}
+	h, err := Guard(env, "Jobs", ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for token, want := range map[string]int{"": 401, g.OIDCToken(aud, push, time.Hour): 204, g.OIDCToken(aud, "other@p.iam.gserviceaccount.com", time.Hour): 403} {
+		r := httptest.NewRequest("POST", "/", nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("token %.20q: %d, want %d", token, w.Code, want)
+		}
 	}
 }

@@ -5,8 +5,15 @@
 locals {
   # cloudfunctions.net URLs are known before the functions exist, so the
   # functions can be told each other's public URLs without a cycle.
-  base          = "https://${var.region}-${var.project_id}.cloudfunctions.net"
-  web_url       = "${local.base}/crmsync-web"
+  base    = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+  web_url = "${local.base}/crmsync-web"
+  # Pushes and ticks call these URLs with identity tokens for them; the
+  # functions accept exactly these audiences from exactly those callers.
+  gmailpush_url = "${local.base}/crmsync-gmailpush"
+  jobs_url      = "${local.base}/crmsync-jobs"
+  dispatch_url  = "${local.base}/crmsync-dispatch"
+  push_sa       = "crmsync-pubsub-push@${var.project_id}.iam.gserviceaccount.com"
+  scheduler_sa  = "crmsync-scheduler@${var.project_id}.iam.gserviceaccount.com"
   crm_url       = var.deploy_reference_crm ? "${local.base}/crmsync-crmapi/" : var.crm_url
   system_sender = var.system_sender != "" ? var.system_sender : "crm-sync@${var.domain}"
   all_secrets   = ["oauth-client-secret", "token-encryption-key", "crm-api-key", "google-delegation-key"]
@@ -36,15 +43,18 @@ locals {
     }
     "crmsync-gmailpush" = {
       folder = "gmailpush", entry_point = "GmailPush", memory = "1Gi", cpu = "1", timeout_seconds = 300, max_instances = 50, concurrency = 8,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, env = local.engine_env, invokers = ["push"]
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"],
+      env    = merge(local.engine_env, { OIDC_AUDIENCES = local.gmailpush_url, OIDC_INVOKERS = local.push_sa })
     }
     "crmsync-jobs" = {
       folder = "jobs", entry_point = "Jobs", memory = "1Gi", cpu = "1", timeout_seconds = 600, max_instances = 50, concurrency = 4,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, env = local.engine_env, invokers = ["push"]
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"],
+      env    = merge(local.engine_env, { OIDC_AUDIENCES = local.jobs_url, OIDC_INVOKERS = local.push_sa })
     }
     "crmsync-dispatch" = {
       folder = "dispatch", entry_point = "Dispatch", memory = "256Mi", cpu = "1", timeout_seconds = 120, max_instances = 2, concurrency = 1,
-      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, env = local.common_env, invokers = ["scheduler"]
+      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, invokers = ["scheduler"],
+      env    = merge(local.common_env, { OIDC_AUDIENCES = local.dispatch_url, OIDC_INVOKERS = local.scheduler_sa })
     }
     "crmsync-calendarpush" = {
       folder = "calendarpush", entry_point = "CalendarPush", memory = "256Mi", cpu = "1", timeout_seconds = 30, max_instances = 10, concurrency = 40,
@@ -113,20 +123,20 @@ module "pubsub" {
   project_number       = var.project_number
   push_service_account = module.iam.pubsub_push_email
   push = {
-    "gmail-push" = { topic = "gmail-notifications", endpoint = module.functions.uris["crmsync-gmailpush"], ack_deadline_seconds = 300, max_delivery_attempts = 20 }
-    "jobs-push"  = { topic = "jobs", endpoint = module.functions.uris["crmsync-jobs"], ack_deadline_seconds = 600, max_delivery_attempts = 20 }
+    "gmail-push" = { topic = "gmail-notifications", endpoint = local.gmailpush_url, ack_deadline_seconds = 300, max_delivery_attempts = 20 }
+    "jobs-push"  = { topic = "jobs", endpoint = local.jobs_url, ack_deadline_seconds = 600, max_delivery_attempts = 20 }
   }
-  depends_on = [module.platform]
+  depends_on = [module.platform, module.functions]
 }
 
 module "scheduler" {
   source          = "../../modules/scheduler"
   project_id      = var.project_id
   region          = var.region
-  dispatch_uri    = module.functions.uris["crmsync-dispatch"]
+  dispatch_uri    = local.dispatch_url
   service_account = module.iam.scheduler_email
   jobs            = var.schedules
-  depends_on      = [module.platform]
+  depends_on      = [module.platform, module.functions]
 }
 
 # The tenant the Web function admits: the firm's domain and admins. It is
