@@ -25,6 +25,7 @@ import (
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/contactsync"
+	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
@@ -41,6 +42,7 @@ const (
 	ann    = "ann@firm.test" // the admin
 	cat    = "cat@firm.test" // a user with the integration right
 	dora   = "dora@firm.test"
+	zed    = "zed@other.test" // the admin of another firm
 	sender = "crm-sync@firm.test"
 	client = "firm-client.apps.googleusercontent.com"
 )
@@ -67,6 +69,7 @@ type world struct {
 	box   *tokencrypt.Box
 	links *preview.Links
 	jobs  *published
+	crm   *refcrm.Store
 	raw   func(path string) map[string]any
 }
 
@@ -78,7 +81,7 @@ func newWorld(t *testing.T) *world {
 	g := fakegoogle.New(fakegoogle.Options{Clock: clk})
 	g.Start()
 	t.Cleanup(g.Close)
-	for _, u := range []string{ann, cat, dora, sender} {
+	for _, u := range []string{ann, cat, dora, sender, zed} {
 		g.AddUser(fakegoogle.User{Email: u})
 	}
 	crmStore := refcrm.New(fs, "firm", clk)
@@ -88,7 +91,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	if _, err := st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice", Domains: []string{"firm.test"},
-		Admins: []string{ann}, AuthMode: store.AuthUserOAuth, OAuthClientID: client, AllowAllContacts: true}); err != nil {
+		Admins: []string{ann}, AuthMode: store.AuthUserOAuth, OAuthClientID: client, AllowAllContacts: true, AutoMailSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Another firm on the same deployment.
+	if _, err := st.Tenants().Create(ctx, store.Tenant{ID: "other", Name: "Other", CRMName: "X", Domains: []string{"other.test"},
+		Admins: []string{zed}, AuthMode: store.AuthUserOAuth, OAuthClientID: client}); err != nil {
 		t.Fatal(err)
 	}
 	saKey, saClient, err := g.AddServiceAccount("sender@p.iam.gserviceaccount.com")
@@ -105,7 +113,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	links, _ := preview.NewLinks(rootKey)
-	w := &world{ctx: ctx, clk: clk, st: st, g: g, box: box, links: links, jobs: &published{}}
+	w := &world{ctx: ctx, clk: clk, st: st, g: g, box: box, links: links, jobs: &published{}, crm: crmStore}
 	mux := http.NewServeMux()
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
@@ -589,5 +597,70 @@ func TestConfirmingGuardedDeletions(t *testing.T) {
 	u, _ := w.st.Users().Get(w.ctx, cat)
 	if !u.Contacts.ConfirmedDeletes || len(w.jobs.jobs) == 0 || w.jobs.jobs[len(w.jobs.jobs)-1] != `{"kind":"contact-sync","user":"cat@firm.test"}` {
 		t.Errorf("after confirming: confirmed %v, jobs %v", u.Contacts.ConfirmedDeletes, w.jobs.jobs)
+	}
+}
+
+// No request of one user reads or changes another's data: an admin of
+// another firm sees none of this firm's users and cannot change their
+// rights; a user cannot resolve another user's review item.
+func TestTenantsAndUsersAreIsolated(t *testing.T) {
+	w := newWorld(t)
+	z := w.browser(t)
+	w.signIn(t, z, zed).Body.Close()
+	var v struct {
+		Users []setup.Status
+		CSRF  string
+	}
+	if code := w.getJSON(t, z, "/admin", &v); code != 200 {
+		t.Fatalf("zed's admin page: %d", code)
+	}
+	for _, u := range v.Users {
+		if !strings.HasSuffix(u.Email, "@other.test") {
+			t.Errorf("another firm's admin sees %s", u.Email)
+		}
+	}
+	if code, _ := post(t, z, w.url("/admin/rights"), url.Values{"csrf": {v.CSRF}, "email": {dora}, "enabled": {"true"}}); code != http.StatusForbidden {
+		t.Errorf("another firm's admin changing a right: %d, want 403", code)
+	}
+	if cu, _ := w.crm.UserByEmail(w.ctx, dora); cu.IntegrationEnabled {
+		t.Error("another firm's admin granted a right")
+	}
+
+	b := w.connectedCat(t)
+	a := w.browser(t)
+	w.signIn(t, a, ann).Body.Close()
+	catCRM, _ := w.crm.UserByEmail(w.ctx, cat)
+	co, err := w.crm.CreateClient(w.ctx, crm.Write{IdempotencyKey: "c1"}, crm.Client{Name: "Co"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := w.crm.CreateClient(w.ctx, crm.Write{IdempotencyKey: "c2"}, crm.Client{Name: "Home"})
+	act, err := w.crm.CreateEmailActivity(w.ctx, crm.Write{AsUser: catCRM.ID, IdempotencyKey: "a1"}, crm.EmailActivity{ClientID: co.ID, Owner: catCRM.ID,
+		NeedsReview: true, Candidates: []string{home.ID}, Reason: "most matched addresses", Email: crm.Email{Subject: "Plans", From: "carol@client.test", Date: w.clk.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var annQueue setup.Review
+	w.getJSON(t, a, "/review", &annQueue)
+	if len(annQueue.Items) != 0 {
+		t.Errorf("ann sees cat's review items: %+v", annQueue.Items)
+	}
+	if code, _ := post(t, a, w.url("/review/"+act.ID), url.Values{"csrf": {w.csrf(t, a)}, "client": {home.ID}}); code != http.StatusForbidden {
+		t.Errorf("ann resolving cat's item: %d, want 403", code)
+	}
+	var catQueue setup.Review
+	w.getJSON(t, b, "/review", &catQueue)
+	if len(catQueue.Items) != 1 || catQueue.Items[0].Suggested.Name != "Co" {
+		t.Fatalf("cat's queue: %+v", catQueue.Items)
+	}
+	if code, _ := post(t, b, w.url("/review/"+act.ID), url.Values{"csrf": {w.csrf(t, b)}, "client": {home.ID}}); code != http.StatusSeeOther {
+		t.Errorf("cat reassigning her item: %d", code)
+	}
+	got, _ := w.crm.EmailActivity(w.ctx, act.ID)
+	if got.ClientID != home.ID || got.NeedsReview {
+		t.Errorf("after cat's reassignment: %+v", got)
+	}
+	if code, _ := post(t, b, w.url("/review/"+act.ID), url.Values{"csrf": {w.csrf(t, b)}, "client": {co.ID}}); code != http.StatusConflict {
+		t.Errorf("resolving twice: %d, want 409", code)
 	}
 }
