@@ -19,6 +19,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -225,6 +226,9 @@ func (p *pass) fileMessage(ctx context.Context, id string) (string, map[string]s
 		return AutoSkipped, map[string]string{"reason": "outgoing mail without your own address among the recipients"}, nil
 	}
 	addrs := slices.Concat(matching.Addresses(parsed.From), recipients)
+	if len(addrs) > matching.MaxLookups {
+		return AutoSkipped, map[string]string{"reason": fmt.Sprintf("%d addresses, more than the %d looked up for one message (mass mail is not filed)", len(addrs), matching.MaxLookups)}, nil
+	}
 	cands, err := p.candidates(ctx, addrs, me)
 	if err != nil {
 		return "", nil, err

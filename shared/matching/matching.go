@@ -220,18 +220,28 @@ func Prepare(m Message, u User, o Options) Plan {
 		headers = o.Outgoing
 	}
 	var lookup []string
+	seen := map[string]bool{me: true}
 	for _, h := range headers {
 		if !outgoing && h == Bcc {
 			continue
 		}
 		for _, a := range Addresses(m.header(h)) {
-			if a != me && !slices.Contains(lookup, a) {
+			if !seen[a] {
+				seen[a] = true
 				lookup = append(lookup, a)
 			}
 		}
 	}
+	if len(lookup) > MaxLookups {
+		return fail(fmt.Sprintf("the message has %d addresses to match, more than the %d looked up for one message (mass mail is not posted)", len(lookup), MaxLookups))
+	}
 	return Plan{Lookup: lookup}
 }
+
+// MaxLookups bounds the addresses looked up in the CRM for one message,
+// so a message to thousands of recipients costs a bounded number of CRM
+// calls; such a message fails with the reason.
+const MaxLookups = 200
 
 // Decide turns the CRM's answers (contact ids per looked-up address, as the
 // user may see them) into the outcome.

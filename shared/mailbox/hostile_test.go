@@ -1,0 +1,107 @@
+package mailbox_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/matching"
+)
+
+// Oversized and malformed messages get a clear outcome (Failed with the
+// reason, or posted when nothing is wrong with them), memory stays
+// bounded, and nothing crashes: a 40 MB message, 10,000 recipients,
+// multiparts nested 2,000 deep, a header line of 1 MB.
+func TestHostileMessagesGetAClearOutcome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40 MB message")
+	}
+	w := newWorld(t, nil)
+	big := strings.Repeat("A", 30<<20) // 30 MB of data: 40 MB as base64
+	var many strings.Builder
+	for i := range 10_000 {
+		if i > 0 {
+			many.WriteString(", ")
+		}
+		fmt.Fprintf(&many, "r%d@list%d.test", i, i%50)
+	}
+	const depth = 2000
+	var nested strings.Builder
+	for i := range depth {
+		fmt.Fprintf(&nested, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i)
+	}
+	nested.WriteString("Content-Type: text/plain\n\ndeep inside\n")
+	for i := depth - 1; i >= 0; i-- {
+		fmt.Fprintf(&nested, "--b%d--\n", i)
+	}
+	cases := []struct {
+		name, raw string
+		labels    []string
+		status    string
+		reason    string
+	}{
+		{"a 40 MB message", "From: \"Carol Client\" <carol@client.test>\nTo: ann@firm.test\nSubject: Scans\nMIME-Version: 1.0\n" +
+			"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nThe scans.\n--x\n" +
+			"Content-Type: application/octet-stream; name=scans.bin\nContent-Disposition: attachment; filename=scans.bin\nContent-Transfer-Encoding: base64\n\n" +
+			base64.StdEncoding.EncodeToString([]byte(big)) + "\n--x--\n", []string{"INBOX"}, "SmartOfficeFailed", "over the firm's limit"},
+		{"10,000 recipients", "From: ann@firm.test\nTo: " + many.String() + "\nSubject: Newsletter\n\nHello all.\n", []string{"SENT"},
+			"SmartOfficeFailed", fmt.Sprintf("more than the %d looked up", matching.MaxLookups)},
+		{"multiparts nested 2,000 deep", "From: \"Carol Client\" <carol@client.test>\nTo: ann@firm.test\nSubject: Deep\nMIME-Version: 1.0\n" +
+			nested.String(), []string{"INBOX"}, "SmartOfficePosted", ""},
+		{"a header line of 1 MB", "From: \"Carol Client\" <carol@client.test>\nTo: ann@firm.test\nSubject: " + strings.Repeat("long ", 200_000) +
+			"\n\nBody.\n", []string{"INBOX"}, "SmartOfficePosted", ""},
+	}
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sample := func() {
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+		}
+	}
+	ids := make([]string, len(cases))
+	for i, c := range cases {
+		ids[i] = w.deliver(c.raw, c.labels...)
+		w.label(ids[i])
+	}
+	big, cases[0].raw = "", ""
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	peak.Store(before.HeapInuse)
+	go sample()
+	w.process()
+	close(stop)
+	for i, c := range cases {
+		got := w.statusOf(ids[i])
+		if len(got) != 1 || got[0] != c.status {
+			t.Errorf("%s: labels %v, want %s", c.name, got, c.status)
+		}
+		if c.reason != "" {
+			e, err := w.st.Ledger().Get(w.ctx, "mail:"+ann, ids[i])
+			if err != nil || !strings.Contains(e.Detail["reason"], c.reason) {
+				t.Errorf("%s: reason %q (%v), want it to say %q", c.name, e.Detail["reason"], err, c.reason)
+			}
+		}
+	}
+	// The pass's growth of the heap (the fake Gmail serving the messages
+	// is in this process too) stays within a bounded multiple of the
+	// largest message.
+	grew := (peak.Load() - before.HeapInuse) >> 20
+	if grew > 512 {
+		t.Errorf("the heap grew by %d MB during the pass", grew)
+	}
+	t.Logf("the heap grew by %d MB during the pass (the largest message is 40 MB; the fake Gmail's JSON answer is in this process too)", grew)
+}
