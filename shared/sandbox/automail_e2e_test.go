@@ -113,7 +113,7 @@ func autoMailSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 		if cc != "" {
 			raw += "Cc: " + cc + "\r\n"
 		}
-		raw += "Subject: " + subject + " " + project + "\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", "-") + "-" + project + "@e2e.test>\r\n\r\nHello.\r\n"
+		raw += "Subject: " + subject + " " + project + "\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", "-") + "-" + project + "@e2e.test>\r\n\r\nHello. E2E-BODY-MARKER\r\n"
 		id, err := parts.Google.InsertMessage(bob, []byte(raw), labels)
 		if err != nil {
 			t.Fatal(err)

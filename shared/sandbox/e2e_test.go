@@ -3,7 +3,6 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,13 +54,14 @@ func TestSandboxEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := captureLogs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan sandbox.Parts, 1)
 	done := make(chan error, 1)
 	var out bytes.Buffer
 	go func() {
 		done <- sandbox.Run(ctx, sandbox.Options{Config: cfg, Host: "127.0.0.1", WebPort: freePort(t), GooglePort: freePort(t), CRMPort: freePort(t),
-			Log: logging.New(io.Discard, cfg.LogLevel, project), Out: &out, OnReady: func(p sandbox.Parts) { ready <- p }})
+			Log: logging.New(logs, cfg.LogLevel, project), Out: &out, OnReady: func(p sandbox.Parts) { ready <- p }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -82,6 +82,21 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
 	t.Run("setup on the web pages in Chromium", func(t *testing.T) { setupInChromium(t, ctx, parts) })
 	t.Run("automatic mail sync, review, lost access", func(t *testing.T) { autoMailSync(t, ctx, parts, project) })
+	t.Run("logs carry no tokens, secrets, bodies or attachments", func(t *testing.T) {
+		scanLogs(t, logs.String(), map[string]string{
+			"a refresh token":          "1//fake-refresh-",
+			"an access token":          "ya29.fake-",
+			"an authorization code":    "4/fake-code-",
+			"the token-encryption key": os.Getenv("CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY"),
+			"the OAuth client secret":  sandbox.OAuthClientSecret,
+			"the CRM API key":          "e2e-key",
+			"a private key":            "PRIVATE KEY",
+			"a message body":           "Please call me",
+			"another message body":     "E2E-BODY-MARKER",
+			"a console body":           "The signed forms are attached",
+			"attachment data":          "JVBERi0xLjQK",
+		})
+	})
 }
 
 // The whole path a user takes: mail arrives, the user adds the SmartOffice

@@ -1,0 +1,73 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// capturedLogs is everything the sandbox's functions and the sandbox
+// itself write to stdout and stderr during the end-to-end run (the
+// functions log there, as on Cloud Run), still echoed to the test's own.
+type capturedLogs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *capturedLogs) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+func (c *capturedLogs) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// captureLogs redirects os.Stdout and os.Stderr for the rest of the test.
+func captureLogs(t *testing.T) *capturedLogs {
+	logs := &capturedLogs{}
+	for _, f := range []**os.File{&os.Stdout, &os.Stderr} {
+		orig := *f
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		*f = w
+		done := make(chan struct{})
+		go func() {
+			io.Copy(io.MultiWriter(logs, orig), r)
+			close(done)
+		}()
+		t.Cleanup(func() {
+			*f = orig
+			w.Close()
+			<-done
+		})
+	}
+	return logs
+}
+
+// scanLogs fails for every forbidden string found in the logs: tokens,
+// secrets, message bodies and attachment data.
+func scanLogs(t *testing.T, logs string, forbidden map[string]string) {
+	if !strings.Contains(logs, "mail: pass done") || !strings.Contains(logs, "web: signed in") {
+		t.Fatalf("the capture holds no function logs (%d bytes); the scan would prove nothing", len(logs))
+	}
+	for what, s := range forbidden {
+		if s == "" {
+			t.Errorf("nothing to look for as %s", what)
+			continue
+		}
+		if i := strings.Index(logs, s); i >= 0 {
+			start, end := max(0, i-200), min(len(logs), i+len(s)+100)
+			t.Errorf("the logs contain %s:\n…%s…", what, logs[start:end])
+		}
+	}
+	t.Logf("scanned %d bytes of logs for %d kinds of secret", len(logs), len(forbidden))
+}
