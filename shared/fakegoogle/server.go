@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -366,7 +367,8 @@ func (f *Fault) next(rng *rand.Rand) (code int, delay time.Duration) {
 
 // SetFault injects failures into the method with this discovery ID (e.g.
 // "gmail.users.messages.get"), or into every method with "*". A nil fault
-// removes it.
+// removes it. An ID the fake does not serve panics: a fault on a method
+// nobody calls would make a test prove nothing.
 func (s *Server) SetFault(method string, f *Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -375,6 +377,9 @@ func (s *Server) SetFault(method string, f *Fault) {
 			s.setFaultLocked(rt.id, f)
 		}
 		return
+	}
+	if !slices.ContainsFunc(s.routes, func(rt *route) bool { return rt.id == method }) {
+		panic("fakegoogle: SetFault: no method " + method + " (want a discovery ID such as gmail.users.messages.get)")
 	}
 	s.setFaultLocked(method, f)
 }

@@ -47,6 +47,12 @@ func (r *Leases) ref(userID, scope string) (*firestore.DocumentRef, string, erro
 // Acquire takes the lease of userID's scope for holder for ttl. It fails
 // with Conflict when another holder has an unexpired lease. A holder that
 // already has the lease gets it extended.
+//
+// It is a read and a conditional write (create if absent, else update if
+// unchanged since the read), not a transaction: many instances racing
+// for one user's lease (a storm of redelivered notifications) each get an
+// answer at once, one the lease and the rest Conflict, instead of queueing
+// on a transaction lock.
 func (r *Leases) Acquire(ctx context.Context, userID, scope, holder string, ttl time.Duration) (Lease, error) {
 	const op = "store: lease acquire"
 	if holder == "" || ttl <= 0 {
@@ -56,33 +62,40 @@ func (r *Leases) Acquire(ctx context.Context, userID, scope, holder string, ttl 
 	if err != nil {
 		return Lease{}, err
 	}
-	var out Lease
-	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		now := r.s.now()
-		var cur Lease
-		snap, err := tx.Get(ref)
-		switch {
-		case isNotFound(err):
-		case err != nil:
-			return classify(op, err)
-		default:
-			if err := snap.DataTo(&cur); err != nil {
-				return failure.E(op, failure.Permanent, err)
-			}
-		}
-		token := cur.Token
-		if cur.Holder != holder {
-			if cur.Holder != "" && now.Before(cur.ExpiresAt) {
-				return failure.Errorf(op, failure.Conflict, "lease %s of %s is held until %s", scope, uid, cur.ExpiresAt.Format(time.RFC3339))
-			}
-			token++
-		}
-		out = Lease{UserID: uid, Scope: scope, Holder: holder, Token: token, ExpiresAt: now.Add(ttl)}
-		out.ExpireAt = out.ExpiresAt.Add(leaseTTLGrace)
-		return tx.Set(ref, out)
-	})
-	if err != nil {
+	now := r.s.now()
+	var cur Lease
+	snap, err := ref.Get(ctx)
+	exists := err == nil
+	switch {
+	case isNotFound(err):
+	case err != nil:
 		return Lease{}, classify(op, err)
+	default:
+		if err := snap.DataTo(&cur); err != nil {
+			return Lease{}, failure.E(op, failure.Permanent, err)
+		}
+	}
+	token := cur.Token
+	if cur.Holder != holder {
+		if cur.Holder != "" && now.Before(cur.ExpiresAt) {
+			return Lease{}, failure.Errorf(op, failure.Conflict, "lease %s of %s is held until %s", scope, uid, cur.ExpiresAt.Format(time.RFC3339))
+		}
+		token++
+	}
+	out := Lease{UserID: uid, Scope: scope, Holder: holder, Token: token, ExpiresAt: now.Add(ttl)}
+	out.ExpireAt = out.ExpiresAt.Add(leaseTTLGrace)
+	if !exists {
+		_, err = ref.Create(ctx, out)
+	} else {
+		_, err = ref.Update(ctx, []firestore.Update{{Path: "holder", Value: out.Holder}, {Path: "token", Value: out.Token},
+			{Path: "expiresAt", Value: out.ExpiresAt}, {Path: "expireAt", Value: out.ExpireAt}}, firestore.LastUpdateTime(snap.UpdateTime))
+	}
+	if err != nil {
+		err = classify(op, err)
+		if failure.Is(err, failure.Conflict) {
+			return Lease{}, failure.Errorf(op, failure.Conflict, "lease %s of %s was taken by another holder just now", scope, uid)
+		}
+		return Lease{}, err
 	}
 	return out, nil
 }

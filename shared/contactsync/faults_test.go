@@ -1,0 +1,81 @@
+package contactsync_test
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/crmtest"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/crm/restcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/store"
+)
+
+// The CRM down, then a burst of People 429 and 503 answers: the passes in
+// that time fail without moving a cursor; the first pass after both end
+// catches up both ways, with nothing lost and nothing duplicated.
+func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, nil)
+	outage := &crmtest.Outage{Next: refcrm.Handler(w.crm, "k", logging.Discard())}
+	srv := httptest.NewServer(outage)
+	t.Cleanup(srv.Close)
+	client := restcrm.New(srv.URL+"/", "k")
+	client.Backoff = func(int) time.Duration { return time.Millisecond }
+	w.engine.CRM = client
+	w.pass() // the initial sync
+
+	// While the CRM is down: new people in Google, a rename in the CRM.
+	outage.Down(true)
+	for _, c := range []fakegoogle.SeedContact{
+		{User: ann, Given: "Hal", Family: "Outage", Emails: []string{"hal@else.test"}},
+		{User: ann, Given: "Ida", Family: "Outage", Emails: []string{"ida@else.test"}},
+	} {
+		if _, err := w.google.AddContact(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dan, err := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dan.FirstName = "Daniel"
+	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{IdempotencyKey: "rename-dan"}, dan); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the scheduler's ticks during the outage
+		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
+			t.Fatal("a pass succeeded while the CRM was down")
+		}
+	}
+	outage.Down(false)
+
+	// Then Google answers 429 and 503 for a while.
+	w.google.SetFault("people.people.connections.list", &fakegoogle.Fault{Script: []int{429, 503, 429, 503}})
+	for range 2 {
+		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
+			t.Fatal("a pass succeeded through the burst of 429 and 503 answers")
+		}
+	}
+	w.google.SetFault("people.people.connections.list", nil)
+
+	w.pass() // the first tick after both outages
+	w.pass() // and one more: nothing left to do, nothing doubled
+	crmSide := w.crmByEmail()
+	for _, addr := range []string{"hal@else.test", "ida@else.test"} {
+		if len(crmSide[addr]) != 1 {
+			t.Errorf("%s is %d times in the CRM, want once", addr, len(crmSide[addr]))
+		}
+	}
+	google := w.googleByEmail() // fails the test on any address twice
+	if p := google["dan@client.test"]; p == nil || len(p.Names) == 0 || p.Names[0].GivenName != "Daniel" {
+		t.Errorf("the CRM's rename did not reach Google: %+v", p)
+	}
+	for addr, cs := range crmSide {
+		if len(cs) > 1 {
+			t.Errorf("%s is %d times in the CRM", addr, len(cs))
+		}
+	}
+}

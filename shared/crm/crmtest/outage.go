@@ -1,0 +1,32 @@
+package crmtest
+
+import (
+	"net/http"
+	"sync/atomic"
+)
+
+// Outage puts a CRM REST API handler behind a switch: while down, every
+// request answers 503 UNAVAILABLE before reaching the CRM, as a CRM that
+// is restarting or unreachable does. Fault tests turn it off and on.
+type Outage struct {
+	Next    http.Handler
+	down    atomic.Bool
+	refused atomic.Int64
+}
+
+// Down starts or ends the outage.
+func (o *Outage) Down(down bool) { o.down.Store(down) }
+
+// Refused counts the requests answered 503.
+func (o *Outage) Refused() int64 { return o.refused.Load() }
+
+func (o *Outage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if o.down.Load() {
+		o.refused.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error":{"code":503,"status":"UNAVAILABLE","message":"the CRM is down"}}`))
+		return
+	}
+	o.Next.ServeHTTP(w, r)
+}
