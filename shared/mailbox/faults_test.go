@@ -1,8 +1,8 @@
 package mailbox_test
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"sync"
 	"testing"
