@@ -1,0 +1,71 @@
+package calendarsync_test
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/crmtest"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/crm/restcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+)
+
+// The CRM down, then a burst of Calendar 429 and 503 answers: the passes
+// in that time fail without moving a cursor; the first pass after both
+// end carries every change made in the meantime, on both sides, once.
+func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
+	w := newWorld(t, all)
+	outage := &crmtest.Outage{Next: refcrm.Handler(w.crm, "k", logging.Discard())}
+	srv := httptest.NewServer(outage)
+	t.Cleanup(srv.Close)
+	client := restcrm.New(srv.URL+"/", "k")
+	client.Backoff = func(int) time.Duration { return time.Millisecond }
+	w.engine.CRM = client
+	day := time.Now().AddDate(0, 0, 3)
+	if _, err := w.cal.Events.Insert("primary", event("Before", at(day, 9), 1)).Do(); err != nil {
+		t.Fatal(err)
+	}
+	w.pass()
+
+	outage.Down(true)
+	if _, err := w.cal.Events.Insert("primary", event("During the outage", at(day, 11), 1)).Do(); err != nil {
+		t.Fatal(err)
+	}
+	crmSide, err := w.crm.CreateActivity(w.ctx, crm.Write{AsUser: "u-ann", IdempotencyKey: "crm-during"}, crm.Activity{Owner: "u-ann", Title: "Booked in the CRM",
+		Start: at(day, 14), End: at(day, 15), TimeZone: "America/New_York"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
+			t.Fatal("a pass succeeded while the CRM was down")
+		}
+	}
+	outage.Down(false)
+	w.google.SetFault("calendar.events.list", &fakegoogle.Fault{Script: []int{429, 503, 503, 429}})
+	for range 2 {
+		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
+			t.Fatal("a pass succeeded through the burst of 429 and 503 answers")
+		}
+	}
+	w.google.SetFault("calendar.events.list", nil)
+
+	w.pass() // the first tick after both outages
+	w.pass()
+	acts := w.activities() // fails on a title twice
+	for _, title := range []string{"Before", "During the outage", "Booked in the CRM"} {
+		if _, ok := acts[title]; !ok {
+			t.Errorf("no activity %q", title)
+		}
+	}
+	evs := w.events()
+	if _, ok := evs["Booked in the CRM"]; !ok {
+		t.Errorf("the CRM's activity %s did not reach Google: %v", crmSide.ID, evs)
+	}
+	if len(evs) != 3 || len(acts) != 3 {
+		t.Errorf("%d events and %d activities, want 3 of each", len(evs), len(acts))
+	}
+}
