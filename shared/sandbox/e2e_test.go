@@ -82,6 +82,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
 	t.Run("setup on the web pages in Chromium", func(t *testing.T) { setupInChromium(t, ctx, parts) })
 	t.Run("automatic mail sync, review, lost access", func(t *testing.T) { autoMailSync(t, ctx, parts, project) })
+	t.Run("a storm of redelivered notifications and shuffled jobs", func(t *testing.T) { redeliveryStorm(t, ctx, parts, project) })
 	t.Run("logs carry no tokens, secrets, bodies or attachments", func(t *testing.T) {
 		scanLogs(t, logs.String(), map[string]string{
 			"a refresh token":          "1//fake-refresh-",
@@ -94,6 +95,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 			"a message body":           "Please call me",
 			"another message body":     "E2E-BODY-MARKER",
 			"a console body":           "The signed forms are attached",
+			"the storm's body":         "Storm body",
 			"attachment data":          "JVBERi0xLjQK",
 		})
 	})
