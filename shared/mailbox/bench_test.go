@@ -3,19 +3,11 @@ package mailbox_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"cloud.google.com/go/firestore"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
@@ -32,26 +24,6 @@ import (
 // fake Google call and Gmail's per-user budget of 15,000 units a minute.
 // They report Gmail quota units, the product's Firestore RPCs and CRM calls
 // per posted message, latency and burst throughput.
-
-// rpcCounter counts Firestore RPCs by method.
-type rpcCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *rpcCounter) add(method string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[method[strings.LastIndexByte(method, '/')+1:]]++
-}
-
-func (c *rpcCounter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.n
-	c.n = map[string]int{}
-	return out
-}
 
 // countingCRM counts the engine's CRM calls.
 type countingCRM struct {
@@ -72,43 +44,15 @@ func (c *countingCRM) PostNote(ctx context.Context, w crm.Write, n crm.Note) (cr
 	return c.CRM.PostNote(ctx, w, n)
 }
 
-// ownerCreds is the emulator's credential, as the Firestore client sends it.
-type ownerCreds struct{}
-
-func (ownerCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer owner"}, nil
-}
-func (ownerCreds) RequireTransportSecurity() bool { return false }
-
 type benchWorld struct {
 	*world
-	rpcs *rpcCounter
+	rpcs *storetest.RPCCounter
 	crm  *countingCRM
 }
 
 func newBenchWorld(b *testing.B) *benchWorld {
 	ctx := context.Background()
-	storetest.RequireEmulator(b, "FIRESTORE_EMULATOR_HOST")
-	rpcs := &rpcCounter{n: map[string]int{}}
-	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		rpcs.add(method)
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-	countStream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		rpcs.add(method)
-		return streamer(ctx, desc, cc, method, opts...)
-	}
-	// The emulator connection, as the client dials it, with counters.
-	conn, err := grpc.NewClient(os.Getenv("FIRESTORE_EMULATOR_HOST"), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(ownerCreds{}), grpc.WithChainUnaryInterceptor(count), grpc.WithChainStreamInterceptor(countStream))
-	if err != nil {
-		b.Fatal(err)
-	}
-	fs, err := firestore.NewClient(ctx, storetest.ProjectID(b), option.WithGRPCConn(conn))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { fs.Close() })
+	fs, rpcs := storetest.CountingClient(b)
 	st := store.New(fs, clock.Real{})
 	// Gmail's per-user limit: 250 units a second as a moving average.
 	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}, QuotaPerUserPerMinute: 15000, QuotaBurst: time.Second})
@@ -190,7 +134,7 @@ func BenchmarkPostSingleMessages(b *testing.B) {
 		}
 		ids[i] = id
 	}
-	w.rpcs.take()
+	w.rpcs.Take()
 	w.google.ResetUsage()
 	w.crm.calls.Store(0)
 	var lat []time.Duration
@@ -208,7 +152,7 @@ func BenchmarkPostSingleMessages(b *testing.B) {
 		units += w.units() - before
 	}
 	b.StopTimer()
-	report(b, w, b.N, units, w.crm.calls.Load(), w.rpcs.take())
+	report(b, w, b.N, units, w.crm.calls.Load(), w.rpcs.Take())
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Milliseconds()), "p99-ms")
@@ -233,7 +177,7 @@ func BenchmarkPostBurst2000(b *testing.B) {
 		}
 		w.labelAll(b, ids)
 		w.google.SetFault("*", &fakegoogle.Fault{Latency: 20 * time.Millisecond})
-		w.rpcs.take()
+		w.rpcs.Take()
 		w.google.ResetUsage()
 		w.crm.calls.Store(0)
 		var peak atomic.Uint64
@@ -268,7 +212,7 @@ func BenchmarkPostBurst2000(b *testing.B) {
 		units := w.units()
 		rate := float64(n) / elapsed.Seconds()
 		quotaBound := 250 / (float64(units) / n)
-		report(b, w, n, units, w.crm.calls.Load(), w.rpcs.take())
+		report(b, w, n, units, w.crm.calls.Load(), w.rpcs.Take())
 		b.ReportMetric(rate, "msgs/s")
 		b.ReportMetric(100*rate/quotaBound, "%-of-quota-rate")
 		b.ReportMetric(float64(limited), "429s")

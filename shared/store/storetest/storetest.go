@@ -14,9 +14,14 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/store"
@@ -75,4 +80,60 @@ func Client(t testing.TB) *firestore.Client {
 func New(t testing.TB, clk clock.Clock) *store.Store {
 	t.Helper()
 	return store.New(Client(t), clk)
+}
+
+// RPCCounter counts Firestore RPCs by method ("Commit", "BatchGetDocuments",
+// "RunQuery", …), for benchmarks that report the store's cost.
+type RPCCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *RPCCounter) add(method string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[method[strings.LastIndexByte(method, '/')+1:]]++
+}
+
+// Take returns the counts since the last Take and starts again.
+func (c *RPCCounter) Take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	return out
+}
+
+// ownerCreds is the emulator's credential, as the Firestore client sends it.
+type ownerCreds struct{}
+
+func (ownerCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer owner"}, nil
+}
+func (ownerCreds) RequireTransportSecurity() bool { return false }
+
+// CountingClient is Client with every RPC counted.
+func CountingClient(tb testing.TB) (*firestore.Client, *RPCCounter) {
+	tb.Helper()
+	RequireEmulator(tb, "FIRESTORE_EMULATOR_HOST")
+	rpcs := &RPCCounter{n: map[string]int{}}
+	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		rpcs.add(method)
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		rpcs.add(method)
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	conn, err := grpc.NewClient(os.Getenv("FIRESTORE_EMULATOR_HOST"), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(ownerCreds{}), grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fs, err := firestore.NewClient(context.Background(), ProjectID(tb), option.WithGRPCConn(conn))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { fs.Close() })
+	return fs, rpcs
 }

@@ -1,0 +1,265 @@
+package loadtest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/calendarsync"
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/contactsync"
+	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/crm/restcrm"
+	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/workspace"
+)
+
+// counted counts the CRM API's requests.
+type counted struct {
+	next http.Handler
+	n    atomic.Int64
+}
+
+func (c *counted) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.n.Add(1); c.next.ServeHTTP(w, r) }
+
+// latencies collects one feature's per-user latencies.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
+
+func (l *latencies) pct(p float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	s := slices.Clone(l.d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+func users(b *testing.B) int {
+	if v := os.Getenv("CRMSYNC_LOAD_USERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("CRMSYNC_LOAD_USERS=%q", v)
+		}
+		return n
+	}
+	return 10
+}
+
+// The working day, compressed: each of `rounds` rounds, for every user,
+// 3 messages arrive from the user's clients and 2 are labeled, a contact is
+// added in Google and one renamed in the CRM, and an event is added in
+// Google; then every user's notification pass, contact pass and calendar
+// pass run, 16 at a time (function instances), as the jobs topic would.
+func BenchmarkFirm(b *testing.B) {
+	const rounds, workers = 4, 16
+	n := users(b)
+	ctx := context.Background()
+	fs, rpcs := storetest.CountingClient(b)
+	st := store.New(fs, clock.Real{})
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	b.Cleanup(g.Close)
+	crmStore := refcrm.New(storetest.Client(b), "firm", nil)
+	crmHTTP := &counted{next: refcrm.Handler(crmStore, "k", logging.Discard())}
+	srv := httptest.NewServer(crmHTTP)
+	b.Cleanup(srv.Close)
+	client := restcrm.New(srv.URL+"/", "k")
+
+	// The firm: N users, each with 10 CRM contacts of their own clients,
+	// 5 Google contacts (2 of them also in the CRM) and 5 events.
+	var ds refcrm.Dataset
+	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice", Domains: []string{"firm.test"}, AttachmentLimitBytes: 10 << 20})
+	email := func(i int) string { return fmt.Sprintf("u%03d@firm.test", i) }
+	for i := range n {
+		u := email(i)
+		g.AddUser(fakegoogle.User{Email: u, TimeZone: "America/New_York"})
+		ds.Users = append(ds.Users, refcrm.ImportUser{Key: u, Email: u, IntegrationEnabled: true, Domains: []string{"firm.test"}})
+		ds.Clients = append(ds.Clients, refcrm.ImportClient{Key: "cl" + u, Name: "Client of " + u})
+		for c := range 10 {
+			ds.Contacts = append(ds.Contacts, refcrm.ImportContact{Key: fmt.Sprintf("c%d-%d", i, c), FirstName: "C", LastName: fmt.Sprintf("%d-%d", i, c),
+				Emails: []string{fmt.Sprintf("c%d-%d@client.test", i, c)}, Clients: []string{"cl" + u}})
+		}
+		for c := range 5 {
+			g.AddContact(fakegoogle.SeedContact{User: u, Given: "G", Family: fmt.Sprintf("%d-%d", i, c), Emails: []string{fmt.Sprintf("c%d-%d@client.test", i, c*3)}})
+		}
+		for e := range 5 {
+			day := time.Now().AddDate(0, 0, 1+e)
+			g.LoadSeed(fakegoogle.Seed{Events: []fakegoogle.SeedEvent{{User: u, Summary: fmt.Sprintf("Meeting %d", e), TimeZone: "America/New_York",
+				Start: day.Format("2006-01-02") + "T10:00:00-05:00", End: day.Format("2006-01-02") + "T11:00:00-05:00"}}})
+		}
+		st.Users().Create(ctx, store.User{TenantID: "firm", Email: u, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
+			Mail:     store.MailSetup{Enabled: true, Outgoing: []string{"To", "Cc"}, Incoming: []string{"From"}, IncludeAttachments: true},
+			Contacts: store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"},
+			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
+	}
+	ids, err := crmStore.Import(ctx, ds)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Google, as it answers from a data centre: 20 ms on every call.
+	g.SetFault("*", &fakegoogle.Fault{Latency: 20 * time.Millisecond})
+	google := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
+	mail := &mailbox.Engine{Store: st, CRM: client, Google: google, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail", Holder: "load"}
+	contacts := &contactsync.Engine{Store: st, CRM: client, Google: google, Log: logging.Discard(), Clock: clock.Real{}, Holder: "load"}
+	cal := &calendarsync.Engine{Store: st, CRM: client, Google: google, Log: logging.Discard(), Clock: clock.Real{}, Holder: "load"}
+
+	each := func(fn func(i int)) {
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range work {
+					fn(i)
+				}
+			}()
+		}
+		for i := range n {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+	}
+	var failures atomic.Int64
+	check := func(what string, err error) {
+		if err != nil {
+			failures.Add(1)
+			b.Logf("%s: %v", what, err)
+		}
+	}
+	// Set up: the watch, and the first contact and calendar passes.
+	each(func(i int) {
+		check("connect", mail.Connect(ctx, email(i)))
+		_, err := contacts.Pass(ctx, email(i))
+		check("initial contacts", err)
+		_, err = cal.Pass(ctx, email(i))
+		check("initial calendar", err)
+	})
+	labelIDs := map[string]string{}
+	for i := range n {
+		u, _ := st.Users().Get(ctx, email(i))
+		labelIDs[email(i)] = u.Mail.Labels[mailbox.RoleTrigger]
+	}
+
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	go func() {
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+		}
+	}()
+	units := func() int {
+		t := 0
+		for _, u := range g.TotalUsage() {
+			t += u.Units
+		}
+		return t
+	}
+	units0 := units()
+	rpcs.Take()
+	crm0 := crmHTTP.n.Load()
+	var mailLat, contactLat, calLat latencies
+	var posted atomic.Int64
+	start := time.Now()
+	b.ResetTimer()
+	for r := range rounds {
+		each(func(i int) {
+			u := email(i)
+			var labeled []string
+			for m := range 3 {
+				raw := fmt.Sprintf("From: C <c%d-%d@client.test>\r\nTo: %s\r\nSubject: r%d m%d\r\n\r\nbody\r\n", i, (r*3+m)%10, u, r, m)
+				id, err := g.InsertMessage(u, []byte(raw), []string{"INBOX"})
+				check("deliver", err)
+				if m < 2 {
+					labeled = append(labeled, id)
+				}
+			}
+			check("label", g.LabelMessages(u, labeled, labelIDs[u]))
+			_, err := g.AddContact(fakegoogle.SeedContact{User: u, Given: "New", Family: fmt.Sprintf("%d-%d", i, r), Emails: []string{fmt.Sprintf("new%d-%d@else.test", i, r)}})
+			check("google contact", err)
+			c, err := crmStore.Contact(ctx, "", ids.Contacts[fmt.Sprintf("c%d-%d", i, r%10)])
+			check("crm contact", err)
+			c.FirstName = fmt.Sprintf("Renamed%d", r)
+			_, err = crmStore.UpdateContact(ctx, crm.Write{IdempotencyKey: fmt.Sprintf("rn-%d-%d", i, r)}, c)
+			check("crm rename", err)
+			day := time.Now().AddDate(0, 0, 10+r)
+			check("event", g.LoadSeed(fakegoogle.Seed{Events: []fakegoogle.SeedEvent{{User: u, Summary: fmt.Sprintf("Review r%d", r), TimeZone: "America/New_York",
+				Start: day.Format("2006-01-02") + "T15:00:00-05:00", End: day.Format("2006-01-02") + "T16:00:00-05:00"}}}))
+		})
+		each(func(i int) {
+			u := email(i)
+			t0 := time.Now()
+			res, err := mail.Process(ctx, u)
+			check("mail pass", err)
+			mailLat.add(time.Since(t0))
+			posted.Add(int64(res.Posted))
+			t0 = time.Now()
+			_, err = contacts.Pass(ctx, u)
+			check("contact pass", err)
+			contactLat.add(time.Since(t0))
+			t0 = time.Now()
+			_, err = cal.Pass(ctx, u)
+			check("calendar pass", err)
+			calLat.add(time.Since(t0))
+		})
+	}
+	b.StopTimer()
+	wall := time.Since(start)
+	close(stop)
+	fsRPCs := rpcs.Take()
+	fsTotal := 0
+	for _, v := range fsRPCs {
+		fsTotal += v
+	}
+	perUser := func(v float64) float64 { return v / float64(n) }
+	b.ReportMetric(float64(n), "users")
+	b.ReportMetric(float64(posted.Load())/wall.Seconds(), "posted/s")
+	b.ReportMetric(float64(mailLat.pct(0.5).Milliseconds()), "mail-p50-ms")
+	b.ReportMetric(float64(mailLat.pct(0.99).Milliseconds()), "mail-p99-ms")
+	b.ReportMetric(float64(contactLat.pct(0.5).Milliseconds()), "contacts-p50-ms")
+	b.ReportMetric(float64(contactLat.pct(0.99).Milliseconds()), "contacts-p99-ms")
+	b.ReportMetric(float64(calLat.pct(0.5).Milliseconds()), "calendar-p50-ms")
+	b.ReportMetric(float64(calLat.pct(0.99).Milliseconds()), "calendar-p99-ms")
+	b.ReportMetric(perUser(float64(units()-units0)), "units/user")
+	b.ReportMetric(perUser(float64(fsTotal)), "fs-rpcs/user")
+	b.ReportMetric(perUser(float64(crmHTTP.n.Load()-crm0)), "crm-calls/user")
+	b.ReportMetric(float64(peak.Load()>>20), "peak-heap-MB")
+	b.Logf("%d users, %d rounds in %v: %d posted, %d failures; Firestore RPCs %v", n, rounds, wall.Round(time.Millisecond), posted.Load(), failures.Load(), fsRPCs)
+	if want := int64(n * rounds * 2); posted.Load() != want {
+		b.Errorf("%d messages posted, want %d", posted.Load(), want)
+	}
+	if failures.Load() > 0 {
+		b.Errorf("%d passes failed", failures.Load())
+	}
+}
