@@ -34,7 +34,10 @@ type counted struct {
 	n    atomic.Int64
 }
 
-func (c *counted) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.n.Add(1); c.next.ServeHTTP(w, r) }
+func (c *counted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.n.Add(1)
+	c.next.ServeHTTP(w, r)
+}
 
 // latencies collects one feature's per-user latencies.
 type latencies struct {
