@@ -157,15 +157,22 @@ func (w *world) url(p string) string { return w.srv.URL + "/Web" + p }
 // consent page; it returns the callback's response.
 func (w *world) signIn(t *testing.T, b *http.Client, email string) *http.Response {
 	t.Helper()
-	resp, err := b.PostForm(w.url("/signin"), url.Values{"email": {email}})
+	return w.viaGoogle(t, b, "/signin", url.Values{"email": {email}}, email)
+}
+
+// viaGoogle posts a form that sends the browser to Google's consent page,
+// allows as account there, and returns the callback's response.
+func (w *world) viaGoogle(t *testing.T, b *http.Client, path string, form url.Values, account string) *http.Response {
+	t.Helper()
+	resp, err := b.PostForm(w.url(path), form)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("POST /signin answered %d", resp.StatusCode)
+		t.Fatalf("POST %s answered %d", path, resp.StatusCode)
 	}
-	back, err := fakegoogle.Consent(resp.Header.Get("Location"), email, true)
+	back, err := fakegoogle.Consent(resp.Header.Get("Location"), account, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,19 +219,7 @@ func post(t *testing.T, b *http.Client, u string, form url.Values) (int, string)
 // consent page.
 func (w *world) connect(t *testing.T, b *http.Client, email string) {
 	t.Helper()
-	resp, err := b.PostForm(w.url("/connect"), url.Values{"csrf": {w.csrf(t, b)}, "feature": {"mail", "contacts", "calendar"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	back, err := fakegoogle.Consent(resp.Header.Get("Location"), email, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err = b.Get(back.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := w.viaGoogle(t, b, "/connect", url.Values{"csrf": {w.csrf(t, b)}, "feature": {"mail", "contacts", "calendar"}}, email)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "done=connected") {
 		t.Fatalf("connect callback answered %d → %s", resp.StatusCode, resp.Header.Get("Location"))

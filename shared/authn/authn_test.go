@@ -78,12 +78,7 @@ func TestSessions(t *testing.T) {
 // for the audience, with a verified address.
 func TestIDTokens(t *testing.T) {
 	ctx := context.Background()
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
-	other := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	other.Start()
-	t.Cleanup(other.Close)
+	g, other := google(t), google(t) // the signer, and another
 	v := NewIDTokens(ctx, g.JWKSURL(), clock.Real{})
 	const aud = "https://web.example/Jobs"
 	id, err := v.Verify(ctx, g.OIDCToken(aud, "pubsub@p.iam.gserviceaccount.com", time.Hour), aud)
@@ -112,12 +107,7 @@ func TestIDTokens(t *testing.T) {
 // audience from the allowed callers.
 func TestCallersGuardAnEndpoint(t *testing.T) {
 	ctx := context.Background()
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
-	other := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	other.Start()
-	t.Cleanup(other.Close)
+	g, other := google(t), google(t) // the signer, and another
 	const aud, push = "https://us-east1-p.cloudfunctions.net/crmsync-jobs", "crmsync-pubsub-push@p.iam.gserviceaccount.com"
 	c := &Callers{Tokens: NewIDTokens(ctx, g.JWKSURL(), clock.Real{}), Audiences: []string{"https://jobs-x.a.run.app", aud}, Emails: []string{push}}
 	reached := 0
@@ -147,4 +137,12 @@ func TestCallersGuardAnEndpoint(t *testing.T) {
 			t.Errorf("%s: 401 without WWW-Authenticate", name)
 		}
 	}
+}
+
+// google starts a fake Google whose keys sign identity tokens.
+func google(t *testing.T) *fakegoogle.Server {
+	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	g.Start()
+	t.Cleanup(g.Close)
+	return g
 }

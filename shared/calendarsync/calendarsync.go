@@ -309,10 +309,7 @@ func (p *pass) ensureChannel(ctx context.Context) error {
 	}
 	if ch.ID != "" {
 		p.result.CalendarCalls++
-		_, err := workspace.Call(ctx, e.Retry, "calendar: channels.stop", func() (any, error) {
-			return nil, p.cal.Channels.Stop(&calendar.Channel{Id: ch.ID, ResourceId: ch.ResourceID}).Context(ctx).Do()
-		})
-		if err != nil && !failure.Is(err, failure.NotFound) {
+		if err := e.stopChannel(ctx, p.cal, ch); err != nil {
 			e.Log.Warn("calendar: stopping the old push channel", "user", p.user.ID, "err", err)
 		}
 	}
@@ -571,16 +568,23 @@ func (e *Engine) Disconnect(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	ch := u.Calendar.Channel
-	_, err = workspace.Call(ctx, e.Retry, "calendar: channels.stop", func() (any, error) {
-		return nil, cal.Channels.Stop(&calendar.Channel{Id: ch.ID, ResourceId: ch.ResourceID}).Context(ctx).Do()
-	})
-	if err != nil && !failure.Is(err, failure.NotFound) && !failure.Is(err, failure.AuthRevoked) {
+	if err := e.stopChannel(ctx, cal, u.Calendar.Channel); err != nil && !failure.Is(err, failure.AuthRevoked) {
 		return err
 	}
 	_, err = e.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
 		u.Calendar.Channel = store.PushChannel{}
 		return nil
 	})
+	return err
+}
+
+// stopChannel stops a push channel; one Google no longer knows is stopped.
+func (e *Engine) stopChannel(ctx context.Context, cal *calendar.Service, ch store.PushChannel) error {
+	_, err := workspace.Call(ctx, e.Retry, "calendar: channels.stop", func() (any, error) {
+		return nil, cal.Channels.Stop(&calendar.Channel{Id: ch.ID, ResourceId: ch.ResourceID}).Context(ctx).Do()
+	})
+	if failure.Is(err, failure.NotFound) {
+		return nil
+	}
 	return err
 }

@@ -375,6 +375,25 @@ func TestPushChannelIsOpenedCheckedAndRenewed(t *testing.T) {
 	if ok, _ := w.engine.CheckNotification(w.ctx, calendarsync.Notification{User: ann, ChannelID: ch.ID, Token: ch.Token}); ok {
 		t.Error("the replaced channel is still accepted")
 	}
+	// Disconnecting (a deleted setup, Google disconnected) stops the
+	// channel at Google and forgets it: a change pushes nothing.
+	if err := w.engine.Disconnect(w.ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := w.st.Users().Get(w.ctx, ann); u.Calendar.Channel.ID != "" {
+		t.Errorf("the channel is still stored: %+v", u.Calendar.Channel)
+	}
+	for len(got) > 0 {
+		<-got
+	}
+	if _, err := w.cal.Events.Insert("primary", event("After disconnect", at(time.Now().AddDate(0, 0, 4), 9), 1)).Do(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case h := <-got:
+		t.Errorf("a stopped channel pushed: %v", h)
+	case <-time.After(300 * time.Millisecond):
+	}
 }
 
 // The options that leave things out: recurring entries, documents and

@@ -1,14 +1,12 @@
 package calendarsync_test
 
 import (
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/crmtest"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
-	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
 )
@@ -18,11 +16,7 @@ import (
 // end carries every change made in the meantime, on both sides, once.
 func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 	w := newWorld(t, all)
-	outage := &crmtest.Outage{Next: refcrm.Handler(w.crm, "k", logging.Discard())}
-	srv := httptest.NewServer(outage)
-	t.Cleanup(srv.Close)
-	client := restcrm.New(srv.URL+"/", "k")
-	client.Backoff = func(int) time.Duration { return time.Millisecond }
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
 	w.engine.CRM = client
 	day := time.Now().AddDate(0, 0, 3)
 	if _, err := w.cal.Events.Insert("primary", event("Before", at(day, 9), 1)).Do(); err != nil {

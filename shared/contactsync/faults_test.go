@@ -1,14 +1,11 @@
 package contactsync_test
 
 import (
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/crmtest"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
-	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
@@ -19,11 +16,7 @@ import (
 // catches up both ways, with nothing lost and nothing duplicated.
 func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, nil)
-	outage := &crmtest.Outage{Next: refcrm.Handler(w.crm, "k", logging.Discard())}
-	srv := httptest.NewServer(outage)
-	t.Cleanup(srv.Close)
-	client := restcrm.New(srv.URL+"/", "k")
-	client.Backoff = func(int) time.Duration { return time.Millisecond }
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
 	w.engine.CRM = client
 	w.pass() // the initial sync
 

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -72,78 +71,21 @@ func (p *pass) processNew(ctx context.Context, cursor string) (string, error) {
 
 // addedSince lists the messages added to INBOX or SENT after the cursor.
 func (p *pass) addedSince(ctx context.Context, cursor string) ([]string, string, error) {
-	if cursor == "" {
-		return nil, "", nil
-	}
-	start, err := strconv.ParseUint(cursor, 10, 64)
-	if err != nil {
-		return nil, "", failure.Errorf("mailbox: cursor", failure.CursorExpired, "stored history id %q is not a number", cursor)
-	}
-	var ids []string
-	newest, page := cursor, ""
-	for {
-		resp, err := gmailCall(ctx, p, "gmail: history.list", 2, func() (*gmail.ListHistoryResponse, error) {
-			c := p.gm.Users.History.List("me").StartHistoryId(start).HistoryTypes("messageAdded").MaxResults(500).Context(ctx)
-			if page != "" {
-				c = c.PageToken(page)
-			}
-			return c.Do()
-		})
-		if err != nil {
-			return nil, "", err
-		}
-		for _, h := range resp.History {
-			for _, ma := range h.MessagesAdded {
-				m := ma.Message
-				if m != nil && (slices.Contains(m.LabelIds, "INBOX") || slices.Contains(m.LabelIds, "SENT")) && !slices.Contains(ids, m.Id) {
-					ids = append(ids, m.Id)
-				}
+	return p.history(ctx, cursor, func(c *gmail.UsersHistoryListCall) *gmail.UsersHistoryListCall {
+		return c.HistoryTypes("messageAdded")
+	}, func(h *gmail.History, add func(string)) {
+		for _, ma := range h.MessagesAdded {
+			if m := ma.Message; m != nil && (slices.Contains(m.LabelIds, "INBOX") || slices.Contains(m.LabelIds, "SENT")) {
+				add(m.Id)
 			}
 		}
-		if resp.HistoryId > 0 {
-			newest = strconv.FormatUint(resp.HistoryId, 10)
-		}
-		if resp.NextPageToken == "" {
-			return ids, newest, nil
-		}
-		page = resp.NextPageToken
-	}
+	})
 }
 
 // recent lists the last two days' mail in INBOX and SENT, and the
 // mailbox's history id.
 func (p *pass) recent(ctx context.Context) ([]string, string, error) {
-	prof, err := gmailCall(ctx, p, "gmail: getProfile", 1, func() (*gmail.Profile, error) {
-		return p.gm.Users.GetProfile("me").Context(ctx).Do()
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	var ids []string
-	for _, label := range []string{"INBOX", "SENT"} {
-		page := ""
-		for {
-			resp, err := gmailCall(ctx, p, "gmail: messages.list", 5, func() (*gmail.ListMessagesResponse, error) {
-				c := p.gm.Users.Messages.List("me").LabelIds(label).Q(recentWindow).MaxResults(500).Context(ctx)
-				if page != "" {
-					c = c.PageToken(page)
-				}
-				return c.Do()
-			})
-			if err != nil {
-				return nil, "", err
-			}
-			for _, m := range resp.Messages {
-				if !slices.Contains(ids, m.Id) {
-					ids = append(ids, m.Id)
-				}
-			}
-			if page = resp.NextPageToken; page == "" {
-				break
-			}
-		}
-	}
-	return ids, strconv.FormatUint(prof.HistoryId, 10), nil
+	return p.listed(ctx, []string{"INBOX", "SENT"}, recentWindow)
 }
 
 // file syncs one message to its client, once. Only errors that stop the

@@ -3,15 +3,12 @@ package mailbox_test
 import (
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm/crmtest"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
-	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/workspace"
@@ -23,11 +20,7 @@ import (
 // everything once, even under a storm of redelivered notifications.
 func TestCRMDownForTenMinutes(t *testing.T) {
 	w := newWorld(t, nil)
-	outage := &crmtest.Outage{Next: refcrm.Handler(w.crm, "k", logging.Discard())}
-	srv := httptest.NewServer(outage)
-	t.Cleanup(srv.Close)
-	client := restcrm.New(srv.URL+"/", "k")
-	client.Backoff = func(int) time.Duration { return time.Millisecond }
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
 	e := &mailbox.Engine{Store: w.st, CRM: client, Google: w.engine.Google, Log: logging.Discard(), Clock: clock.Real{},
 		Topic: w.engine.Topic, Holder: "faults", Retry: workspace.Retry{Attempts: 2, Sleep: w.engine.Retry.Sleep}}
 

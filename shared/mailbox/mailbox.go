@@ -509,6 +509,24 @@ func newer(a, b string) bool {
 // changedSince lists the messages that got the trigger label after the
 // cursor, and the newest history id.
 func (p *pass) changedSince(ctx context.Context, cursor string) ([]string, string, error) {
+	trigger := p.labels[RoleTrigger]
+	return p.history(ctx, cursor, func(c *gmail.UsersHistoryListCall) *gmail.UsersHistoryListCall {
+		return c.HistoryTypes("labelAdded").LabelId(trigger)
+	}, func(h *gmail.History, add func(string)) {
+		for _, la := range h.LabelsAdded {
+			if la.Message != nil && slices.Contains(la.LabelIds, trigger) {
+				add(la.Message.Id)
+			}
+		}
+	})
+}
+
+// history reads the mailbox history after the cursor, page by page, with
+// the query narrowed by narrow; pick adds the message ids of each record.
+// It returns the ids (each once, in order) and the newest history id. An
+// empty cursor reads nothing.
+func (p *pass) history(ctx context.Context, cursor string, narrow func(*gmail.UsersHistoryListCall) *gmail.UsersHistoryListCall,
+	pick func(h *gmail.History, add func(id string))) ([]string, string, error) {
 	if cursor == "" {
 		return nil, "", nil
 	}
@@ -516,13 +534,18 @@ func (p *pass) changedSince(ctx context.Context, cursor string) ([]string, strin
 	if err != nil {
 		return nil, "", failure.Errorf("mailbox: cursor", failure.CursorExpired, "stored history id %q is not a number", cursor)
 	}
-	trigger := p.labels[RoleTrigger]
 	var ids []string
-	newest := cursor
-	page := ""
+	seen := map[string]bool{}
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	newest, page := cursor, ""
 	for {
 		resp, err := gmailCall(ctx, p, "gmail: history.list", 2, func() (*gmail.ListHistoryResponse, error) {
-			c := p.gm.Users.History.List("me").StartHistoryId(start).HistoryTypes("labelAdded").LabelId(trigger).MaxResults(500).Context(ctx)
+			c := narrow(p.gm.Users.History.List("me").StartHistoryId(start).MaxResults(500).Context(ctx))
 			if page != "" {
 				c = c.PageToken(page)
 			}
@@ -532,11 +555,7 @@ func (p *pass) changedSince(ctx context.Context, cursor string) ([]string, strin
 			return nil, "", err
 		}
 		for _, h := range resp.History {
-			for _, la := range h.LabelsAdded {
-				if la.Message != nil && slices.Contains(la.LabelIds, trigger) && !slices.Contains(ids, la.Message.Id) {
-					ids = append(ids, la.Message.Id)
-				}
-			}
+			pick(h, add)
 		}
 		if resp.HistoryId > 0 {
 			newest = strconv.FormatUint(resp.HistoryId, 10)
@@ -551,6 +570,12 @@ func (p *pass) changedSince(ctx context.Context, cursor string) ([]string, strin
 // labeled lists every message carrying the trigger label, and the
 // mailbox's history id read before listing (the cursor after a resync).
 func (p *pass) labeled(ctx context.Context) ([]string, string, error) {
+	return p.listed(ctx, []string{p.labels[RoleTrigger]}, "")
+}
+
+// listed lists the messages of each label (matching q, when set), each
+// once, and the mailbox's history id read before listing.
+func (p *pass) listed(ctx context.Context, labelIDs []string, q string) ([]string, string, error) {
 	prof, err := gmailCall(ctx, p, "gmail: getProfile", 1, func() (*gmail.Profile, error) {
 		return p.gm.Users.GetProfile("me").Context(ctx).Do()
 	})
@@ -558,26 +583,35 @@ func (p *pass) labeled(ctx context.Context) ([]string, string, error) {
 		return nil, "", err
 	}
 	var ids []string
-	page := ""
-	for {
-		resp, err := gmailCall(ctx, p, "gmail: messages.list", 5, func() (*gmail.ListMessagesResponse, error) {
-			c := p.gm.Users.Messages.List("me").LabelIds(p.labels[RoleTrigger]).MaxResults(500).Context(ctx)
-			if page != "" {
-				c = c.PageToken(page)
+	seen := map[string]bool{}
+	for _, label := range labelIDs {
+		page := ""
+		for {
+			resp, err := gmailCall(ctx, p, "gmail: messages.list", 5, func() (*gmail.ListMessagesResponse, error) {
+				c := p.gm.Users.Messages.List("me").LabelIds(label).MaxResults(500).Context(ctx)
+				if q != "" {
+					c = c.Q(q)
+				}
+				if page != "" {
+					c = c.PageToken(page)
+				}
+				return c.Do()
+			})
+			if err != nil {
+				return nil, "", err
 			}
-			return c.Do()
-		})
-		if err != nil {
-			return nil, "", err
+			for _, m := range resp.Messages {
+				if !seen[m.Id] {
+					seen[m.Id] = true
+					ids = append(ids, m.Id)
+				}
+			}
+			if page = resp.NextPageToken; page == "" {
+				break
+			}
 		}
-		for _, m := range resp.Messages {
-			ids = append(ids, m.Id)
-		}
-		if resp.NextPageToken == "" {
-			return ids, strconv.FormatUint(prof.HistoryId, 10), nil
-		}
-		page = resp.NextPageToken
 	}
+	return ids, strconv.FormatUint(prof.HistoryId, 10), nil
 }
 
 // handle posts the messages and relabels them by outcome.

@@ -11,10 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-	gmail "google.golang.org/api/gmail/v1"
-	"google.golang.org/api/option"
-
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/sandbox"
@@ -229,11 +225,7 @@ func autoMailSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 		}
 	}
 	time.Sleep(time.Second) // the notification and ticks above have had their chance to misbehave
-	gm, err := gmail.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(bob, fakegoogle.ScopeGmailModify)})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gm := gmailAs(t, parts, bob)
 	list, err := gm.Users.Messages.List("me").Q("from:" + sandbox.SystemSender + " subject:reconnect").Do()
 	if err != nil || len(list.Messages) != 1 {
 		t.Fatalf("reconnect e-mails to Bob: %v (%v), want exactly 1", list.Messages, err)

@@ -107,19 +107,8 @@ func TestSandboxEndToEnd(t *testing.T) {
 // mail to the reference CRM and relabels it. Then a scheduler tick sweeps.
 func labeledMail(t *testing.T, ctx context.Context, parts sandbox.Parts, project string, out *bytes.Buffer) {
 	const ann = "ann@demo.test"
-	gm, err := gmail.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(ann, fakegoogle.ScopeGmailModify)})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels := map[string]string{}
-	ls, err := gm.Users.Labels.List("me").Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range ls.Labels {
-		labels[l.Name] = l.Id
-	}
+	gm := gmailAs(t, parts, ann)
+	labels := labelsByName(t, gm)
 	if labels["SmartOffice"] == "" || labels["SmartOfficePosted"] == "" {
 		t.Fatalf("the demo user's labels were not made: %v", labels)
 	}
@@ -403,4 +392,30 @@ func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the console after posting %q: %s (%d bytes)", subject, path, len(shot))
+}
+
+// gmailAs is a demo user's own Gmail client on the fake, as they use
+// Gmail (with a grant of their own, outside the product's).
+func gmailAs(t *testing.T, parts sandbox.Parts, user string) *gmail.Service {
+	t.Helper()
+	gm, err := gmail.NewService(context.Background(), option.WithEndpoint(parts.GoogleURL+"/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(user, fakegoogle.ScopeGmailModify)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gm
+}
+
+// labelsByName maps the user's Gmail label names to their ids.
+func labelsByName(t *testing.T, gm *gmail.Service) map[string]string {
+	t.Helper()
+	ls, err := gm.Users.Labels.List("me").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range ls.Labels {
+		out[l.Name] = l.Id
+	}
+	return out
 }

@@ -10,11 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"golang.org/x/oauth2"
-	gmail "google.golang.org/api/gmail/v1"
-	"google.golang.org/api/option"
 
-	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/sandbox"
 	"github.com/crmsync/crmsync/shared/store/storetest"
 )
@@ -53,11 +49,7 @@ func artifact(t *testing.T, name string, b []byte) {
 // seen.
 func waitForMail(t *testing.T, ctx context.Context, parts sandbox.Parts, user, subject string, seen map[string]bool) string {
 	t.Helper()
-	gm, err := gmail.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(user, fakegoogle.ScopeGmailModify)})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gm := gmailAs(t, parts, user)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		list, err := gm.Users.Messages.List("me").Q("from:" + sandbox.SystemSender).Do()

@@ -10,11 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"golang.org/x/oauth2"
 	gmail "google.golang.org/api/gmail/v1"
-	"google.golang.org/api/option"
 
-	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/sandbox"
 	"github.com/crmsync/crmsync/shared/topology"
@@ -26,19 +23,8 @@ import (
 // The labeled message is posted once; nothing else is posted or sent.
 func redeliveryStorm(t *testing.T, ctx context.Context, parts sandbox.Parts, project string) {
 	const ann = "ann@demo.test"
-	gm, err := gmail.NewService(ctx, option.WithEndpoint(parts.GoogleURL+"/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(ann, fakegoogle.ScopeGmailModify)})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels := map[string]string{}
-	ls, err := gm.Users.Labels.List("me").Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range ls.Labels {
-		labels[l.Name] = l.Id
-	}
+	gm := gmailAs(t, parts, ann)
+	labels := labelsByName(t, gm)
 	subject := "Storm " + project
 	id, err := parts.Google.InsertMessage(ann, []byte("From: \"Carol Client\" <carol@client.test>\r\nTo: ann@demo.test\r\nSubject: "+subject+"\r\n\r\nStorm body.\r\n"), []string{"INBOX"})
 	if err != nil {
@@ -123,11 +109,7 @@ func redeliveryStorm(t *testing.T, ctx context.Context, parts sandbox.Parts, pro
 
 // systemMail counts the product's e-mail in a demo user's mailbox.
 func systemMail(t *testing.T, parts sandbox.Parts, user string) int {
-	gm, err := gmail.NewService(context.Background(), option.WithEndpoint(parts.GoogleURL+"/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: parts.Google.Token(user, fakegoogle.ScopeGmailModify)})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gm := gmailAs(t, parts, user)
 	list, err := gm.Users.Messages.List("me").Q(fmt.Sprintf("from:%s", sandbox.SystemSender)).Do()
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,12 @@ package crmtest
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/crm/restcrm"
 )
 
 // Outage puts a CRM REST API handler behind a switch: while down, every
@@ -29,4 +34,16 @@ func (o *Outage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.Next.ServeHTTP(w, r)
+}
+
+// OutageClient serves api behind an Outage for the rest of the test and
+// returns the switch and a restcrm client of it that retries without
+// waiting, as the engines' fault tests use them.
+func OutageClient(tb testing.TB, api http.Handler) (*Outage, *restcrm.Client) {
+	outage := &Outage{Next: api}
+	srv := httptest.NewServer(outage)
+	tb.Cleanup(srv.Close)
+	client := restcrm.New(srv.URL+"/", "k")
+	client.Backoff = func(int) time.Duration { return time.Millisecond }
+	return outage, client
 }
