@@ -46,7 +46,7 @@ type CRM interface {
 	CreateActivity(ctx context.Context, w crm.Write, a crm.Activity) (crm.Activity, error)
 	UpdateActivity(ctx context.Context, w crm.Write, a crm.Activity) (crm.Activity, error)
 	DeleteActivity(ctx context.Context, w crm.Write, id string, version int64) (crm.Activity, error)
-	Changes(ctx context.Context, c crm.Collection, owner, cursor string, limit int) (crm.ChangePage, error)
+	Changes(ctx context.Context, c crm.Collection, scope crm.FeedScope, cursor string, limit int) (crm.ChangePage, error)
 }
 
 // Google gives a Calendar client acting as a user.
@@ -498,7 +498,7 @@ func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, str
 	if cursor == "" {
 		end := ""
 		for {
-			page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, p.crmUser.ID, end, 1000)
+			page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: p.crmUser.ID}, end, 1000)
 			if err != nil {
 				return nil, "", err
 			}
@@ -521,7 +521,7 @@ func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, str
 	}
 	seen := map[string]bool{}
 	for {
-		page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, p.crmUser.ID, cursor, 1000)
+		page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: p.crmUser.ID}, cursor, 1000)
 		if err != nil {
 			return nil, "", err
 		}

@@ -54,7 +54,7 @@ func (c *countingCRM) UpdateContact(ctx context.Context, w crm.Write, ct crm.Con
 	c.count()
 	return c.CRM.UpdateContact(ctx, w, ct)
 }
-func (c *countingCRM) Changes(ctx context.Context, col crm.Collection, o, cur string, l int) (crm.ChangePage, error) {
+func (c *countingCRM) Changes(ctx context.Context, col crm.Collection, o crm.FeedScope, cur string, l int) (crm.ChangePage, error) {
 	c.count()
 	return c.CRM.Changes(ctx, col, o, cur, l)
 }

@@ -41,7 +41,7 @@ type CRM interface {
 	UpdateContact(ctx context.Context, w crm.Write, c crm.Contact) (crm.Contact, error)
 	DeleteContact(ctx context.Context, w crm.Write, id string, version int64) (crm.Contact, error)
 	RemoveFromSet(ctx context.Context, w crm.Write, setID, contactID string) (crm.Contact, error)
-	Changes(ctx context.Context, c crm.Collection, owner, cursor string, limit int) (crm.ChangePage, error)
+	Changes(ctx context.Context, c crm.Collection, scope crm.FeedScope, cursor string, limit int) (crm.ChangePage, error)
 }
 
 // Google gives a People client acting as a user.
@@ -501,7 +501,7 @@ func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, int
 	var recs []twoway.Record
 	seen := map[string]bool{}
 	for {
-		page, err := p.e.CRM.Changes(ctx, crm.ContactsFeed, "", cursor, 1000)
+		page, err := p.e.CRM.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Set: p.setup.SetID}, cursor, 1000)
 		if err != nil {
 			return nil, 0, "", err
 		}
@@ -538,7 +538,7 @@ func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, int
 // feedEnd reads the contact feed to its end and returns the cursor there.
 func (p *pass) feedEnd(ctx context.Context, cursor string) (string, error) {
 	for {
-		page, err := p.e.CRM.Changes(ctx, crm.ContactsFeed, "", cursor, 1000)
+		page, err := p.e.CRM.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Set: p.setup.SetID}, cursor, 1000)
 		if err != nil {
 			return "", err
 		}

@@ -401,9 +401,9 @@ type hookCRM struct {
 	hook func()
 }
 
-func (h *hookCRM) Changes(ctx context.Context, c crm.Collection, owner, cursor string, limit int) (crm.ChangePage, error) {
+func (h *hookCRM) Changes(ctx context.Context, c crm.Collection, scope crm.FeedScope, cursor string, limit int) (crm.ChangePage, error) {
 	h.once.Do(h.hook)
-	return h.CRM.Changes(ctx, c, owner, cursor, limit)
+	return h.CRM.Changes(ctx, c, scope, cursor, limit)
 }
 
 // Google changes a contact between the pass's read and its write: the

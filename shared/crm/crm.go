@@ -285,10 +285,18 @@ type Contacts interface {
 	RemoveFromSet(ctx context.Context, w Write, setID, contactID string) (Contact, error)
 }
 
-// Feed reads a change feed. For activities, owner limits it to one
-// user's activities ("" is everybody's).
+// FeedScope narrows a change feed. Owner limits the activities feed to
+// one user's activities; Set limits the contacts feed to changes of
+// contacts that were in the set before or after the change (so leaving
+// the set is in it). The zero scope is the whole feed.
+type FeedScope struct {
+	Owner string
+	Set   string
+}
+
+// Feed reads a change feed.
 type Feed interface {
-	Changes(ctx context.Context, c Collection, owner, cursor string, limit int) (ChangePage, error)
+	Changes(ctx context.Context, c Collection, scope FeedScope, cursor string, limit int) (ChangePage, error)
 }
 
 // Notes posts e-mail to contacts' SmartPads.

@@ -53,7 +53,8 @@ resource "google_firestore_database" "main" {
 }
 
 # The reference CRM's change feed: one collection's changes after a
-# sequence number, optionally one owner's.
+# sequence number, optionally one owner's or one set's; and its pending (unnumbered)
+# entries oldest first, which a reader numbers before it reads.
 resource "google_firestore_index" "changes_by_collection" {
   project     = var.project_id
   database    = google_firestore_database.main.name
@@ -84,6 +85,48 @@ resource "google_firestore_index" "changes_by_owner" {
   }
   fields {
     field_path = "Seq"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "changes_by_set" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "changes"
+  query_scope = "COLLECTION"
+  fields {
+    field_path = "Collection"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path   = "Sets"
+    array_config = "CONTAINS"
+  }
+  fields {
+    field_path = "Seq"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "changes_pending" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "changes"
+  query_scope = "COLLECTION"
+  fields {
+    field_path = "Collection"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "Seq"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "Stamp"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
     order      = "ASCENDING"
   }
 }

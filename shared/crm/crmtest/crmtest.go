@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,8 @@ func Run(t *testing.T, new Factory) {
 		{"SoftDeleteAndRestore", testSoftDelete},
 		{"Sets", testSets},
 		{"ChangeFeed", testFeed},
+		{"ChangeFeedUnderConcurrentWrites", testFeedConcurrent},
+		{"ChangeFeedOfASet", testFeedOfSet},
 		{"IdempotentCreates", testIdempotentCreates},
 		{"Notes", testNotes},
 		{"NoteLimits", testNoteLimits},
@@ -206,7 +209,7 @@ func testUpdatePrecondition(t *testing.T, c Subject) {
 }
 
 func testBadInput(t *testing.T, c Subject) {
-	before := must(c.Changes(ctx, crm.ContactsFeed, "", "", 100))(t)
+	before := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, "", 100))(t)
 	for field, ct := range map[string]crm.Contact{
 		"emails[1]": {FirstName: "A", Emails: []string{"a@x.test", "not-an-address"}},
 		"birthDate": {FirstName: "A", BirthDate: "1970-13-45"},
@@ -216,14 +219,14 @@ func testBadInput(t *testing.T, c Subject) {
 		_, err := c.CreateContact(ctx, crm.Write{}, ct)
 		wantKind(t, err, failure.Invalid, field)
 	}
-	after := must(c.Changes(ctx, crm.ContactsFeed, "", before.Cursor, 100))(t)
+	after := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, before.Cursor, 100))(t)
 	if len(after.Changes) != 0 {
 		t.Errorf("refused writes made %d changes", len(after.Changes))
 	}
 	if cs := must(c.ListContacts(ctx, "", crm.ContactQuery{}))(t); len(cs) != 0 {
 		t.Errorf("refused writes left %d contacts", len(cs))
 	}
-	_, err := c.Changes(ctx, crm.ContactsFeed, "", "garbage", 10)
+	_, err := c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, "garbage", 10)
 	wantKind(t, err, failure.Invalid, "cursor")
 }
 
@@ -285,7 +288,7 @@ func testSets(t *testing.T, c Subject) {
 }
 
 func testFeed(t *testing.T, c Subject) {
-	start := must(c.Changes(ctx, crm.ContactsFeed, "", "", 100))(t)
+	start := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, "", 100))(t)
 	a := addContact(t, c, "A", "a@client.test")
 	b := must(c.CreateContact(ctx, crm.Write{Origin: crm.Origin}, crm.Contact{FirstName: "B"}))(t)
 	a.LastName = "Changed"
@@ -295,7 +298,7 @@ func testFeed(t *testing.T, c Subject) {
 	var got []crm.Change
 	cur := start.Cursor
 	for pages := 0; ; pages++ {
-		p := must(c.Changes(ctx, crm.ContactsFeed, "", cur, 3))(t)
+		p := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, cur, 3))(t)
 		got = append(got, p.Changes...)
 		if p.Cursor == cur && len(p.Changes) > 0 {
 			t.Errorf("cursor %q did not move past %d changes", cur, len(p.Changes))
@@ -322,11 +325,113 @@ func testFeed(t *testing.T, c Subject) {
 	if !slices.Equal(order, want) {
 		t.Errorf("feed %+v\nwant %+v", order, want)
 	}
-	if p := must(c.Changes(ctx, crm.ContactsFeed, "", cur, 100))(t); len(p.Changes) != 0 || p.Cursor != cur {
+	if p := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, cur, 100))(t); len(p.Changes) != 0 || p.Cursor != cur {
 		t.Errorf("after the end: %d changes, cursor %q → %q", len(p.Changes), cur, p.Cursor)
 	}
-	_, err := c.Changes(ctx, "letters", "", "", 10)
+	_, err := c.Changes(ctx, "letters", crm.FeedScope{}, "", 10)
 	wantKind(t, err, failure.Invalid, "collection")
+}
+
+// testFeedOfSet reads one set's contact changes: a contact's changes
+// while it is in the set, joining it and leaving it; nothing of contacts
+// that never were in it.
+func testFeedOfSet(t *testing.T, c Subject) {
+	set := must(c.CreateSet(ctx, crm.Write{}, "Book"))(t)
+	start := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Set: set.ID}, "", 100))(t)
+	in := must(c.CreateContact(ctx, crm.Write{}, crm.Contact{FirstName: "In", Sets: []string{set.ID}}))(t)
+	out := must(c.CreateContact(ctx, crm.Write{}, crm.Contact{FirstName: "Out"}))(t)
+	out.LastName = "Edited"
+	out = must(c.UpdateContact(ctx, crm.Write{}, out))(t)
+	joined := must(c.AddToSet(ctx, crm.Write{}, set.ID, out.ID))(t)
+	left := must(c.RemoveFromSet(ctx, crm.Write{}, set.ID, in.ID))(t)
+	left.LastName = "Gone"
+	must(c.UpdateContact(ctx, crm.Write{}, left))(t)
+	must(c.DeleteContact(ctx, crm.Write{}, joined.ID, joined.Version))(t)
+
+	p := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Set: set.ID}, start.Cursor, 100))(t)
+	var got []string
+	for _, ch := range p.Changes {
+		got = append(got, fmt.Sprintf("%s v%d deleted=%v", map[string]string{in.ID: "in", out.ID: "out"}[ch.ID], ch.Version, ch.Deleted))
+	}
+	want := []string{"in v1 deleted=false", fmt.Sprintf("out v%d deleted=false", joined.Version),
+		fmt.Sprintf("in v%d deleted=false", left.Version), fmt.Sprintf("out v%d deleted=true", joined.Version+1)}
+	if !slices.Equal(got, want) {
+		t.Errorf("set feed %q\nwant %q", got, want)
+	}
+	_, err := c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Owner: "u1"}, "", 10)
+	wantKind(t, err, failure.Invalid, "owner")
+	_, err = c.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Set: set.ID}, "", 10)
+	wantKind(t, err, failure.Invalid, "set")
+}
+
+// testFeedConcurrent has writers edit their own contacts while readers
+// page through the feed with their own cursors: each reader sees every
+// version of every contact exactly once, each contact's in order.
+func testFeedConcurrent(t *testing.T, c Subject) {
+	const writers, edits, readers = 6, 8, 3
+	start := must(c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, "", 100))(t)
+	done := make(chan struct{})
+	errs := make(chan error, writers+readers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ct, err := c.CreateContact(ctx, crm.Write{}, crm.Contact{FirstName: fmt.Sprint("Writer", w)})
+			for e := 0; err == nil && e < edits; e++ {
+				ct.LastName = fmt.Sprint("Edit", e)
+				ct, err = c.UpdateContact(ctx, crm.Write{}, ct)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("writer %d: %w", w, err)
+			}
+		}()
+	}
+	seen := make([][]crm.Change, readers)
+	var rg sync.WaitGroup
+	for r := range readers {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			cur := start.Cursor
+			for finished := false; ; {
+				select {
+				case <-done:
+					finished = true
+				default:
+				}
+				p, err := c.Changes(ctx, crm.ContactsFeed, crm.FeedScope{}, cur, 5)
+				if err != nil {
+					errs <- fmt.Errorf("reader %d: %w", r, err)
+					return
+				}
+				seen[r] = append(seen[r], p.Changes...)
+				cur = p.Cursor
+				if finished && !p.More {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	rg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for r, changes := range seen {
+		last := map[string]int64{}
+		for _, ch := range changes {
+			if ch.Version != last[ch.ID]+1 {
+				t.Errorf("reader %d: contact %s version %d follows version %d", r, ch.ID, ch.Version, last[ch.ID])
+			}
+			last[ch.ID] = ch.Version
+		}
+		if len(changes) != writers*(edits+1) || len(last) != writers {
+			t.Errorf("reader %d saw %d changes of %d contacts, want %d of %d", r, len(changes), len(last), writers*(edits+1), writers)
+		}
+	}
 }
 
 func testIdempotentCreates(t *testing.T, c Subject) {
@@ -455,7 +560,7 @@ func testActivities(t *testing.T, c Subject) {
 	bob := addUser(t, c, "bob@firm.test")
 	carol := addContact(t, c, "Carol", "carol@client.test")
 	dan := addContact(t, c, "Dan", "dan@client.test")
-	start := must(c.Changes(ctx, crm.ActivitiesFeed, ann.ID, "", 100))(t)
+	start := must(c.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: ann.ID}, "", 100))(t)
 	timed := must(c.CreateActivity(ctx, crm.Write{Origin: crm.Origin}, crm.Activity{Owner: ann.ID, Title: "Review",
 		Start: time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC), TimeZone: "America/New_York",
 		PrimaryContact: carol.ID, AdditionalContacts: []string{dan.ID}, Documents: []crm.Document{{Title: "agenda", URL: "https://docs.example/1"}},
@@ -482,7 +587,7 @@ func testActivities(t *testing.T, c Subject) {
 	if got := must(c.ListActivities(ctx, ann.ID))(t); len(got) != 2 {
 		t.Errorf("after a delete ann has %d activities, want 2", len(got))
 	}
-	feed := must(c.Changes(ctx, crm.ActivitiesFeed, ann.ID, start.Cursor, 100))(t)
+	feed := must(c.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: ann.ID}, start.Cursor, 100))(t)
 	var got []string
 	for _, ch := range feed.Changes {
 		got = append(got, fmt.Sprintf("%s/%d/%v/%v", ch.ID, ch.Version, ch.Origin == crm.Origin, ch.Deleted))

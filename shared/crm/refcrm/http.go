@@ -406,7 +406,7 @@ func (a *api) changes(r *http.Request) (int, any, error) {
 		}
 		limit = n
 	}
-	return ok(a.s.Changes(r.Context(), crm.Collection(q.Get("collection")), q.Get("owner"), q.Get("cursor"), limit))
+	return ok(a.s.Changes(r.Context(), crm.Collection(q.Get("collection")), crm.FeedScope{Owner: q.Get("owner"), Set: q.Get("set")}, q.Get("cursor"), limit))
 }
 
 // ---- clients and e-mail activities ----

@@ -7,11 +7,13 @@
 // from the product's own state. Contacts are found by address through an
 // address index kept in step inside each contact write (one document per
 // address naming its contacts: a lookup reads that document and the
-// contacts, never scans). Each change feed is ordered by a sequence number that a
-// per-collection counter document hands out inside the writing
-// transaction, so the feed's order is the commit order; that counter also
-// serializes contact (or activity) writes, which bounds write throughput
-// to what one Firestore document takes (documented in docs/crm-api.md).
+// contacts, never scans). A write records its change as a pending entry
+// (one document per record version, stamped with the commit time) and
+// touches nothing shared, so writes to different records never contend.
+// A feed reader first numbers the pending entries, oldest first, from a
+// per-collection counter in one short transaction; the feed is read in
+// that order, so a cursor never skips a change that commits later
+// (documented in docs/crm-api.md).
 // Attachment bytes live in chunk documents written before the note that
 // references them, so a failed post leaves nothing visible.
 package refcrm
@@ -27,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"github.com/microcosm-cc/bluemonday"
@@ -387,50 +390,73 @@ func (s *Store) ListContacts(ctx context.Context, asUser string, q crm.ContactQu
 	return out, nil
 }
 
-// change records a change of a feed's record inside tx: it takes the
-// collection's next sequence number and writes the feed entry. It must
-// follow every read of the transaction.
-type pendingChange struct {
-	coll crm.Collection
-	ch   crm.Change
-}
-
+// changeDoc is a feed entry. A write creates it with Seq 0 (pending) and
+// Stamp the commit time; sequence assigns Seq when a reader next reads the
+// feed. Its id is the collection, record and version, so entries of one
+// record sort by version when their stamps tie.
 type changeDoc struct {
 	Collection string
 	Seq        int64
+	Stamp      time.Time `firestore:",serverTimestamp"`
+	// Sets are a contact's sets before and after the change.
+	Sets []string
 	crm.Change
 }
 
-// commitChange writes the change under the collection's next sequence
-// number; counter is the counter state read earlier in the transaction.
-func (s *Store) commitChange(tx *firestore.Transaction, counter *counter, pc pendingChange) error {
-	counter.Seq++
-	ref := s.col("changes").Doc(fmt.Sprintf("%s-%019d", pc.coll, counter.Seq))
-	if err := tx.Create(ref, changeDoc{Collection: string(pc.coll), Seq: counter.Seq, Change: pc.ch}); err != nil {
-		return err
-	}
-	return tx.Set(counter.ref, map[string]any{"Seq": counter.Seq})
+// changeRef names the feed entry of one record version.
+func (s *Store) changeRef(coll crm.Collection, ch crm.Change) *firestore.DocumentRef {
+	return s.col("changes").Doc(fmt.Sprintf("%s-%s-%019d", coll, ch.ID, ch.Version))
 }
 
-type counter struct {
-	ref *firestore.DocumentRef
-	Seq int64
-}
+// sequenceBatch is the most pending entries one sequencing transaction
+// numbers (Firestore commits at most 500 writes).
+const sequenceBatch = 400
 
-// readCounter reads a feed's sequence counter in tx.
-func (s *Store) readCounter(tx *firestore.Transaction, coll crm.Collection) (*counter, error) {
-	c := &counter{ref: s.col("counters").Doc(string(coll))}
-	snap, err := tx.Get(c.ref)
-	if isNotFound(err) {
-		return c, nil
+// sequence numbers coll's pending feed entries, oldest stamp first, from
+// the collection's counter. Entries that commit while it runs stay pending
+// for the next reader and get higher numbers, so a cursor taken from a
+// numbered page never passes an entry that is still unnumbered.
+func (s *Store) sequence(ctx context.Context, coll crm.Collection) error {
+	pending := s.col("changes").Where("Collection", "==", string(coll)).Where("Seq", "==", 0)
+	for {
+		probe, err := pending.Select().Limit(1).Documents(ctx).GetAll()
+		if err != nil || len(probe) == 0 {
+			return err
+		}
+		var numbered int
+		err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			ctr := s.col("counters").Doc(string(coll))
+			var seq int64
+			snap, err := tx.Get(ctr)
+			switch {
+			case isNotFound(err):
+			case err != nil:
+				return err
+			default:
+				if v, err := snap.DataAt("Seq"); err == nil {
+					seq, _ = v.(int64)
+				}
+			}
+			docs, err := tx.Documents(pending.OrderBy("Stamp", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc).Limit(sequenceBatch)).GetAll()
+			if err != nil {
+				return err
+			}
+			numbered = len(docs)
+			if numbered == 0 {
+				return nil
+			}
+			for _, d := range docs {
+				seq++
+				if err := tx.Update(d.Ref, []firestore.Update{{Path: "Seq", Value: seq}}); err != nil {
+					return err
+				}
+			}
+			return tx.Set(ctr, map[string]any{"Seq": seq})
+		})
+		if err != nil || numbered < sequenceBatch {
+			return err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if v, err := snap.DataAt("Seq"); err == nil {
-		c.Seq, _ = v.(int64)
-	}
-	return c, nil
 }
 
 // feedEdit is what a feed write stores: the record, its change, and other
@@ -439,6 +465,7 @@ type feedEdit struct {
 	ref    *firestore.DocumentRef
 	data   any
 	change crm.Change
+	sets   []string // a contact's sets before and after
 	also   []func(*firestore.Transaction) error
 }
 
@@ -446,7 +473,7 @@ type feedEdit struct {
 // transaction. A create (create true) with an idempotency key already used
 // calls replay with the id the key made and writes nothing. Otherwise body
 // reads what it needs and returns the document to store and the change it
-// makes; feedWrite stores both under the collection's next sequence number.
+// makes; feedWrite stores both, the change as a pending feed entry.
 func (s *Store) feedWrite(ctx context.Context, w crm.Write, coll crm.Collection, create bool,
 	replay func(tx *firestore.Transaction, id string) error,
 	body func(tx *firestore.Transaction) (feedEdit, error)) error {
@@ -462,10 +489,6 @@ func (s *Store) feedWrite(ctx context.Context, w crm.Write, coll crm.Collection,
 			if !isNotFound(err) {
 				return err
 			}
-		}
-		ctr, err := s.readCounter(tx, coll)
-		if err != nil {
-			return err
 		}
 		e, err := body(tx)
 		if err != nil {
@@ -485,7 +508,7 @@ func (s *Store) feedWrite(ctx context.Context, w crm.Write, coll crm.Collection,
 			}
 		}
 		e.change.Origin = w.Origin
-		return s.commitChange(tx, ctr, pendingChange{coll, e.change})
+		return tx.Create(s.changeRef(coll, e.change), changeDoc{Collection: string(coll), Sets: e.sets, Change: e.change})
 	})
 }
 
@@ -532,15 +555,20 @@ func (s *Store) writeContact(ctx context.Context, op string, w crm.Write, id str
 			}
 			next.Updated = s.clock.Now().UTC()
 			out = next
-			var before []string
+			var before, sets []string
 			if cur != nil {
-				before = cur.Emails
+				before, sets = cur.Emails, slices.Clone(cur.Sets)
+			}
+			for _, id := range next.Sets {
+				if !slices.Contains(sets, id) {
+					sets = append(sets, id)
+				}
 			}
 			index, err := s.reindex(tx, next.ID, before, next.Emails)
 			if err != nil {
 				return feedEdit{}, err
 			}
-			return feedEdit{ref: s.col("contacts").Doc(next.ID), data: toDoc(next), also: index,
+			return feedEdit{ref: s.col("contacts").Doc(next.ID), data: toDoc(next), also: index, sets: sets,
 				change: crm.Change{ID: next.ID, Version: next.Version, Deleted: next.Deleted, At: next.Updated}}, nil
 		})
 	return out, failure.FromGRPC(op, err)
@@ -691,10 +719,15 @@ func parseCursor(op, c string) (int64, error) {
 	return n, nil
 }
 
-func (s *Store) Changes(ctx context.Context, coll crm.Collection, owner, cur string, limit int) (crm.ChangePage, error) {
+func (s *Store) Changes(ctx context.Context, coll crm.Collection, scope crm.FeedScope, cur string, limit int) (crm.ChangePage, error) {
 	const op = "refcrm: changes"
-	if coll != crm.ContactsFeed && coll != crm.ActivitiesFeed {
+	switch {
+	case coll != crm.ContactsFeed && coll != crm.ActivitiesFeed:
 		return crm.ChangePage{}, failure.Errorf(op, failure.Invalid, "collection: %q is not contacts or activities", coll)
+	case scope.Owner != "" && coll != crm.ActivitiesFeed:
+		return crm.ChangePage{}, failure.Errorf(op, failure.Invalid, "owner: only the activities feed is by owner")
+	case scope.Set != "" && coll != crm.ContactsFeed:
+		return crm.ChangePage{}, failure.Errorf(op, failure.Invalid, "set: only the contacts feed is by set")
 	}
 	seq, err := parseCursor(op, cur)
 	if err != nil {
@@ -703,9 +736,15 @@ func (s *Store) Changes(ctx context.Context, coll crm.Collection, owner, cur str
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
+	if err := s.sequence(ctx, coll); err != nil {
+		return crm.ChangePage{}, failure.FromGRPC(op, err)
+	}
 	q := s.col("changes").Where("Collection", "==", string(coll))
-	if owner != "" {
-		q = q.Where("Owner", "==", owner)
+	if scope.Owner != "" {
+		q = q.Where("Owner", "==", scope.Owner)
+	}
+	if scope.Set != "" {
+		q = q.Where("Sets", "array-contains", scope.Set)
 	}
 	docs, err := all[changeDoc](ctx, q.Where("Seq", ">", seq).OrderBy("Seq", firestore.Asc).Limit(limit+1))
 	if err != nil {

@@ -319,10 +319,13 @@ func (c *Client) RemoveFromSet(ctx context.Context, w crm.Write, setID, contactI
 
 // ---- feed ----
 
-func (c *Client) Changes(ctx context.Context, coll crm.Collection, owner, cursor string, limit int) (crm.ChangePage, error) {
+func (c *Client) Changes(ctx context.Context, coll crm.Collection, scope crm.FeedScope, cursor string, limit int) (crm.ChangePage, error) {
 	v := url.Values{"collection": {string(coll)}}
-	if owner != "" {
-		v.Set("owner", owner)
+	if scope.Owner != "" {
+		v.Set("owner", scope.Owner)
+	}
+	if scope.Set != "" {
+		v.Set("set", scope.Set)
 	}
 	if cursor != "" {
 		v.Set("cursor", cursor)
