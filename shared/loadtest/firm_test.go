@@ -26,6 +26,7 @@ import (
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
 	"github.com/crmsync/crmsync/shared/workspace"
+	"google.golang.org/api/people/v1"
 )
 
 // counted counts the CRM API's requests.
@@ -83,25 +84,31 @@ func BenchmarkFirm(b *testing.B) {
 	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
 	g.Start()
 	b.Cleanup(g.Close)
-	crmStore := refcrm.New(storetest.Client(b), "firm", nil)
+	crmFS, crmRPCs := storetest.CountingClient(b)
+	crmStore := refcrm.New(crmFS, "firm", nil)
 	crmHTTP := &counted{next: refcrm.Handler(crmStore, "k", logging.Discard())}
 	srv := httptest.NewServer(crmHTTP)
 	b.Cleanup(srv.Close)
 	client := restcrm.New(srv.URL+"/", "k")
 
-	// The firm: N users, each with 10 CRM contacts of their own clients,
-	// 5 Google contacts (2 of them also in the CRM) and 5 events.
+	// The firm: N users, each with 10 CRM contacts of their own clients in
+	// their own set (their book, which their contact sync is limited to),
+	// 5 Google contacts (2 of them also in the CRM) and 5 events. (Syncing
+	// "all contacts" puts the whole firm's CRM in every user's Google: that
+	// work grows with users × contacts by its nature.)
 	var ds refcrm.Dataset
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice", Domains: []string{"firm.test"}, AttachmentLimitBytes: 10 << 20})
 	email := func(i int) string { return fmt.Sprintf("u%03d@firm.test", i) }
+	book := func(i int) string { return "Book of " + email(i) }
 	for i := range n {
 		u := email(i)
 		g.AddUser(fakegoogle.User{Email: u, TimeZone: "America/New_York"})
 		ds.Users = append(ds.Users, refcrm.ImportUser{Key: u, Email: u, IntegrationEnabled: true, Domains: []string{"firm.test"}})
 		ds.Clients = append(ds.Clients, refcrm.ImportClient{Key: "cl" + u, Name: "Client of " + u})
+		ds.Sets = append(ds.Sets, book(i))
 		for c := range 10 {
 			ds.Contacts = append(ds.Contacts, refcrm.ImportContact{Key: fmt.Sprintf("c%d-%d", i, c), FirstName: "C", LastName: fmt.Sprintf("%d-%d", i, c),
-				Emails: []string{fmt.Sprintf("c%d-%d@client.test", i, c)}, Clients: []string{"cl" + u}})
+				Emails: []string{fmt.Sprintf("c%d-%d@client.test", i, c)}, Clients: []string{"cl" + u}, Sets: []string{book(i)}})
 		}
 		for c := range 5 {
 			g.AddContact(fakegoogle.SeedContact{User: u, Given: "G", Family: fmt.Sprintf("%d-%d", i, c), Emails: []string{fmt.Sprintf("c%d-%d@client.test", i, c*3)}})
@@ -111,14 +118,17 @@ func BenchmarkFirm(b *testing.B) {
 			g.LoadSeed(fakegoogle.Seed{Events: []fakegoogle.SeedEvent{{User: u, Summary: fmt.Sprintf("Meeting %d", e), TimeZone: "America/New_York",
 				Start: day.Format("2006-01-02") + "T10:00:00-05:00", End: day.Format("2006-01-02") + "T11:00:00-05:00"}}})
 		}
-		st.Users().Create(ctx, store.User{TenantID: "firm", Email: u, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
-			Mail:     store.MailSetup{Enabled: true, Outgoing: []string{"To", "Cc"}, Incoming: []string{"From"}, IncludeAttachments: true},
-			Contacts: store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"},
-			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
 	}
 	ids, err := crmStore.Import(ctx, ds)
 	if err != nil {
 		b.Fatal(err)
+	}
+	for i := range n {
+		u := email(i)
+		st.Users().Create(ctx, store.User{TenantID: "firm", Email: u, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
+			Mail:     store.MailSetup{Enabled: true, Outgoing: []string{"To", "Cc"}, Incoming: []string{"From"}, IncludeAttachments: true},
+			Contacts: store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete", SetID: ids.Sets[book(i)]},
+			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
 	}
 	// Google, as it answers from a data centre: 20 ms on every call.
 	g.SetFault("*", &fakegoogle.Fault{Latency: 20 * time.Millisecond})
@@ -191,6 +201,7 @@ func BenchmarkFirm(b *testing.B) {
 	}
 	units0 := units()
 	rpcs.Take()
+	crmRPCs.Take()
 	crm0 := crmHTTP.n.Load()
 	var mailLat, contactLat, calLat latencies
 	var posted atomic.Int64
@@ -240,9 +251,9 @@ func BenchmarkFirm(b *testing.B) {
 	b.StopTimer()
 	wall := time.Since(start)
 	close(stop)
-	fsRPCs := rpcs.Take()
+	fsUse, crmUse := rpcs.Take(), crmRPCs.Take()
 	fsTotal := 0
-	for _, v := range fsRPCs {
+	for _, v := range fsUse.RPCs {
 		fsTotal += v
 	}
 	perUser := func(v float64) float64 { return v / float64(n) }
@@ -256,9 +267,46 @@ func BenchmarkFirm(b *testing.B) {
 	b.ReportMetric(float64(calLat.pct(0.99).Milliseconds()), "calendar-p99-ms")
 	b.ReportMetric(perUser(float64(units()-units0)), "units/user")
 	b.ReportMetric(perUser(float64(fsTotal)), "fs-rpcs/user")
+	b.ReportMetric(perUser(float64(fsUse.Reads)), "fs-reads/user")
+	b.ReportMetric(perUser(float64(fsUse.Writes+fsUse.Deletes)), "fs-writes/user")
+	b.ReportMetric(perUser(float64(crmUse.Reads)), "crm-fs-reads/user")
+	b.ReportMetric(perUser(float64(crmUse.Writes+crmUse.Deletes)), "crm-fs-writes/user")
 	b.ReportMetric(perUser(float64(crmHTTP.n.Load()-crm0)), "crm-calls/user")
 	b.ReportMetric(float64(peak.Load()>>20), "peak-heap-MB")
-	b.Logf("%d users, %d rounds in %v: %d posted, %d failures; Firestore RPCs %v", n, rounds, wall.Round(time.Millisecond), posted.Load(), failures.Load(), fsRPCs)
+	b.Logf("%d users, %d rounds in %v: %d posted, %d failures in the rounds; product Firestore: RPCs %v, %d reads, %d writes, %d deletes; reference CRM Firestore: RPCs %v, %d reads, %d writes",
+		n, rounds, wall.Round(time.Millisecond), posted.Load(), failures.Load(), fsUse.RPCs, fsUse.Reads, fsUse.Writes, fsUse.Deletes, crmUse.RPCs, crmUse.Reads, crmUse.Writes)
+	// Nothing lost: every user's day arrived on the other side.
+	each(func(i int) {
+		u := email(i)
+		pp, err := google.People(ctx, u)
+		check("verify: people", err)
+		var given []string
+		err = pp.People.Connections.List("people/me").PersonFields("names").PageSize(1000).Pages(ctx, func(r *people.ListConnectionsResponse) error {
+			for _, p := range r.Connections {
+				for _, nm := range p.Names {
+					given = append(given, nm.GivenName)
+				}
+			}
+			return nil
+		})
+		check("verify: connections", err)
+		book, err := crmStore.ListContacts(ctx, "", crm.ContactQuery{SetID: ids.Sets[book(i)]})
+		check("verify: book", err)
+		crmUser := ids.Users[u]
+		acts, err := crmStore.ListActivities(ctx, crmUser)
+		check("verify: activities", err)
+		for r := range rounds {
+			if !slices.Contains(given, fmt.Sprintf("Renamed%d", r)) {
+				check("verify", fmt.Errorf("%s: the CRM rename of round %d is not in Google", u, r))
+			}
+			if !slices.ContainsFunc(book, func(c crm.Contact) bool { return c.LastName == fmt.Sprintf("%d-%d", i, r) && c.FirstName == "New" }) {
+				check("verify", fmt.Errorf("%s: the Google contact of round %d is not in the CRM set", u, r))
+			}
+			if !slices.ContainsFunc(acts, func(a crm.Activity) bool { return a.Title == fmt.Sprintf("Review r%d", r) }) {
+				check("verify", fmt.Errorf("%s: the event of round %d is not a CRM activity", u, r))
+			}
+		}
+	})
 	if want := int64(n * rounds * 2); posted.Load() != want {
 		b.Errorf("%d messages posted, want %d", posted.Load(), want)
 	}

@@ -112,14 +112,13 @@ func (w *benchWorld) units() int {
 	return n
 }
 
-func report(b *testing.B, w *benchWorld, posted int, units int, crmCalls int64, rpcs map[string]int) {
+func report(b *testing.B, w *benchWorld, posted int, units int, crmCalls int64, fs storetest.Usage) {
 	b.ReportMetric(float64(units)/float64(posted), "units/msg")
 	b.ReportMetric(float64(crmCalls)/float64(posted), "crm-calls/msg")
-	commits := rpcs["Commit"]
-	reads := rpcs["BatchGetDocuments"] + rpcs["RunQuery"]
-	b.ReportMetric(float64(commits)/float64(posted), "fs-commits/msg")
-	b.ReportMetric(float64(reads)/float64(posted), "fs-reads/msg")
-	b.Logf("Firestore RPCs for %d messages: %v", posted, rpcs)
+	b.ReportMetric(float64(fs.RPCs["Commit"])/float64(posted), "fs-commits/msg")
+	b.ReportMetric(float64(fs.Reads)/float64(posted), "fs-doc-reads/msg")
+	b.ReportMetric(float64(fs.Writes+fs.Deletes)/float64(posted), "fs-doc-writes/msg")
+	b.Logf("Firestore for %d messages: RPCs %v, %d document reads, %d writes, %d deletes", posted, fs.RPCs, fs.Reads, fs.Writes, fs.Deletes)
 }
 
 // One message at a time: the latency from the notification to the message

@@ -29,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -55,6 +56,8 @@ type Store struct {
 	html  *bluemonday.Policy
 	// MaxNoteBytes bounds a posted note (default DefaultMaxNoteBytes).
 	MaxNoteBytes int64
+	// sequencers lets one reader per feed number pending entries at a time.
+	sequencers map[crm.Collection]*sync.Mutex
 }
 
 var _ crm.CRM = (*Store)(nil)
@@ -64,7 +67,8 @@ func New(fs *firestore.Client, instance string, clk clock.Clock) *Store {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	return &Store{fs: fs, root: fs.Collection("refcrm").Doc(instance), clock: clk, html: bluemonday.UGCPolicy(), MaxNoteBytes: DefaultMaxNoteBytes}
+	return &Store{fs: fs, root: fs.Collection("refcrm").Doc(instance), clock: clk, html: bluemonday.UGCPolicy(), MaxNoteBytes: DefaultMaxNoteBytes,
+		sequencers: map[crm.Collection]*sync.Mutex{crm.ContactsFeed: {}, crm.ActivitiesFeed: {}}}
 }
 
 func (s *Store) col(name string) *firestore.CollectionRef { return s.root.Collection(name) }
@@ -413,47 +417,57 @@ func (s *Store) changeRef(coll crm.Collection, ch crm.Change) *firestore.Documen
 const sequenceBatch = 400
 
 // sequence numbers coll's pending feed entries, oldest stamp first, from
-// the collection's counter. Entries that commit while it runs stay pending
-// for the next reader and get higher numbers, so a cursor taken from a
-// numbered page never passes an entry that is still unnumbered.
+// the collection's counter. It finds them with a plain query and numbers
+// them in a transaction that reads only the counter and those entries, so
+// it never locks a range that writers insert into; an entry another reader
+// numbered meanwhile is skipped. Entries that commit while it runs stay
+// pending for the next reader and get higher numbers, so a cursor taken
+// from a numbered page never passes an entry that is still unnumbered.
+// Readers in one process take turns per collection, so they do not queue
+// on the counter behind each other's identical work.
 func (s *Store) sequence(ctx context.Context, coll crm.Collection) error {
-	pending := s.col("changes").Where("Collection", "==", string(coll)).Where("Seq", "==", 0)
+	mu := s.sequencers[coll]
+	mu.Lock()
+	defer mu.Unlock()
+	pending := s.col("changes").Where("Collection", "==", string(coll)).Where("Seq", "==", 0).
+		OrderBy("Stamp", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc).Limit(sequenceBatch)
 	for {
-		probe, err := pending.Select().Limit(1).Documents(ctx).GetAll()
-		if err != nil || len(probe) == 0 {
+		batch, err := pending.Select().Documents(ctx).GetAll()
+		if err != nil || len(batch) == 0 {
 			return err
 		}
-		var numbered int
+		refs := make([]*firestore.DocumentRef, len(batch))
+		for i, d := range batch {
+			refs[i] = d.Ref
+		}
 		err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 			ctr := s.col("counters").Doc(string(coll))
-			var seq int64
-			snap, err := tx.Get(ctr)
-			switch {
-			case isNotFound(err):
-			case err != nil:
-				return err
-			default:
-				if v, err := snap.DataAt("Seq"); err == nil {
-					seq, _ = v.(int64)
-				}
-			}
-			docs, err := tx.Documents(pending.OrderBy("Stamp", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc).Limit(sequenceBatch)).GetAll()
+			snaps, err := tx.GetAll(append([]*firestore.DocumentRef{ctr}, refs...))
 			if err != nil {
 				return err
 			}
-			numbered = len(docs)
-			if numbered == 0 {
-				return nil
+			var seq int64
+			if snaps[0].Exists() {
+				if v, err := snaps[0].DataAt("Seq"); err == nil {
+					seq, _ = v.(int64)
+				}
 			}
-			for _, d := range docs {
+			first := seq
+			for _, snap := range snaps[1:] {
+				if v, err := snap.DataAt("Seq"); err != nil || v != int64(0) {
+					continue // numbered by another reader
+				}
 				seq++
-				if err := tx.Update(d.Ref, []firestore.Update{{Path: "Seq", Value: seq}}); err != nil {
+				if err := tx.Update(snap.Ref, []firestore.Update{{Path: "Seq", Value: seq}}); err != nil {
 					return err
 				}
 			}
+			if seq == first {
+				return nil
+			}
 			return tx.Set(ctr, map[string]any{"Seq": seq})
 		})
-		if err != nil || numbered < sequenceBatch {
+		if err != nil || len(batch) < sequenceBatch {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -82,26 +83,70 @@ func New(t testing.TB, clk clock.Clock) *store.Store {
 	return store.New(Client(t), clk)
 }
 
-// RPCCounter counts Firestore RPCs by method ("Commit", "BatchGetDocuments",
-// "RunQuery", …), for benchmarks that report the store's cost.
+// RPCCounter counts a client's Firestore RPCs by method ("Commit",
+// "BatchGetDocuments", "RunQuery", …) and the document operations
+// Firestore bills, for benchmarks that report the store's cost.
 type RPCCounter struct {
 	mu sync.Mutex
-	n  map[string]int
+	u  Usage
 }
 
-func (c *RPCCounter) add(method string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[method[strings.LastIndexByte(method, '/')+1:]]++
+// Usage is what a client spent: its RPCs by method, and the billed document
+// reads (each document a get or query returns; a query or get that finds
+// nothing still costs one), writes and deletes.
+type Usage struct {
+	RPCs                   map[string]int
+	Reads, Writes, Deletes int
 }
 
-// Take returns the counts since the last Take and starts again.
-func (c *RPCCounter) Take() map[string]int {
+func (c *RPCCounter) add(method string, reads, writes, deletes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.n
-	c.n = map[string]int{}
+	if method != "" {
+		c.u.RPCs[method[strings.LastIndexByte(method, '/')+1:]]++
+	}
+	c.u.Reads += reads
+	c.u.Writes += writes
+	c.u.Deletes += deletes
+}
+
+// Take returns the usage since the last Take and starts again.
+func (c *RPCCounter) Take() Usage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.u
+	c.u = Usage{RPCs: map[string]int{}}
 	return out
+}
+
+// countedStream counts the documents a read stream returns.
+type countedStream struct {
+	grpc.ClientStream
+	c     *RPCCounter
+	found int
+	done  bool
+}
+
+func (s *countedStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err == nil {
+		switch r := m.(type) {
+		case *firestorepb.BatchGetDocumentsResponse:
+			if r.GetFound() != nil || r.GetMissing() != "" {
+				s.found++ // found or missing, each document asked for is billed
+			}
+		case *firestorepb.RunQueryResponse:
+			if r.Document != nil {
+				s.found++
+			}
+		}
+		return nil
+	}
+	if !s.done {
+		s.done = true
+		s.c.add("", max(s.found, 1), 0, 0)
+	}
+	return err
 }
 
 // ownerCreds is the emulator's credential, as the Firestore client sends it.
@@ -116,14 +161,36 @@ func (ownerCreds) RequireTransportSecurity() bool { return false }
 func CountingClient(tb testing.TB) (*firestore.Client, *RPCCounter) {
 	tb.Helper()
 	RequireEmulator(tb, "FIRESTORE_EMULATOR_HOST")
-	rpcs := &RPCCounter{n: map[string]int{}}
+	rpcs := &RPCCounter{u: Usage{RPCs: map[string]int{}}}
 	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		rpcs.add(method)
-		return invoker(ctx, method, req, reply, cc, opts...)
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		var writes []*firestorepb.Write
+		switch r := req.(type) {
+		case *firestorepb.CommitRequest:
+			writes = r.Writes
+		case *firestorepb.BatchWriteRequest:
+			writes = r.Writes
+		}
+		var w, d int
+		if err == nil {
+			for _, x := range writes {
+				if x.GetDelete() != "" {
+					d++
+				} else {
+					w++
+				}
+			}
+		}
+		rpcs.add(method, 0, w, d)
+		return err
 	}
 	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		rpcs.add(method)
-		return streamer(ctx, desc, cc, method, opts...)
+		rpcs.add(method, 0, 0, 0)
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return cs, err
+		}
+		return &countedStream{ClientStream: cs, c: rpcs}, nil
 	}
 	conn, err := grpc.NewClient(os.Getenv("FIRESTORE_EMULATOR_HOST"), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(ownerCreds{}), grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream))
