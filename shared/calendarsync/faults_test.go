@@ -63,3 +63,40 @@ func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 		t.Errorf("%d events and %d activities, want 3 of each", len(evs), len(acts))
 	}
 }
+
+// Twelve passes of one user at once, half through one engine (concurrent
+// requests of one function instance) and half through another instance's:
+// they never overlap, the rest are refused with Conflict, and every change
+// made before them arrives once.
+func TestConcurrentPassesOfOneUserDoNotOverlap(t *testing.T) {
+	w := newWorld(t, all)
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
+	w.engine.CRM = client
+	day := time.Now().AddDate(0, 0, 3)
+	w.pass()
+	if _, err := w.cal.Events.Insert("primary", event("From Google", at(day, 11), 1)).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.crm.CreateActivity(w.ctx, crm.Write{AsUser: "u-ann", IdempotencyKey: "crm-race"}, crm.Activity{Owner: "u-ann", Title: "From the CRM",
+		Start: at(day, 14), End: at(day, 15), TimeZone: "America/New_York"}); err != nil {
+		t.Fatal(err)
+	}
+	other := *w.engine
+	other.CRM, other.Holder = client, "another-instance"
+	outage.Contend(t, 12, func() error { _, err := w.engine.Pass(w.ctx, ann); return err },
+		func() error { _, err := other.Pass(w.ctx, ann); return err })
+	w.pass()
+	acts := w.activities() // fails on a title twice
+	evs := w.events()
+	for _, title := range []string{"From Google", "From the CRM"} {
+		if _, ok := acts[title]; !ok {
+			t.Errorf("no activity %q", title)
+		}
+		if _, ok := evs[title]; !ok {
+			t.Errorf("no event %q", title)
+		}
+	}
+	if len(evs) != len(acts) {
+		t.Errorf("%d events and %d activities, want as many", len(evs), len(acts))
+	}
+}

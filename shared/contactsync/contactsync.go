@@ -153,7 +153,7 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		return Result{}, nil
 	}
-	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, e.Holder, 10*time.Minute)
+	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, store.PassHolder(e.Holder), 10*time.Minute)
 	if err != nil {
 		return Result{}, err
 	}

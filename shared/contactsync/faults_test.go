@@ -3,6 +3,8 @@ package contactsync_test
 import (
 	"testing"
 
+	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/crmtest"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
@@ -22,22 +24,7 @@ func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 
 	// While the CRM is down: new people in Google, a rename in the CRM.
 	outage.Down(true)
-	for _, c := range []fakegoogle.SeedContact{
-		{User: ann, Given: "Hal", Family: "Outage", Emails: []string{"hal@else.test"}},
-		{User: ann, Given: "Ida", Family: "Outage", Emails: []string{"ida@else.test"}},
-	} {
-		if _, err := w.google.AddContact(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dan, err := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	dan.FirstName = "Daniel"
-	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{IdempotencyKey: "rename-dan"}, dan); err != nil {
-		t.Fatal(err)
-	}
+	w.changeBothSides()
 	for range 2 { // the scheduler's ticks during the outage
 		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
 			t.Fatal("a pass succeeded while the CRM was down")
@@ -70,5 +57,59 @@ func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 		if len(cs) > 1 {
 			t.Errorf("%s is %d times in the CRM", addr, len(cs))
 		}
+	}
+}
+
+// changeBothSides adds Hal and Ida in Google and renames Dan to Daniel in
+// the CRM, the changes the fault tests expect once on the other side.
+func (w *world) changeBothSides() {
+	w.t.Helper()
+	for _, c := range []fakegoogle.SeedContact{
+		{User: ann, Given: "Hal", Family: "Changed", Emails: []string{"hal@else.test"}},
+		{User: ann, Given: "Ida", Family: "Changed", Emails: []string{"ida@else.test"}},
+	} {
+		if _, err := w.google.AddContact(c); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	dan, err := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	dan.FirstName = "Daniel"
+	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{IdempotencyKey: "rename-dan"}, dan); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// Twelve passes of one user at once, half through one engine (concurrent
+// requests of one function instance) and half through another instance's:
+// they never overlap (the lease admits one; the rest are refused with
+// Conflict and change nothing), and every change made before them arrives
+// once.
+func TestConcurrentPassesOfOneUserDoNotOverlap(t *testing.T) {
+	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, nil)
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
+	w.engine.CRM = client
+	w.pass()
+	w.changeBothSides()
+	other := &contactsync.Engine{Store: w.st, CRM: client, Google: w.engine.Google, Log: logging.Discard(), Clock: clock.Real{}, Holder: "another-instance"}
+	outage.Contend(t, 12, func() error { _, err := w.engine.Pass(w.ctx, ann); return err },
+		func() error { _, err := other.Pass(w.ctx, ann); return err })
+	w.pass() // the next tick: nothing left, nothing doubled
+	crmSide := w.crmByEmail()
+	for addr, cs := range crmSide {
+		if len(cs) != 1 {
+			t.Errorf("%s is %d times in the CRM", addr, len(cs))
+		}
+	}
+	for _, addr := range []string{"hal@else.test", "ida@else.test"} {
+		if len(crmSide[addr]) != 1 {
+			t.Errorf("%s did not reach the CRM", addr)
+		}
+	}
+	google := w.googleByEmail() // fails the test on any address twice
+	if p := google["dan@client.test"]; p == nil || len(p.Names) == 0 || p.Names[0].GivenName != "Daniel" {
+		t.Errorf("the CRM's rename did not reach Google: %+v", p)
 	}
 }

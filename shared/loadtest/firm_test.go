@@ -70,6 +70,26 @@ func users(b *testing.B) int {
 	return 10
 }
 
+// idleCost is one kind of idle pass's cost per user.
+type idleCost struct {
+	wall                       time.Duration
+	reads, writes, crmReads    float64
+	crmWrites, units, crmCalls float64
+}
+
+func (c *idleCost) add(n int, wall time.Duration, fs, crmFS storetest.Usage, units int, crmCalls int64) {
+	per := func(v int) float64 { return float64(v) / float64(n) }
+	c.wall = wall
+	c.reads, c.writes = per(fs.Reads), per(fs.Writes+fs.Deletes)
+	c.crmReads, c.crmWrites = per(crmFS.Reads), per(crmFS.Writes+crmFS.Deletes)
+	c.units, c.crmCalls = per(units), per(int(crmCalls))
+}
+
+func (c *idleCost) String() string {
+	return fmt.Sprintf("%.1f Firestore reads, %.1f writes; reference CRM Firestore %.1f reads, %.1f writes; %.1f quota units, %.1f CRM calls (all users in %v)",
+		c.reads, c.writes, c.crmReads, c.crmWrites, c.units, c.crmCalls, c.wall.Round(time.Millisecond))
+}
+
 // The working day, compressed: each of `rounds` rounds, for every user,
 // 3 messages arrive from the user's clients and 2 are labeled, a contact is
 // added in Google and one renamed in the CRM, and an event is added in
@@ -252,6 +272,30 @@ func BenchmarkFirm(b *testing.B) {
 	wall := time.Since(start)
 	close(stop)
 	fsUse, crmUse := rpcs.Take(), crmRPCs.Take()
+	units1, crm1 := units(), crmHTTP.n.Load()
+
+	// An idle round: the scheduler's passes when nothing changed, which is
+	// most of them (the cost model in docs/cost.md rests on these).
+	idle := map[string]*idleCost{"mail sweep": {}, "contact pass": {}, "calendar pass": {}}
+	for _, kind := range []string{"mail sweep", "contact pass", "calendar pass"} {
+		t0 := time.Now()
+		each(func(i int) {
+			var err error
+			switch kind {
+			case "mail sweep":
+				_, err = mail.Sweep(ctx, email(i))
+			case "contact pass":
+				_, err = contacts.Pass(ctx, email(i))
+			default:
+				_, err = cal.Pass(ctx, email(i))
+			}
+			check("idle "+kind, err)
+		})
+		fs, c, u := rpcs.Take(), crmRPCs.Take(), units()
+		idle[kind].add(n, time.Since(t0), fs, c, u-units1, crmHTTP.n.Load()-crm1)
+		units1, crm1 = u, crmHTTP.n.Load()
+		b.Logf("idle %s, per user: %s", kind, idle[kind])
+	}
 	fsTotal := 0
 	for _, v := range fsUse.RPCs {
 		fsTotal += v
@@ -267,6 +311,8 @@ func BenchmarkFirm(b *testing.B) {
 	b.ReportMetric(float64(calLat.pct(0.99).Milliseconds()), "calendar-p99-ms")
 	b.ReportMetric(perUser(float64(units()-units0)), "units/user")
 	b.ReportMetric(perUser(float64(fsTotal)), "fs-rpcs/user")
+	b.ReportMetric(float64(crmUse.Mean("RunQuery").Microseconds())/1000, "crm-query-ms")
+	b.ReportMetric(float64(crmUse.Mean("BatchGetDocuments").Microseconds())/1000, "crm-get-ms")
 	b.ReportMetric(perUser(float64(fsUse.Reads)), "fs-reads/user")
 	b.ReportMetric(perUser(float64(fsUse.Writes+fsUse.Deletes)), "fs-writes/user")
 	b.ReportMetric(perUser(float64(crmUse.Reads)), "crm-fs-reads/user")

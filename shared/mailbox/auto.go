@@ -17,7 +17,6 @@ package mailbox
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -93,7 +92,7 @@ func (p *pass) recent(ctx context.Context) ([]string, string, error) {
 // passingly is left for the next pass.
 func (p *pass) file(ctx context.Context, id string) error {
 	ledger := p.e.Store.Ledger()
-	entry, err := ledger.Claim(ctx, p.autoScope(), id, p.e.Holder, p.e.leaseTTL())
+	entry, err := ledger.Claim(ctx, p.autoScope(), id, p.holder, p.e.leaseTTL())
 	if failure.Is(err, failure.Conflict) {
 		return nil // another worker has it
 	}
@@ -138,22 +137,17 @@ func (p *pass) file(ctx context.Context, id string) error {
 
 // fileMessage reads a message, finds its client and files it.
 func (p *pass) fileMessage(ctx context.Context, id string) (string, map[string]string, error) {
-	msg, err := gmailCall(ctx, p, "gmail: messages.get", 5, func() (*gmail.Message, error) {
-		return p.gm.Users.Messages.Get("me", id).Format("raw").Context(ctx).Do()
-	})
-	if failure.Is(err, failure.NotFound) {
-		return "", nil, &messageGone{err}
-	}
-	if err != nil {
+	msg, raw, release, err := p.fetchRaw(ctx, id)
+	var big *tooLarge
+	switch {
+	case errors.As(err, &big):
+		return AutoSkipped, map[string]string{"reason": big.Error()}, nil
+	case errors.Is(err, errNotBase64):
+		return "", nil, failure.E("mailbox: raw message", failure.Permanent, err)
+	case err != nil:
 		return "", nil, err
 	}
-	raw, err := base64.URLEncoding.DecodeString(msg.Raw)
-	if err != nil {
-		raw, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(msg.Raw, "="))
-	}
-	if err != nil {
-		return "", nil, failure.Errorf("mailbox: raw message", failure.Permanent, "Gmail's raw message is not base64url")
-	}
+	defer release()
 	parsed, err := mailparse.Parse(raw)
 	if err != nil {
 		return "", nil, failure.E("mailbox: parse message", failure.Permanent, err)

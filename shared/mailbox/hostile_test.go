@@ -105,3 +105,45 @@ func TestHostileMessagesGetAClearOutcome(t *testing.T) {
 	}
 	t.Logf("the heap grew by %d MB during the pass (the largest message is 40 MB; the fake Gmail's JSON answer is in this process too)", grew)
 }
+
+// The instance's memory budget bounds the messages in hand at once: eight
+// 2.7 MB messages under a 40 MB budget are handled a few at a time (each
+// reserves six times its size before it is downloaded), and a message
+// that could never fit is labeled Failed with the reason, never fetched.
+func TestMemoryBudgetBoundsTheMessagesInHand(t *testing.T) {
+	w := newWorld(t, nil)
+	const budget = 40 << 20
+	w.engine.MemoryBudget = budget
+	attachment := func(size int) string {
+		return "From: \"Carol Client\" <carol@client.test>\nTo: ann@firm.test\nSubject: Scans\nMIME-Version: 1.0\n" +
+			"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nThe scans.\n--x\n" +
+			"Content-Type: application/octet-stream; name=scans.bin\nContent-Disposition: attachment; filename=scans.bin\nContent-Transfer-Encoding: base64\n\n" +
+			base64.StdEncoding.EncodeToString([]byte(strings.Repeat("A", size))) + "\n--x--\n"
+	}
+	var ids []string
+	for range 8 {
+		ids = append(ids, w.deliver(attachment(2<<20)))
+		w.label(ids[len(ids)-1])
+	}
+	huge := w.deliver(attachment(6 << 20)) // 8 MB: 48 MB in hand, over the whole budget
+	w.label(huge)
+	w.process()
+	for _, id := range ids {
+		if got := w.statusOf(id); len(got) != 1 {
+			t.Errorf("message %s: status labels %v, want one", id, got)
+		}
+	}
+	if got := w.statusOf(huge); len(got) != 1 || got[0] != "SmartOfficeFailed" {
+		t.Errorf("the message over the budget: labels %v, want SmartOfficeFailed", got)
+	}
+	e, err := w.st.Ledger().Get(w.ctx, "mail:"+ann, huge)
+	if err != nil || !strings.Contains(e.Detail["reason"], "more than this service handles in memory") {
+		t.Errorf("reason %q (%v), want it to say the message does not fit in memory", e.Detail["reason"], err)
+	}
+	one := int64(len(attachment(2<<20))) * 6
+	peak := w.engine.MemoryPeak()
+	if peak > budget || peak < 2*one {
+		t.Errorf("peak in hand %d MB; want at least two messages' %d MB and at most the %d MB budget", peak>>20, 2*one>>20, budget>>20)
+	}
+	t.Logf("peak in hand %.1f MB of a %d MB budget (one message: %.1f MB)", float64(peak)/(1<<20), budget>>20, float64(one)/(1<<20))
+}

@@ -7,8 +7,8 @@
 // never overlap. It reads what changed since the stored history cursor
 // (history.list, labelAdded of the trigger label, pages of 500), or, when
 // Gmail no longer has that history (404), lists the messages carrying the
-// trigger label. Each message is claimed in the ledger, fetched once
-// (format raw), matched (package matching) and posted with an idempotency
+// trigger label. Each message is claimed in the ledger, fetched within the
+// instance's memory budget (its size, then its raw form), matched (package matching) and posted with an idempotency
 // key of user, message and contact, so no redelivery, crash or retry ever
 // posts it twice. Outcomes are written back in batches with
 // messages.batchModify: the trigger label off, exactly one status label on.
@@ -20,7 +20,6 @@ package mailbox
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,8 +132,18 @@ type Engine struct {
 	// disconnected without an e-mail.
 	Lost LostAccess
 
+	// MemoryBudget bounds the memory (bytes, estimated from each message's
+	// size) that the instance's passes hold for messages being handled at
+	// once (default DefaultMemoryBudget): a message waits for room before
+	// it is downloaded, and one that could never fit is labeled Failed
+	// with the reason. One Engine serves a whole instance, so the budget
+	// covers all its concurrent passes.
+	MemoryBudget int64
+
 	budgetsMu sync.Mutex
 	budgets   map[string]*rate.Limiter
+	memOnce   sync.Once
+	mem       *memoryBudget
 }
 
 // budget is the user's Gmail quota pacer in this instance.
@@ -225,6 +234,7 @@ func (r Result) counts() map[string]int {
 // pass is one user's pass: everything it needs, read once.
 type pass struct {
 	e      *Engine
+	holder string // this pass, in leases and ledger claims
 	user   store.User
 	tenant store.Tenant
 	gm     *gmail.Service
@@ -254,7 +264,8 @@ func (e *Engine) begin(ctx context.Context, email string) (*pass, func(), error)
 		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State, "setup", u.SyncState)
 		return nil, nil, nil
 	}
-	lease, err := e.Store.Leases().Acquire(ctx, u.ID, leaseScope, e.Holder, e.leaseTTL())
+	holder := store.PassHolder(e.Holder)
+	lease, err := e.Store.Leases().Acquire(ctx, u.ID, leaseScope, holder, e.leaseTTL())
 	if failure.Is(err, failure.Conflict) {
 		return nil, nil, failure.E("mailbox: lease", failure.Transient, ErrBusy)
 	}
@@ -266,7 +277,7 @@ func (e *Engine) begin(ctx context.Context, email string) (*pass, func(), error)
 			e.Log.Warn("mail: lease release", "user", u.ID, "err", err)
 		}
 	}
-	p := &pass{e: e, user: u}
+	p := &pass{e: e, user: u, holder: holder}
 	if err := p.load(ctx); err != nil {
 		release()
 		return nil, nil, p.fail(ctx, err)
@@ -694,7 +705,7 @@ func (p *pass) scope() string { return "mail:" + p.user.ID }
 // (lost access, the store) are returned.
 func (p *pass) message(ctx context.Context, id string) (string, error) {
 	ledger := p.e.Store.Ledger()
-	entry, err := ledger.Claim(ctx, p.scope(), id, p.e.Holder, p.e.leaseTTL())
+	entry, err := ledger.Claim(ctx, p.scope(), id, p.holder, p.e.leaseTTL())
 	if failure.Is(err, failure.Conflict) {
 		return "", nil // another worker has it
 	}
@@ -709,7 +720,7 @@ func (p *pass) message(ctx context.Context, id string) (string, error) {
 		if _, err := ledger.Reopen(ctx, p.scope(), id); err != nil {
 			return "", err
 		}
-		if entry, err = ledger.Claim(ctx, p.scope(), id, p.e.Holder, p.e.leaseTTL()); err != nil {
+		if entry, err = ledger.Claim(ctx, p.scope(), id, p.holder, p.e.leaseTTL()); err != nil {
 			return "", err
 		}
 	}
@@ -779,22 +790,17 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 	if !p.crmer.IntegrationEnabled {
 		return matching.Outcome{Status: matching.Failed, Reason: "the CRM has not granted you the right to use the Google integration"}, nil, nil
 	}
-	msg, err := gmailCall(ctx, p, "gmail: messages.get", 5, func() (*gmail.Message, error) {
-		return p.gm.Users.Messages.Get("me", id).Format("raw").Context(ctx).Do()
-	})
-	if failure.Is(err, failure.NotFound) {
-		return matching.Outcome{}, nil, &messageGone{err}
-	}
-	if err != nil {
+	msg, raw, release, err := p.fetchRaw(ctx, id)
+	var big *tooLarge
+	switch {
+	case errors.As(err, &big):
+		return matching.Outcome{Status: matching.Failed, Reason: big.Error()}, nil, nil
+	case errors.Is(err, errNotBase64):
+		return matching.Outcome{Status: matching.Failed, Reason: err.Error()}, nil, nil
+	case err != nil:
 		return matching.Outcome{}, nil, err
 	}
-	raw, err := base64.URLEncoding.DecodeString(msg.Raw)
-	if err != nil {
-		raw, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(msg.Raw, "="))
-	}
-	if err != nil {
-		return matching.Outcome{Status: matching.Failed, Reason: "Gmail's raw message is not base64url"}, nil, nil
-	}
+	defer release()
 	parsed, err := mailparse.Parse(raw)
 	if err != nil {
 		return matching.Outcome{Status: matching.Failed, Reason: "the message cannot be read: " + err.Error()}, nil, nil

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -42,6 +44,16 @@ func (r *Leases) ref(userID, scope string) (*firestore.DocumentRef, string, erro
 		return nil, "", failure.E("store: lease", failure.Invalid, err)
 	}
 	return r.s.fs.Collection("users").Doc(uid).Collection("leases").Doc(id), uid, nil
+}
+
+// PassHolder names one pass of instance as a lease and claim holder. A
+// holder that has a lease gets it again, so concurrent passes of one
+// instance (a function instance serves several requests at once) must be
+// distinct holders, or two of them would run for one user together.
+func PassHolder(instance string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return instance + "/" + hex.EncodeToString(b)
 }
 
 // Acquire takes the lease of userID's scope for holder for ttl. It fails

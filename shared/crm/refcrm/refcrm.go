@@ -426,11 +426,14 @@ const sequenceBatch = 400
 // Readers in one process take turns per collection, so they do not queue
 // on the counter behind each other's identical work.
 func (s *Store) sequence(ctx context.Context, coll crm.Collection) error {
+	pending := s.col("changes").Where("Collection", "==", string(coll)).Where("Seq", "==", 0).
+		OrderBy("Stamp", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc).Limit(sequenceBatch)
+	if probe, err := pending.Select().Limit(1).Documents(ctx).GetAll(); err != nil || len(probe) == 0 {
+		return err // nothing pending: readers of a quiet feed never wait for each other
+	}
 	mu := s.sequencers[coll]
 	mu.Lock()
 	defer mu.Unlock()
-	pending := s.col("changes").Where("Collection", "==", string(coll)).Where("Seq", "==", 0).
-		OrderBy("Stamp", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc).Limit(sequenceBatch)
 	for {
 		batch, err := pending.Select().Documents(ctx).GetAll()
 		if err != nil || len(batch) == 0 {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
@@ -95,19 +96,38 @@ type RPCCounter struct {
 // reads (each document a get or query returns; a query or get that finds
 // nothing still costs one), writes and deletes.
 type Usage struct {
-	RPCs                   map[string]int
+	RPCs map[string]int
+	// Time is the time spent in each method's RPCs (a stream's until its
+	// end).
+	Time                   map[string]time.Duration
 	Reads, Writes, Deletes int
+}
+
+// Mean is the mean time of one RPC of method.
+func (u Usage) Mean(method string) time.Duration {
+	if u.RPCs[method] == 0 {
+		return 0
+	}
+	return u.Time[method] / time.Duration(u.RPCs[method])
 }
 
 func (c *RPCCounter) add(method string, reads, writes, deletes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if method != "" {
-		c.u.RPCs[method[strings.LastIndexByte(method, '/')+1:]]++
+		c.u.RPCs[short(method)]++
 	}
 	c.u.Reads += reads
 	c.u.Writes += writes
 	c.u.Deletes += deletes
+}
+
+func short(method string) string { return method[strings.LastIndexByte(method, '/')+1:] }
+
+func (c *RPCCounter) spent(method string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.u.Time[short(method)] += d
 }
 
 // Take returns the usage since the last Take and starts again.
@@ -115,16 +135,18 @@ func (c *RPCCounter) Take() Usage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := c.u
-	c.u = Usage{RPCs: map[string]int{}}
+	c.u = Usage{RPCs: map[string]int{}, Time: map[string]time.Duration{}}
 	return out
 }
 
 // countedStream counts the documents a read stream returns.
 type countedStream struct {
 	grpc.ClientStream
-	c     *RPCCounter
-	found int
-	done  bool
+	c      *RPCCounter
+	method string
+	start  time.Time
+	found  int
+	done   bool
 }
 
 func (s *countedStream) RecvMsg(m any) error {
@@ -145,6 +167,7 @@ func (s *countedStream) RecvMsg(m any) error {
 	if !s.done {
 		s.done = true
 		s.c.add("", max(s.found, 1), 0, 0)
+		s.c.spent(s.method, time.Since(s.start))
 	}
 	return err
 }
@@ -161,9 +184,11 @@ func (ownerCreds) RequireTransportSecurity() bool { return false }
 func CountingClient(tb testing.TB) (*firestore.Client, *RPCCounter) {
 	tb.Helper()
 	RequireEmulator(tb, "FIRESTORE_EMULATOR_HOST")
-	rpcs := &RPCCounter{u: Usage{RPCs: map[string]int{}}}
+	rpcs := &RPCCounter{u: Usage{RPCs: map[string]int{}, Time: map[string]time.Duration{}}}
 	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		t0 := time.Now()
 		err := invoker(ctx, method, req, reply, cc, opts...)
+		rpcs.spent(method, time.Since(t0))
 		var writes []*firestorepb.Write
 		switch r := req.(type) {
 		case *firestorepb.CommitRequest:
@@ -190,7 +215,7 @@ func CountingClient(tb testing.TB) (*firestore.Client, *RPCCounter) {
 		if err != nil {
 			return cs, err
 		}
-		return &countedStream{ClientStream: cs, c: rpcs}, nil
+		return &countedStream{ClientStream: cs, c: rpcs, method: method, start: time.Now()}, nil
 	}
 	conn, err := grpc.NewClient(os.Getenv("FIRESTORE_EMULATOR_HOST"), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(ownerCreds{}), grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream))
