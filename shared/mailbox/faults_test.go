@@ -1,12 +1,15 @@
 package mailbox_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/crmtest"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/logging"
@@ -79,6 +82,78 @@ func TestCRMDownForTenMinutes(t *testing.T) {
 	for i := range n {
 		if c := count[fmt.Sprintf("outage %d", i)]; c != 1 {
 			t.Errorf("%d notes of outage %d on Carol, want 1", c, i)
+		}
+	}
+}
+
+// stuckCRM never returns from PostNote while stuck, as a function instance
+// that was killed mid-pass never returns: its lease and claims stay in
+// Firestore until they expire.
+type stuckCRM struct {
+	mailbox.CRM
+	stuck   chan struct{} // closed: the instance comes back (a zombie)
+	reached chan struct{} // closed when the first post is stuck
+	once    sync.Once
+}
+
+func (s *stuckCRM) PostNote(ctx context.Context, w crm.Write, n crm.Note) (crm.Note, error) {
+	s.once.Do(func() { close(s.reached) })
+	<-s.stuck
+	return s.CRM.PostNote(ctx, w, n)
+}
+
+// A function instance is killed mid-pass, holding the user's lease and
+// its claims on the messages: after they expire, the next sweep by another
+// instance posts every message once; and when the "killed" instance comes
+// back to life and finishes its posts, nothing is doubled or relabeled.
+func TestInstanceKilledMidPass(t *testing.T) {
+	w := newWorld(t, nil)
+	const ttl = 2 * time.Second
+	dead := &stuckCRM{CRM: w.crm, stuck: make(chan struct{}), reached: make(chan struct{})}
+	instance := func(holder string, c mailbox.CRM) *mailbox.Engine {
+		return &mailbox.Engine{Store: w.st, CRM: c, Google: w.engine.Google, Log: logging.Discard(), Clock: clock.Real{},
+			Topic: w.engine.Topic, Holder: holder, LeaseTTL: ttl, Retry: w.engine.Retry}
+	}
+	var ids []string
+	for i := range 6 {
+		id := w.deliver(fmt.Sprintf("From: \"Carol Client\" <carol@client.test>\nTo: ann@firm.test\nSubject: killed %d\n\nbody %d", i, i))
+		w.label(id)
+		ids = append(ids, id)
+	}
+	zombie := make(chan error, 1)
+	go func() {
+		_, err := instance("killed", dead).Process(w.ctx, ann)
+		zombie <- err
+	}()
+	<-dead.reached // the pass holds the lease and has claimed messages
+
+	survivor := instance("survivor", w.crm)
+	if _, err := survivor.Sweep(w.ctx, ann); !errors.Is(err, mailbox.ErrBusy) {
+		t.Fatalf("a sweep while the lease is held: %v, want ErrBusy", err)
+	}
+	time.Sleep(ttl + 500*time.Millisecond) // the lease and the claims expire
+	if _, err := survivor.Sweep(w.ctx, ann); err != nil {
+		t.Fatalf("the first sweep after the lease expired: %v", err)
+	}
+	for _, id := range ids {
+		want(t, w.statusOf(id), "SmartOfficePosted")
+	}
+
+	close(dead.stuck) // the killed instance was only frozen, and resumes
+	if err := <-zombie; err != nil {
+		t.Logf("the resumed pass: %v", err)
+	}
+	if _, err := survivor.Sweep(w.ctx, ann); err != nil {
+		t.Fatalf("a later sweep: %v", err)
+	}
+	count := map[string]int{}
+	for _, n := range w.notes("carol") {
+		count[n.Subject]++
+	}
+	for i, id := range ids {
+		want(t, w.statusOf(id), "SmartOfficePosted")
+		if c := count[fmt.Sprintf("killed %d", i)]; c != 1 {
+			t.Errorf("message %d has %d notes, want 1", i, c)
 		}
 	}
 }
