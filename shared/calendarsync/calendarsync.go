@@ -87,8 +87,10 @@ type Result struct {
 	CreatedCRM, UpdatedCRM, DeletedCRM          int
 	Linked, Unlinked, Conflicts, Skipped        int
 	FullGoogle                                  bool
-	Guarded                                     string
-	CalendarCalls                               int
+	// Quiet says neither side had changed, so the pass read no more.
+	Quiet         bool
+	Guarded       string
+	CalendarCalls int
 }
 
 // options are the planner-independent options.
@@ -245,9 +247,6 @@ func (p *pass) plan(ctx context.Context, popts twoway.Options) (twoway.Plan, pos
 	if p.calID, err = p.calendar(ctx, popts.Direction); err != nil {
 		return twoway.Plan{}, pos, err
 	}
-	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
-		return twoway.Plan{}, pos, err
-	}
 	if pos.google, err = e.Store.Cursors().Get(ctx, p.user.ID, googleCursor); err != nil {
 		return twoway.Plan{}, pos, err
 	}
@@ -263,11 +262,31 @@ func (p *pass) plan(ctx context.Context, popts twoway.Options) (twoway.Plan, pos
 			return twoway.Plan{}, pos, err
 		}
 	}
-	changedB, nextCursor, err := p.readCRM(ctx, pos.crm.Value)
+	// Both sides' changes first: a pass that finds none on either side
+	// (most scheduled passes) ends here, without reading the link table,
+	// whose size is the user's whole synced calendar.
+	var feed []crm.Change
+	if pos.crm.Value != "" {
+		if feed, pos.nextCRM, err = p.crmFeed(ctx, pos.crm.Value); err != nil {
+			return twoway.Plan{}, pos, err
+		}
+	}
+	if !p.result.FullGoogle && pos.crm.Value != "" && len(changedA) == 0 && len(feed) == 0 {
+		p.result.Quiet = true
+		return twoway.Plan{}, pos, nil
+	}
+	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
+		return twoway.Plan{}, pos, err
+	}
+	var changedB []twoway.Record
+	if pos.crm.Value == "" {
+		changedB, pos.nextCRM, err = p.readAllCRM(ctx)
+	} else {
+		changedB, err = p.crmRecords(ctx, feed)
+	}
 	if err != nil {
 		return twoway.Plan{}, pos, err
 	}
-	pos.nextCRM = nextCursor
 	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: max(len(p.links), len(changedA)), SizeB: max(len(p.links), len(changedB))}
 	for _, l := range p.links {
 		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base})
@@ -493,61 +512,71 @@ func (p *pass) googleSeries(crmID string) string {
 	return "crm:" + crmID // not linked yet: created in this pass, translated when applied
 }
 
-func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, string, error) {
-	var recs []twoway.Record
-	if cursor == "" {
-		end := ""
-		for {
-			page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: p.crmUser.ID}, end, 1000)
-			if err != nil {
-				return nil, "", err
-			}
-			end = page.Cursor
-			if !page.More {
-				break
-			}
-		}
-		all, err := p.e.CRM.ListActivities(ctx, p.crmUser.ID)
+// readAllCRM reads all the user's activities (a first read) and the feed
+// cursor to store.
+func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, string, error) {
+	end := ""
+	for more := true; more; {
+		page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: p.crmUser.ID}, end, 1000)
 		if err != nil {
 			return nil, "", err
 		}
-		for _, a := range all {
-			if !p.skipActivity(a) {
-				p.acts[a.ID] = a
-				recs = append(recs, activityRecord(a, p.opts, p.googleSeries))
-			}
-		}
-		return recs, end, nil
+		end, more = page.Cursor, page.More
 	}
-	seen := map[string]bool{}
+	all, err := p.e.CRM.ListActivities(ctx, p.crmUser.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	var recs []twoway.Record
+	for _, a := range all {
+		if !p.skipActivity(a) {
+			p.acts[a.ID] = a
+			recs = append(recs, activityRecord(a, p.opts, p.googleSeries))
+		}
+	}
+	return recs, end, nil
+}
+
+// crmFeed reads the user's activity changes since cursor and the cursor
+// after them.
+func (p *pass) crmFeed(ctx context.Context, cursor string) ([]crm.Change, string, error) {
+	var changes []crm.Change
 	for {
 		page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: p.crmUser.ID}, cursor, 1000)
 		if err != nil {
 			return nil, "", err
 		}
-		for _, ch := range page.Changes {
-			if seen[ch.ID] {
-				continue
-			}
-			seen[ch.ID] = true
-			a, err := p.e.CRM.Activity(ctx, ch.ID)
-			if failure.Is(err, failure.NotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, "", err
-			}
-			if p.skipActivity(a) {
-				continue
-			}
-			p.acts[a.ID] = a
-			recs = append(recs, activityRecord(a, p.opts, p.googleSeries))
-		}
+		changes = append(changes, page.Changes...)
 		cursor = page.Cursor
 		if !page.More {
-			return recs, cursor, nil
+			return changes, cursor, nil
 		}
 	}
+}
+
+// crmRecords reads the changed activities (the links loaded).
+func (p *pass) crmRecords(ctx context.Context, changes []crm.Change) ([]twoway.Record, error) {
+	var recs []twoway.Record
+	seen := map[string]bool{}
+	for _, ch := range changes {
+		if seen[ch.ID] {
+			continue
+		}
+		seen[ch.ID] = true
+		a, err := p.e.CRM.Activity(ctx, ch.ID)
+		if failure.Is(err, failure.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.skipActivity(a) {
+			continue
+		}
+		p.acts[a.ID] = a
+		recs = append(recs, activityRecord(a, p.opts, p.googleSeries))
+	}
+	return recs, nil
 }
 
 // Validate checks a user's calendar options as the settings page saves

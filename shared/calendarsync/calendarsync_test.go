@@ -2,6 +2,7 @@ package calendarsync_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -32,6 +33,7 @@ type world struct {
 	ids    refcrm.Imported
 	engine *calendarsync.Engine
 	cal    *calendar.Service
+	rpcs   *storetest.RPCCounter // the store's Firestore use
 }
 
 var all = store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true, Documents: true, ContactAssociation: true}
@@ -39,7 +41,8 @@ var all = store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true, 
 func newWorld(t *testing.T, setup store.CalendarSetup) *world {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.New(t, nil)
+	fs, rpcs := storetest.CountingClient(t)
+	st := store.New(fs, nil)
 	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
 	g.Start()
 	t.Cleanup(g.Close)
@@ -58,7 +61,7 @@ func newWorld(t *testing.T, setup store.CalendarSetup) *world {
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
 	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Calendar: setup})
 	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids,
+	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids, rpcs: rpcs,
 		engine: &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
 			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}
 	w.cal, _ = fac.Calendar(ctx, ann)
@@ -421,5 +424,40 @@ func TestOptionsLeaveThingsOut(t *testing.T) {
 	}
 	if w.events()["CRM only"] != nil {
 		t.Error("Google → CRM only wrote to Google")
+	}
+}
+
+// A pass that finds nothing changed on either side stops there: it reads
+// neither the link table nor anything else that grows with the calendar
+// (most scheduled passes are such passes). A change is still seen.
+func TestQuietPassReadsDoNotGrowWithTheCalendar(t *testing.T) {
+	w := newWorld(t, all)
+	day := time.Now().AddDate(0, 0, 2)
+	for i := range 40 {
+		if _, err := w.cal.Events.Insert("primary", event(fmt.Sprintf("Meeting %d", i), at(day.AddDate(0, 0, i%7), 8+i%9), 1)).Do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.pass() // the initial sync
+	w.pass() // its echoes
+	w.rpcs.Take()
+	r := w.pass()
+	use := w.rpcs.Take()
+	links, err := w.st.Links("calendar").List(w.ctx, ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Quiet {
+		t.Errorf("a pass with nothing changed: %+v, want Quiet", r)
+	}
+	if use.Reads > 12 || len(links) < 40 {
+		t.Errorf("a quiet pass read %d documents (%v); the link table has %d", use.Reads, use.RPCs, len(links))
+	}
+	t.Logf("a quiet pass: %d document reads, %d writes, with %d links", use.Reads, use.Writes, len(links))
+	if _, err := w.cal.Events.Insert("primary", event("After the quiet", at(day, 18), 1)).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.pass(); r.Quiet || r.CreatedCRM != 1 {
+		t.Errorf("the pass after a new event: %+v, want it created in the CRM", r)
 	}
 }

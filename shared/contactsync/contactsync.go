@@ -76,6 +76,8 @@ type Result struct {
 	// belongs to a CRM contact outside the synced scope.
 	Skipped             int
 	FullGoogle, FullCRM bool
+	// Quiet says neither side had changed, so the pass read no more.
+	Quiet bool
 	// Guarded says why the pass stopped before writing anything.
 	Guarded string
 	// PeopleCalls counts the People API calls of the pass.
@@ -247,6 +249,31 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 	if p.ppl, err = e.Google.People(ctx, p.user.Email); err != nil {
 		return twoway.Plan{}, cur, err
 	}
+	if cur.google, err = e.Store.Cursors().Get(ctx, p.user.ID, googleCursor); err != nil {
+		return twoway.Plan{}, cur, err
+	}
+	if cur.crm, err = e.Store.Cursors().Get(ctx, p.user.ID, crmCursor); err != nil {
+		return twoway.Plan{}, cur, err
+	}
+	// Both sides' changes first: a pass that finds none on either side
+	// (most scheduled passes) ends here, without reading the link table,
+	// whose size is the user's whole synced address book.
+	persons, nextToken, err := p.fetchPeople(ctx, cur.google.Value)
+	if err != nil {
+		return twoway.Plan{}, cur, err
+	}
+	var feed []crm.Change
+	nextCursor := ""
+	if cur.crm.Value != "" {
+		if feed, nextCursor, err = p.crmFeed(ctx, cur.crm.Value); err != nil {
+			return twoway.Plan{}, cur, err
+		}
+	}
+	if !p.result.FullGoogle && cur.crm.Value != "" && len(persons) == 0 && len(feed) == 0 {
+		p.result.Quiet = true
+		cur.nextToken, cur.nextCRM = nextToken, nextCursor
+		return twoway.Plan{}, cur, nil
+	}
 	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
 		return twoway.Plan{}, cur, err
 	}
@@ -255,17 +282,14 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 			return twoway.Plan{}, cur, err
 		}
 	}
-	if cur.google, err = e.Store.Cursors().Get(ctx, p.user.ID, googleCursor); err != nil {
-		return twoway.Plan{}, cur, err
+	changedA, sizeA := p.peopleRecords(persons)
+	var changedB []twoway.Record
+	var sizeB int
+	if cur.crm.Value == "" {
+		changedB, sizeB, nextCursor, err = p.readAllCRM(ctx)
+	} else {
+		changedB, sizeB, err = p.crmRecords(ctx, feed)
 	}
-	if cur.crm, err = e.Store.Cursors().Get(ctx, p.user.ID, crmCursor); err != nil {
-		return twoway.Plan{}, cur, err
-	}
-	changedA, sizeA, nextToken, err := p.readGoogle(ctx, cur.google.Value)
-	if err != nil {
-		return twoway.Plan{}, cur, err
-	}
-	changedB, sizeB, nextCursor, err := p.readCRM(ctx, cur.crm.Value)
 	if err != nil {
 		return twoway.Plan{}, cur, err
 	}
@@ -350,20 +374,20 @@ func (p *pass) ensureGroup(ctx context.Context, name string) (string, error) {
 
 // readGoogle returns the changed people (all on a full read), the size of
 // the synced address book and the next sync token.
-func (p *pass) readGoogle(ctx context.Context, token string) ([]twoway.Record, int, string, error) {
-	recs, size, next, err := p.listPeople(ctx, token)
+// fetchPeople reads the people changed since token (all of them when
+// token is "" or Google no longer knows it) and the sync token to store.
+func (p *pass) fetchPeople(ctx context.Context, token string) ([]*people.Person, string, error) {
+	persons, next, err := p.listPeople(ctx, token)
 	if failure.Is(err, failure.CursorExpired) {
 		p.e.Log.Info("contacts: People sync token expired; full read", "user", p.user.ID)
-		recs, size, next, err = p.listPeople(ctx, "")
+		persons, next, err = p.listPeople(ctx, "")
 	}
-	return recs, size, next, err
+	return persons, next, err
 }
 
-func (p *pass) listPeople(ctx context.Context, token string) ([]twoway.Record, int, string, error) {
-	full := token == ""
-	p.result.FullGoogle = full
-	var recs []twoway.Record
-	seen := map[string]bool{}
+func (p *pass) listPeople(ctx context.Context, token string) ([]*people.Person, string, error) {
+	p.result.FullGoogle = token == ""
+	var persons []*people.Person
 	page := ""
 	for {
 		p.result.PeopleCalls++
@@ -378,47 +402,57 @@ func (p *pass) listPeople(ctx context.Context, token string) ([]twoway.Record, i
 			return c.Do()
 		})
 		if err != nil {
-			return nil, 0, "", err
+			return nil, "", err
 		}
-		for _, person := range resp.Connections {
-			deleted := person.Metadata != nil && person.Metadata.Deleted
-			if !deleted && !p.inGroup(person) {
-				if p.linkOfGoogle(person.ResourceName) == nil {
-					// Outside the synced label: not synced, but a CRM
-					// contact with the same address links to it (and puts
-					// it in the label) rather than making a second one.
-					p.outside = append(p.outside, personRecord(person, false, p.setup.BirthDates))
-					continue
-				}
-				deleted = true // left the synced label: out of the sync
-			}
-			p.persons[person.ResourceName] = person
-			seen[person.ResourceName] = true
-			recs = append(recs, personRecord(person, deleted, p.setup.BirthDates))
-		}
+		persons = append(persons, resp.Connections...)
 		if resp.NextPageToken == "" {
-			if full {
-				// A full read does not report deletions: linked people it
-				// did not see are gone.
-				for _, l := range p.links {
-					if !seen[l.Google] {
-						recs = append(recs, twoway.Record{ID: l.Google, Deleted: true})
-					}
-				}
-			}
-			size := 0
-			for _, r := range recs {
-				if !r.Deleted {
-					size++
-				}
-			}
-			if !full {
-				size = max(size, len(p.links))
-			}
-			return recs, size, resp.NextSyncToken, nil
+			return persons, resp.NextSyncToken, nil
 		}
 		page = resp.NextPageToken
 	}
+}
+
+// peopleRecords turns the people read into records (the links loaded)
+// and returns them with the size of the synced Google scope.
+func (p *pass) peopleRecords(persons []*people.Person) ([]twoway.Record, int) {
+	full := p.result.FullGoogle
+	var recs []twoway.Record
+	seen := map[string]bool{}
+	for _, person := range persons {
+		deleted := person.Metadata != nil && person.Metadata.Deleted
+		if !deleted && !p.inGroup(person) {
+			if p.linkOfGoogle(person.ResourceName) == nil {
+				// Outside the synced label: not synced, but a CRM
+				// contact with the same address links to it (and puts
+				// it in the label) rather than making a second one.
+				p.outside = append(p.outside, personRecord(person, false, p.setup.BirthDates))
+				continue
+			}
+			deleted = true // left the synced label: out of the sync
+		}
+		p.persons[person.ResourceName] = person
+		seen[person.ResourceName] = true
+		recs = append(recs, personRecord(person, deleted, p.setup.BirthDates))
+	}
+	if full {
+		// A full read does not report deletions: linked people it did not
+		// see are gone.
+		for _, l := range p.links {
+			if !seen[l.Google] {
+				recs = append(recs, twoway.Record{ID: l.Google, Deleted: true})
+			}
+		}
+	}
+	size := 0
+	for _, r := range recs {
+		if !r.Deleted {
+			size++
+		}
+	}
+	if !full {
+		size = max(size, len(p.links))
+	}
+	return recs, size
 }
 
 func (p *pass) inGroup(person *people.Person) bool {
@@ -468,71 +502,82 @@ func (p *pass) inScope(c crm.Contact) bool {
 	return true
 }
 
-// readCRM returns the changed CRM contacts (all on a first read), the size
-// of the synced CRM scope and the feed cursor to store.
-func (p *pass) readCRM(ctx context.Context, cursor string) ([]twoway.Record, int, string, error) {
-	if cursor == "" {
-		p.result.FullCRM = true
-		end, err := p.feedEnd(ctx, "")
-		if err != nil {
-			return nil, 0, "", err
-		}
-		q := crm.ContactQuery{SetID: p.setup.SetID}
-		all, err := p.e.CRM.ListContacts(ctx, p.crmUser.ID, q)
-		if err != nil {
-			return nil, 0, "", err
-		}
-		var recs []twoway.Record
-		seen := map[string]bool{}
-		for _, c := range all {
-			if p.inScope(c) {
-				p.contacts[c.ID] = c
-				seen[c.ID] = true
-				recs = append(recs, contactRecord(c, false, p.setup.BirthDates))
-			}
-		}
-		for _, l := range p.links {
-			if !seen[l.CRM] {
-				recs = append(recs, twoway.Record{ID: l.CRM, Deleted: true})
-			}
-		}
-		return recs, len(seen), end, nil
+// readAllCRM reads the whole synced CRM scope (a first read): its records,
+// its size and the feed cursor to store.
+func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, int, string, error) {
+	p.result.FullCRM = true
+	end, err := p.feedEnd(ctx, "")
+	if err != nil {
+		return nil, 0, "", err
+	}
+	all, err := p.e.CRM.ListContacts(ctx, p.crmUser.ID, crm.ContactQuery{SetID: p.setup.SetID})
+	if err != nil {
+		return nil, 0, "", err
 	}
 	var recs []twoway.Record
 	seen := map[string]bool{}
+	for _, c := range all {
+		if p.inScope(c) {
+			p.contacts[c.ID] = c
+			seen[c.ID] = true
+			recs = append(recs, contactRecord(c, false, p.setup.BirthDates))
+		}
+	}
+	for _, l := range p.links {
+		if !seen[l.CRM] {
+			recs = append(recs, twoway.Record{ID: l.CRM, Deleted: true})
+		}
+	}
+	return recs, len(seen), end, nil
+}
+
+// crmFeed reads the synced scope's CRM changes since cursor and the
+// cursor after them.
+func (p *pass) crmFeed(ctx context.Context, cursor string) ([]crm.Change, string, error) {
+	var changes []crm.Change
 	for {
 		page, err := p.e.CRM.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Set: p.setup.SetID}, cursor, 1000)
 		if err != nil {
-			return nil, 0, "", err
+			return nil, "", err
 		}
-		for _, ch := range page.Changes {
-			if seen[ch.ID] {
-				continue
-			}
-			if l := p.linkOfCRM(ch.ID); l != nil && l.CRMVersion == strconv.FormatInt(ch.Version, 10) {
-				continue // our own write, or one we already have
-			}
-			seen[ch.ID] = true
-			c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, ch.ID)
-			switch {
-			case failure.Is(err, failure.NotFound):
-				recs = append(recs, twoway.Record{ID: ch.ID, Deleted: true})
-				continue
-			case err != nil:
-				return nil, 0, "", err
-			}
-			in := p.inScope(c)
-			if !in && p.linkOfCRM(c.ID) == nil {
-				continue
-			}
-			p.contacts[c.ID] = c
-			recs = append(recs, contactRecord(c, !in, p.setup.BirthDates))
-		}
+		changes = append(changes, page.Changes...)
 		cursor = page.Cursor
 		if !page.More {
-			return recs, max(len(p.links), len(recs)), cursor, nil
+			return changes, cursor, nil
 		}
 	}
+}
+
+// crmRecords turns the CRM's changes into records of the changed contacts
+// (the links loaded: the pass's own writes are left out) and returns them
+// with the size of the synced CRM scope.
+func (p *pass) crmRecords(ctx context.Context, changes []crm.Change) ([]twoway.Record, int, error) {
+	var recs []twoway.Record
+	seen := map[string]bool{}
+	for _, ch := range changes {
+		if seen[ch.ID] {
+			continue
+		}
+		if l := p.linkOfCRM(ch.ID); l != nil && l.CRMVersion == strconv.FormatInt(ch.Version, 10) {
+			continue // our own write, or one we already have
+		}
+		seen[ch.ID] = true
+		c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, ch.ID)
+		switch {
+		case failure.Is(err, failure.NotFound):
+			recs = append(recs, twoway.Record{ID: ch.ID, Deleted: true})
+			continue
+		case err != nil:
+			return nil, 0, err
+		}
+		in := p.inScope(c)
+		if !in && p.linkOfCRM(c.ID) == nil {
+			continue
+		}
+		p.contacts[c.ID] = c
+		recs = append(recs, contactRecord(c, !in, p.setup.BirthDates))
+	}
+	return recs, max(len(p.links), len(recs)), nil
 }
 
 // feedEnd reads the contact feed to its end and returns the cursor there.

@@ -34,12 +34,14 @@ type world struct {
 	ids    refcrm.Imported
 	engine *contactsync.Engine
 	ppl    *people.Service
+	rpcs   *storetest.RPCCounter // the store's Firestore use
 }
 
 func newWorld(t *testing.T, setup store.ContactsSetup, googleContacts []fakegoogle.SeedContact) *world {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.New(t, nil)
+	fs, rpcs := storetest.CountingClient(t)
+	st := store.New(fs, nil)
 	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
 	g.Start()
 	t.Cleanup(g.Close)
@@ -73,7 +75,7 @@ func newWorld(t *testing.T, setup store.ContactsSetup, googleContacts []fakegoog
 		t.Fatal(err)
 	}
 	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids,
+	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids, rpcs: rpcs,
 		engine: &contactsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
 			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}
 	w.ppl, _ = fac.People(ctx, ann)
@@ -455,5 +457,38 @@ func TestOptionsTable(t *testing.T) {
 		if !tc.invalid && (o.Direction != tc.dir || o.OnDeleteA != tc.onA || o.OneWay["birthday"] != twoway.B) {
 			t.Errorf("%+v: %+v", tc.in, o)
 		}
+	}
+}
+
+// A pass that finds nothing changed on either side stops there: it reads
+// neither the link table nor anything else that grows with the address
+// book (most scheduled passes are such passes). A change is still seen.
+func TestQuietPassReadsDoNotGrowWithTheAddressBook(t *testing.T) {
+	var seed []fakegoogle.SeedContact
+	for i := range 60 {
+		seed = append(seed, fakegoogle.SeedContact{Given: "Pat", Family: fmt.Sprint(i), Emails: []string{fmt.Sprintf("pat%d@else.test", i)}})
+	}
+	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, seed)
+	w.pass() // the initial sync: 60 + 4 links
+	w.pass() // its echoes
+	w.rpcs.Take()
+	r := w.pass()
+	use := w.rpcs.Take()
+	links, err := w.st.Links("contacts").List(w.ctx, ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Quiet {
+		t.Errorf("a pass with nothing changed: %+v, want Quiet", r)
+	}
+	if use.Reads > 12 {
+		t.Errorf("a quiet pass read %d documents (%v); the link table has %d", use.Reads, use.RPCs, len(links))
+	}
+	t.Logf("a quiet pass: %d document reads, %d writes, with %d links", use.Reads, use.Writes, len(links))
+	if _, err := w.google.AddContact(fakegoogle.SeedContact{User: ann, Given: "Quinn", Emails: []string{"quinn@else.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.pass(); r.Quiet || r.CreatedCRM != 1 {
+		t.Errorf("the pass after a new Google contact: %+v, want it created in the CRM", r)
 	}
 }
