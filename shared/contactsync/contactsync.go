@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	people "google.golang.org/api/people/v1"
 
@@ -155,11 +154,13 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		return Result{}, nil
 	}
-	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, store.PassHolder(e.Holder), 10*time.Minute)
+	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, store.PassHolder(e.Holder), store.PassLeaseTTL)
 	if err != nil {
 		return Result{}, err
 	}
 	defer e.Store.Leases().Release(context.WithoutCancel(ctx), lease)
+	ctx, stop := e.Store.Leases().Hold(ctx, lease, store.PassLeaseTTL)
+	defer stop()
 	p := &pass{e: e, user: u, setup: u.Contacts, persons: map[string]*people.Person{}, contacts: map[string]crm.Contact{}}
 	res, err := p.run(ctx, opts)
 	now := e.Clock.Now()

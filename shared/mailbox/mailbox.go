@@ -119,7 +119,9 @@ type Engine struct {
 	// MaxAttempts is how many passes may fail on a message transiently
 	// before it is labeled Failed (default 5).
 	MaxAttempts int
-	// LeaseTTL bounds one pass (default 5 minutes).
+	// LeaseTTL is how long the user's lease and a message's claim outlive
+	// a pass that stops renewing them, because its instance died (default
+	// 2 minutes; a live pass renews its lease, so it may run longer).
 	LeaseTTL time.Duration
 	// Parallel is how many messages of a pass are fetched and posted at
 	// once (default 8); Gmail's per-user quota, not this, bounds the rate.
@@ -210,7 +212,7 @@ func (e *Engine) leaseTTL() time.Duration {
 	if e.LeaseTTL > 0 {
 		return e.LeaseTTL
 	}
-	return 5 * time.Minute
+	return store.PassLeaseTTL
 }
 
 // Result counts what a pass did.
@@ -251,38 +253,41 @@ var ErrBusy = errors.New("mailbox: another pass of this user is running")
 
 // begin loads the user and takes the lease. A nil pass with a nil error
 // means there is nothing to do for this address.
-func (e *Engine) begin(ctx context.Context, email string) (*pass, func(), error) {
+func (e *Engine) begin(ctx context.Context, email string) (context.Context, *pass, func(), error) {
 	u, err := e.Store.Users().Get(ctx, email)
 	if failure.Is(err, failure.NotFound) {
 		e.Log.Info("mail: notification for an unknown user; acknowledged", "user", email)
-		return nil, nil, nil
+		return ctx, nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return ctx, nil, nil, err
 	}
 	if (!u.Mail.Enabled && !u.Mail.AutoSync) || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State, "setup", u.SyncState)
-		return nil, nil, nil
+		return ctx, nil, nil, nil
 	}
 	holder := store.PassHolder(e.Holder)
 	lease, err := e.Store.Leases().Acquire(ctx, u.ID, leaseScope, holder, e.leaseTTL())
 	if failure.Is(err, failure.Conflict) {
-		return nil, nil, failure.E("mailbox: lease", failure.Transient, ErrBusy)
+		return ctx, nil, nil, failure.E("mailbox: lease", failure.Transient, ErrBusy)
 	}
 	if err != nil {
-		return nil, nil, err
+		return ctx, nil, nil, err
 	}
+	parent := ctx
+	work, stop := e.Store.Leases().Hold(parent, lease, e.leaseTTL())
 	release := func() {
-		if err := e.Store.Leases().Release(context.WithoutCancel(ctx), lease); err != nil {
+		stop()
+		if err := e.Store.Leases().Release(context.WithoutCancel(parent), lease); err != nil {
 			e.Log.Warn("mail: lease release", "user", u.ID, "err", err)
 		}
 	}
 	p := &pass{e: e, user: u, holder: holder}
-	if err := p.load(ctx); err != nil {
+	if err := p.load(work); err != nil {
 		release()
-		return nil, nil, p.fail(ctx, err)
+		return parent, nil, nil, p.fail(parent, err)
 	}
-	return p, release, nil
+	return work, p, release, nil
 }
 
 func (p *pass) load(ctx context.Context) error {
@@ -321,7 +326,7 @@ func (p *pass) fail(ctx context.Context, err error) error {
 // Connect makes the user's labels and starts (or renews) the Gmail watch
 // on the trigger label. It sets the history cursor when there is none.
 func (e *Engine) Connect(ctx context.Context, email string) error {
-	p, release, err := e.begin(ctx, email)
+	ctx, p, release, err := e.begin(ctx, email)
 	if err != nil || p == nil {
 		return err
 	}
@@ -411,7 +416,7 @@ func (p *pass) ensureLabels(ctx context.Context) error {
 // history since the cursor, for labeled messages (label posting) and new
 // messages (automatic mail sync).
 func (e *Engine) Process(ctx context.Context, email string) (Result, error) {
-	p, release, err := e.begin(ctx, email)
+	ctx, p, release, err := e.begin(ctx, email)
 	if err != nil || p == nil {
 		return Result{}, err
 	}
@@ -467,7 +472,7 @@ func (p *pass) processLabeled(ctx context.Context, cursor string) (string, error
 // lost notification delays a message by one sweep period at worst. It
 // also re-makes labels the user deleted.
 func (e *Engine) Sweep(ctx context.Context, email string) (Result, error) {
-	p, release, err := e.begin(ctx, email)
+	ctx, p, release, err := e.begin(ctx, email)
 	if err != nil || p == nil {
 		return Result{}, err
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -45,6 +48,13 @@ func (r *Leases) ref(userID, scope string) (*firestore.DocumentRef, string, erro
 	}
 	return r.s.fs.Collection("users").Doc(uid).Collection("leases").Doc(id), uid, nil
 }
+
+// PassLeaseTTL is how long a user's lease outlives a sync pass that
+// stopped renewing it because its instance died. A live pass renews it
+// (Hold), so it may run longer. It is shorter than every scheduler
+// period (5 minutes at the least), so the first tick after a dead pass's
+// lease runs out catches up.
+const PassLeaseTTL = 2 * time.Minute
 
 // PassHolder names one pass of instance as a lease and claim holder. A
 // holder that has a lease gets it again, so concurrent passes of one
@@ -141,6 +151,51 @@ func (r *Leases) Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, 
 		return Lease{}, classify(op, err)
 	}
 	return out, nil
+}
+
+// ErrLeaseLost is the cause of a Hold's context when the lease could not be
+// renewed: another holder has it, or it expired before it was renewed.
+var ErrLeaseLost = errors.New("store: the lease was lost")
+
+// Hold keeps l while the caller works: it renews the lease every third of
+// ttl, so a pass may run longer than ttl, while a holder that dies (and
+// stops renewing) loses it within ttl. It returns a context for the work,
+// canceled with cause ErrLeaseLost if a renewal finds the lease lost, so
+// a pass that lost its lease stops instead of writing on; and a stop
+// function to call when the work is done (before Release). A renewal
+// that fails for another reason (Firestore unavailable) is tried again at
+// the next tick.
+func (r *Leases) Hold(ctx context.Context, l Lease, ttl time.Duration) (context.Context, func()) {
+	work, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(max(ttl/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-work.Done():
+				return
+			case <-t.C:
+			}
+			next, err := r.Renew(work, l, ttl)
+			switch {
+			case err == nil:
+				l = next
+			case failure.Is(err, failure.Conflict):
+				cancel(fmt.Errorf("%w: %v", ErrLeaseLost, err))
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return work, func() {
+		once.Do(func() {
+			close(done)
+			cancel(context.Canceled)
+		})
+	}
 }
 
 // Release gives the lease up. Releasing a lease that was already lost is not

@@ -400,3 +400,55 @@ func TestLedgerClaimRace(t *testing.T) {
 		t.Errorf("%d workers claimed the effect, want 1", claimed)
 	}
 }
+
+// A held lease outlives its TTL while its holder works; once the holder
+// stops (or dies) it expires within the TTL; and a holder whose lease was
+// taken has its work context canceled with ErrLeaseLost.
+func TestLeaseHold(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	leases := storetest.New(t, nil).Leases()
+	const user, ttl = "ann@acme.test", time.Second
+
+	a, err := leases.Acquire(ctx, user, "calendar", "a", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = leases.Renew(ctx, a, ttl); err != nil { // the emulator's first transaction is slow
+		t.Fatal(err)
+	}
+	work, stop := leases.Hold(ctx, a, ttl)
+	time.Sleep(3 * ttl)
+	if _, err := leases.Acquire(ctx, user, "calendar", "b", ttl); !failure.Is(err, failure.Conflict) {
+		t.Fatalf("another holder took a held lease after 3 TTLs: %v", err)
+	}
+	if work.Err() != nil {
+		t.Fatalf("the work context of a held lease: %v", work.Err())
+	}
+	stop() // the holder is done, or dead: no more renewals
+	time.Sleep(ttl + 200*time.Millisecond)
+	b, err := leases.Acquire(ctx, user, "calendar", "b", ttl)
+	if err != nil {
+		t.Fatalf("the lease did not expire after its holder stopped: %v", err)
+	}
+
+	// b holds it, but the renewals stop reaching Firestore (b is frozen
+	// and its lease expires); c takes it. b's next renewal finds it lost.
+	c, err := func() (store.Lease, error) {
+		time.Sleep(ttl + 100*time.Millisecond)
+		return leases.Acquire(ctx, user, "calendar", "c", ttl)
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, stop = leases.Hold(ctx, b, ttl)
+	defer stop()
+	select {
+	case <-work.Done():
+		if !errors.Is(context.Cause(work), store.ErrLeaseLost) {
+			t.Errorf("cause %v, want ErrLeaseLost", context.Cause(work))
+		}
+	case <-time.After(2 * ttl):
+		t.Errorf("b's work went on after c (token %d) took the lease", c.Token)
+	}
+}
