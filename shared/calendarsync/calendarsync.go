@@ -152,13 +152,11 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if popts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		return Result{}, nil
 	}
-	lease, err := e.Store.Leases().Acquire(ctx, u.ID, kind, store.PassHolder(e.Holder), store.PassLeaseTTL)
+	ctx, _, end, err := e.Store.Leases().HoldPass(ctx, u.ID, kind, e.Holder, store.PassLeaseTTL)
 	if err != nil {
 		return Result{}, err
 	}
-	defer e.Store.Leases().Release(context.WithoutCancel(ctx), lease)
-	ctx, stop := e.Store.Leases().Hold(ctx, lease, store.PassLeaseTTL)
-	defer stop()
+	defer end()
 	p := &pass{e: e, user: u, setup: u.Calendar, opts: opts, events: map[string]*calendar.Event{}, acts: map[string]crm.Activity{}}
 	err = p.run(ctx, popts)
 	status := store.PassStatus{At: e.Clock.Now(), OK: err == nil, Counts: map[string]int{

@@ -266,26 +266,22 @@ func (e *Engine) begin(ctx context.Context, email string) (context.Context, *pas
 		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State, "setup", u.SyncState)
 		return ctx, nil, nil, nil
 	}
-	holder := store.PassHolder(e.Holder)
-	lease, err := e.Store.Leases().Acquire(ctx, u.ID, leaseScope, holder, e.leaseTTL())
+	work, holder, end, err := e.Store.Leases().HoldPass(ctx, u.ID, leaseScope, e.Holder, e.leaseTTL())
 	if failure.Is(err, failure.Conflict) {
 		return ctx, nil, nil, failure.E("mailbox: lease", failure.Transient, ErrBusy)
 	}
 	if err != nil {
 		return ctx, nil, nil, err
 	}
-	parent := ctx
-	work, stop := e.Store.Leases().Hold(parent, lease, e.leaseTTL())
 	release := func() {
-		stop()
-		if err := e.Store.Leases().Release(context.WithoutCancel(parent), lease); err != nil {
+		if err := end(); err != nil {
 			e.Log.Warn("mail: lease release", "user", u.ID, "err", err)
 		}
 	}
 	p := &pass{e: e, user: u, holder: holder}
 	if err := p.load(work); err != nil {
 		release()
-		return parent, nil, nil, p.fail(parent, err)
+		return ctx, nil, nil, p.fail(ctx, err)
 	}
 	return work, p, release, nil
 }

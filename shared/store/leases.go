@@ -56,11 +56,11 @@ func (r *Leases) ref(userID, scope string) (*firestore.DocumentRef, string, erro
 // lease runs out catches up.
 const PassLeaseTTL = 2 * time.Minute
 
-// PassHolder names one pass of instance as a lease and claim holder. A
+// passHolder names one pass of instance as a lease and claim holder. A
 // holder that has a lease gets it again, so concurrent passes of one
 // instance (a function instance serves several requests at once) must be
 // distinct holders, or two of them would run for one user together.
-func PassHolder(instance string) string {
+func passHolder(instance string) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return instance + "/" + hex.EncodeToString(b)
@@ -196,6 +196,24 @@ func (r *Leases) Hold(ctx context.Context, l Lease, ttl time.Duration) (context.
 			cancel(context.Canceled)
 		})
 	}
+}
+
+// HoldPass takes the user's lease of scope for one pass of instance (a
+// holder of its own, passHolder) and keeps it while the pass works
+// (Hold). It returns the pass's context and holder name, and end, which
+// stops the renewals and releases the lease. It fails with Conflict while
+// another pass holds the lease.
+func (r *Leases) HoldPass(ctx context.Context, userID, scope, instance string, ttl time.Duration) (work context.Context, holder string, end func() error, err error) {
+	holder = passHolder(instance)
+	lease, err := r.Acquire(ctx, userID, scope, holder, ttl)
+	if err != nil {
+		return ctx, "", nil, err
+	}
+	work, stop := r.Hold(ctx, lease, ttl)
+	return work, holder, func() error {
+		stop()
+		return r.Release(context.WithoutCancel(ctx), lease)
+	}, nil
 }
 
 // Release gives the lease up. Releasing a lease that was already lost is not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -450,5 +451,32 @@ func TestLeaseHold(t *testing.T) {
 		}
 	case <-time.After(2 * ttl):
 		t.Errorf("b's work went on after c (token %d) took the lease", c.Token)
+	}
+}
+
+// Two passes of one instance are distinct holders: while one holds the
+// user's lease the other is refused, and after the first ends it may run.
+func TestLeaseHoldPassOfOneInstance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	leases := storetest.New(t, nil).Leases()
+	const user = "ann@acme.test"
+	_, first, end, err := leases.HoldPass(ctx, user, "mail", "instance-1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := leases.HoldPass(ctx, user, "mail", "instance-1", time.Minute); !failure.Is(err, failure.Conflict) {
+		t.Fatalf("a second pass of the same instance = %v, want Conflict", err)
+	}
+	if err := end(); err != nil {
+		t.Fatal(err)
+	}
+	_, second, end, err := leases.HoldPass(ctx, user, "mail", "instance-1", time.Minute)
+	if err != nil {
+		t.Fatalf("a pass after the first ended: %v", err)
+	}
+	defer end()
+	if first == second || !strings.HasPrefix(first, "instance-1/") {
+		t.Errorf("holders %q and %q, want distinct names of instance-1", first, second)
 	}
 }

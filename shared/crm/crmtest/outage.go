@@ -16,15 +16,15 @@ import (
 // request answers 503 UNAVAILABLE before reaching the CRM, as a CRM that
 // is restarting or unreachable does. Fault tests turn it off and on.
 //
-// It also watches the change feed: with FeedDelay set, each feed read is
-// held that long, and MaxFeedReaders reports the most feed reads that were
+// It also watches the change feed for Contend: each feed read is held
+// for a while, and MaxFeedReaders reports the most feed reads that were
 // in flight at once, so a contention test can see whether passes of one
 // user overlapped (each pass reads its feed once).
 type Outage struct {
 	Next      http.Handler
-	FeedDelay time.Duration
 	down      atomic.Bool
 	refused   atomic.Int64
+	feedDelay atomic.Int64 // nanoseconds
 	readers   atomic.Int64
 	most      atomic.Int64
 }
@@ -51,7 +51,7 @@ func (o *Outage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer o.readers.Add(-1)
 		for m := o.most.Load(); n > m && !o.most.CompareAndSwap(m, n); m = o.most.Load() {
 		}
-		time.Sleep(o.FeedDelay)
+		time.Sleep(time.Duration(o.feedDelay.Load()))
 	}
 	o.Next.ServeHTTP(w, r)
 }
@@ -75,8 +75,9 @@ func OutageClient(tb testing.TB, api http.Handler) (*Outage, *restcrm.Client) {
 // were refused with Conflict, and none failed otherwise.
 func (o *Outage) Contend(tb testing.TB, n int, passes ...func() error) {
 	tb.Helper()
-	o.FeedDelay = 30 * time.Millisecond
-	defer func() { o.FeedDelay = 0 }()
+	o.most.Store(0)
+	o.feedDelay.Store(int64(30 * time.Millisecond))
+	defer o.feedDelay.Store(0)
 	var wg sync.WaitGroup
 	var ran, refused atomic.Int32
 	for i := range n {

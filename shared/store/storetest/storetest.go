@@ -103,14 +103,6 @@ type Usage struct {
 	Reads, Writes, Deletes int
 }
 
-// Mean is the mean time of one RPC of method.
-func (u Usage) Mean(method string) time.Duration {
-	if u.RPCs[method] == 0 {
-		return 0
-	}
-	return u.Time[method] / time.Duration(u.RPCs[method])
-}
-
 func (c *RPCCounter) add(method string, reads, writes, deletes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
