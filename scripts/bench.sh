@@ -15,7 +15,7 @@ require_emulators
 work=$(mktemp -d "${TMPDIR:-/tmp}/crmsync-bench.XXXXXX")
 trap 'stop_children; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
-fs_port=$(free_port); start_firestore "$fs_port" "$work/firestore.log" || die "the Firestore emulator did not start"
+start_on_free_port fs_port start_firestore "$work/firestore.log" || die "the Firestore emulator did not start"
 export FIRESTORE_EMULATOR_HOST="127.0.0.1:$fs_port"
 echo "# $(go version), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo none)"
 go test -run '^$' -bench "${BENCH:-.}" -benchtime "${BENCHTIME:-2s}" -benchmem -timeout 60m "$@" ./shared/...

@@ -29,8 +29,8 @@ say "== go vet"
 go vet ./...
 
 say "== starting the emulators"
-fs_port=$(free_port); start_firestore "$fs_port" "$work/firestore.log" || die "the Firestore emulator did not start"
-ps_port=$(free_port); start_pubsub "$ps_port" "$work/pubsub.log" || die "the Pub/Sub emulator did not start"
+start_on_free_port fs_port start_firestore "$work/firestore.log" || die "the Firestore emulator did not start"
+start_on_free_port ps_port start_pubsub "$work/pubsub.log" || die "the Pub/Sub emulator did not start"
 export FIRESTORE_EMULATOR_HOST="127.0.0.1:$fs_port"
 export PUBSUB_EMULATOR_HOST="127.0.0.1:$ps_port"
 export CRMSYNC_REQUIRE_EMULATORS=1

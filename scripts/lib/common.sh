@@ -68,14 +68,35 @@ require_free_port() {
   fi
 }
 
-# free_port prints a port nothing listens on.
+# free_port prints a port nothing listens on, below the system's ephemeral
+# range: a port in that range can be taken by an outgoing connection at
+# any moment, and the emulator's bind then fails.
 free_port() {
-  local p
+  local p lo=20000 hi=32767 eph _
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r eph _ < /proc/sys/net/ipv4/ip_local_port_range
+    if [ "$eph" -gt $((lo + 1000)) ]; then hi=$((eph - 1)); fi
+  fi
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( lo + RANDOM % (hi - lo) ))
     port_busy "$p" || { echo "$p"; return 0; }
   done
   die "could not find a free port"
+}
+
+# start_on_free_port VAR START LOG runs START (start_firestore or
+# start_pubsub) on a free port, and on another if that one was taken in
+# the meantime (three tries), and sets VAR to the port it answers on.
+start_on_free_port() {
+  local var=$1 start=$2 log=$3 p
+  for _ in 1 2 3; do
+    p=$(free_port)
+    if "$start" "$p" "$log"; then
+      printf -v "$var" '%s' "$p"
+      return 0
+    fi
+  done
+  return 1
 }
 
 # start_group LOG CMD... starts CMD in its own process group, output to LOG,
