@@ -6,13 +6,18 @@ package infra_test
 
 import (
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/crmsync/crmsync/shared/jobs"
 )
 
 type resource struct {
@@ -75,6 +80,37 @@ func first(v any) map[string]any {
 		return m
 	}
 	return nil
+}
+
+// cronPeriod is the period of the two cron forms the schedules use:
+// "*/N * * * *" (every N minutes) and "M H * * *" (daily); 0 otherwise.
+func cronPeriod(cron string) time.Duration {
+	f := strings.Fields(cron)
+	if len(f) != 5 || f[2] != "*" || f[3] != "*" || f[4] != "*" {
+		return 0
+	}
+	if n, ok := strings.CutPrefix(f[0], "*/"); ok && f[1] == "*" {
+		m, err := strconv.Atoi(n)
+		if err != nil {
+			return 0
+		}
+		return time.Duration(m) * time.Minute
+	}
+	if _, err := strconv.Atoi(f[0]); err == nil {
+		if _, err := strconv.Atoi(f[1]); err == nil {
+			return 24 * time.Hour
+		}
+	}
+	return 0
+}
+
+func TestCronPeriod(t *testing.T) {
+	for cron, want := range map[string]time.Duration{"*/10 * * * *": 10 * time.Minute, "*/5 * * * *": 5 * time.Minute,
+		"17 3 * * *": 24 * time.Hour, "0 * * * *": 0, "*/5 * * * 1": 0, "x": 0} {
+		if got := cronPeriod(cron); got != want {
+			t.Errorf("cronPeriod(%q) = %v, want %v", cron, got, want)
+		}
+	}
 }
 
 func TestPlanSecurity(t *testing.T) {
@@ -153,6 +189,21 @@ func TestPlanSecurity(t *testing.T) {
 			}
 			oidc := first(ht["oidc_token"])
 			accepted(t, r.Address, oidc["audience"].(string), oidc["service_account_email"].(string))
+		}
+	})
+
+	t.Run("every scheduler job runs at the period the product documents", func(t *testing.T) {
+		for _, r := range ofType(rs, "google_cloud_scheduler_job") {
+			body, err := base64.StdEncoding.DecodeString(first(r.Values["http_target"])["body"].(string))
+			var job struct{ Kind string }
+			if err != nil || json.Unmarshal(body, &job) != nil {
+				t.Errorf("%s: body %q is not a job", r.Address, body)
+				continue
+			}
+			got, want := cronPeriod(r.Values["schedule"].(string)), jobs.Period(job.Kind)
+			if want == 0 || got != want {
+				t.Errorf("%s (%s) runs every %v (%q), want %v as jobs.Period says", r.Address, job.Kind, got, r.Values["schedule"], want)
+			}
 		}
 	})
 

@@ -9,6 +9,15 @@
 # (Firestore emulator). The emulators' state lives for the run only; logs go
 # to .sandbox/logs/.
 set -euo pipefail
+# A shell that starts this script in the background (`scripts/dev.sh &` in
+# another script) starts it with SIGINT ignored, and bash can neither trap
+# nor reset a signal ignored at its start. Re-executing through
+# `env --default-signal` restores it, so Ctrl-C (SIGINT) and SIGTERM both
+# stop the sandbox however it was started.
+if [ -z "${CRMSYNC_DEV_SIGNALS_RESET:-}" ] && env --default-signal=INT true 2>/dev/null; then
+  export CRMSYNC_DEV_SIGNALS_RESET=1
+  exec env --default-signal=INT "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 started_ms=$(date +%s%3N)

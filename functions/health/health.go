@@ -22,7 +22,7 @@ import (
 
 func init() {
 	functions.HTTP("Health", instance.HTTP("Health", func(env *instance.Env) (http.Handler, error) {
-		return &Handler{Store: env.Store, Version: env.Config.Version, Log: env.Log, Clock: clock.Real{}}, nil
+		return &Handler{Store: env.Store, Version: env.Config.Version, Log: env.Log, Clock: env.Clock}, nil
 	}))
 }
 

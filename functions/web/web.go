@@ -37,7 +37,6 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/crmsync/crmsync/shared/authn"
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/failure"
@@ -66,7 +65,7 @@ func Build(env *instance.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := authn.NewSessions(root, env.Config.Env == config.Production || strings.HasPrefix(env.Config.WebURL, "https://"), clock.Real{})
+	sessions, err := authn.NewSessions(root, env.Config.Env == config.Production || strings.HasPrefix(env.Config.WebURL, "https://"), env.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -97,12 +96,12 @@ func Build(env *instance.Env) (http.Handler, error) {
 	}
 	h := &Handler{
 		Setup: &setup.Service{Store: env.Store, CRM: c, Jobs: pub, Sender: sender, Flow: flow, Mail: mail, Calendar: cal,
-			WebURL: env.Config.WebURL, Clock: clock.Real{}, Log: env.Log},
+			WebURL: env.Config.WebURL, Clock: env.Clock, Log: env.Log},
 		Sessions: sessions,
 		SignIn: &authn.SignIn{Store: env.Store, Endpoint: flow.Endpoint, ClientSecret: flow.ClientSecret, RedirectURL: env.Config.WebURL + "/auth/callback",
-			IDTokens: authn.NewIDTokens(ctx, env.Config.GoogleJWKSURL, clock.Real{}), Clock: clock.Real{}},
+			IDTokens: authn.NewIDTokens(ctx, env.Config.GoogleJWKSURL, env.Clock), Clock: env.Clock},
 		Flow:     flow,
-		Previews: &preview.Service{Store: env.Store, Links: links, Clock: clock.Real{}, Log: env.Log},
+		Previews: &preview.Service{Store: env.Store, Links: links, Clock: env.Clock, Log: env.Log},
 		Store:    env.Store,
 		Google:   wiring.Google(env),
 		Log:      env.Log,

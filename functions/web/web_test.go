@@ -124,7 +124,7 @@ func newWorld(t *testing.T) *world {
 	log := logging.Discard()
 	h := &web.Handler{
 		Setup: &setup.Service{Store: st, CRM: crmStore, Jobs: w.jobs, Flow: flow, WebURL: webURL, Clock: clk, Log: log,
-			Sender: &notify.Gmail{Google: &workspace.Factory{Tokens: workspace.Delegated(saKey, g.URL()+"/token"), Endpoint: g.URL()}, From: sender, Now: clk.Now}},
+			Sender: &notify.Gmail{Google: &workspace.Factory{Tokens: workspace.Delegated(saKey, g.URL()+"/token", clk), Endpoint: g.URL()}, From: sender, Now: clk.Now}},
 		Sessions: sessions,
 		SignIn: &authn.SignIn{Store: st, Endpoint: g.Endpoint(), ClientSecret: "s3cret", RedirectURL: webURL + "/auth/callback",
 			IDTokens: authn.NewIDTokens(ctx, g.JWKSURL(), clk), Clock: clk},

@@ -54,6 +54,15 @@ type Google interface {
 	Calendar(ctx context.Context, email string) (*calendar.Service, error)
 }
 
+// pageSize is the events.list page size: Engine.PageSize, or Google's
+// largest.
+func (e *Engine) pageSize() int64 {
+	if e.PageSize > 0 {
+		return int64(e.PageSize)
+	}
+	return 2500
+}
+
 // FullWindow is how far back a full read of the calendar goes (the first
 // sync, and a resync after Google invalidates the sync token).
 const FullWindow = 90 * 24 * time.Hour
@@ -70,6 +79,9 @@ type Engine struct {
 	// WebhookURL, when set, is where Google pushes calendar changes (the
 	// CalendarPush function); each pass keeps a channel open to it.
 	WebhookURL string
+	// PageSize is the events.list page size; 0 means Google's largest
+	// (2,500).
+	PageSize int
 }
 
 // channelRenewal is how long before its expiry a channel is replaced.
@@ -440,15 +452,18 @@ func (p *pass) listEvents(ctx context.Context, token string) ([]twoway.Record, s
 	full := token == ""
 	p.result.FullGoogle = full
 	var recs []twoway.Record
+	// Every page repeats the first page's request exactly (Google's
+	// pagination guide): the window is computed once.
+	timeMin := p.e.Clock.Now().Add(-FullWindow).Format(time.RFC3339)
 	page := ""
 	for {
 		p.result.CalendarCalls++
 		resp, err := workspace.Call(ctx, p.e.Retry, "calendar: events.list", func() (*calendar.Events, error) {
-			c := p.cal.Events.List(p.calID).MaxResults(2500).Context(ctx)
+			c := p.cal.Events.List(p.calID).MaxResults(p.e.pageSize()).Context(ctx)
 			if token != "" {
 				c = c.SyncToken(token)
 			} else {
-				c = c.TimeMin(p.e.Clock.Now().Add(-FullWindow).Format(time.RFC3339))
+				c = c.TimeMin(timeMin)
 			}
 			if page != "" {
 				c = c.PageToken(page)

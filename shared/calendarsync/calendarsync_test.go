@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -459,5 +460,42 @@ func TestQuietPassReadsDoNotGrowWithTheCalendar(t *testing.T) {
 	}
 	if r := w.pass(); r.Quiet || r.CreatedCRM != 1 {
 		t.Errorf("the pass after a new event: %+v, want it created in the CRM", r)
+	}
+}
+
+// tickingClock moves a second every time it is read, as the real clock
+// does between the pages of a long listing.
+type tickingClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *tickingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Second)
+	return c.now
+}
+
+// A full read longer than one page sends every page the first page's
+// parameters, as Google's pagination guide requires ("perform the exact
+// same request as previously and append a pageToken"): the window is not
+// recomputed from a clock that moved between pages.
+func TestFullReadOverSeveralPagesKeepsItsParameters(t *testing.T) {
+	w := newWorld(t, all)
+	w.engine.PageSize = 2
+	w.engine.Clock = &tickingClock{now: time.Now()}
+	day := time.Now().AddDate(0, 0, 1)
+	for i := range 5 {
+		if _, err := w.cal.Events.Insert("primary", event(fmt.Sprint("Meeting ", i), at(day, 9+i), 1)).Do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := w.pass()
+	if r.CreatedCRM != 5 || r.CalendarCalls < 3 {
+		t.Errorf("a full read of 5 events in pages of 2: %+v, want 5 created over at least 3 events.list calls", r)
+	}
+	if n := len(w.activities()); n != 5 {
+		t.Errorf("%d activities, want 5", n)
 	}
 }

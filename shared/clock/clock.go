@@ -21,6 +21,24 @@ type Real struct{}
 // Now returns time.Now().
 func (Real) Now() time.Time { return time.Now() }
 
+// Offset is the system clock moved by a fixed duration. The sandbox runs
+// on one (CRMSYNC_CLOCK_OFFSET) so that a test can live a year ahead of
+// today and find whatever depends on a fixed date.
+type Offset struct {
+	By time.Duration
+}
+
+// Now returns time.Now() moved by o.By.
+func (o Offset) Now() time.Time { return time.Now().Add(o.By) }
+
+// Of returns the system clock moved by d: Real when d is zero.
+func Of(d time.Duration) Clock {
+	if d == 0 {
+		return Real{}
+	}
+	return Offset{By: d}
+}
+
 // Fake is a clock that moves only when told to. The zero value starts at the
 // zero time; use NewFake for a realistic start.
 type Fake struct {
@@ -55,5 +73,6 @@ func (f *Fake) Set(t time.Time) {
 
 var (
 	_ Clock = Real{}
+	_ Clock = Offset{}
 	_ Clock = (*Fake)(nil)
 )

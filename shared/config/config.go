@@ -29,6 +29,7 @@
 //	WEB_URL                   public URL of the Web function: OAuth redirect URIs and the links in e-mail are made from it (needed by Web and Jobs)
 //	OIDC_AUDIENCES            comma-separated audiences a push or scheduler endpoint accepts in callers' identity tokens (its own URL); required with OIDC_INVOKERS in production for GmailPush, Jobs and Dispatch
 //	OIDC_INVOKERS             comma-separated service accounts allowed to call those endpoints (Pub/Sub push's, Cloud Scheduler's)
+//	CRMSYNC_CLOCK_OFFSET      a Go duration added to the clock, e.g. 8760h (a year ahead); sandbox and test only, refused in production
 //	SYSTEM_SENDER             mailbox that sends system e-mail (confirmation, preview report, reconnect), through domain-wide delegation with gmail.send
 package config
 
@@ -42,6 +43,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Environment says where the product runs.
@@ -75,6 +77,9 @@ type Config struct {
 	SystemSender          string
 	OIDCAudiences         []string
 	OIDCInvokers          []string
+	// ClockOffset moves every clock of the process (the sandbox's tests
+	// run a year ahead with it); zero in production.
+	ClockOffset time.Duration
 }
 
 // Lookup reads one variable; os.LookupEnv is the production lookup.
@@ -126,6 +131,7 @@ func Load(lookup Lookup) (Config, error) {
 	if (len(c.OIDCAudiences) == 0) != (len(c.OIDCInvokers) == 0) {
 		r.Fail(errors.New("config: OIDC_AUDIENCES and OIDC_INVOKERS are set together (want both: the accepted audiences and the allowed callers)"))
 	}
+	c.ClockOffset = r.Duration("CRMSYNC_CLOCK_OFFSET", 0)
 	if c.SystemSender != "" && !strings.Contains(c.SystemSender, "@") {
 		r.Invalid("SYSTEM_SENDER", c.SystemSender, "an e-mail address of the firm's Workspace, e.g. crm-sync@firm.example")
 	}
@@ -138,6 +144,9 @@ func Load(lookup Lookup) (Config, error) {
 			if v != "" {
 				r.Fail(fmt.Errorf("config: %s is set in production (want it unset; emulators and the fake Google are for CRMSYNC_ENV=sandbox or test)", name))
 			}
+		}
+		if c.ClockOffset != 0 {
+			r.Fail(errors.New("config: CRMSYNC_CLOCK_OFFSET is set in production (want it unset; a moved clock is for the sandbox's tests)"))
 		}
 		if c.SecretsSource == "local" {
 			r.Fail(errors.New("config: SECRETS_SOURCE=local in production (want secretmanager; local secrets are for the sandbox)"))
@@ -263,6 +272,20 @@ func (r *Reader) Bool(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// Duration returns the Go duration value of name (e.g. "8760h"), or def.
+func (r *Reader) Duration(name string, def time.Duration) time.Duration {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.Invalid(name, v, `a Go duration such as "8760h" or "-30m"`)
+		return def
+	}
+	return d
 }
 
 // HostPort returns the host:port value of name, or "" when unset.

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -36,11 +37,12 @@ func TestLoadDefaultsInProduction(t *testing.T) {
 
 func TestLoadSandbox(t *testing.T) {
 	got, err := Load(env("GOOGLE_CLOUD_PROJECT", "demo-firm", "CRMSYNC_ENV", "sandbox",
-		"FIRESTORE_EMULATOR_HOST", "127.0.0.1:8086", "PUBSUB_EMULATOR_HOST", "localhost:8085", "LOG_LEVEL", "DEBUG"))
+		"FIRESTORE_EMULATOR_HOST", "127.0.0.1:8086", "PUBSUB_EMULATOR_HOST", "localhost:8085", "LOG_LEVEL", "DEBUG", "CRMSYNC_CLOCK_OFFSET", "8760h"))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if got.Env != Sandbox || got.SecretsSource != "local" || got.LogLevel != slog.LevelDebug || got.PubSubEmulatorHost != "localhost:8085" || got.CRMURL != "" {
+	if got.Env != Sandbox || got.SecretsSource != "local" || got.LogLevel != slog.LevelDebug || got.PubSubEmulatorHost != "localhost:8085" || got.CRMURL != "" ||
+		got.ClockOffset != 365*24*time.Hour {
 		t.Errorf("Load() = %+v", got)
 	}
 }
@@ -78,6 +80,12 @@ func TestLoadReportsEveryProblemByName(t *testing.T) {
 		}},
 		{"OIDC audiences without invokers", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "OIDC_AUDIENCES", "https://x.example/jobs"), []string{
 			"OIDC_AUDIENCES and OIDC_INVOKERS are set together",
+		}},
+		{"a moved clock in production", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRMSYNC_CLOCK_OFFSET", "8760h"), []string{
+			"CRMSYNC_CLOCK_OFFSET is set in production",
+		}},
+		{"a clock offset that is not a duration", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRMSYNC_ENV", "test", "FIRESTORE_EMULATOR_HOST", "127.0.0.1:8086", "CRMSYNC_CLOCK_OFFSET", "1 year"), []string{
+			`CRMSYNC_CLOCK_OFFSET="1 year" is not valid (want a Go duration`,
 		}},
 		{"a sender that is not an address", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "SYSTEM_SENDER", "crm-sync"), []string{
 			`SYSTEM_SENDER="crm-sync" is not valid`,

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/secrets"
@@ -36,6 +37,9 @@ type Env struct {
 	Log     *slog.Logger
 	Store   *store.Store
 	Secrets secrets.Source
+	// Clock tells the time: the system clock, moved by
+	// CRMSYNC_CLOCK_OFFSET in the sandbox's tests.
+	Clock clock.Clock
 }
 
 // Load reads the configuration and opens the store and secret source.
@@ -45,7 +49,8 @@ func Load(ctx context.Context) (*Env, error) {
 		return nil, err
 	}
 	log := logging.New(os.Stdout, cfg.LogLevel, cfg.ProjectID)
-	st, err := store.Open(ctx, cfg.ProjectID, cfg.FirestoreDatabase)
+	clk := clock.Of(cfg.ClockOffset)
+	st, err := store.Open(ctx, cfg.ProjectID, cfg.FirestoreDatabase, clk)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +59,7 @@ func Load(ctx context.Context) (*Env, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Env{Config: cfg, Log: log, Store: st, Secrets: sec}, nil
+	return &Env{Config: cfg, Log: log, Store: st, Secrets: sec, Clock: clk}, nil
 }
 
 // retryBuildAfter keeps a failing build from being retried on every request.

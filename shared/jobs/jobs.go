@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/contactsync"
@@ -50,6 +51,23 @@ const (
 
 // Kinds lists the job kinds.
 var Kinds = []string{MailSweep, WatchRenewal, ContactSync, CalendarSync}
+
+// Period is how often Cloud Scheduler runs a job of kind: the default
+// schedules of the Terraform (infra/envs/example, checked by its plan test)
+// and the sandbox's scheduler. Zero for a kind that is not scheduled.
+func Period(kind string) time.Duration {
+	switch kind {
+	case MailSweep:
+		return 10 * time.Minute
+	case WatchRenewal:
+		return 24 * time.Hour
+	case ContactSync:
+		return 15 * time.Minute
+	case CalendarSync:
+		return 5 * time.Minute
+	}
+	return 0
+}
 
 // Job is one user's job.
 type Job struct {

@@ -197,7 +197,7 @@ func autoMailSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 	}
 
 	// Google access is revoked (a password change, an admin).
-	st, err := store.Open(ctx, project, "(default)")
+	st, err := store.Open(ctx, project, "(default)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func autoMailSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 	if err := st.Cursors().ResetAll(ctx, bob); err != nil {
 		t.Fatal(err)
 	}
-	tick := time.Now()
+	tick := parts.Clock.Now()
 	if err := sandbox.RunJob(ctx, parts.WebURL, "mail-sweep"); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	gmail "google.golang.org/api/gmail/v1"
 	people "google.golang.org/api/people/v1"
 
+	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
@@ -59,7 +60,8 @@ type Console struct {
 	Store     *store.Store
 	WebURL    string
 	Firm      Firm
-	Jobs      *jobTimes
+	Jobs      *scheduler
+	Clock     clock.Clock
 
 	seq atomic.Int64
 }
@@ -81,7 +83,7 @@ var Templates = []struct{ Key, Title string }{
 
 func (c *Console) template(key, user string) (string, error) {
 	n := c.seq.Add(1)
-	date := time.Now().Format(time.RFC1123Z)
+	date := c.Clock.Now().Format(time.RFC1123Z)
 	head := func(from, to, subject string) string {
 		return fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s #%d\r\nDate: %s\r\nMessage-ID: <console-%d-%d@sandbox.test>\r\n", from, to, subject, n, date, n, time.Now().UnixNano())
 	}
@@ -232,7 +234,7 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		if !slices.Contains(jobs.Kinds, kind) {
 			return fmt.Errorf("no job %q", kind)
 		}
-		c.Jobs.set(kind, time.Now(), time.Time{})
+		c.Jobs.ranNow(kind)
 		return RunJob(ctx, c.WebURL, kind)
 	}
 	return fmt.Errorf("unknown action %q", r.PostForm.Get("action"))
@@ -272,6 +274,7 @@ type systemMailView struct {
 
 type jobRow struct {
 	Kind, Last, Next string
+	NextAt           string // RFC 3339, for tests
 }
 
 type messageView struct {
@@ -329,10 +332,10 @@ type clientView struct {
 }
 
 func (c *Console) page(ctx context.Context) (*pageData, error) {
-	p := &pageData{Firm: c.Firm.Tenant.Name, CRMName: c.Firm.Tenant.CRMName, Templates: Templates, Now: time.Now().Format("15:04:05")}
+	p := &pageData{Firm: c.Firm.Tenant.Name, CRMName: c.Firm.Tenant.CRMName, Templates: Templates, Now: c.Clock.Now().Format("15:04:05")}
 	for _, k := range jobs.Kinds {
-		last, next := c.Jobs.get(k)
-		row := jobRow{Kind: k, Last: "not yet", Next: next.Format("Jan 2 15:04:05")}
+		last, next := c.Jobs.times(k)
+		row := jobRow{Kind: k, Last: "not yet", Next: next.Format("Jan 2 15:04:05"), NextAt: next.Format(time.RFC3339)}
 		if !last.IsZero() {
 			row.Last = last.Format("Jan 2 15:04:05")
 		}
@@ -553,7 +556,7 @@ func (c *Console) user(ctx context.Context, su store.User) (userView, error) {
 		}
 	}
 	if cal, err := c.google().Calendar(ctx, su.Email); err == nil {
-		if ev, err := cal.Events.List("primary").TimeMin(time.Now().Add(-24 * time.Hour).Format(time.RFC3339)).MaxResults(12).Do(); err == nil {
+		if ev, err := cal.Events.List("primary").TimeMin(c.Clock.Now().Add(-24 * time.Hour).Format(time.RFC3339)).MaxResults(12).Do(); err == nil {
 			for _, e := range ev.Items {
 				if e.Status == "cancelled" {
 					continue
@@ -608,7 +611,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <h2>Scheduled jobs</h2>
 <p class="muted">As Cloud Scheduler does in production: each run calls the Dispatch function, which publishes one job per user to the jobs topic for the Jobs function.</p>
 <table><thead><tr><th>job</th><th>last run</th><th>next run</th><th></th></tr></thead><tbody>
-{{range .Jobs}}<tr><td>{{.Kind}}</td><td>{{.Last}}</td><td>{{.Next}}</td>
+{{range .Jobs}}<tr data-job="{{.Kind}}" data-next="{{.NextAt}}"><td>{{.Kind}}</td><td>{{.Last}}</td><td>{{.Next}}</td>
 <td><form method="post" action="/Console"><input type="hidden" name="action" value="run"><input type="hidden" name="kind" value="{{.Kind}}"><button id="run-{{.Kind}}">Run now</button></form></td></tr>{{end}}
 </tbody></table>
 

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"time"
+	_ "time/tzdata" // the demo's zone on a machine without a zone database
 
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
@@ -28,10 +30,27 @@ const (
 	SystemSender      = "crmsync@demo.test"
 )
 
+// demoZone is the demo users' time zone.
+const demoZone = "America/New_York"
+
 // DemoFirm returns the sandbox's demo firm: Demo Advisors, whose CRM is
 // called SmartOffice as in the product description, with an admin and a
-// user.
-func DemoFirm() Firm {
+// user. Its mail and events are dated relative to now (the sandbox's
+// start), so the demo looks the same on any day: a message from yesterday,
+// a review with Carol tomorrow, a weekly planning series from today.
+func DemoFirm(now time.Time) Firm {
+	ny, err := time.LoadLocation(demoZone)
+	if err != nil {
+		panic(err) // time/tzdata is embedded
+	}
+	local := now.In(ny)
+	// at is the demo users' wall clock days after today, at hour:minute.
+	at := func(days, hour, minute int) string {
+		return time.Date(local.Year(), local.Month(), local.Day()+days, hour, minute, 0, 0, ny).Format(time.RFC3339)
+	}
+	day := func(days int) string {
+		return time.Date(local.Year(), local.Month(), local.Day()+days, 0, 0, 0, 0, ny).Format(time.DateOnly)
+	}
 	return Firm{
 		Tenant: store.Tenant{
 			ID:      "demo",
@@ -75,15 +94,15 @@ func DemoFirm() Firm {
 		},
 		Google: fakegoogle.Seed{
 			Users: []fakegoogle.User{
-				{Email: "ann@demo.test", Name: "Ann Archer", TimeZone: "America/New_York"},
-				{Email: "bob@demo.test", Name: "Bob Brandt", TimeZone: "America/New_York"},
-				{Email: "cat@demo.test", Name: "Cat Chen", TimeZone: "America/New_York"},
-				{Email: "dora@demo.test", Name: "Dora Diaz", TimeZone: "America/New_York"},
-				{Email: SystemSender, Name: "CRM Sync", TimeZone: "America/New_York"},
+				{Email: "ann@demo.test", Name: "Ann Archer", TimeZone: demoZone},
+				{Email: "bob@demo.test", Name: "Bob Brandt", TimeZone: demoZone},
+				{Email: "cat@demo.test", Name: "Cat Chen", TimeZone: demoZone},
+				{Email: "dora@demo.test", Name: "Dora Diaz", TimeZone: demoZone},
+				{Email: SystemSender, Name: "CRM Sync", TimeZone: demoZone},
 			},
 			Messages: []fakegoogle.SeedMessage{{User: "ann@demo.test", LabelIDs: []string{"INBOX", "UNREAD"},
 				Raw: "From: \"Carol Client\" <carol@client.test>\r\nTo: ann@demo.test\r\nSubject: Portfolio review\r\n" +
-					"Date: Mon, 16 Nov 2026 09:30:00 -0500\r\nMessage-ID: <demo-1@client.test>\r\n\r\n" +
+					"Date: " + now.Add(-24*time.Hour).In(ny).Format(time.RFC1123Z) + "\r\nMessage-ID: <demo-1@client.test>\r\n\r\n" +
 					"Hello Ann,\r\n\r\nCould we go over my portfolio next week?\r\n\r\nCarol\r\n"}},
 			Contacts: []fakegoogle.SeedContact{
 				{User: "ann@demo.test", Given: "Carol", Family: "Client", Emails: []string{"carol@client.test"}, Phones: []string{"+1 212 555 0100"}},
@@ -92,13 +111,13 @@ func DemoFirm() Firm {
 				{User: "cat@demo.test", Given: "Gina", Family: "Green", Emails: []string{"gina@green.test"}, Phones: []string{"+1 212 555 0199"}},
 			},
 			Events: []fakegoogle.SeedEvent{
-				{User: "ann@demo.test", Summary: "Portfolio review with Carol", Start: "2026-11-23T10:00:00-05:00", End: "2026-11-23T11:00:00-05:00",
-					TimeZone: "America/New_York", Attendees: []string{"carol@client.test"}},
-				{User: "ann@demo.test", Summary: "Weekly planning", Start: "2026-11-23T09:00:00-05:00", End: "2026-11-23T09:30:00-05:00",
-					TimeZone: "America/New_York", Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=10"}},
-				{User: "bob@demo.test", Summary: "Compliance training", Start: "2026-11-25", End: "2026-11-26"},
-				{User: "cat@demo.test", Summary: "Plan review with Frank", Start: "2026-11-24T14:00:00-05:00", End: "2026-11-24T15:00:00-05:00",
-					TimeZone: "America/New_York", Attendees: []string{"frank@corp.test"}},
+				{User: "ann@demo.test", Summary: "Portfolio review with Carol", Start: at(1, 10, 0), End: at(1, 11, 0),
+					TimeZone: demoZone, Attendees: []string{"carol@client.test"}},
+				{User: "ann@demo.test", Summary: "Weekly planning", Start: at(0, 9, 0), End: at(0, 9, 30),
+					TimeZone: demoZone, Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=10"}},
+				{User: "bob@demo.test", Summary: "Compliance training", Start: day(2), End: day(3)},
+				{User: "cat@demo.test", Summary: "Plan review with Frank", Start: at(2, 14, 0), End: at(2, 15, 0),
+					TimeZone: demoZone, Attendees: []string{"frank@corp.test"}},
 			},
 		},
 	}

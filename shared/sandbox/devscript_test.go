@@ -67,7 +67,9 @@ func startDev(t *testing.T) *devRun {
 	storetest.RequireCommand(t, "gcloud")
 	root, _ := filepath.Abs("../..")
 	d := &devRun{out: &syncBuffer{}, web: freePort(t), google: freePort(t), crm: freePort(t), pubsub: freePort(t), firestore: freePort(t), ready: make(chan struct{})}
-	d.cmd = exec.Command("scripts/dev.sh")
+	// Started with SIGINT ignored, as a script's background job is
+	// (`scripts/dev.sh &`): Ctrl-C must stop it all the same.
+	d.cmd = exec.Command("bash", "-c", `trap "" INT; exec scripts/dev.sh`)
 	d.cmd.Dir = root
 	d.cmd.Env = append(os.Environ(),
 		fmt.Sprint("CRMSYNC_WEB_PORT=", d.web), fmt.Sprint("CRMSYNC_GOOGLE_PORT=", d.google), fmt.Sprint("CRMSYNC_CRM_PORT=", d.crm), "CRMSYNC_SECRET_CRM_API_KEY=", fmt.Sprint("CRMSYNC_PUBSUB_PORT=", d.pubsub), fmt.Sprint("CRMSYNC_FIRESTORE_PORT=", d.firestore),
@@ -127,7 +129,8 @@ func (d *devRun) assertNothingLeft(t *testing.T) {
 }
 
 // The newcomer's path: dev.sh brings everything up, Health answers ok,
-// Ctrl-C stops it all and leaves no process behind.
+// Ctrl-C stops it all and leaves no process behind, also when dev.sh was
+// started in the background by a script (SIGINT ignored at its start).
 func TestDevScriptStartsServesAndStopsCleanly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole sandbox")

@@ -3,8 +3,9 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
-	"path/filepath"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -76,11 +77,17 @@ func TestSandboxEndToEnd(t *testing.T) {
 		t.Fatal("sandbox not ready within 90s")
 	}
 
+	// README's console steps, in order, first: the sandbox as a newcomer
+	// finds it.
+	if off := cfg.ClockOffset; off != 0 {
+		t.Logf("the sandbox's clock is %v ahead: %s", off, parts.Clock.Now().Format(time.RFC3339))
+	}
+	t.Run("readme steps 1-7: the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
+	t.Run("readme step 8: setup on the web pages in Chromium", func(t *testing.T) { setupInChromium(t, ctx, parts) })
+	t.Run("readme step 9: review Bob's synced mail in Chromium", func(t *testing.T) { reviewInChromium(t, ctx, parts) })
 	t.Run("labeled mail flows through Pub/Sub to the CRM", func(t *testing.T) { labeledMail(t, ctx, parts, project, &out) })
 	t.Run("contact sync through the scheduler", func(t *testing.T) { contactSync(t, ctx, parts) })
 	t.Run("calendar sync through the scheduler", func(t *testing.T) { calendarSync(t, ctx, parts, project) })
-	t.Run("the console in Chromium", func(t *testing.T) { consoleInChromium(t, ctx, parts) })
-	t.Run("setup on the web pages in Chromium", func(t *testing.T) { setupInChromium(t, ctx, parts) })
 	t.Run("automatic mail sync, review, lost access", func(t *testing.T) { autoMailSync(t, ctx, parts, project) })
 	t.Run("a storm of redelivered notifications and shuffled jobs", func(t *testing.T) { redeliveryStorm(t, ctx, parts, project) })
 	t.Run("logs carry no tokens, secrets, bodies or attachments", func(t *testing.T) {
@@ -99,6 +106,48 @@ func TestSandboxEndToEnd(t *testing.T) {
 			"attachment data":          "JVBERi0xLjQK",
 		})
 	})
+}
+
+// aYearAhead is the clock offset of TestSandboxEndToEndAYearAhead.
+const aYearAhead = "8760h"
+
+// The demo firm's whole end-to-end path again, with the sandbox's clock
+// (every function's, the fake Google's, the reference CRM's) a year ahead
+// of today: anything tied to a fixed date (demo data, fixtures, a window
+// computed from the system clock) fails here the day it is written, not
+// weeks later when that date has passed. The functions' environments are
+// built once per process, so it runs TestSandboxEndToEnd in a child
+// process with CRMSYNC_CLOCK_OFFSET set.
+func TestSandboxEndToEndAYearAhead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole sandbox")
+	}
+	if os.Getenv("CRMSYNC_CLOCK_OFFSET") != "" {
+		t.Skip("this is the child: TestSandboxEndToEnd runs on the moved clock")
+	}
+	storetest.RequireEmulator(t, "FIRESTORE_EMULATOR_HOST")
+	storetest.RequireEmulator(t, "PUBSUB_EMULATOR_HOST")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSandboxEndToEnd$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CRMSYNC_CLOCK_OFFSET="+aYearAhead)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestSandboxEndToEnd ")) {
+		t.Fatalf("the end-to-end path a year ahead (CRMSYNC_CLOCK_OFFSET=%s) failed: %v\n%s", aYearAhead, err, tail(out, 12000))
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "--- ") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+}
+
+// tail is the last n bytes of b.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
 
 // The whole path a user takes: mail arrives, the user adds the SmartOffice
@@ -153,11 +202,11 @@ func labeledMail(t *testing.T, ctx context.Context, parts sandbox.Parts, project
 	}
 	// A scheduler tick: Dispatch publishes a mail sweep per user, the jobs
 	// topic pushes each to the Jobs function, which sweeps the mailbox.
-	tick := time.Now()
+	tick, began := parts.Clock.Now(), time.Now()
 	if err := sandbox.RunJob(ctx, parts.WebURL, "mail-sweep"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, project, "(default)")
+	st, err := store.Open(ctx, project, "(default)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +217,7 @@ func labeledMail(t *testing.T, ctx context.Context, parts sandbox.Parts, project
 			if err == nil && !u.Passes["mail"].At.Before(tick) {
 				break
 			}
-			if time.Since(tick) > 30*time.Second {
+			if time.Since(began) > 30*time.Second {
 				t.Fatalf("%s was not swept within 30s of the tick", email)
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -257,7 +306,7 @@ func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 	// The pass opened a push channel (at its end, after the writes): a new
 	// event in Google reaches the CRM through CalendarPush and the jobs
 	// topic, without a scheduler tick.
-	st, err := store.Open(ctx, project, "(default)")
+	st, err := store.Open(ctx, project, "(default)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +327,7 @@ func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 		t.Fatal(err)
 	}
 	start := time.Now()
-	day := start.AddDate(0, 0, 2).UTC().Truncate(time.Hour)
+	day := parts.Clock.Now().AddDate(0, 0, 2).UTC().Truncate(time.Hour)
 	if _, err := cal.Events.Insert("primary", &calendar.Event{Summary: "Pushed meeting",
 		Start: &calendar.EventDateTime{DateTime: day.Format(time.RFC3339), TimeZone: "UTC"},
 		End:   &calendar.EventDateTime{DateTime: day.Add(time.Hour).Format(time.RFC3339), TimeZone: "UTC"}}).Do(); err != nil {
@@ -297,55 +346,66 @@ func calendarSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 	}
 }
 
-// A newcomer's first minute: open the console, deliver a demo message,
-// add the label, and see it turn Posted and its note appear on the
-// contact. A screenshot of the result is saved.
+// README's console steps 1 to 7, in order, on the sandbox as it starts: a
+// newcomer's first minute. Deliver a demo message, add the label, see it
+// turn Posted and its note appear on the contact; the other templates; a
+// rename synced by "Run now"; an event moved in Google followed by its CRM
+// activity (synced by the first calendar pass the sandbox runs at start);
+// a job run now. A screenshot of the result is saved.
 func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
-	storetest.RequireCommand(t, "chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath("/usr/bin/chromium"), chromedp.NoSandbox,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.WindowSize(1400, 1800))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser, on a context without a deadline
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	tctx, cancelTimeout := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelTimeout()
+	tctx, stop := browser(t, ctx)
+	defer stop()
+	page := pageFailer(t, tctx)
 
 	const ann = "ann@demo.test"
 	user := `//section[@id="user-` + ann + `"]`
-	err := chromedp.Do(tctx,
-		chromedp.Navigate(parts.WebURL+"/Console"),
-		chromedp.WaitVisible(`//h1[contains(., "sandbox console")]`),
-		chromedp.SetValue(`//select[@id="template-`+ann+`"]`, "attachment"),
-		chromedp.Click(`//button[@id="deliver-`+ann+`"]`),
-		chromedp.WaitVisible(user+`//tr[contains(@data-subject, "Signed forms")]`),
-	)
-	if err != nil {
-		t.Fatalf("delivering a demo message from the console: %v", err)
+	// deliver is step 1 for a template: the message appears in Ann's
+	// mailbox; it returns the row's subject (numbered by the console).
+	deliver := func(template, subject string) string {
+		row := user + `//tr[contains(@data-subject, "` + subject + `")]`
+		err := chromedp.Do(tctx,
+			chromedp.Navigate(parts.WebURL+"/Console"),
+			chromedp.WaitVisible(`//h1[contains(., "sandbox console")]`),
+			chromedp.SetValue(`//select[@id="template-`+ann+`"]`, template),
+			chromedp.Click(`//button[@id="deliver-`+ann+`"]`),
+			chromedp.WaitVisible(row),
+		)
+		if err != nil {
+			page("step 1, delivering "+template, err)
+		}
+		attr, err := chromedp.Run(tctx, chromedp.AttributeValue(row, "data-subject"))
+		if err != nil || !attr.Exists {
+			page("reading the delivered message's row", err)
+		}
+		return attr.Value
 	}
-	attr, err := chromedp.Run(tctx, chromedp.AttributeValue(user+`//tr[contains(@data-subject, "Signed forms")]`, "data-subject"))
-	if err != nil || !attr.Exists {
-		t.Fatalf("reading the delivered message's row: %v", err)
+	// label is step 2: Add SmartOffice label; then the message carries want.
+	label := func(subject, want string) string {
+		row := user + `//tr[@data-subject="` + subject + `"]`
+		err := chromedp.Do(tctx,
+			chromedp.Click(row+`//button[contains(., "Add SmartOffice label")]`),
+			chromedp.WaitVisible(row+`//td[contains(., "`+want+`")]`),
+		)
+		if err != nil {
+			page("step 2-3, labeling "+subject+" until "+want, err)
+		}
+		return row
 	}
-	subject := attr.Value
-	row := user + `//tr[@data-subject="` + subject + `"]`
-	err = chromedp.Do(tctx,
-		chromedp.Click(row+`//button[contains(., "Add SmartOffice label")]`),
-		chromedp.WaitVisible(row+`//td[contains(., "SmartOfficePosted")]`),
-		chromedp.WaitVisible(`//tr[@data-contact="Carol Client"]//div[contains(., "`+subject+`") and contains(., "1 attachment")]`),
-	)
-	if err != nil {
-		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
-		t.Fatalf("labeling from the console: %v\npage:\n%.3000s", err, html)
+
+	// Steps 1-3.
+	subject := deliver("attachment", "Signed forms")
+	label(subject, "SmartOfficePosted")
+	if err := chromedp.Do(tctx, chromedp.WaitVisible(`//tr[@data-contact="Carol Client"]//div[contains(., "`+subject+`") and contains(., "1 attachment")]`)); err != nil {
+		page("step 3, the note on Carol", err)
 	}
-	// Rename Frank in the CRM, run the contact sync now: Ann's Google
-	// Contacts show the new name.
+	// Step 4: the other templates.
+	label(deliver("internal", "Team lunch"), "SmartOfficeFailed")
+	label(deliver("bcc", "Confidential note"), "SmartOfficeUnmatched")
+
+	// Step 5: rename Frank in the CRM, Run now on contact-sync: Ann's
+	// Google Contacts show the new name.
 	frank := `//tr[@data-contact="Frank Finance"]//form`
-	err = chromedp.Do(tctx,
+	err := chromedp.Do(tctx,
 		chromedp.SetValue(frank+`//input[@name="given"]`, "Franklin"),
 		chromedp.Click(frank+`//button`),
 		chromedp.WaitVisible(`//tr[@data-contact="Franklin Finance"]`),
@@ -353,45 +413,51 @@ func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		chromedp.WaitVisible(user+`//tr[@data-person="Franklin Finance"]`),
 	)
 	if err != nil {
-		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
-		t.Fatalf("renaming in the CRM and syncing: %v\npage:\n%.4000s", err, html)
+		page("step 5, renaming in the CRM and syncing", err)
 	}
-	// Move the review with Carol an hour later in Google: the push channel
+
+	// Step 6: the review with Carol is already in the CRM (the sandbox's
+	// first calendar pass); moved an hour later in Google, the push channel
 	// carries it to the CRM activity without a scheduler tick.
 	actRow := user + `//tr[contains(@data-activity, "Portfolio review with Carol")]`
+	if err := chromedp.Do(tctx, chromedp.WaitVisible(actRow)); err != nil {
+		page("step 6, the review's CRM activity from the first calendar pass", err)
+	}
 	before, err := chromedp.Run(tctx, chromedp.AttributeValue(actRow, "data-activity"))
 	if err != nil || !before.Exists {
-		t.Fatalf("the review's CRM activity is not on the console: %v", err)
+		page("step 6, reading the review's CRM activity", err)
 	}
 	err = chromedp.Do(tctx,
 		chromedp.Click(user+`//tr[@data-event="Portfolio review with Carol"]//button`),
 		chromedp.WaitVisible(user+`//tr[contains(@data-activity, "Portfolio review with Carol") and @data-activity!="`+before.Value+`"]`),
 	)
 	if err != nil {
-		html, _ := chromedp.Run(tctx, chromedp.OuterHTML("body"))
-		t.Fatalf("moving an event: %v\npage:\n%.4000s", err, html)
+		page("step 6, moving an event", err)
 	}
-	// "Run now" runs the mail sweep through Dispatch.
+
+	// Step 7: "Run now" runs the mail sweep through Dispatch; every job's
+	// next run is ahead.
 	err = chromedp.Do(tctx,
 		chromedp.Click(`//button[@id="run-mail-sweep"]`),
 		chromedp.WaitVisible(`//tr[td[1][.="mail-sweep"] and not(td[2][.="not yet"])]`),
 	)
 	if err != nil {
-		t.Fatalf("running the mail sweep from the console: %v", err)
+		page("step 7, running the mail sweep from the console", err)
+	}
+	next, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("tr[data-job]")].map(r => r.dataset.next)`))
+	if err != nil || len(next) != 4 {
+		page(fmt.Sprintf("reading the jobs' next runs (%v)", next), err)
+	}
+	for _, n := range next {
+		if at, err := time.Parse(time.RFC3339, n); err != nil || !at.After(parts.Clock.Now()) {
+			t.Errorf("a job's next run %q is not ahead of the sandbox's clock %v", n, parts.Clock.Now())
+		}
 	}
 	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := os.Getenv("CRMSYNC_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	path := filepath.Join(dir, "console.png")
-	if err := os.WriteFile(path, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot of the console after posting %q: %s (%d bytes)", subject, path, len(shot))
+	artifact(t, "console.png", shot)
 }
 
 // gmailAs is a demo user's own Gmail client on the fake, as they use

@@ -29,6 +29,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/crmsync/crmsync/functions/web"
+	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
@@ -66,9 +67,6 @@ type Options struct {
 	// OnReady, when set, is called once everything serves, with the
 	// running parts (tests drive the sandbox through them).
 	OnReady func(Parts)
-	// SweepEvery is the period of the mail sweep (default 10 minutes, as
-	// the scheduler's in production).
-	SweepEvery time.Duration
 }
 
 // Parts are the running sandbox's pieces.
@@ -77,6 +75,9 @@ type Parts struct {
 	CRM               *refcrm.Store
 	WebURL, GoogleURL string
 	CRMURL            string
+	// Clock is the sandbox's time: the system clock moved by
+	// Config.ClockOffset.
+	Clock clock.Clock
 }
 
 // Run brings the sandbox up and serves until ctx is done.
@@ -84,12 +85,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.Config.Env != config.Sandbox {
 		return fmt.Errorf("sandbox: CRMSYNC_ENV is %q, want sandbox", o.Config.Env)
 	}
-	st, err := store.Open(ctx, o.Config.ProjectID, o.Config.FirestoreDatabase)
+	clk := clock.Of(o.Config.ClockOffset)
+	// The demo firm's dates are relative to the sandbox's start.
+	firm := DemoFirm(clk.Now())
+	st, err := store.Open(ctx, o.Config.ProjectID, o.Config.FirestoreDatabase, clk)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := Seed(ctx, st, DemoFirm()); err != nil {
+	if err := Seed(ctx, st, firm); err != nil {
 		return err
 	}
 
@@ -107,8 +111,8 @@ func Run(ctx context.Context, o Options) error {
 	// emulator like Gmail's go to Pub/Sub.
 	publisher := &fakegoogle.PubSubPublisher{Client: ps}
 	defer publisher.Stop()
-	google := fakegoogle.New(fakegoogle.Options{Publisher: publisher})
-	if err := google.LoadSeed(DemoFirm().Google); err != nil {
+	google := fakegoogle.New(fakegoogle.Options{Publisher: publisher, Clock: clk})
+	if err := google.LoadSeed(firm.Google); err != nil {
 		return fmt.Errorf("sandbox: seeding the fake Google Workspace: %w", err)
 	}
 	googleURL, err := google.Listen(fmt.Sprintf("%s:%d", o.Host, o.GooglePort))
@@ -132,8 +136,8 @@ func Run(ctx context.Context, o Options) error {
 		return failure.E("sandbox: firestore client for the reference CRM", failure.Permanent, err)
 	}
 	defer crmFS.Close()
-	crmStore := refcrm.New(crmFS, "demo", nil)
-	if _, err := crmStore.Import(ctx, DemoFirm().CRM); err != nil {
+	crmStore := refcrm.New(crmFS, "demo", clk)
+	if _, err := crmStore.Import(ctx, firm.CRM); err != nil {
 		return fmt.Errorf("sandbox: seeding the reference CRM: %w", err)
 	}
 	crmURL := fmt.Sprintf("http://%s:%d", o.Host, o.CRMPort)
@@ -202,7 +206,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range DemoFirm().Users {
+	for _, u := range firm.Users {
 		if err := consent(ctx, flow, u.Email); err != nil {
 			return fmt.Errorf("sandbox: connecting %s's Google account: %w", u.Email, err)
 		}
@@ -210,18 +214,23 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("sandbox: connecting %s's mailbox: %w", u.Email, err)
 		}
 	}
-	every := o.SweepEvery
-	if every <= 0 {
-		every = 10 * time.Minute
+	sched := newScheduler(productionPeriods(), func(ctx context.Context, kind string) error { return RunJob(ctx, webURL, kind) }, clk, o.Log)
+	// The first contact and calendar passes run now, as they do in
+	// production right after a setup is approved, so the demo users' data
+	// is synced before anyone looks; then every job runs on its schedule.
+	for _, kind := range []string{jobs.ContactSync, jobs.CalendarSync} {
+		sched.ranNow(kind)
+		if err := RunJob(ctx, webURL, kind); err != nil {
+			return fmt.Errorf("sandbox: the first %s: %w", kind, err)
+		}
 	}
-	times := &jobTimes{last: map[string]time.Time{}, next: map[string]time.Time{}}
-	go schedule(ctx, o, webURL, every, times)
+	sched.start(ctx)
 	crmClient := restcrm.New(crmURL+"/", string(key))
-	console.Store(&Console{Google: google, GoogleURL: googleURL, CRM: crmClient, Store: st, WebURL: webURL, Firm: DemoFirm(), Jobs: times})
+	console.Store(&Console{Google: google, GoogleURL: googleURL, CRM: crmClient, Store: st, WebURL: webURL, Firm: firm, Jobs: sched, Clock: clk})
 	defer console.Store(nil)
-	printBanner(o, webURL, googleURL, crmURL)
+	printBanner(o, firm, webURL, googleURL, crmURL)
 	if o.OnReady != nil {
-		o.OnReady(Parts{Google: google, CRM: crmStore, WebURL: webURL, GoogleURL: googleURL, CRMURL: crmURL})
+		o.OnReady(Parts{Google: google, CRM: crmStore, WebURL: webURL, GoogleURL: googleURL, CRMURL: crmURL, Clock: clk})
 	}
 	o.Log.Info("sandbox ready", "url", webURL)
 
@@ -250,59 +259,6 @@ func consent(ctx context.Context, flow *connect.Flow, email string) error {
 	}
 	_, err = flow.Finish(ctx, back.Query().Get("state"), back.Query().Get("code"))
 	return err
-}
-
-// jobTimes is when each scheduled job last ran and runs next.
-type jobTimes struct {
-	mu         sync.Mutex
-	last, next map[string]time.Time
-}
-
-func (j *jobTimes) set(kind string, last, next time.Time) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if !last.IsZero() {
-		j.last[kind] = last
-	}
-	if !next.IsZero() {
-		j.next[kind] = next
-	}
-}
-
-func (j *jobTimes) get(kind string) (last, next time.Time) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.last[kind], j.next[kind]
-}
-
-// schedule does what Cloud Scheduler does in production: it calls the
-// Dispatch function with the mail sweep every sweep period and the watch
-// renewal daily, so the jobs travel the same path (Dispatch → jobs topic →
-// Jobs) as in production.
-func schedule(ctx context.Context, o Options, webURL string, every time.Duration, times *jobTimes) {
-	periods := map[string]time.Duration{jobs.MailSweep: every, jobs.WatchRenewal: 24 * time.Hour, jobs.ContactSync: every * 3 / 2, jobs.CalendarSync: every / 2}
-	start := time.Now()
-	for k, p := range periods {
-		times.set(k, time.Time{}, start.Add(p))
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			for _, k := range jobs.Kinds {
-				if _, next := times.get(k); now.Before(next) {
-					continue
-				}
-				times.set(k, now, now.Add(periods[k]))
-				if err := RunJob(ctx, webURL, k); err != nil {
-					o.Log.Warn("sandbox: scheduled job", "kind", k, "err", err)
-				}
-			}
-		}
-	}
 }
 
 // RunJob calls the sandbox's Dispatch function with a job kind, as a
@@ -349,8 +305,7 @@ func waitHealthy(ctx context.Context, url string, served <-chan error) error {
 	}
 }
 
-func printBanner(o Options, webURL, googleURL, crmURL string) {
-	firm := DemoFirm()
+func printBanner(o Options, firm Firm, webURL, googleURL, crmURL string) {
 	w := o.Out
 	fmt.Fprintf(w, "\nSandbox is up: demo firm %q (tenant %q), project %s\n\n", firm.Tenant.Name, firm.Tenant.ID, o.Config.ProjectID)
 	fmt.Fprintf(w, "  Console             %s/Console   ← start here: deliver mail, label it, watch it post\n", webURL)

@@ -23,8 +23,8 @@ type Store struct {
 
 // Open connects to the Firestore database databaseID of projectID. With
 // FIRESTORE_EMULATOR_HOST set, the client talks to the emulator without
-// credentials.
-func Open(ctx context.Context, projectID, databaseID string, opts ...option.ClientOption) (*Store, error) {
+// credentials. clk tells the time as in New.
+func Open(ctx context.Context, projectID, databaseID string, clk clock.Clock, opts ...option.ClientOption) (*Store, error) {
 	if databaseID == "" {
 		databaseID = firestore.DefaultDatabaseID
 	}
@@ -32,7 +32,7 @@ func Open(ctx context.Context, projectID, databaseID string, opts ...option.Clie
 	if err != nil {
 		return nil, failure.E("store: open firestore", failure.Permanent, err)
 	}
-	return New(c, clock.Real{}), nil
+	return New(c, clk), nil
 }
 
 // New wraps an open Firestore client. clk tells the time for timestamps and

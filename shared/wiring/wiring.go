@@ -16,7 +16,6 @@ import (
 
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/calendarsync"
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/contactsync"
@@ -64,7 +63,7 @@ func Flow(ctx context.Context, env *instance.Env, redirectURL string) (*connect.
 		return nil, err
 	}
 	f := &connect.Flow{Store: env.Store, Box: box, ClientSecret: string(secret), Endpoint: connect.DefaultEndpoint,
-		RevokeURL: connect.GoogleRevokeURL, RedirectURL: redirectURL, Clock: clock.Real{}}
+		RevokeURL: connect.GoogleRevokeURL, RedirectURL: redirectURL, Clock: env.Clock}
 	if env.Config.GoogleAuthURL != "" {
 		f.Endpoint.AuthURL = env.Config.GoogleAuthURL
 	}
@@ -100,7 +99,7 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 			if err != nil {
 				return nil, err
 			}
-			return workspace.Delegated(key, env.Config.GoogleTokenURL)(ctx, email, scopes)
+			return workspace.Delegated(key, env.Config.GoogleTokenURL, env.Clock)(ctx, email, scopes)
 		default:
 			if u.Grant.SealedRefreshToken == "" {
 				return nil, failure.Errorf(op, failure.AuthRevoked, "%s has no stored Google grant: the user connects Google on the settings page", email)
@@ -154,7 +153,7 @@ func ContactsEngine(ctx context.Context, env *instance.Env, name string) (*conta
 	if err != nil {
 		return nil, err
 	}
-	return &contactsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{}, Holder: holder(name)}, nil
+	return &contactsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: env.Clock, Holder: holder(name)}, nil
 }
 
 // CalendarEngine is the calendar sync engine of a function instance.
@@ -163,7 +162,7 @@ func CalendarEngine(ctx context.Context, env *instance.Env, name string) (*calen
 	if err != nil {
 		return nil, err
 	}
-	return &calendarsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{}, Holder: holder(name),
+	return &calendarsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: env.Clock, Holder: holder(name),
 		WebhookURL: env.Config.CalendarWebhookURL}, nil
 }
 
@@ -173,14 +172,14 @@ func MailEngine(ctx context.Context, env *instance.Env, name string) (*mailbox.E
 	if err != nil {
 		return nil, err
 	}
-	return &mailbox.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: clock.Real{},
+	return &mailbox.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: env.Clock,
 		Topic: topology.TopicPath(env.Config.ProjectID, topology.GmailTopic), Holder: holder(name), Lost: Reconnect(ctx, env)}, nil
 }
 
 // Reconnect handles users whose Google access is gone: marked
 // disconnected, and one e-mail from the system sender.
 func Reconnect(ctx context.Context, env *instance.Env) *reconnect.Handler {
-	return &reconnect.Handler{Store: env.Store, Sender: Sender(ctx, env), WebURL: env.Config.WebURL, Clock: clock.Real{}, Log: env.Log}
+	return &reconnect.Handler{Store: env.Store, Sender: Sender(ctx, env), WebURL: env.Config.WebURL, Clock: env.Clock, Log: env.Log}
 }
 
 // Sender is the system e-mail sender of the environment (see GmailSender);
@@ -207,8 +206,8 @@ func GmailSender(ctx context.Context, env *instance.Env) (*notify.Gmail, error) 
 	if err != nil {
 		return nil, err
 	}
-	f := &workspace.Factory{Tokens: workspace.Delegated(key, env.Config.GoogleTokenURL), Endpoint: env.Config.GoogleAPIEndpoint}
-	return &notify.Gmail{Google: f, From: env.Config.SystemSender, Name: "CRM Sync"}, nil
+	f := &workspace.Factory{Tokens: workspace.Delegated(key, env.Config.GoogleTokenURL, env.Clock), Endpoint: env.Config.GoogleAPIEndpoint}
+	return &notify.Gmail{Google: f, From: env.Config.SystemSender, Name: "CRM Sync", Now: env.Clock.Now}, nil
 }
 
 // RootKey is the secret every signing key (sessions, CSRF, preview links)
@@ -241,7 +240,7 @@ func Previews(ctx context.Context, env *instance.Env, name string) (*preview.Ser
 		return nil, err
 	}
 	return &preview.Service{Store: env.Store, Contacts: contacts, Calendar: cal, Sender: sender, Links: links, WebURL: env.Config.WebURL,
-		Clock: clock.Real{}, Log: env.Log}, nil
+		Clock: env.Clock, Log: env.Log}, nil
 }
 
 // Guard puts the caller check of package authn in front of a push or
@@ -259,7 +258,7 @@ func Guard(env *instance.Env, name string, h http.Handler) (http.Handler, error)
 		env.Log.Info("the endpoint does not check callers' identity tokens outside production unless OIDC_AUDIENCES is set", "function", name)
 		return h, nil
 	}
-	callers := &authn.Callers{Tokens: authn.NewIDTokens(context.Background(), c.GoogleJWKSURL, clock.Real{}), Audiences: c.OIDCAudiences,
+	callers := &authn.Callers{Tokens: authn.NewIDTokens(context.Background(), c.GoogleJWKSURL, env.Clock), Audiences: c.OIDCAudiences,
 		Emails: c.OIDCInvokers, Log: env.Log}
 	return callers.Wrap(h), nil
 }

@@ -44,7 +44,7 @@ func TestTokensFollowTheTenantsAuthMode(t *testing.T) {
 	st.Users().Create(ctx, store.User{TenantID: "deleg", Email: "ann@deleg.test"})
 	st.Users().Create(ctx, store.User{TenantID: "oauth", Email: "bob@oauth.test"})
 	env := &instance.Env{Config: config.Config{ProjectID: "p", GoogleAPIEndpoint: g.URL(), GoogleTokenURL: g.URL() + "/token"},
-		Log: logging.Discard(), Store: st, Secrets: sec}
+		Log: logging.Discard(), Store: st, Secrets: sec, Clock: clock.Real{}}
 
 	gm, err := Google(env).Gmail(ctx, "ann@deleg.test")
 	if err != nil {
@@ -82,7 +82,7 @@ func TestPerUserGrantFromTheConnectFlow(t *testing.T) {
 	st.Tenants().Create(ctx, store.Tenant{ID: "oauth", Name: "O", CRMName: "X", AuthMode: store.AuthUserOAuth, OAuthClientID: "client-1"})
 	st.Users().Create(ctx, store.User{TenantID: "oauth", Email: "cat@oauth.test"})
 	env := &instance.Env{Config: config.Config{ProjectID: "p", GoogleAPIEndpoint: g.URL(), GoogleTokenURL: g.URL() + "/token",
-		GoogleAuthURL: g.URL() + "/o/oauth2/v2/auth", GoogleRevokeURL: g.URL() + "/revoke"}, Log: logging.Discard(), Store: st, Secrets: sec}
+		GoogleAuthURL: g.URL() + "/o/oauth2/v2/auth", GoogleRevokeURL: g.URL() + "/revoke"}, Log: logging.Discard(), Store: st, Secrets: sec, Clock: clock.Real{}}
 	flow, err := Flow(ctx, env, callback)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestGuard(t *testing.T) {
 	g.Start()
 	t.Cleanup(g.Close)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	env := &instance.Env{Config: config.Config{Env: config.Production}, Log: logging.Discard()}
+	env := &instance.Env{Config: config.Config{Env: config.Production}, Log: logging.Discard(), Clock: clock.Real{}}
 	if _, err := Guard(env, "Jobs", ok); !failure.Is(err, failure.Permanent) || !strings.Contains(err.Error(), "OIDC_AUDIENCES") {
 		t.Errorf("production without OIDC settings: %v", err)
 	}

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/google"
 	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
@@ -38,23 +37,6 @@ import (
 
 // TokenSourceFunc returns tokens that act as the user with these scopes.
 type TokenSourceFunc func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error)
-
-// Delegated acts as users through domain-wide delegation of the service
-// account whose JSON key this is. tokenURL, when set, replaces the key's
-// token endpoint (the fake's, in tests).
-func Delegated(keyJSON []byte, tokenURL string) TokenSourceFunc {
-	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
-		cfg, err := google.JWTConfigFromJSON(keyJSON, scopes...)
-		if err != nil {
-			return nil, failure.E("workspace: service account key", failure.Permanent, err)
-		}
-		if tokenURL != "" {
-			cfg.TokenURL = tokenURL
-		}
-		cfg.Subject = email
-		return cfg.TokenSource(ctx), nil
-	}
-}
 
 // Factory builds API clients for users. The zero Endpoint means Google.
 type Factory struct {

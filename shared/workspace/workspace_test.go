@@ -2,10 +2,12 @@ package workspace_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	calendar "google.golang.org/api/calendar/v3"
+	gmail "google.golang.org/api/gmail/v1"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/failure"
@@ -91,7 +93,7 @@ func TestDelegatedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fac := &workspace.Factory{Tokens: workspace.Delegated(key, ""), Endpoint: f.URL()}
+	fac := &workspace.Factory{Tokens: workspace.Delegated(key, "", nil), Endpoint: f.URL()}
 	g, _ := fac.Gmail(ctx, "ann@demo.test")
 	_, err = workspace.Call(ctx, noWait, "getProfile", func() (any, error) { return g.Users.GetProfile("me").Do() })
 	if failure.KindOf(err) != failure.AuthRevoked {
@@ -102,5 +104,35 @@ func TestDelegatedTokens(t *testing.T) {
 	p, err := g.Users.GetProfile("me").Do()
 	if err != nil || p.EmailAddress != "ann@demo.test" {
 		t.Errorf("delegated: %v, %v", p, err)
+	}
+}
+
+// The delegation assertion is stamped with the product's clock: on a
+// sandbox whose clock is a year ahead (fake Google and product alike) it is
+// accepted, and one stamped with the system clock is refused as Google
+// refuses an assertion outside its time window.
+func TestDelegationAssertionUsesTheProductsClock(t *testing.T) {
+	ctx := context.Background()
+	ahead := clock.Offset{By: 365 * 24 * time.Hour}
+	f := fake(t, fakegoogle.Options{Clock: ahead})
+	key, clientID, err := f.AddServiceAccount("crmsync@p.iam.gserviceaccount.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.AuthorizeDelegation(clientID, workspace.GmailScopes...)
+	for _, tt := range []struct {
+		name string
+		clk  clock.Clock
+		ok   bool
+	}{{"on the sandbox's clock", ahead, true}, {"on the system clock", clock.Real{}, false}} {
+		fac := &workspace.Factory{Tokens: workspace.Delegated(key, f.URL()+"/token", tt.clk), Endpoint: f.URL()}
+		g, _ := fac.Gmail(ctx, "ann@demo.test")
+		p, err := workspace.Call(ctx, noWait, "getProfile", func() (*gmail.Profile, error) { return g.Users.GetProfile("me").Do() })
+		if tt.ok && (err != nil || p.EmailAddress != "ann@demo.test") {
+			t.Errorf("%s: %v, %v", tt.name, p, err)
+		}
+		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "Invalid JWT")) {
+			t.Errorf("%s: %v, want the token endpoint's Invalid JWT", tt.name, err)
+		}
 	}
 }
