@@ -164,6 +164,18 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			p.result.DeletedGoogle++
 		case a.Op == twoway.Delete && a.Side == twoway.B:
 			ver, _ := strconv.ParseInt(a.IfVersion, 10, 64)
+			if a.IfVersion == "" {
+				// A cascade (its series was deleted): whatever it is now.
+				cur, err := p.e.CRM.Activity(ctx, a.ID)
+				if err != nil && !failure.Is(err, failure.NotFound) {
+					return err
+				}
+				if err != nil || cur.Deleted {
+					drops = append(drops, store.Link{Google: a.Link.A})
+					continue
+				}
+				ver = cur.Version
+			}
 			_, err := p.e.CRM.DeleteActivity(ctx, w, a.ID, ver)
 			if failure.Is(err, failure.Conflict) {
 				p.result.Conflicts++

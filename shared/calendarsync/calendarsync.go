@@ -299,12 +299,13 @@ func (p *pass) plan(ctx context.Context, popts twoway.Options) (twoway.Plan, pos
 	if err != nil {
 		return twoway.Plan{}, pos, err
 	}
+	p.completeCancelled(changedA)
 	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: max(len(p.links), len(changedA)), SizeB: max(len(p.links), len(changedB))}
 	for _, l := range p.links {
 		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base})
 	}
 	popts.MaxDeleteShare = 1 // deletions of events and activities are the users' own, one by one
-	return twoway.PlanSync(in, popts), pos, nil
+	return p.cascadeSeries(twoway.PlanSync(in, popts)), pos, nil
 }
 
 func (p *pass) run(ctx context.Context, popts twoway.Options) error {

@@ -499,3 +499,122 @@ func TestFullReadOverSeveralPagesKeepsItsParameters(t *testing.T) {
 		t.Errorf("%d activities, want 5", n)
 	}
 }
+
+// liveActivities is every activity of Ann's the CRM still has.
+func (w *world) liveActivities() []crm.Activity {
+	w.t.Helper()
+	as, err := w.crm.ListActivities(w.ctx, "u-ann")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return as
+}
+
+// weeklyWithExceptions makes a weekly series of four in Google with one
+// occurrence moved and syncs it: a series and one exception in the CRM.
+func (w *world) weeklyWithExceptions() (series *calendar.Event, instances []*calendar.Event) {
+	w.t.Helper()
+	before := len(w.liveActivities())
+	ev := event("Weekly", at(time.Now().AddDate(0, 0, 2), 9), 1)
+	ev.Recurrence = []string{"RRULE:FREQ=WEEKLY;COUNT=4"}
+	s, err := w.cal.Events.Insert("primary", ev).Do()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	inst, err := w.cal.Events.Instances("primary", s.Id).Do()
+	if err != nil || len(inst.Items) != 4 {
+		w.t.Fatalf("instances: %v", err)
+	}
+	moved := inst.Items[1]
+	start, _ := time.Parse(time.RFC3339, moved.Start.DateTime)
+	if _, err := w.cal.Events.Patch("primary", moved.Id, &calendar.Event{Summary: "Weekly (moved)",
+		Start: &calendar.EventDateTime{DateTime: start.Add(2 * time.Hour).Format(time.RFC3339), TimeZone: "America/New_York"},
+		End:   &calendar.EventDateTime{DateTime: start.Add(3 * time.Hour).Format(time.RFC3339), TimeZone: "America/New_York"}}).Do(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.pass()
+	if n := len(w.liveActivities()) - before; n != 2 {
+		w.t.Fatalf("%d new activities after syncing a series with one exception, want 2", n)
+	}
+	return s, inst.Items
+}
+
+// Google lists a cancelled occurrence with only its id, series and
+// original start, and a deleted event with only its id: the CRM gets a
+// cancelled exception of the series at that start, and the deleted
+// event's activity is removed.
+func TestCancelledOccurrencesAndDeletedEventsInGooglesMinimalShape(t *testing.T) {
+	w := newWorld(t, all)
+	one, err := w.cal.Events.Insert("primary", event("One-off", at(time.Now().AddDate(0, 0, 1), 15), 1)).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.pass()
+	series, inst := w.weeklyWithExceptions()
+	if err := w.cal.Events.Delete("primary", inst[2].Id).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cal.Events.Delete("primary", one.Id).Do(); err != nil {
+		t.Fatal(err)
+	}
+	r := w.pass()
+	var seriesAct crm.Activity
+	var cancelled []crm.Activity
+	for _, a := range w.liveActivities() {
+		switch {
+		case a.Title == "One-off":
+			t.Errorf("the deleted event's activity is still in the CRM: %+v", a)
+		case len(a.Recurrence) > 0:
+			seriesAct = a
+		case a.Cancelled:
+			cancelled = append(cancelled, a)
+		}
+	}
+	want := inst[2].OriginalStartTime.DateTime
+	wantStart, _ := time.Parse(time.RFC3339, want)
+	if len(cancelled) != 1 || cancelled[0].SeriesID != seriesAct.ID || cancelled[0].Title != "Weekly" ||
+		!cancelled[0].Start.Equal(wantStart) || cancelled[0].End.Sub(cancelled[0].Start) != time.Hour {
+		t.Errorf("cancelled occurrence of %s (%s) in the CRM: %+v (pass %+v)", series.Id, want, cancelled, r)
+	}
+	if r.Skipped != 0 {
+		t.Errorf("the pass skipped %d changes: %+v", r.Skipped, r)
+	}
+}
+
+// A series deleted in Google takes its exceptions with it in the CRM.
+func TestSeriesDeletedInGoogleTakesItsExceptions(t *testing.T) {
+	w := newWorld(t, all)
+	series, _ := w.weeklyWithExceptions()
+	if err := w.cal.Events.Delete("primary", series.Id).Do(); err != nil {
+		t.Fatal(err)
+	}
+	w.pass()
+	if left := w.liveActivities(); len(left) != 0 {
+		t.Errorf("after deleting the series in Google the CRM still has %+v", left)
+	}
+	if r := w.pass(); r.CreatedCRM+r.UpdatedCRM+r.CreatedGoogle+r.UpdatedGoogle+r.DeletedCRM+r.DeletedGoogle != 0 {
+		t.Errorf("the pass after the deletion wrote: %+v", r)
+	}
+}
+
+// A series deleted in the CRM is deleted in Google, and its exceptions in
+// the CRM go with it instead of staying as stand-alone entries.
+func TestSeriesDeletedInTheCRMTakesItsExceptions(t *testing.T) {
+	w := newWorld(t, all)
+	series, _ := w.weeklyWithExceptions()
+	for _, a := range w.liveActivities() {
+		if len(a.Recurrence) > 0 {
+			if _, err := w.crm.DeleteActivity(w.ctx, crm.Write{AsUser: "u-ann"}, a.ID, a.Version); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w.pass()
+	w.pass() // Google's cancelled occurrences of the deleted series come back
+	if left := w.liveActivities(); len(left) != 0 {
+		t.Errorf("after deleting the series in the CRM it still has %+v", left)
+	}
+	if got, err := w.cal.Events.Get("primary", series.Id).Do(); err != nil || got.Status != "cancelled" {
+		t.Errorf("the series in Google: %+v, %v; want it deleted", got, err)
+	}
+}

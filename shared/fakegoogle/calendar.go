@@ -635,14 +635,38 @@ func (cd *calendarData) list(q *eventQuery) []string {
 	return ids
 }
 
-func (c *call) renderEvents(cd *calendarData, ids []string) []*calendar.Event {
+func (c *call) renderEvents(cd *calendarData, q *eventQuery, ids []string) []*calendar.Event {
 	out := make([]*calendar.Event, 0, len(ids))
 	for _, id := range ids {
 		if e, ok := cd.lookup(id); ok {
-			out = append(out, e)
+			out = append(out, listedShape(e, q))
 		}
 	}
 	return out
+}
+
+// listedShape is a listed event as Google lists it. A cancelled event
+// comes in its minimal shape (the Events resource, field "status",
+// https://developers.google.com/calendar/api/v3/reference/events):
+// "Cancelled exceptions are only guaranteed to have values for the id,
+// recurringEventId and originalStartTime fields populated", and "Deleted
+// events are only guaranteed to have the id field populated": the
+// organizer's calendar keeps their details, but "incremental sync requests
+// with showDeleted set to false will not return these details". The fake
+// gives no more than what is guaranteed.
+func listedShape(e *calendar.Event, q *eventQuery) *calendar.Event {
+	if e.Status != "cancelled" {
+		return e
+	}
+	min := &calendar.Event{Kind: e.Kind, Etag: e.Etag, Id: e.Id, Status: e.Status}
+	switch {
+	case e.RecurringEventId != "":
+		min.RecurringEventId, min.OriginalStartTime = e.RecurringEventId, e.OriginalStartTime
+	case q.since != nil && !q.showDeleted:
+	default:
+		return e
+	}
+	return min
 }
 
 func (c *call) eventsPage(cd *calendarData, q *eventQuery, scope string, compute func() []string) (any, error) {
@@ -660,7 +684,7 @@ func (c *call) eventsPage(cd *calendarData, q *eventQuery, scope string, compute
 	}
 	resp := &calendar.Events{Kind: "calendar#events", Summary: cd.summary, TimeZone: cd.timeZone, AccessRole: "owner",
 		Updated: cd.updated.UTC().Format("2006-01-02T15:04:05.000Z"), Etag: `"` + strconv.FormatInt(cd.updated.UnixMicro(), 10) + `"`,
-		NextPageToken: pg.nextToken, Items: c.renderEvents(cd, pg.ids), DefaultReminders: []*calendar.EventReminder{}}
+		NextPageToken: pg.nextToken, Items: c.renderEvents(cd, q, pg.ids), DefaultReminders: []*calendar.EventReminder{}}
 	if pg.nextToken == "" && scope == "events:"+cd.id {
 		resp.NextSyncToken = c.s.issueSyncTokenLocked(c.user.email, cd.id, "", pg.syncSeq)
 	}

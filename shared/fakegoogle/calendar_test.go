@@ -427,3 +427,65 @@ func TestCalendarPushChannels(t *testing.T) {
 		t.Errorf("%d push failures", f.PushFailures())
 	}
 }
+
+// Cancelled events are listed in Google's minimal shape (the Events
+// resource, field "status"): a cancelled occurrence carries only id,
+// recurringEventId and originalStartTime; a deleted event in an incremental
+// sync without showDeleted only its id. events.get keeps the details.
+func TestCalendarListsCancelledEventsInTheirMinimalShape(t *testing.T) {
+	f := newFake(t, fakegoogle.Options{})
+	svc := calendarFor(t, f, "ann@acme.test")
+	start := t0.Add(24 * time.Hour)
+	one, err := svc.Events.Insert("primary", timed("One-off", start, time.Hour)).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := timed("Weekly", start.Add(2*time.Hour), time.Hour)
+	series.Recurrence = []string{"RRULE:FREQ=WEEKLY;COUNT=3"}
+	s, err := svc.Events.Insert("primary", series).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := svc.Events.List("primary").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := svc.Events.Instances("primary", s.Id).Do()
+	if err != nil || len(inst.Items) != 3 {
+		t.Fatalf("instances: %v, %v", inst, err)
+	}
+	if err := svc.Events.Delete("primary", inst.Items[1].Id).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Events.Delete("primary", one.Id).Do(); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := svc.Events.List("primary").SyncToken(full.NextSyncToken).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*calendar.Event{}
+	for _, e := range changes.Items {
+		byID[e.Id] = e
+	}
+	occ, del := byID[inst.Items[1].Id], byID[one.Id]
+	if occ == nil || occ.Status != "cancelled" || occ.RecurringEventId != s.Id || occ.OriginalStartTime == nil ||
+		occ.Summary != "" || occ.Start != nil || occ.End != nil {
+		t.Errorf("cancelled occurrence listed as %+v, want only id, status, recurringEventId and originalStartTime", occ)
+	}
+	if del == nil || del.Status != "cancelled" || del.Summary != "" || del.Start != nil || del.RecurringEventId != "" {
+		t.Errorf("deleted event listed as %+v, want only its id and status", del)
+	}
+	if got, err := svc.Events.Get("primary", one.Id).Do(); err != nil || got.Summary != "One-off" {
+		t.Errorf("events.get of the deleted event: %+v, %v; want its details", got, err)
+	}
+	shown, err := svc.Events.List("primary").SyncToken(full.NextSyncToken).ShowDeleted(true).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range shown.Items {
+		if e.Id == one.Id && e.Summary != "One-off" {
+			t.Errorf("with showDeleted the organizer's deleted event keeps its details: %+v", e)
+		}
+	}
+}
