@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/store"
 )
 
 type resource struct {
@@ -307,7 +308,7 @@ func TestPlanSecurity(t *testing.T) {
 				ttl[r.Values["collection"].(string)] = true
 			}
 		}
-		for _, c := range []string{"leases", "ledger", "oauthStates", "previews"} {
+		for _, c := range store.ExpiringCollections() {
 			if !ttl[c] {
 				t.Errorf("no TTL policy on %s", c)
 			}

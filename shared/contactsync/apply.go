@@ -158,19 +158,49 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			drop(a.Link)
 			p.result.DeletedGoogle++
 		case a.Op == twoway.Create && a.Side == twoway.B:
+			// One CRM contact per person across the firm: the new
+			// contact's addresses are claimed first; a contact another
+			// user's pass made for them meanwhile is linked instead.
+			holder := "contacts:" + p.user.ID + ":" + a.Source
+			addrs := split(a.Fields[fEmails])
+			if len(addrs) > 0 {
+				existing, err := p.claim(ctx, addrs, holder)
+				if err != nil {
+					return err
+				}
+				if existing != "" {
+					adopted, err := p.adopt(ctx, a, existing, remember)
+					if err != nil {
+						return err
+					}
+					if adopted {
+						continue
+					}
+				}
+			}
 			c := toContact(crm.Contact{Type: crm.ContactType(p.createType())}, a.Fields)
 			if p.setup.SetID != "" {
 				c.Sets = []string{p.setup.SetID}
 			}
-			w.IdempotencyKey = "contacts:" + p.user.ID + ":" + a.Source
+			w.IdempotencyKey = holder
 			made, err := p.e.CRM.CreateContact(ctx, w, c)
 			w.IdempotencyKey = ""
 			if failure.Is(err, failure.Invalid) {
 				p.e.Log.Warn("contacts: the CRM refused a Google contact", "user", p.user.ID, "person", a.Source, "err", err)
+				if len(addrs) > 0 {
+					if err := p.e.Store.Claims().Release(ctx, p.user.TenantID, addrs, holder); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			if err != nil {
 				return err
+			}
+			if len(addrs) > 0 {
+				if err := p.e.Store.Claims().Settle(ctx, p.user.TenantID, addrs, holder, made.ID); err != nil {
+					return err
+				}
 			}
 			l := a.Link
 			l.B, l.BVersion = made.ID, strconv.FormatInt(made.Version, 10)
@@ -223,9 +253,20 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 		case a.Op == twoway.LinkOp:
 			remember(a.Link, 0)
 			p.result.Linked++
+		case a.Op == twoway.Unlink && a.Side != 0:
+			// One side left its scope: the pair is paused, both kept.
+			l := store.Link{Google: a.Link.A, CRM: a.Link.B, GoogleVersion: a.Link.AVersion, CRMVersion: a.Link.BVersion, Base: a.Link.Base, Left: store.LeftGoogle}
+			if a.Side == twoway.B {
+				l.Left = store.LeftCRM
+			}
+			puts = append(puts, l)
+			p.result.Paused++
 		case a.Op == twoway.Unlink:
 			drop(a.Link)
 			p.result.Unlinked++
+		case a.Op == twoway.Duplicate:
+			p.e.Log.Warn("contacts: a new contact has the address of one already synced; not copied", "user", p.user.ID, "side", a.Side.String(), "id", a.ID, "linkedGoogle", a.Link.A, "linkedCRM", a.Link.B)
+			p.result.Duplicates++
 		}
 	}
 	if err := p.createGoogle(ctx, createA, remember); err != nil {
@@ -248,6 +289,12 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 		keep(l)
 		if slices.ContainsFunc(p.outside, func(r twoway.Record) bool { return r.ID == l.A }) {
 			join = append(join, l.A)
+		}
+	}
+	drops = append(drops, p.unpause...)
+	for _, id := range p.relabel {
+		if !slices.ContainsFunc(drops, func(l store.Link) bool { return l.Google == id }) && !slices.Contains(join, id) {
+			join = append(join, id)
 		}
 	}
 	if err := p.joinGroup(ctx, join); err != nil {
@@ -401,7 +448,14 @@ func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(tw
 	if err != nil {
 		return err
 	}
-	for _, act := range twoway.PlanSync(in, opts).Actions {
+	return p.applyPair(ctx, twoway.PlanSync(in, opts), remember)
+}
+
+// applyPair applies the plan of one pair planned again within the pass
+// (a stale etag, a contact another user's pass made): updates on either
+// side and the link. A refusal on the way is left for the next pass.
+func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(twoway.Link, twoway.Side)) error {
+	for _, act := range plan.Actions {
 		switch {
 		case act.Op == twoway.Update && act.Side == twoway.A:
 			made, err := p.updatePerson(ctx, act)
@@ -421,6 +475,9 @@ func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(tw
 				continue
 			}
 			next := toContact(cur, act.Fields)
+			if v, err := strconv.ParseInt(act.IfVersion, 10, 64); err == nil {
+				next.Version = v
+			}
 			made, err := p.e.CRM.UpdateContact(ctx, crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}, next)
 			if failure.Is(err, failure.Conflict) {
 				continue
@@ -437,4 +494,78 @@ func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(tw
 		}
 	}
 	return nil
+}
+
+// claimWaitInPass is how long a pass waits for another user's pass that
+// holds an address claim to make its contact; then the pass fails as
+// Transient and runs again later.
+const claimWaitInPass = 15 * time.Second
+
+// claim takes the firm-wide claims of a new contact's addresses for
+// holder. It returns "" when this pass is to create the contact, or the id
+// of the contact another pass made for them.
+func (p *pass) claim(ctx context.Context, addrs []string, holder string) (string, error) {
+	const op = "contacts: address claim"
+	deadline := p.e.Clock.Now().Add(claimWaitInPass)
+	for {
+		other, taken, err := p.e.Store.Claims().Take(ctx, p.user.TenantID, addrs, holder)
+		if err != nil {
+			return "", err
+		}
+		if taken {
+			return "", nil
+		}
+		if other.CRM != "" {
+			return other.CRM, nil
+		}
+		if !p.e.Clock.Now().Before(deadline) {
+			return "", failure.Errorf(op, failure.Transient, "another user's pass is creating the CRM contact of %s; this pass runs again later", other.Address)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// adopt links a new Google contact to the CRM contact another user's pass
+// made for the same person, merging the two as a first sync does. It
+// reports false when that contact cannot be used (gone, or outside what
+// this user syncs), so the caller creates one.
+func (p *pass) adopt(ctx context.Context, a twoway.Action, crmID string, remember func(twoway.Link, twoway.Side)) (bool, error) {
+	c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, crmID)
+	if failure.Is(err, failure.NotFound) || failure.Is(err, failure.Forbidden) || (err == nil && c.Deleted) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	w := crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}
+	if !p.inScope(c) && p.setup.SetID != "" && !slices.Contains(c.Sets, p.setup.SetID) {
+		c.Sets = append(c.Sets, p.setup.SetID)
+		if c, err = p.e.CRM.UpdateContact(ctx, w, c); err != nil {
+			return false, err
+		}
+	}
+	if !p.inScope(c) {
+		return false, nil
+	}
+	person, ok := p.persons[a.Source]
+	if !ok {
+		return false, nil
+	}
+	p.contacts[c.ID] = c
+	opts, err := Options(p.setup)
+	if err != nil {
+		return false, err
+	}
+	plan := twoway.PlanSync(twoway.Input{ChangedA: []twoway.Record{personRecord(person, false, p.setup.BirthDates)},
+		UnlinkedB: []twoway.Record{contactRecord(c, false, p.setup.BirthDates)}}, opts)
+	if err := p.applyPair(ctx, plan, remember); err != nil {
+		return false, err
+	}
+	p.e.Log.Info("contacts: linked to the CRM contact another user's pass made for the same address", "user", p.user.ID, "person", a.Source, "contact", c.ID)
+	p.result.Linked++
+	return true, nil
 }

@@ -15,6 +15,7 @@ package contactsync
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -71,6 +72,13 @@ type Result struct {
 	CreatedGoogle, UpdatedGoogle, DeletedGoogle int
 	CreatedCRM, UpdatedCRM, DeletedCRM          int
 	Linked, Unlinked, Detached, Conflicts       int
+	// Duplicates counts new contacts not copied because their address is
+	// a contact already synced (another user's copy, or one made before):
+	// they are reported to be merged.
+	Duplicates int
+	// Paused counts pairs that stopped syncing because one side left its
+	// scope (a label or set taken away); both records stay.
+	Paused int
 	// Skipped counts Google contacts not copied because their address
 	// belongs to a CRM contact outside the synced scope.
 	Skipped             int
@@ -133,9 +141,23 @@ type pass struct {
 	links   []store.Link
 	dryRun  bool
 	// outside are Google people outside the synced label, read this pass.
-	outside  []twoway.Record
-	persons  map[string]*people.Person // read this pass, by resource name
-	contacts map[string]crm.Contact    // read this pass, by id
+	outside []twoway.Record
+	// rebaseline says the synced scope (label, set, types) changed since
+	// the cursors were stored: both sides are read whole, pairs outside
+	// the new scope are unlinked, and linked people in it are labeled.
+	rebaseline bool
+	// relabel are linked people outside the synced label that the new
+	// scope covers: they get the label after the pass.
+	relabel []string
+	// paused are the pairs one of whose sides left its scope, by Google
+	// id (pausedCRM maps their CRM ids to it); unpause are those to forget
+	// (a side was deleted) and restored those that sync again this pass.
+	paused    map[string]store.Link
+	pausedCRM map[string]string
+	unpause   []store.Link
+	restored  []store.Link
+	persons   map[string]*people.Person // read this pass, by resource name
+	contacts  map[string]crm.Contact    // read this pass, by id
 }
 
 // Pass syncs one user's contacts once.
@@ -193,6 +215,13 @@ func (e *Engine) Preview(ctx context.Context, email string) (twoway.Plan, error)
 	}
 	p := &pass{e: e, user: u, setup: u.Contacts, persons: map[string]*people.Person{}, contacts: map[string]crm.Contact{}, dryRun: true}
 	plan, _, err := p.plan(ctx, opts)
+	// A new label: the contacts already synced that it will cover.
+	for _, id := range p.relabel {
+		if l := p.linkOfGoogle(id); l != nil && !slices.ContainsFunc(plan.Actions, func(a twoway.Action) bool { return a.Link.A == id }) {
+			plan.Actions = append(plan.Actions, twoway.Action{Op: twoway.LinkOp, Link: twoway.Link{A: l.Google, B: l.CRM},
+				Why: "gets the label " + p.setup.Group + " in Google"})
+		}
+	}
 	for i, a := range plan.Actions {
 		plan.Actions[i].Name = p.name(a)
 	}
@@ -254,28 +283,38 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 	if cur.crm, err = e.Store.Cursors().Get(ctx, p.user.ID, crmCursor); err != nil {
 		return twoway.Plan{}, cur, err
 	}
+	// The cursors were stored under a synced scope; another scope reads
+	// both sides whole (a re-baseline).
+	scope := scopeKey(p.setup)
+	googleToken, sameG := cutScope(cur.google.Value, scope)
+	crmFrom, sameC := cutScope(cur.crm.Value, scope)
+	if (cur.google.Value != "" && !sameG) || (cur.crm.Value != "" && !sameC) {
+		p.rebaseline, googleToken, crmFrom = true, "", ""
+	}
 	// Both sides' changes first: a pass that finds none on either side
 	// (most scheduled passes) ends here, without reading the link table,
 	// whose size is the user's whole synced address book.
-	persons, nextToken, err := p.fetchPeople(ctx, cur.google.Value)
+	persons, nextToken, err := p.fetchPeople(ctx, googleToken)
 	if err != nil {
 		return twoway.Plan{}, cur, err
 	}
 	var feed []crm.Change
 	nextCursor := ""
-	if cur.crm.Value != "" {
-		if feed, nextCursor, err = p.crmFeed(ctx, cur.crm.Value); err != nil {
+	if crmFrom != "" {
+		if feed, nextCursor, err = p.crmFeed(ctx, crmFrom); err != nil {
 			return twoway.Plan{}, cur, err
 		}
 	}
-	if !p.result.FullGoogle && cur.crm.Value != "" && len(persons) == 0 && len(feed) == 0 {
+	if !p.result.FullGoogle && crmFrom != "" && len(persons) == 0 && len(feed) == 0 {
 		p.result.Quiet = true
 		cur.nextToken, cur.nextCRM = nextToken, nextCursor
 		return twoway.Plan{}, cur, nil
 	}
-	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
+	stored, err := e.Store.Links(kind).List(ctx, p.user.ID)
+	if err != nil {
 		return twoway.Plan{}, cur, err
 	}
+	p.splitLinks(stored)
 	if p.setup.Group != "" {
 		if p.group, err = p.ensureGroup(ctx, p.setup.Group); err != nil {
 			return twoway.Plan{}, cur, err
@@ -284,7 +323,7 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 	changedA, sizeA := p.peopleRecords(persons)
 	var changedB []twoway.Record
 	var sizeB int
-	if cur.crm.Value == "" {
+	if crmFrom == "" {
 		changedB, sizeB, nextCursor, err = p.readAllCRM(ctx)
 	} else {
 		changedB, sizeB, err = p.crmRecords(ctx, feed)
@@ -292,10 +331,14 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 	if err != nil {
 		return twoway.Plan{}, cur, err
 	}
+	if changedA, changedB, err = p.otherSidesOfRestored(ctx, changedA, changedB); err != nil {
+		return twoway.Plan{}, cur, err
+	}
 	cur.nextToken, cur.nextCRM = nextToken, nextCursor
 	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: sizeA, SizeB: sizeB}
 	for _, l := range p.links {
-		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base})
+		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base,
+			Keys: split(l.Base[fEmails])})
 	}
 	if err := p.unlinkedCandidates(ctx, &in); err != nil {
 		return twoway.Plan{}, cur, err
@@ -331,17 +374,119 @@ func (p *pass) run(ctx context.Context, opts twoway.Options) (Result, error) {
 			return p.result, err
 		}
 	}
+	scope := scopeKey(p.setup)
 	if nextToken != "" {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, gCur, nextToken); err != nil {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, gCur, scope+nextToken); err != nil {
 			return p.result, err
 		}
 	}
-	if nextCursor != "" && nextCursor != cCur.Value {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cCur, nextCursor); err != nil {
+	if nextCursor != "" && scope+nextCursor != cCur.Value {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cCur, scope+nextCursor); err != nil {
 			return p.result, err
 		}
 	}
 	return p.result, nil
+}
+
+// splitLinks sets the pass's active links and its paused pairs. A
+// re-baseline takes every pair as active: the new scope decides again.
+func (p *pass) splitLinks(stored []store.Link) {
+	p.paused, p.pausedCRM = map[string]store.Link{}, map[string]string{}
+	for _, l := range stored {
+		if l.Left == "" || p.rebaseline {
+			l.Left = ""
+			p.links = append(p.links, l)
+			continue
+		}
+		p.paused[l.Google], p.pausedCRM[l.CRM] = l, l.Google
+	}
+}
+
+// restore makes a paused pair active again for this pass: the side that
+// came back counts as changed, and the other side is read too
+// (otherSidesOfRestored), so the two merge field by field.
+func (p *pass) restore(pl store.Link) {
+	delete(p.paused, pl.Google)
+	delete(p.pausedCRM, pl.CRM)
+	if pl.Left == store.LeftGoogle {
+		pl.GoogleVersion = ""
+	} else {
+		pl.CRMVersion = ""
+	}
+	p.restored = append(p.restored, pl)
+	pl.Left = ""
+	p.links = append(p.links, pl)
+}
+
+// forget drops a paused pair whose side was deleted: it was not synced,
+// so nothing else is deleted.
+func (p *pass) forget(pl store.Link) {
+	delete(p.paused, pl.Google)
+	delete(p.pausedCRM, pl.CRM)
+	p.unpause = append(p.unpause, pl)
+}
+
+// otherSidesOfRestored reads the side of each restored pair that did not
+// come back, when this pass has not read it, so a restored pair merges
+// with what that side has now.
+func (p *pass) otherSidesOfRestored(ctx context.Context, changedA, changedB []twoway.Record) ([]twoway.Record, []twoway.Record, error) {
+	has := func(recs []twoway.Record, id string) bool {
+		return slices.ContainsFunc(recs, func(r twoway.Record) bool { return r.ID == id })
+	}
+	for _, pl := range p.restored {
+		switch pl.Left {
+		case store.LeftGoogle:
+			if has(changedB, pl.CRM) {
+				continue
+			}
+			c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, pl.CRM)
+			switch {
+			case failure.Is(err, failure.NotFound):
+				changedB = append(changedB, twoway.Record{ID: pl.CRM, Deleted: true})
+			case err != nil:
+				return nil, nil, err
+			default:
+				p.contacts[c.ID] = c
+				r := contactRecord(c, c.Deleted, p.setup.BirthDates)
+				r.Left = !c.Deleted && !p.inScope(c)
+				changedB = append(changedB, r)
+			}
+		case store.LeftCRM:
+			if has(changedA, pl.Google) {
+				continue
+			}
+			p.result.PeopleCalls++
+			person, err := workspace.Call(ctx, p.e.Retry, "people: people.get", func() (*people.Person, error) {
+				return p.ppl.People.Get(pl.Google).PersonFields(personFields).Context(ctx).Do()
+			})
+			switch {
+			case failure.Is(err, failure.NotFound):
+				changedA = append(changedA, twoway.Record{ID: pl.Google, Deleted: true})
+			case err != nil:
+				return nil, nil, err
+			default:
+				p.persons[person.ResourceName] = person
+				r := personRecord(person, false, p.setup.BirthDates)
+				r.Left = !p.inGroup(person)
+				changedA = append(changedA, r)
+			}
+		}
+	}
+	return changedA, changedB, nil
+}
+
+// scopeKey names the synced scope (label, set, types) that the stored
+// cursors were read under; it prefixes both cursors' values.
+func scopeKey(c store.ContactsSetup) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%t\x00%t", strings.ToLower(c.Group), c.SetID, c.IncludeAdvisors, c.IncludeDependents)
+	return fmt.Sprintf("scope-%x ", h.Sum64())
+}
+
+// cutScope returns a stored cursor's position and whether it was stored
+// under scope.
+func cutScope(stored, scope string) (string, bool) {
+	return strings.CutPrefix(stored, scope)
 }
 
 // ensureGroup finds or makes the contact label and returns its resource name.
@@ -419,19 +564,40 @@ func (p *pass) peopleRecords(persons []*people.Person) ([]twoway.Record, int) {
 	seen := map[string]bool{}
 	for _, person := range persons {
 		deleted := person.Metadata != nil && person.Metadata.Deleted
+		if pl, ok := p.paused[person.ResourceName]; ok {
+			seen[person.ResourceName] = true
+			switch {
+			case deleted:
+				p.forget(pl) // a paused pair's side is gone: only the pause is
+				continue
+			case pl.Left == store.LeftGoogle && p.inGroup(person):
+				p.restore(pl) // back in the synced label: the pair syncs again
+			default:
+				continue // still paused
+			}
+		}
+		left := false
 		if !deleted && !p.inGroup(person) {
-			if p.linkOfGoogle(person.ResourceName) == nil {
+			switch {
+			case p.linkOfGoogle(person.ResourceName) == nil:
 				// Outside the synced label: not synced, but a CRM
 				// contact with the same address links to it (and puts
 				// it in the label) rather than making a second one.
 				p.outside = append(p.outside, personRecord(person, false, p.setup.BirthDates))
 				continue
+			case p.rebaseline:
+				// The label is new to the sync: a linked person whose
+				// CRM contact the scope covers gets it.
+				p.relabel = append(p.relabel, person.ResourceName)
+			default:
+				left = true // the user took it out of the synced label: it stops syncing
 			}
-			deleted = true // left the synced label: out of the sync
 		}
 		p.persons[person.ResourceName] = person
 		seen[person.ResourceName] = true
-		recs = append(recs, personRecord(person, deleted, p.setup.BirthDates))
+		r := personRecord(person, deleted, p.setup.BirthDates)
+		r.Left = left
+		recs = append(recs, r)
 	}
 	if full {
 		// A full read does not report deletions: linked people it did not
@@ -439,6 +605,11 @@ func (p *pass) peopleRecords(persons []*people.Person) ([]twoway.Record, int) {
 		for _, l := range p.links {
 			if !seen[l.Google] {
 				recs = append(recs, twoway.Record{ID: l.Google, Deleted: true})
+			}
+		}
+		for id, pl := range p.paused {
+			if !seen[id] {
+				p.forget(pl)
 			}
 		}
 	}
@@ -516,15 +687,33 @@ func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, int, string, er
 	var recs []twoway.Record
 	seen := map[string]bool{}
 	for _, c := range all {
-		if p.inScope(c) {
-			p.contacts[c.ID] = c
-			seen[c.ID] = true
-			recs = append(recs, contactRecord(c, false, p.setup.BirthDates))
+		if !p.inScope(c) {
+			continue
 		}
+		if g, ok := p.pausedCRM[c.ID]; ok {
+			pl := p.paused[g]
+			if pl.Left != store.LeftCRM {
+				continue // paused on the Google side
+			}
+			p.restore(pl) // back in the synced scope
+		}
+		p.contacts[c.ID] = c
+		seen[c.ID] = true
+		recs = append(recs, contactRecord(c, false, p.setup.BirthDates))
 	}
 	for _, l := range p.links {
-		if !seen[l.CRM] {
+		if seen[l.CRM] {
+			continue
+		}
+		// Not in the synced scope's listing: deleted, or out of the scope.
+		c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, l.CRM)
+		switch {
+		case failure.Is(err, failure.NotFound) || (err == nil && c.Deleted):
 			recs = append(recs, twoway.Record{ID: l.CRM, Deleted: true})
+		case err != nil:
+			return nil, 0, "", err
+		default:
+			recs = append(recs, twoway.Record{ID: l.CRM, Version: strconv.FormatInt(c.Version, 10), Left: true})
 		}
 	}
 	return recs, len(seen), end, nil
@@ -562,19 +751,34 @@ func (p *pass) crmRecords(ctx context.Context, changes []crm.Change) ([]twoway.R
 		}
 		seen[ch.ID] = true
 		c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, ch.ID)
-		switch {
-		case failure.Is(err, failure.NotFound):
+		notFound := failure.Is(err, failure.NotFound)
+		if err != nil && !notFound {
+			return nil, 0, err
+		}
+		if g, ok := p.pausedCRM[ch.ID]; ok {
+			pl := p.paused[g]
+			switch {
+			case notFound || c.Deleted:
+				p.forget(pl)
+				continue
+			case pl.Left == store.LeftCRM && p.inScope(c):
+				p.restore(pl) // back in the synced set or types
+			default:
+				continue // still paused
+			}
+		}
+		if notFound {
 			recs = append(recs, twoway.Record{ID: ch.ID, Deleted: true})
 			continue
-		case err != nil:
-			return nil, 0, err
 		}
 		in := p.inScope(c)
 		if !in && p.linkOfCRM(c.ID) == nil {
 			continue
 		}
 		p.contacts[c.ID] = c
-		recs = append(recs, contactRecord(c, !in, p.setup.BirthDates))
+		r := contactRecord(c, c.Deleted, p.setup.BirthDates)
+		r.Left = !in && !c.Deleted // out of the set or types: it stops syncing
+		recs = append(recs, r)
 	}
 	return recs, max(len(p.links), len(recs)), nil
 }

@@ -64,15 +64,17 @@ func opText(op twoway.Op, side twoway.Side) string {
 	case twoway.LinkOp:
 		return "Link (already on both sides)"
 	case twoway.Unlink:
-		return "Stop syncing"
+		return "Stop syncing (kept on both sides)"
+	case twoway.Duplicate:
+		return "Not copied: has the address of a contact already synced"
 	}
 	return "Other"
 }
 
 func opKey(op twoway.Op, side twoway.Side) string {
-	names := map[twoway.Op]string{twoway.Create: "create", twoway.Update: "update", twoway.Delete: "delete", twoway.DetachOp: "detach", twoway.LinkOp: "link", twoway.Unlink: "unlink"}
+	names := map[twoway.Op]string{twoway.Create: "create", twoway.Update: "update", twoway.Delete: "delete", twoway.DetachOp: "detach", twoway.LinkOp: "link", twoway.Unlink: "unlink", twoway.Duplicate: "duplicate"}
 	sides := map[twoway.Side]string{twoway.A: "Google", twoway.B: "CRM"}
-	if op == twoway.LinkOp || op == twoway.Unlink {
+	if op == twoway.LinkOp || op == twoway.Unlink || op == twoway.Duplicate {
 		return names[op]
 	}
 	return names[op] + sides[side]
@@ -86,7 +88,7 @@ func SectionOf(sec Section, plan twoway.Plan) Section {
 		side twoway.Side
 	}
 	order := []kind{{twoway.Create, twoway.A}, {twoway.Update, twoway.A}, {twoway.Delete, twoway.A}, {twoway.Create, twoway.B}, {twoway.Update, twoway.B},
-		{twoway.Delete, twoway.B}, {twoway.DetachOp, twoway.B}, {twoway.LinkOp, 0}, {twoway.Unlink, 0}}
+		{twoway.Delete, twoway.B}, {twoway.DetachOp, twoway.B}, {twoway.LinkOp, 0}, {twoway.Unlink, 0}, {twoway.Duplicate, 0}}
 	for _, k := range order {
 		n := 0
 		for _, a := range plan.Actions {

@@ -19,8 +19,19 @@ type Link struct {
 	GoogleVersion string            `firestore:"googleVersion"`
 	CRMVersion    string            `firestore:"crmVersion"`
 	Base          map[string]string `firestore:"base"`
-	UpdatedAt     time.Time         `firestore:"updatedAt"`
+	// Left, when set, says the pair is paused: that side ("google" or
+	// "crm") left its synced scope (a label or set taken away), so the pair
+	// stops syncing and both records stay. When that side comes back into
+	// the scope, the pair syncs again instead of being copied anew.
+	Left      string    `firestore:"left,omitempty"`
+	UpdatedAt time.Time `firestore:"updatedAt"`
 }
+
+// The sides a paused link names in Left.
+const (
+	LeftGoogle = "google"
+	LeftCRM    = "crm"
+)
 
 // Links is the repository of a sync's link table, per user and kind
 // ("contacts", "calendar"), at users/{user}/links-{kind}/{google id}.

@@ -95,3 +95,10 @@ func docID(parts ...string) (string, error) {
 	}
 	return id, nil
 }
+
+// ExpiringCollections are the collections whose documents carry expireAt
+// for Firestore's TTL policy to delete them; the Terraform makes one policy
+// for each (infra/modules/platform, checked by infra's plan test).
+func ExpiringCollections() []string {
+	return []string{"leases", "ledger", "oauthStates", "previews", "addressClaims"}
+}

@@ -480,3 +480,59 @@ func TestLeaseHoldPassOfOneInstance(t *testing.T) {
 		t.Errorf("holders %q and %q, want distinct names of instance-1", first, second)
 	}
 }
+
+// Address claims: one holder at a time; a settled claim names its CRM
+// contact; a released or stale claim can be taken; a holder may take its
+// own claims again (a retried pass).
+func TestAddressClaims(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(start)
+	st := storetest.New(t, clk)
+	c := st.Claims()
+	addrs := []string{"X@Example.com", "y@example.com"}
+	if _, taken, err := c.Take(ctx, "firm", addrs, "ann"); err != nil || !taken {
+		t.Fatalf("first take: %v, %v", taken, err)
+	}
+	if _, taken, err := c.Take(ctx, "firm", addrs, "ann"); err != nil || !taken {
+		t.Fatalf("the holder takes its claims again: %v, %v", taken, err)
+	}
+	other, taken, err := c.Take(ctx, "firm", []string{"x@example.com"}, "bob")
+	if err != nil || taken || other.Holder != "ann" || other.CRM != "" {
+		t.Fatalf("another holder while in flight: %+v, %v, %v", other, taken, err)
+	}
+	if _, taken, _ := c.Take(ctx, "other-firm", []string{"x@example.com"}, "bob"); !taken {
+		t.Error("claims of another firm are separate")
+	}
+	if err := c.Settle(ctx, "firm", addrs, "ann", "c-1"); err != nil {
+		t.Fatal(err)
+	}
+	if other, taken, _ = c.Take(ctx, "firm", []string{"y@example.com", "z@example.com"}, "bob"); taken || other.CRM != "c-1" {
+		t.Fatalf("after settling, another holder finds the contact: %+v, %v", other, taken)
+	}
+	if _, err := c.Get(ctx, "firm", "z@example.com"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("a take that found another's claim took nothing: %v", err)
+	}
+	// An unsettled claim whose pass died is taken over after ClaimWait;
+	// a released one at once.
+	if _, taken, _ := c.Take(ctx, "firm", []string{"q@example.com"}, "cat"); !taken {
+		t.Fatal("cat's take")
+	}
+	clk.Advance(store.ClaimWait + time.Second)
+	if _, taken, _ := c.Take(ctx, "firm", []string{"q@example.com"}, "dora"); !taken {
+		t.Error("a stale unsettled claim is taken over")
+	}
+	if err := c.Release(ctx, "firm", []string{"q@example.com"}, "dora"); err != nil {
+		t.Fatal(err)
+	}
+	if _, taken, _ := c.Take(ctx, "firm", []string{"q@example.com"}, "eve"); !taken {
+		t.Error("a released claim is free")
+	}
+	// Settled claims stand for their lifetime, then expire.
+	clk.Advance(2 * time.Hour)
+	if _, taken, _ := c.Take(ctx, "firm", []string{"x@example.com"}, "bob"); !taken {
+		t.Error("an expired claim is free")
+	}
+	if _, _, err := c.Take(ctx, "firm", nil, "bob"); !failure.Is(err, failure.Invalid) {
+		t.Errorf("no addresses: %v", err)
+	}
+}

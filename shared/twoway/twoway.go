@@ -21,9 +21,12 @@
 //     the echo of our own write and is ignored.
 //   - Created on one side: first matched to an unlinked record of the other
 //     side sharing a match key (an e-mail address), and linked with a merge;
-//     otherwise created on the other side.
+//     a record sharing a key with an already linked pair is a duplicate
+//     (reported, not copied); otherwise created on the other side.
 //   - Deleted on one side: per the options, deleted on the other, kept
 //     (unlinked), or detached (the engine removes it from the synced set).
+//     Only a deletion deletes: a record that left its side's synced scope
+//     (Record.Left) is unlinked, and both sides keep it.
 //   - Fields may flow one way only (Options.OneWay); a direction may be
 //     switched off entirely (Options.Direction).
 //   - Guard: a plan that would delete more than Options.MaxDeleteShare of
@@ -74,6 +77,11 @@ type Record struct {
 	Modified time.Time
 	Fields   Fields
 	Deleted  bool
+	// Left says the record still exists but left its side's synced scope
+	// (a label or set it no longer has, a type the options exclude). A
+	// linked record that left is unlinked: it stops syncing and nothing is
+	// deleted on either side.
+	Left bool
 	// Keys match a new record with an unlinked one of the other side
 	// (lower-cased e-mail addresses).
 	Keys []string
@@ -85,6 +93,10 @@ type Link struct {
 	AVersion, BVersion string
 	// Base is the content both sides had after the last sync.
 	Base Fields
+	// Keys are the match keys of the linked pair (its e-mail addresses):
+	// a new record of either side with one of them is a duplicate of this
+	// pair, not a new record to copy.
+	Keys []string
 }
 
 // Direction says which way changes flow.
@@ -154,7 +166,11 @@ const (
 	Delete                 // delete Side's record ID (version IfVersion)
 	DetachOp               // take Side's record ID out of the synced scope
 	LinkOp                 // link A and B as they are (no write)
-	Unlink                 // drop the link of A and B
+	Unlink                 // drop the link of A and B; Side, when set, is the side that left its scope
+	// Duplicate reports a new record of Side (ID) that shares a key with
+	// an already linked pair (Link): it is not copied, so the other side
+	// does not get a second copy; the engines report it to be merged.
+	Duplicate
 )
 
 // Action is one step of a plan.
@@ -253,7 +269,7 @@ func sortedLinks(ls []Link) []Link {
 // changes with a version other than the one we recorded.
 func changedOf(m map[string]Record, id, recorded string) (Record, bool) {
 	r, ok := m[id]
-	if !ok || (r.Version == recorded && !r.Deleted) {
+	if !ok || (r.Version == recorded && !r.Deleted && !r.Left) {
 		return Record{}, false
 	}
 	return r, true
@@ -267,6 +283,12 @@ func (s *state) linked(l Link) {
 	switch {
 	case !ca && !cb:
 		return
+	case ca && ra.Left, cb && rb.Left:
+		left := A
+		if !(ca && ra.Left) {
+			left = B
+		}
+		s.add(Action{Op: Unlink, Side: left, Link: l, Why: fmt.Sprintf("left the synced scope on %s; kept on both sides", left)})
 	case ca && ra.Deleted && cb && rb.Deleted:
 		s.add(Action{Op: Unlink, Link: l, Why: "deleted on both sides"})
 	case ca && ra.Deleted:
@@ -428,7 +450,7 @@ func (s *state) unlinked(side Side, changed []Record) {
 	recs := slices.Clone(changed)
 	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
 	for _, r := range recs {
-		if r.Deleted || s.isLinked(side, r.ID) || s.claimed[side.String()+r.ID] {
+		if r.Deleted || r.Left || s.isLinked(side, r.ID) || s.claimed[side.String()+r.ID] {
 			continue
 		}
 		if m, ok := s.match(side, r); ok {
@@ -445,6 +467,10 @@ func (s *state) unlinked(side Side, changed []Record) {
 			continue
 		}
 		if !s.opts.Direction.flows(side) {
+			continue
+		}
+		if l, ok := s.linkedWithKey(r.Keys); ok {
+			s.add(Action{Op: Duplicate, Side: side, ID: r.ID, Link: l, Why: "has the address of a contact already synced; not copied (merge the two)"})
 			continue
 		}
 		s.claimed[side.String()+r.ID] = true
@@ -468,6 +494,18 @@ func (s *state) isLinked(side Side, id string) bool {
 	return s.byB[id] != nil
 }
 
+// linkedWithKey finds a linked pair with one of keys.
+func (s *state) linkedWithKey(keys []string) (Link, bool) {
+	for _, l := range sortedLinks(s.in.Links) {
+		for _, k := range keys {
+			if k != "" && slices.Contains(l.Keys, k) {
+				return l, true
+			}
+		}
+	}
+	return Link{}, false
+}
+
 // match finds an unlinked record of the other side sharing a key.
 func (s *state) match(side Side, r Record) (Record, bool) {
 	pool := slices.Concat(s.in.UnlinkedB, s.in.ChangedB)
@@ -477,7 +515,7 @@ func (s *state) match(side Side, r Record) (Record, bool) {
 	sort.SliceStable(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
 	other := side.Other()
 	for _, c := range pool {
-		if c.Deleted || s.isLinked(other, c.ID) || s.claimed[other.String()+c.ID] {
+		if c.Deleted || c.Left || s.isLinked(other, c.ID) || s.claimed[other.String()+c.ID] {
 			continue
 		}
 		for _, k := range r.Keys {

@@ -36,6 +36,8 @@ func describe(p Plan) []string {
 			s = fmt.Sprintf("link %s=%s", a.Link.A, a.Link.B)
 		case Unlink:
 			s = fmt.Sprintf("unlink %s=%s", a.Link.A, a.Link.B)
+		case Duplicate:
+			s = fmt.Sprintf("duplicate %s %s of %s=%s", a.Side, a.ID, a.Link.A, a.Link.B)
 		}
 		out = append(out, s)
 	}
@@ -101,6 +103,20 @@ func TestPlan(t *testing.T) {
 		{"mass deletion is guarded", Input{SizeB: 10, Links: []Link{link, {A: "a2", B: "b2"}, {A: "a3", B: "b3"}},
 			ChangedA: []Record{gone("a1", "x"), gone("a2", "x"), gone("a3", "x")}}, Options{Direction: Both, MaxDeleteShare: 0.2, MinDeletes: 2},
 			[]string{"delete B b1", "delete B b2", "delete B b3"}, "would delete 3 of 10"},
+		{"left the scope on A: unlinked, nothing deleted", Input{Links: []Link{link}, ChangedA: []Record{{ID: "a1", Version: "av2", Left: true, Fields: Fields{"name": "Carol"}}}}, both,
+			[]string{"unlink a1=b1"}, ""},
+		{"left the scope on B: unlinked even with deletions propagated", Input{Links: []Link{link}, ChangedB: []Record{{ID: "b1", Version: "bv2", Left: true}}},
+			Options{Direction: Both, OnDeleteB: Propagate}, []string{"unlink a1=b1"}, ""},
+		{"left on B while deleted on A: unlinked, B kept", Input{Links: []Link{link}, ChangedA: []Record{gone("a1", "av2")}, ChangedB: []Record{{ID: "b1", Version: "bv2", Left: true}}},
+			both, []string{"unlink a1=b1"}, ""},
+		{"left, with its version unchanged, is still seen", Input{Links: []Link{link}, ChangedA: []Record{{ID: "a1", Version: "av1", Left: true}}}, both,
+			[]string{"unlink a1=b1"}, ""},
+		{"a record out of scope never matches a new one", Input{ChangedA: []Record{rec("a9", "v1", 1, Fields{"name": "Dan"}, "dan@x.test")},
+			UnlinkedB: []Record{{ID: "b9", Left: true, Keys: []string{"dan@x.test"}}}}, both, []string{"create on B from a9 map[name:Dan]"}, ""},
+		{"new on B with the address of a linked pair: a duplicate, not copied", Input{
+			Links:    []Link{{A: "a1", B: "b1", AVersion: "av1", BVersion: "bv1", Keys: []string{"carol@x.test"}}},
+			ChangedB: []Record{rec("b2", "w1", 2, Fields{"name": "Carol"}, "carol@x.test")}}, both,
+			[]string{"duplicate B b2 of a1=b1"}, ""},
 		{"off does nothing", Input{ChangedA: []Record{rec("a9", "v1", 1, Fields{"name": "Dan"})}}, Options{}, nil, ""},
 	}
 	for _, tc := range cases {

@@ -31,7 +31,7 @@ locals {
   }
 
   # Documents that expire carry expireAt; the TTL policy deletes them.
-  ttl_collections = toset(["leases", "ledger", "oauthStates", "previews"])
+  ttl_collections = toset(["leases", "ledger", "oauthStates", "previews", "addressClaims"])
 }
 
 resource "google_project_service" "apis" {
