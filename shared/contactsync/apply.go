@@ -148,6 +148,8 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 	var deleteA []string
 	w := crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}
 	for _, a := range plan.Actions {
+		p.e.Log.Debug("contacts: action", "user", p.user.ID, "op", int(a.Op), "side", a.Side.String(), "id", a.ID, "google", a.Link.A, "crm", a.Link.B,
+			"patch", strings.Join(a.Patch, ","), "why", a.Why)
 		switch {
 		case a.Op == twoway.Create && a.Side == twoway.A:
 			createA = append(createA, a)
@@ -169,7 +171,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 					return err
 				}
 				if existing != "" {
-					adopted, err := p.adopt(ctx, a, existing, remember)
+					adopted, err := p.adopt(ctx, a, existing, remember, drop)
 					if err != nil {
 						return err
 					}
@@ -215,7 +217,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 				}
 				cur = c
 			}
-			next := toContact(cur, a.Fields)
+			next := p.patched(cur, a)
 			next.Version, _ = strconv.ParseInt(a.IfVersion, 10, 64)
 			if a.IfVersion == "" {
 				next.Version = cur.Version
@@ -233,14 +235,13 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			remember(l, twoway.B)
 			p.result.UpdatedCRM++
 		case a.Op == twoway.Delete && a.Side == twoway.B:
-			ver, _ := strconv.ParseInt(a.IfVersion, 10, 64)
-			_, err := p.e.CRM.DeleteContact(ctx, w, a.ID, ver)
-			if failure.Is(err, failure.Conflict) {
+			done, err := p.deleteCRM(ctx, a)
+			if err != nil {
+				return err
+			}
+			if !done {
 				p.result.Conflicts++
 				continue
-			}
-			if err != nil && !failure.Is(err, failure.NotFound) {
-				return err
 			}
 			drop(a.Link)
 			p.result.DeletedCRM++
@@ -261,6 +262,11 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			}
 			puts = append(puts, l)
 			p.result.Paused++
+		case a.Op == twoway.Unlink && a.Kept == twoway.A:
+			// The CRM contact is gone and the user keeps the Google one:
+			// remembered, so the person arriving again links to it.
+			puts = append(puts, store.Link{Google: a.Link.A, CRM: a.Link.B, Base: a.Link.Base, Left: store.LeftAlone})
+			p.result.Unlinked++
 		case a.Op == twoway.Unlink:
 			drop(a.Link)
 			p.result.Unlinked++
@@ -272,7 +278,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 	if err := p.createGoogle(ctx, createA, remember); err != nil {
 		return err
 	}
-	if err := p.updateGoogle(ctx, updateA, remember); err != nil {
+	if err := p.updateGoogle(ctx, updateA, remember, drop); err != nil {
 		return err
 	}
 	for start := 0; start < len(deleteA); start += 500 {
@@ -292,6 +298,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 		}
 	}
 	drops = append(drops, p.unpause...)
+	puts = append(puts, p.aloneNow...)
 	for _, id := range p.relabel {
 		if !slices.ContainsFunc(drops, func(l store.Link) bool { return l.Google == id }) && !slices.Contains(join, id) {
 			join = append(join, id)
@@ -354,25 +361,83 @@ func (p *pass) createGoogle(ctx context.Context, acts []twoway.Action, remember 
 	return nil
 }
 
-// updateGoogle writes changed Google contacts in batches of 200 with their
-// etags. A batch refused for a stale etag is written one by one, and the
-// stale contacts are left for the next pass, which re-reads and re-plans.
 // updateMask is the person fields contact sync writes.
 const updateMask = "names,emailAddresses,phoneNumbers,birthdays"
+
+// personFieldOf is the person field that holds a mapped field.
+var personFieldOf = map[string]string{fGiven: "names", fFamily: "names", fEmails: "emailAddresses", fPhones: "phoneNumbers", fBirthday: "birthdays"}
+
+// maskOf is the update mask of an update's patch: only the person fields
+// it changes, so the contact's other fields stay as they are now.
+func maskOf(a twoway.Action) string {
+	if a.Patch == nil {
+		return updateMask
+	}
+	var fields []string
+	for _, k := range a.Patch {
+		if f, ok := personFieldOf[k]; ok && !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		return updateMask
+	}
+	slices.Sort(fields)
+	return strings.Join(fields, ",")
+}
+
+// patched is what a CRM contact becomes under an update: its fields now,
+// with the update's patch.
+func (p *pass) patched(cur crm.Contact, a twoway.Action) crm.Contact {
+	if a.Patch == nil {
+		return toContact(cur, a.Fields)
+	}
+	f := contactRecord(cur, false, p.setup.BirthDates).Fields
+	for _, k := range a.Patch {
+		if v, ok := a.Fields[k]; ok {
+			f[k] = v
+		} else {
+			delete(f, k)
+		}
+	}
+	return toContact(cur, f)
+}
 
 // updatePerson writes one planned update of a Google contact, with its etag.
 func (p *pass) updatePerson(ctx context.Context, a twoway.Action) (*people.Person, error) {
 	person := p.toPerson(a.Fields, a.IfVersion)
 	p.result.PeopleCalls++
 	return workspace.Call(ctx, p.e.Retry, "people: updateContact", func() (*people.Person, error) {
-		return p.ppl.People.UpdateContact(a.ID, person).UpdatePersonFields(updateMask).PersonFields("metadata").Context(ctx).Do()
+		return p.ppl.People.UpdateContact(a.ID, person).UpdatePersonFields(maskOf(a)).PersonFields("metadata").Context(ctx).Do()
 	})
 }
 
-func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember func(twoway.Link, twoway.Side)) error {
+// updateGoogle writes changed Google contacts in batches of 200 with their
+// etags, one batch per update mask. A batch refused for a stale etag is
+// written one by one, and the stale contacts are left for the next pass,
+// which re-reads and re-plans.
+func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember func(twoway.Link, twoway.Side), drop func(twoway.Link)) error {
+	byMask := map[string][]twoway.Action{}
+	var masks []string
+	for _, a := range acts {
+		m := maskOf(a)
+		if _, ok := byMask[m]; !ok {
+			masks = append(masks, m)
+		}
+		byMask[m] = append(byMask[m], a)
+	}
+	for _, m := range masks {
+		if err := p.updateGoogleMasked(ctx, m, byMask[m], remember, drop); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pass) updateGoogleMasked(ctx context.Context, mask string, acts []twoway.Action, remember func(twoway.Link, twoway.Side), drop func(twoway.Link)) error {
 	for start := 0; start < len(acts); start += batch {
 		chunk := acts[start:min(start+batch, len(acts))]
-		req := &people.BatchUpdateContactsRequest{Contacts: map[string]people.Person{}, UpdateMask: updateMask, ReadMask: "metadata"}
+		req := &people.BatchUpdateContactsRequest{Contacts: map[string]people.Person{}, UpdateMask: mask, ReadMask: "metadata"}
 		for _, a := range chunk {
 			req.Contacts[a.ID] = *p.toPerson(a.Fields, a.IfVersion)
 		}
@@ -391,7 +456,7 @@ func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember 
 			}
 			continue
 		}
-		if !failure.Is(err, failure.Invalid) && !failure.Is(err, failure.Conflict) {
+		if !failure.Is(err, failure.Invalid) && !failure.Is(err, failure.Conflict) && !failure.Is(err, failure.NotFound) {
 			return err
 		}
 		for _, a := range chunk {
@@ -401,12 +466,16 @@ func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember 
 				// Changed in Google since it was read: re-read, re-plan,
 				// retry once.
 				p.result.Conflicts++
-				if err := p.retryStale(ctx, a, remember); err != nil {
+				if err := p.retryStale(ctx, a, remember, drop); err != nil {
 					return err
 				}
 				continue
 			case failure.Is(err, failure.NotFound):
-				p.result.Conflicts++
+				// Deleted in Google since it was read: a deletion this pass
+				// learns late, applied as the user's options say.
+				if err := p.lateGoogleDeletion(ctx, a.Link, remember, drop); err != nil {
+					return err
+				}
 				continue
 			case err != nil:
 				return err
@@ -424,13 +493,13 @@ func (p *pass) updateGoogle(ctx context.Context, acts []twoway.Action, remember 
 // the person again, plans that one link again with the fresh person and
 // the CRM side as this pass saw it, and applies the result once. A second
 // refusal is left for the next pass.
-func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(twoway.Link, twoway.Side)) error {
+func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(twoway.Link, twoway.Side), drop func(twoway.Link)) error {
 	p.result.PeopleCalls++
 	fresh, err := workspace.Call(ctx, p.e.Retry, "people: people.get", func() (*people.Person, error) {
 		return p.ppl.People.Get(a.ID).PersonFields(personFields).Context(ctx).Do()
 	})
 	if failure.Is(err, failure.NotFound) {
-		return nil
+		return p.lateGoogleDeletion(ctx, a.Link, remember, drop)
 	}
 	if err != nil {
 		return err
@@ -448,13 +517,53 @@ func (p *pass) retryStale(ctx context.Context, a twoway.Action, remember func(tw
 	if err != nil {
 		return err
 	}
-	return p.applyPair(ctx, twoway.PlanSync(in, opts), remember)
+	return p.applyPair(ctx, twoway.PlanSync(in, opts), remember, drop)
+}
+
+// lateGoogleDeletion applies a deletion in Google that the pass learned
+// only when writing to the person: as the options say for a deletion
+// (delete, keep, or remove from the set in the CRM).
+func (p *pass) lateGoogleDeletion(ctx context.Context, l twoway.Link, remember func(twoway.Link, twoway.Side), drop func(twoway.Link)) error {
+	opts, err := Options(p.setup)
+	if err != nil {
+		return err
+	}
+	p.e.Log.Info("contacts: a Google contact was deleted while the pass wrote to it", "user", p.user.ID, "person", l.A)
+	plan := twoway.PlanSync(twoway.Input{Links: []twoway.Link{l}, ChangedA: []twoway.Record{{ID: l.A, Deleted: true}}}, opts)
+	return p.applyPair(ctx, plan, remember, drop)
+}
+
+// deleteCRM deletes a CRM contact for a deletion in Google. A deletion
+// wins over an edit made meanwhile (another user's pass merging a
+// rename): a refusal for a changed version is retried with the version
+// the contact has now. It reports false when the contact kept changing.
+func (p *pass) deleteCRM(ctx context.Context, a twoway.Action) (bool, error) {
+	w := crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}
+	ver, _ := strconv.ParseInt(a.IfVersion, 10, 64)
+	for range 3 {
+		_, err := p.e.CRM.DeleteContact(ctx, w, a.ID, ver)
+		switch {
+		case err == nil, failure.Is(err, failure.NotFound):
+			return true, nil
+		case !failure.Is(err, failure.Conflict):
+			return false, err
+		}
+		cur, err := p.e.CRM.Contact(ctx, p.crmUser.ID, a.ID)
+		if failure.Is(err, failure.NotFound) || (err == nil && cur.Deleted) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		ver = cur.Version
+	}
+	return false, nil
 }
 
 // applyPair applies the plan of one pair planned again within the pass
 // (a stale etag, a contact another user's pass made): updates on either
 // side and the link. A refusal on the way is left for the next pass.
-func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(twoway.Link, twoway.Side)) error {
+func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(twoway.Link, twoway.Side), drop func(twoway.Link)) error {
 	for _, act := range plan.Actions {
 		switch {
 		case act.Op == twoway.Update && act.Side == twoway.A:
@@ -474,7 +583,7 @@ func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(tw
 			if !ok {
 				continue
 			}
-			next := toContact(cur, act.Fields)
+			next := p.patched(cur, act)
 			if v, err := strconv.ParseInt(act.IfVersion, 10, 64); err == nil {
 				next.Version = v
 			}
@@ -491,6 +600,24 @@ func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(tw
 			p.result.UpdatedCRM++
 		case act.Op == twoway.LinkOp:
 			remember(act.Link, 0)
+		case act.Op == twoway.Delete && act.Side == twoway.B:
+			done, err := p.deleteCRM(ctx, act)
+			if err != nil {
+				return err
+			}
+			if done {
+				drop(act.Link)
+				p.result.DeletedCRM++
+			}
+		case act.Op == twoway.DetachOp:
+			if _, err := p.e.CRM.RemoveFromSet(ctx, crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}, p.setup.SetID, act.ID); err != nil && !failure.Is(err, failure.NotFound) {
+				return err
+			}
+			drop(act.Link)
+			p.result.Detached++
+		case act.Op == twoway.Unlink:
+			drop(act.Link)
+			p.result.Unlinked++
 		}
 	}
 	return nil
@@ -533,7 +660,7 @@ func (p *pass) claim(ctx context.Context, addrs []string, holder string) (string
 // made for the same person, merging the two as a first sync does. It
 // reports false when that contact cannot be used (gone, or outside what
 // this user syncs), so the caller creates one.
-func (p *pass) adopt(ctx context.Context, a twoway.Action, crmID string, remember func(twoway.Link, twoway.Side)) (bool, error) {
+func (p *pass) adopt(ctx context.Context, a twoway.Action, crmID string, remember func(twoway.Link, twoway.Side), drop func(twoway.Link)) (bool, error) {
 	c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, crmID)
 	if failure.Is(err, failure.NotFound) || failure.Is(err, failure.Forbidden) || (err == nil && c.Deleted) {
 		return false, nil
@@ -562,7 +689,7 @@ func (p *pass) adopt(ctx context.Context, a twoway.Action, crmID string, remembe
 	}
 	plan := twoway.PlanSync(twoway.Input{ChangedA: []twoway.Record{personRecord(person, false, p.setup.BirthDates)},
 		UnlinkedB: []twoway.Record{contactRecord(c, false, p.setup.BirthDates)}}, opts)
-	if err := p.applyPair(ctx, plan, remember); err != nil {
+	if err := p.applyPair(ctx, plan, remember, drop); err != nil {
 		return false, err
 	}
 	p.e.Log.Info("contacts: linked to the CRM contact another user's pass made for the same address", "user", p.user.ID, "person", a.Source, "contact", c.ID)

@@ -156,8 +156,13 @@ type pass struct {
 	pausedCRM map[string]string
 	unpause   []store.Link
 	restored  []store.Link
-	persons   map[string]*people.Person // read this pass, by resource name
-	contacts  map[string]crm.Contact    // read this pass, by id
+	// alone are Google contacts kept when their CRM contact was deleted,
+	// by Google id; aloneNow are markers to store (a paused pair whose CRM
+	// side was deleted).
+	alone    map[string]store.Link
+	aloneNow []store.Link
+	persons  map[string]*people.Person // read this pass, by resource name
+	contacts map[string]crm.Contact    // read this pass, by id
 }
 
 // Pass syncs one user's contacts once.
@@ -344,6 +349,9 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 		return twoway.Plan{}, cur, err
 	}
 	in.UnlinkedA = p.outside
+	if err := p.aloneCandidates(ctx, &in); err != nil {
+		return twoway.Plan{}, cur, err
+	}
 	return twoway.PlanSync(in, opts), cur, nil
 }
 
@@ -391,8 +399,12 @@ func (p *pass) run(ctx context.Context, opts twoway.Options) (Result, error) {
 // splitLinks sets the pass's active links and its paused pairs. A
 // re-baseline takes every pair as active: the new scope decides again.
 func (p *pass) splitLinks(stored []store.Link) {
-	p.paused, p.pausedCRM = map[string]store.Link{}, map[string]string{}
+	p.paused, p.pausedCRM, p.alone = map[string]store.Link{}, map[string]string{}, map[string]store.Link{}
 	for _, l := range stored {
+		if l.Left == store.LeftAlone {
+			p.alone[l.Google] = l
+			continue
+		}
 		if l.Left == "" || p.rebaseline {
 			l.Left = ""
 			p.links = append(p.links, l)
@@ -419,11 +431,67 @@ func (p *pass) restore(pl store.Link) {
 }
 
 // forget drops a paused pair whose side was deleted: it was not synced,
-// so nothing else is deleted.
-func (p *pass) forget(pl store.Link) {
+// so nothing else is deleted. A Google contact that stays is remembered
+// as alone.
+func (p *pass) forget(pl store.Link, googleStays bool) {
 	delete(p.paused, pl.Google)
 	delete(p.pausedCRM, pl.CRM)
+	if googleStays {
+		pl.Left = store.LeftAlone
+		p.aloneNow = append(p.aloneNow, pl)
+		return
+	}
 	p.unpause = append(p.unpause, pl)
+}
+
+// aloneCandidates offers, for each new CRM contact, a Google contact of
+// the user's that was kept alone with the same address (its CRM contact
+// was deleted while the user kept it): the planner links the two instead
+// of making a second Google copy.
+func (p *pass) aloneCandidates(ctx context.Context, in *twoway.Input) error {
+	if len(p.alone) == 0 {
+		return nil
+	}
+	byKey := map[string]string{}
+	for id, l := range p.alone {
+		for _, k := range split(l.Base[fEmails]) {
+			byKey[k] = id
+		}
+	}
+	offered := map[string]bool{}
+	for _, r := range in.ChangedB {
+		if r.Deleted || r.Left || p.linkOfCRM(r.ID) != nil {
+			continue
+		}
+		for _, k := range r.Keys {
+			id, ok := byKey[k]
+			if !ok || offered[id] {
+				continue
+			}
+			offered[id] = true
+			person, ok := p.persons[id]
+			if !ok {
+				p.result.PeopleCalls++
+				got, err := workspace.Call(ctx, p.e.Retry, "people: people.get", func() (*people.Person, error) {
+					return p.ppl.People.Get(id).PersonFields(personFields).Context(ctx).Do()
+				})
+				if failure.Is(err, failure.NotFound) {
+					p.unpause = append(p.unpause, p.alone[id])
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				person = got
+			}
+			if !p.inGroup(person) || slices.ContainsFunc(in.ChangedA, func(a twoway.Record) bool { return a.ID == id }) {
+				continue
+			}
+			p.persons[id] = person
+			in.UnlinkedA = append(in.UnlinkedA, personRecord(person, false, p.setup.BirthDates))
+		}
+	}
+	return nil
 }
 
 // otherSidesOfRestored reads the side of each restored pair that did not
@@ -568,7 +636,7 @@ func (p *pass) peopleRecords(persons []*people.Person) ([]twoway.Record, int) {
 			seen[person.ResourceName] = true
 			switch {
 			case deleted:
-				p.forget(pl) // a paused pair's side is gone: only the pause is
+				p.forget(pl, false) // a paused pair's side is gone: only the pause is
 				continue
 			case pl.Left == store.LeftGoogle && p.inGroup(person):
 				p.restore(pl) // back in the synced label: the pair syncs again
@@ -609,7 +677,12 @@ func (p *pass) peopleRecords(persons []*people.Person) ([]twoway.Record, int) {
 		}
 		for id, pl := range p.paused {
 			if !seen[id] {
-				p.forget(pl)
+				p.forget(pl, false)
+			}
+		}
+		for id, l := range p.alone {
+			if !seen[id] {
+				p.unpause = append(p.unpause, l)
 			}
 		}
 	}
@@ -759,7 +832,7 @@ func (p *pass) crmRecords(ctx context.Context, changes []crm.Change) ([]twoway.R
 			pl := p.paused[g]
 			switch {
 			case notFound || c.Deleted:
-				p.forget(pl)
+				p.forget(pl, true)
 				continue
 			case pl.Left == store.LeftCRM && p.inScope(c):
 				p.restore(pl) // back in the synced set or types
@@ -809,7 +882,7 @@ func (p *pass) unlinkedCandidates(ctx context.Context, in *twoway.Input) error {
 			keep = append(keep, r)
 			continue
 		}
-		blocked := false
+		blocked, duplicate := false, false
 		for _, addr := range r.Keys {
 			cs, err := p.e.CRM.FindContacts(ctx, p.crmUser.ID, addr)
 			if failure.Is(err, failure.Invalid) {
@@ -821,6 +894,7 @@ func (p *pass) unlinkedCandidates(ctx context.Context, in *twoway.Input) error {
 			for _, c := range cs {
 				switch {
 				case p.linkOfCRM(c.ID) != nil:
+					duplicate = true // the user has this person in Google already
 				case p.inScope(c):
 					p.contacts[c.ID] = c
 					in.UnlinkedB = append(in.UnlinkedB, contactRecord(c, false, p.setup.BirthDates))
@@ -832,6 +906,13 @@ func (p *pass) unlinkedCandidates(ctx context.Context, in *twoway.Input) error {
 		if blocked {
 			p.e.Log.Info("contacts: a Google contact matches a CRM contact outside the synced scope; not copied", "user", p.user.ID, "person", r.ID)
 			p.result.Skipped++
+			continue
+		}
+		if duplicate && !slices.ContainsFunc(in.UnlinkedB, func(b twoway.Record) bool {
+			return slices.ContainsFunc(b.Keys, func(k string) bool { return slices.Contains(r.Keys, k) })
+		}) {
+			p.e.Log.Warn("contacts: a new Google contact has the address of a contact already synced; not copied", "user", p.user.ID, "person", r.ID)
+			p.result.Duplicates++
 			continue
 		}
 		keep = append(keep, r)

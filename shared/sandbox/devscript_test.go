@@ -2,7 +2,6 @@ package sandbox_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store/storetest"
 )
 
@@ -38,22 +38,9 @@ func listening(port int) bool {
 	return err == nil
 }
 
-// syncBuffer collects a process's output safely while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type devRun struct {
 	cmd              *exec.Cmd
-	out              *syncBuffer
+	out              *logging.Buffer
 	web, google, crm int
 	pubsub           int
 	firestore        int
@@ -66,7 +53,7 @@ func startDev(t *testing.T) *devRun {
 	t.Helper()
 	storetest.RequireCommand(t, "gcloud")
 	root, _ := filepath.Abs("../..")
-	d := &devRun{out: &syncBuffer{}, web: freePort(t), google: freePort(t), crm: freePort(t), pubsub: freePort(t), firestore: freePort(t), ready: make(chan struct{})}
+	d := &devRun{out: &logging.Buffer{}, web: freePort(t), google: freePort(t), crm: freePort(t), pubsub: freePort(t), firestore: freePort(t), ready: make(chan struct{})}
 	// Started with SIGINT ignored, as a script's background job is
 	// (`scripts/dev.sh &`): Ctrl-C must stop it all the same.
 	d.cmd = exec.Command("bash", "-c", `trap "" INT; exec scripts/dev.sh`)

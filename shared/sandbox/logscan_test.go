@@ -1,33 +1,18 @@
 package sandbox_test
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/crmsync/crmsync/shared/logging"
 )
 
 // capturedLogs is everything the sandbox's functions and the sandbox
 // itself write to stdout and stderr during the end-to-end run (the
 // functions log there, as on Cloud Run), still echoed to the test's own.
-type capturedLogs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *capturedLogs) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-func (c *capturedLogs) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
+type capturedLogs = logging.Buffer
 
 // captureLogs redirects os.Stdout and os.Stderr for the rest of the test.
 func captureLogs(t *testing.T) *capturedLogs {

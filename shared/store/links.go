@@ -19,10 +19,12 @@ type Link struct {
 	GoogleVersion string            `firestore:"googleVersion"`
 	CRMVersion    string            `firestore:"crmVersion"`
 	Base          map[string]string `firestore:"base"`
-	// Left, when set, says the pair is paused: that side ("google" or
-	// "crm") left its synced scope (a label or set taken away), so the pair
-	// stops syncing and both records stay. When that side comes back into
-	// the scope, the pair syncs again instead of being copied anew.
+	// Left, when set, says the pair is not syncing. "google" or "crm": that
+	// side left its synced scope (a label or set taken away), both records
+	// stay, and when that side comes back into the scope the pair syncs
+	// again instead of being copied anew. "alone": the CRM side is gone and
+	// the Google record was kept; the same person arriving again from the
+	// CRM links to it instead of a second copy.
 	Left      string    `firestore:"left,omitempty"`
 	UpdatedAt time.Time `firestore:"updatedAt"`
 }
@@ -31,6 +33,7 @@ type Link struct {
 const (
 	LeftGoogle = "google"
 	LeftCRM    = "crm"
+	LeftAlone  = "alone"
 )
 
 // Links is the repository of a sync's link table, per user and kind

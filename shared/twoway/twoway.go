@@ -16,7 +16,8 @@
 //     takes the value of the side whose own modification time is newer
 //     (ties go to A); the server's clock is never consulted. With one
 //     direction only, its source side wins such a conflict, and the other
-//     side's own edits stay on it until the source changes that field.
+//     side's own edits stay on it until the source changes that field (the
+//     link's base then follows the source side).
 //   - A change whose version is the one the link recorded for that side is
 //     the echo of our own write and is ignored.
 //   - Created on one side: first matched to an unlinked record of the other
@@ -182,6 +183,15 @@ type Action struct {
 	ID, Source string
 	IfVersion  string
 	Fields     Fields
+	// Kept, on an Unlink after a deletion on the other side, is the side
+	// that keeps its record: the engines remember it, so the same person
+	// arriving again from the other side links to it instead of a copy.
+	Kept Side
+	// Patch, on an Update, are the fields whose value on Side changes
+	// (set or cleared): the engines write those onto the record as it is
+	// now, so its other fields (its own edits under one direction, or a
+	// concurrent change) stay.
+	Patch []string
 	// Link is the link after the action (Create, Update, LinkOp) or the
 	// one dropped (Unlink, Delete, DetachOp); its versions of the written
 	// side are filled in by the engine after the write.
@@ -324,7 +334,7 @@ func (s *state) deleted(from Side, l Link, other Record, otherChanged bool) {
 	}
 	switch {
 	case !s.opts.Direction.flows(from) || policy == Keep:
-		s.add(Action{Op: Unlink, Link: l, Why: fmt.Sprintf("deleted on %s; kept on %s", from, to)})
+		s.add(Action{Op: Unlink, Kept: to, Link: l, Why: fmt.Sprintf("deleted on %s; kept on %s", from, to)})
 	case policy == Detach:
 		s.add(Action{Op: DetachOp, Side: to, ID: id, Link: l, Why: fmt.Sprintf("deleted on %s; removed from the synced set on %s", from, to)})
 	default:
@@ -346,7 +356,18 @@ func (s *state) merge(l Link, ra Record, ca bool, rb Record, cb bool, fa, fb Fie
 		fb = base
 	}
 	merged := s.mergeFields(base, fa, fb, ra.Modified, rb.Modified, ca, cb)
-	next := Link{A: l.A, B: l.B, AVersion: l.AVersion, BVersion: l.BVersion, Base: merged}
+	// The base is what both sides share after this sync. With one
+	// direction only, the other side keeps its own edits, so the base is
+	// the source side's content: a later edit of the source does not carry
+	// the source's old values of fields the other side changed on its own.
+	nextBase := merged
+	switch s.opts.Direction {
+	case AToB:
+		nextBase = maps.Clone(fa) // A is never written
+	case BToA:
+		nextBase = maps.Clone(fb)
+	}
+	next := Link{A: l.A, B: l.B, AVersion: l.AVersion, BVersion: l.BVersion, Base: nextBase}
 	if ca {
 		next.AVersion = ra.Version
 	}
@@ -354,17 +375,34 @@ func (s *state) merge(l Link, ra Record, ca bool, rb Record, cb bool, fa, fb Fie
 		next.BVersion = rb.Version
 	}
 	wroteA, wroteB := false, false
-	if !maps.Equal(project(merged, fa, A, s.opts), fa) && s.opts.Direction.flows(B) {
-		s.add(Action{Op: Update, Side: A, ID: l.A, Source: l.B, IfVersion: next.AVersion, Fields: project(merged, fa, A, s.opts), Link: next, Why: "changed on " + which(ca, cb)})
+	if ta := project(merged, fa, A, s.opts); !maps.Equal(ta, fa) && s.opts.Direction.flows(B) {
+		s.add(Action{Op: Update, Side: A, ID: l.A, Source: l.B, IfVersion: next.AVersion, Fields: ta, Patch: patch(fa, ta), Link: next, Why: "changed on " + which(ca, cb)})
 		wroteA = true
 	}
-	if !maps.Equal(project(merged, fb, B, s.opts), fb) && s.opts.Direction.flows(A) {
-		s.add(Action{Op: Update, Side: B, ID: l.B, Source: l.A, IfVersion: next.BVersion, Fields: project(merged, fb, B, s.opts), Link: next, Why: "changed on " + which(ca, cb)})
+	if tb := project(merged, fb, B, s.opts); !maps.Equal(tb, fb) && s.opts.Direction.flows(A) {
+		s.add(Action{Op: Update, Side: B, ID: l.B, Source: l.A, IfVersion: next.BVersion, Fields: tb, Patch: patch(fb, tb), Link: next, Why: "changed on " + which(ca, cb)})
 		wroteB = true
 	}
 	if !wroteA && !wroteB {
 		s.add(Action{Op: LinkOp, Link: next, Why: "both sides agree"})
 	}
+}
+
+// patch is the sorted keys whose value differs between from and to.
+func patch(from, to Fields) []string {
+	var out []string
+	for k, v := range to {
+		if from[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range from {
+		if _, ok := to[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func which(ca, cb bool) string {

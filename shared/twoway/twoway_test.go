@@ -184,6 +184,31 @@ func (s *sim) live() []*Record {
 // Random edits on both sides over many rounds converge: every record is
 // linked to one on the other side with the same content, nobody is
 // duplicated, and each field holds its newest edit.
+// With one direction, the other side's own edit stays on it: a later edit
+// of the source side in another field does not carry the source's old
+// value of the field the other side changed (found by the randomized run:
+// an address changed in the CRM was reverted by a Google rename of a user
+// syncing Google to CRM only).
+func TestOneWayKeepsTheOtherSidesEditAcrossLaterSourceEdits(t *testing.T) {
+	opts := Options{Direction: AToB}
+	l := Link{A: "a1", B: "b1", AVersion: "av1", BVersion: "bv1", Base: Fields{"name": "Carol", "email": "old@x.test"}}
+	// The CRM changes the address: it stays there; the link takes B's
+	// version.
+	p := PlanSync(Input{Links: []Link{l}, ChangedB: []Record{rec("b1", "bv2", 1, Fields{"name": "Carol", "email": "new@x.test"})}}, opts)
+	if got := describe(p); !slices.Equal(got, []string{"link a1=b1"}) {
+		t.Fatalf("the CRM's own edit: %v", got)
+	}
+	next := p.Actions[0].Link
+	// Then Google renames Carol: the rename flows, the address stays new.
+	p = PlanSync(Input{Links: []Link{next}, ChangedA: []Record{rec("a1", "av2", 2, Fields{"name": "Caroline", "email": "old@x.test"})}}, opts)
+	if len(p.Actions) != 1 || p.Actions[0].Op != Update || p.Actions[0].Side != B {
+		t.Fatalf("the source's later edit: %v", describe(p))
+	}
+	if got := p.Actions[0].Patch; !slices.Equal(got, []string{"name"}) {
+		t.Errorf("a Google rename writes %v to the CRM, want only the name (not Google's old address over the CRM's own edit)", got)
+	}
+}
+
 func TestRandomEditsConverge(t *testing.T) {
 	for seed := uint64(1); seed <= 40; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 99))
