@@ -93,24 +93,29 @@ func (p *pass) linkOf(googleID string) *store.Link {
 }
 
 // cascadeSeries makes a series' end the end of its exceptions, on both
-// sides: when the plan deletes or unlinks a series, each linked exception
-// of it is deleted in the CRM (Google deletes a series' exceptions with
-// it; the CRM keeps them as orphans) or unlinked likewise, and any other
+// sides: when the plan deletes a series, or unlinks one the CRM deleted,
+// each linked exception of it is deleted in the CRM (Google deletes a
+// series' exceptions with it; the CRM keeps them as orphans); when it
+// unlinks one the CRM keeps, its exceptions are unlinked too. Any other
 // action on those exceptions is dropped. A cancelled occurrence of a
 // series that is gone is not written anywhere.
 func (p *pass) cascadeSeries(plan twoway.Plan) twoway.Plan {
-	ended := map[string]twoway.Op{} // Google series id → Delete or Unlink
+	// Google series id → Delete (the series is gone from the CRM, so its
+	// CRM exceptions go too) or Unlink (the CRM keeps its series).
+	ended := map[string]twoway.Op{}
 	for _, a := range plan.Actions {
 		if a.Link.A == "" || !p.isSeries(a.Link) {
 			continue
 		}
-		switch a.Op {
-		case twoway.Delete, twoway.DetachOp:
+		switch {
+		case a.Op == twoway.Delete, a.Op == twoway.DetachOp:
 			ended[a.Link.A] = twoway.Delete
-		case twoway.Unlink:
+		case a.Op == twoway.Unlink && a.Kept == twoway.B:
 			if _, ok := ended[a.Link.A]; !ok {
 				ended[a.Link.A] = twoway.Unlink
 			}
+		case a.Op == twoway.Unlink:
+			ended[a.Link.A] = twoway.Delete // deleted in the CRM (kept in Google, or gone from both)
 		}
 	}
 	if len(ended) == 0 {
