@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +19,7 @@ import (
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/seeded"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
 	"github.com/crmsync/crmsync/shared/workspace"
@@ -49,65 +48,40 @@ type calRun struct {
 	// period).
 	gone      map[string]bool
 	keptApart map[string]map[string]bool
-	log       []string
-	trace     logging.Buffer
+	story     *seeded.Story
 }
 
-// A randomized convergence run of calendar sync; CRMSYNC_RANDOM_SEEDS
-// replays seeds, as for contacts.
+// A randomized convergence run of calendar sync (package seeded says how
+// to replay a seed).
 func TestRandomizedCalendarConvergence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a randomized run of many passes")
 	}
-	var seeds []uint64
-	if v := os.Getenv("CRMSYNC_RANDOM_SEEDS"); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				t.Fatalf("CRMSYNC_RANDOM_SEEDS=%q: %v", v, err)
+	seeded.Run(t, 3, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
+		r := &calRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}}
+		r.start()
+		for round := range 5 {
+			r.gone = map[string]bool{}
+			before := r.snapshot()
+			switch {
+			case round == 4:
+				for _, u := range r.users {
+					r.setDirection(u, "both")
+				}
+			case round > 0 && r.rng.IntN(2) == 0:
+				u := r.users[r.rng.IntN(len(r.users))]
+				r.setDirection(u, []string{"both", "google-to-crm", "crm-to-google"}[r.rng.IntN(3)])
 			}
-			seeds = append(seeds, n)
-		}
-	} else {
-		for range 3 {
-			seeds = append(seeds, rand.Uint64())
-		}
-	}
-	for _, seed := range seeds {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			r := &calRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5bd1e995)), keptApart: map[string]map[string]bool{}}
-			defer func() {
-				if t.Failed() {
-					t.Logf("replay with CRMSYNC_RANDOM_SEEDS=%d; what happened:\n%s", seed, strings.Join(r.log, "\n"))
-					if os.Getenv("CRMSYNC_RANDOM_TRACE") != "" {
-						t.Logf("the engine's log:\n%s", r.trace.String())
-					}
-				}
-			}()
-			r.start()
-			for round := range 5 {
-				r.gone = map[string]bool{}
-				before := r.snapshot()
-				switch {
-				case round == 4:
-					for _, u := range r.users {
-						r.setDirection(u, "both")
-					}
-				case round > 0 && r.rng.IntN(2) == 0:
-					u := r.users[r.rng.IntN(len(r.users))]
-					r.setDirection(u, []string{"both", "google-to-crm", "crm-to-google"}[r.rng.IntN(3)])
-				}
-				for range 3 + r.rng.IntN(5) {
-					r.edit()
-				}
-				r.settle(fmt.Sprint("round ", round))
-				r.checkNothingLost(before)
+			for range 3 + r.rng.IntN(5) {
+				r.edit()
 			}
-		})
-	}
+			r.settle(fmt.Sprint("round ", round))
+			r.checkNothingLost(before)
+		}
+	})
 }
 
-func (r *calRun) logf(format string, args ...any) { r.log = append(r.log, fmt.Sprintf(format, args...)) }
+func (r *calRun) logf(format string, args ...any) { r.story.Printf(format, args...) }
 
 func (r *calRun) start() {
 	t := r.t
@@ -136,7 +110,7 @@ func (r *calRun) start() {
 		r.keptApart[u] = map[string]bool{}
 	}
 	r.engine = &calendarsync.Engine{Store: r.st, CRM: r.crm, Google: fac, Clock: clock.Real{}, Holder: "random",
-		Log:   slog.New(slog.NewTextHandler(&r.trace, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:   slog.New(slog.NewTextHandler(&r.story.Trace, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}
 	r.settle("the first sync")
 }

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -15,7 +13,7 @@ import (
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/seeded"
 	"github.com/crmsync/crmsync/shared/store"
 )
 
@@ -32,7 +30,6 @@ type randomRun struct {
 	t    *testing.T
 	f    *firm
 	rng  *rand.Rand
-	seed uint64
 	next int // numbers fresh addresses and names
 	// gone are addresses somebody deleted or changed away this round: they
 	// may vanish everywhere.
@@ -45,53 +42,23 @@ type randomRun struct {
 	// from the CRM: deleted in the user's Google with "do not delete from
 	// the CRM", or changed while the user synced one way only.
 	keptApart map[string]map[string]bool
-	log       []string
-	// trace is the engine's log, shown when the run fails.
-	trace logging.Buffer
+	story     *seeded.Story
 }
 
 // A randomized convergence run through the engine against the fake
-// Google, the reference CRM and the Firestore emulator. Seeds come from
-// CRMSYNC_RANDOM_SEEDS (comma-separated) or are drawn; each failure names
-// its seed, so `CRMSYNC_RANDOM_SEEDS=<seed> go test -run
-// TestRandomizedTwoWayConvergence` replays it.
+// Google, the reference CRM and the Firestore emulator (package seeded
+// says how to replay a seed).
 func TestRandomizedTwoWayConvergence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a randomized run of many passes")
 	}
-	var seeds []uint64
-	if v := os.Getenv("CRMSYNC_RANDOM_SEEDS"); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				t.Fatalf("CRMSYNC_RANDOM_SEEDS=%q: %v", v, err)
-			}
-			seeds = append(seeds, n)
-		}
-	} else {
-		for range 4 {
-			seeds = append(seeds, rand.Uint64())
-		}
-	}
-	for _, seed := range seeds {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			r := &randomRun{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), keptApart: map[string]map[string]bool{}}
-			defer func() {
-				if t.Failed() {
-					t.Logf("replay with CRMSYNC_RANDOM_SEEDS=%d; what happened:\n%s", seed, strings.Join(r.log, "\n"))
-					if os.Getenv("CRMSYNC_RANDOM_TRACE") != "" {
-						t.Logf("the engine's log:\n%s", r.trace.String())
-					}
-				}
-			}()
-			r.run(6)
-		})
-	}
+	seeded.Run(t, 4, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
+		r := &randomRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}}
+		r.run(6)
+	})
 }
 
-func (r *randomRun) logf(format string, args ...any) {
-	r.log = append(r.log, fmt.Sprintf(format, args...))
-}
+func (r *randomRun) logf(format string, args ...any) { r.story.Printf(format, args...) }
 
 func (r *randomRun) fresh() string {
 	r.next++
@@ -110,7 +77,7 @@ func (r *randomRun) run(rounds int) {
 		seed.Contacts = append(seed.Contacts, refcrm.ImportContact{Key: r.fresh(), FirstName: r.name(), LastName: "Seed", Emails: []string{fmt.Sprintf("p%d@r.test", r.next-1)}})
 	}
 	r.f = newFirm(r.t, users, store.ContactsSetup{Direction: "both", OnGoogleDelete: "delete"}, seed)
-	r.f.engine.Log = slog.New(slog.NewTextHandler(&r.trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r.f.engine.Log = slog.New(slog.NewTextHandler(&r.story.Trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, u := range users {
 		r.keptApart[u] = map[string]bool{}
 	}
