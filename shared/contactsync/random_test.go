@@ -188,6 +188,30 @@ func (r *randomRun) edited(user, from, a string) {
 	}
 }
 
+// linkedCRMAddresses are the addresses of the CRM contact a user's Google
+// contact is linked to.
+func (r *randomRun) linkedCRMAddresses(u, person string) []string {
+	links, err := r.f.st.Links("contacts").List(r.f.ctx, u)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, l := range links {
+		if l.Google != person || l.Left != "" {
+			continue
+		}
+		c, err := r.f.crm.Contact(r.f.ctx, "", l.CRM)
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for _, e := range c.Emails {
+			out = append(out, strings.ToLower(e))
+		}
+		return out
+	}
+	return nil
+}
+
 // deleted notes that address a was deleted (or changed away) in the CRM:
 // it may vanish everywhere this round, and users who do not take the CRM's
 // changes keep their copy.
@@ -280,6 +304,11 @@ func (r *randomRun) edit() {
 			r.keptApart[u][p.addr] = true
 		} else {
 			r.deleted(p.addr)
+			// The same person in the CRM, whose address may have changed
+			// there meanwhile, goes too.
+			for _, a := range r.linkedCRMAddresses(u, p.p.ResourceName) {
+				r.deleted(a)
+			}
 		}
 	case op == 4: // a new CRM contact
 		addr := r.fresh()
