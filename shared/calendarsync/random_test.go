@@ -57,7 +57,7 @@ func TestRandomizedCalendarConvergence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a randomized run of many passes")
 	}
-	seeded.Run(t, 3, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
+	seeded.Run(t, 5, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
 		r := &calRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}}
 		r.start()
 		for round := range 5 {

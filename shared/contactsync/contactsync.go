@@ -191,7 +191,8 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	now := e.Clock.Now()
 	status := store.PassStatus{At: now, OK: err == nil && res.Guarded == "", Counts: map[string]int{
 		"createdGoogle": res.CreatedGoogle, "updatedGoogle": res.UpdatedGoogle, "deletedGoogle": res.DeletedGoogle,
-		"createdCRM": res.CreatedCRM, "updatedCRM": res.UpdatedCRM, "deletedCRM": res.DeletedCRM}}
+		"createdCRM": res.CreatedCRM, "updatedCRM": res.UpdatedCRM, "deletedCRM": res.DeletedCRM,
+		"duplicates": res.Duplicates, "paused": res.Paused}}
 	if err != nil {
 		status.Error = err.Error()
 	}

@@ -52,7 +52,7 @@ func TestRandomizedTwoWayConvergence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a randomized run of many passes")
 	}
-	seeded.Run(t, 4, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
+	seeded.Run(t, 6, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
 		r := &randomRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}}
 		r.run(6)
 	})

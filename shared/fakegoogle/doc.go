@@ -77,7 +77,15 @@
 // instances with recurringEventId and originalStartTime, ids
 // "<series>_20261102T140000Z" (timed) or "<series>_20261102" (all-day);
 // singleEvents=false returns series and their exceptions, cancelled
-// instances included. Patching, updating or deleting an instance makes an
+// instances included. Listed cancelled events come in Google's minimal
+// shape (the Events resource, field "status"): a cancelled occurrence
+// with only id, status, recurringEventId and originalStartTime; a deleted
+// event in an incremental sync without showDeleted with only id and
+// status; events.get keeps the details. Every page must repeat the first
+// page's parameters ("perform the exact same request as previously and
+// append a pageToken", the pagination guide); a page token sent with other
+// parameters is refused 400 invalid (Google's pages do not say what it
+// answers; the fake is strict). Patching, updating or deleting an instance makes an
 // exception. All-day events use date and an exclusive end date. Attachments
 // are kept only with supportsAttachments=true (≤25, fileUrl required);
 // extendedProperties.private/shared are kept and filterable; client-chosen
