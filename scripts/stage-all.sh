@@ -4,10 +4,11 @@
 # timestamps), so unchanged code gives the same zip, the same MD5, the same
 # object name, and Terraform leaves the function alone.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || { echo "usage: scripts/stage-all.sh OUTDIR" >&2; exit 2; }
-out=$1
-mkdir -p "$out"
+# OUTDIR is relative to where the command is run, as a user reads it.
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for dir in functions/*/; do
