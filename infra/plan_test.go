@@ -114,6 +114,16 @@ func TestCronPeriod(t *testing.T) {
 	}
 }
 
+// configuration is the plan's configuration section.
+func configuration(t *testing.T, raw []byte) json.RawMessage {
+	t.Helper()
+	var p plan
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Configuration
+}
+
 func TestPlanSecurity(t *testing.T) {
 	rs, raw := load(t)
 	if len(rs) < 40 {
@@ -204,6 +214,67 @@ func TestPlanSecurity(t *testing.T) {
 			got, want := cronPeriod(r.Values["schedule"].(string)), jobs.Period(job.Kind)
 			if want == 0 || got != want {
 				t.Errorf("%s (%s) runs every %v (%q), want %v as jobs.Period says", r.Address, job.Kind, got, r.Values["schedule"], want)
+			}
+		}
+	})
+
+	t.Run("grants come after the topics and APIs they need", func(t *testing.T) {
+		var cfg struct {
+			RootModule struct {
+				ModuleCalls map[string]struct {
+					DependsOn []string `json:"depends_on"`
+					Module    struct {
+						Resources []struct {
+							Address     string                     `json:"address"`
+							Expressions map[string]json.RawMessage `json:"expressions"`
+						} `json:"resources"`
+					} `json:"module"`
+				} `json:"module_calls"`
+			} `json:"root_module"`
+		}
+		if err := json.Unmarshal(configuration(t, raw), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		calls := cfg.RootModule.ModuleCalls
+		for _, m := range []string{"iam", "functions", "pubsub", "scheduler"} {
+			if !slices.Contains(calls[m].DependsOn, "module.platform") {
+				t.Errorf("module %s does not wait for module.platform (the APIs): depends_on %v", m, calls[m].DependsOn)
+			}
+		}
+		if !slices.Contains(calls["functions"].DependsOn, "module.pubsub") {
+			t.Errorf("the functions do not wait for the topics and their publisher grants: depends_on %v", calls["functions"].DependsOn)
+		}
+		if slices.Contains(calls["pubsub"].DependsOn, "module.functions") {
+			t.Error("module pubsub waits for the functions, which wait for it: a cycle")
+		}
+		found := false
+		for _, r := range calls["pubsub"].Module.Resources {
+			if r.Address == "google_pubsub_topic_iam_member.jobs_publisher" {
+				found = true
+				if !strings.Contains(string(r.Expressions["topic"]), "google_pubsub_topic.topic") {
+					t.Errorf("the jobs publisher grant names its topic by a string, not the topic resource (it would be made before the topic exists): %s", r.Expressions["topic"])
+				}
+			}
+		}
+		if !found {
+			t.Error("no jobs publisher grant in module pubsub")
+		}
+		publishers := 0
+		for _, r := range ofType(rs, "google_pubsub_topic_iam_member") {
+			if strings.Contains(r.Address, "jobs_publisher") {
+				publishers++
+			}
+		}
+		if publishers != 3 {
+			t.Errorf("%d jobs publisher grants, want 3 (web, dispatch, calendarpush)", publishers)
+		}
+		apis := map[string]bool{}
+		for _, r := range ofType(rs, "google_project_service") {
+			apis[r.Values["service"].(string)] = true
+		}
+		for _, a := range []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "pubsub.googleapis.com", "firestore.googleapis.com"} {
+			if !apis[a] {
+				t.Errorf("API %s is not enabled by the plan", a)
 			}
 		}
 	})

@@ -91,10 +91,12 @@ module "iam" {
   source     = "../../modules/iam"
   project_id = var.project_id
   functions = { for k, f in local.functions : trimprefix(k, "crmsync-") => {
-    roles = f.roles, secrets = f.secrets, publishes_jobs = f.publishes_jobs
+    roles = f.roles, secrets = f.secrets
   } }
-  secret_ids    = module.platform.secret_ids
-  jobs_topic_id = "projects/${var.project_id}/topics/jobs"
+  secret_ids = module.platform.secret_ids
+  # Service accounts and bindings are made once the IAM and Resource
+  # Manager APIs are on.
+  depends_on = [module.platform]
 }
 
 module "functions" {
@@ -114,7 +116,9 @@ module "functions" {
     env             = f.env
     invokers        = [for i in f.invokers : local.invoker_members[i]]
   } }
-  depends_on = [module.platform]
+  # A function starts once the topics it publishes to, and its grants on
+  # them, exist.
+  depends_on = [module.platform, module.pubsub]
 }
 
 module "pubsub" {
@@ -126,7 +130,10 @@ module "pubsub" {
     "gmail-push" = { topic = "gmail-notifications", endpoint = local.gmailpush_url, ack_deadline_seconds = 300, max_delivery_attempts = 20 }
     "jobs-push"  = { topic = "jobs", endpoint = local.jobs_url, ack_deadline_seconds = 600, max_delivery_attempts = 20 }
   }
-  depends_on = [module.platform, module.functions]
+  jobs_publishers = { for k, f in local.functions : trimprefix(k, "crmsync-") => "serviceAccount:${module.iam.function_emails[trimprefix(k, "crmsync-")]}" if f.publishes_jobs }
+  # The push endpoints are the functions' predictable URLs: nothing is
+  # pushed before a user connects, long after the functions are up.
+  depends_on = [module.platform]
 }
 
 module "scheduler" {

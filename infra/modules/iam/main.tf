@@ -1,6 +1,6 @@
 # One service account per function, holding only what that function
-# needs: Firestore access, the secrets it reads, publishing to the jobs
-# topic. Plus the identities of Pub/Sub push and Cloud Scheduler (they
+# needs: Firestore access and the secrets it reads (publishing to the jobs
+# topic is granted on the topic, by the pubsub module). Plus the identities of Pub/Sub push and Cloud Scheduler (they
 # sign the OIDC tokens the functions' Cloud Run services check), and the
 # delegation service account (domain-wide delegation for the system sender
 # and office-level impersonation; its key is made by
@@ -35,14 +35,6 @@ resource "google_secret_manager_secret_iam_member" "function" {
   secret_id = var.secret_ids[each.value.secret]
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
-}
-
-resource "google_pubsub_topic_iam_member" "jobs_publisher" {
-  for_each = { for name, f in var.functions : name => f if f.publishes_jobs }
-  project  = var.project_id
-  topic    = var.jobs_topic_id
-  role     = "roles/pubsub.publisher"
-  member   = "serviceAccount:${google_service_account.function[each.key].email}"
 }
 
 resource "google_service_account" "pubsub_push" {

@@ -4,11 +4,10 @@ variable "project_id" {
 }
 
 variable "functions" {
-  description = "The functions, keyed by name, with the project roles and secrets each needs, and whether it publishes to the jobs topic."
+  description = "The functions, keyed by name, with the project roles and secrets each needs."
   type = map(object({
-    roles          = list(string)
-    secrets        = list(string)
-    publishes_jobs = bool
+    roles   = list(string)
+    secrets = list(string)
   }))
   validation {
     condition = alltrue([for f in values(var.functions) : alltrue([for r in f.roles :
@@ -22,7 +21,3 @@ variable "secret_ids" {
   type        = map(string)
 }
 
-variable "jobs_topic_id" {
-  description = "The jobs topic's ID (projects/P/topics/jobs)."
-  type        = string
-}

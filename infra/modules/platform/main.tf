@@ -21,6 +21,8 @@ locals {
     "iamcredentials.googleapis.com",
     "iam.googleapis.com",
     "storage.googleapis.com",
+    # IAM bindings on the project are made through Resource Manager.
+    "cloudresourcemanager.googleapis.com",
   ])
 
   secrets = {

@@ -26,6 +26,16 @@ resource "google_pubsub_topic_iam_member" "gmail_publisher" {
   member  = "serviceAccount:gmail-api-push@system.gserviceaccount.com"
 }
 
+# The functions that publish jobs (Web, Dispatch, CalendarPush), granted on
+# the topic itself, so the grant is made after the topic exists.
+resource "google_pubsub_topic_iam_member" "jobs_publisher" {
+  for_each = var.jobs_publishers
+  project  = var.project_id
+  topic    = google_pubsub_topic.topic["jobs"].id
+  role     = "roles/pubsub.publisher"
+  member   = each.value
+}
+
 resource "google_pubsub_topic" "dead_letter" {
   for_each                   = var.push
   project                    = var.project_id

@@ -34,3 +34,9 @@ variable "push_service_account" {
   description = "The service account push subscriptions sign OIDC tokens as (it holds run.invoker on the pushed functions)."
   type        = string
 }
+
+variable "jobs_publishers" {
+  description = "Members that may publish to the jobs topic, keyed by function (e.g. web = \"serviceAccount:…\")."
+  type        = map(string)
+  default     = {}
+}
