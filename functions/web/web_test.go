@@ -352,6 +352,14 @@ func TestAdminPagesAreForAdmins(t *testing.T) {
 	if code := w.getJSON(t, a, "/admin", &v); code != 200 || len(v.Users) != 3 {
 		t.Fatalf("the admin page: %d %+v", code, v.Users)
 	}
+	// A contact pass that met duplicates made before says so on the admin
+	// page, so they can be merged.
+	if err := w.st.Users().RecordPass(w.ctx, cat, "contacts", store.PassStatus{At: time.Now(), OK: true, Counts: map[string]int{"duplicates": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if page := getPage(t, a, w.url("/admin")); !strings.Contains(page, "2 contact(s) not copied") {
+		t.Errorf("the admin page does not report the duplicates:\n%.2000s", page)
+	}
 	if code, body := post(t, a, w.url("/admin/rights"), url.Values{"csrf": {v.CSRF}, "email": {dora}, "enabled": {"true"}}); code != http.StatusSeeOther {
 		t.Fatalf("granting the right: %d %.200s", code, body)
 	}
@@ -658,4 +666,16 @@ func TestTenantsAndUsersAreIsolated(t *testing.T) {
 	if code, _ := post(t, b, w.url("/review/"+act.ID), url.Values{"csrf": {w.csrf(t, b)}, "client": {co.ID}}); code != http.StatusConflict {
 		t.Errorf("resolving twice: %d, want 409", code)
 	}
+}
+
+// getPage reads a page as a browser does.
+func getPage(t *testing.T, b *http.Client, u string) string {
+	t.Helper()
+	resp, err := b.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
