@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -308,6 +309,25 @@ func TestPlanSecurity(t *testing.T) {
 				if strings.Contains(k, "SECRET") || strings.Contains(k, "KEY") {
 					t.Errorf("%s passes %s in its environment; secrets come from Secret Manager", r.Address, k)
 				}
+			}
+		}
+	})
+
+	t.Run("each function reads only the secrets it needs", func(t *testing.T) {
+		reads := map[string][]string{}
+		for _, r := range ofType(rs, "google_secret_manager_secret_iam_member") {
+			who := strings.TrimSuffix(strings.TrimPrefix(r.Values["member"].(string), "serviceAccount:crmsync-"), "@crmsync-example.iam.gserviceaccount.com")
+			who, _, _ = strings.Cut(who, "@")
+			reads[who] = append(reads[who], fmt.Sprint(r.Values["secret_id"]))
+		}
+		for _, none := range []string{"calendarpush", "dispatch", "health"} {
+			if len(reads[none]) > 0 {
+				t.Errorf("%s reads secrets it has no use for: %v", none, reads[none])
+			}
+		}
+		for _, f := range []string{"web", "gmailpush", "jobs"} {
+			if len(reads[f]) == 0 {
+				t.Errorf("%s reads no secret; it needs them", f)
 			}
 		}
 	})

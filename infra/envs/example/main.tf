@@ -58,7 +58,7 @@ locals {
     }
     "crmsync-calendarpush" = {
       folder = "calendarpush", entry_point = "CalendarPush", memory = "256Mi", cpu = "1", timeout_seconds = 30, max_instances = 10, concurrency = 40,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = true, env = local.engine_env, invokers = ["allUsers"]
+      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, env = local.common_env, invokers = ["allUsers"]
     }
     "crmsync-health" = {
       folder = "health", entry_point = "Health", memory = "256Mi", cpu = "1", timeout_seconds = 10, max_instances = 2, concurrency = 80,
