@@ -332,14 +332,50 @@ func TestPlanSecurity(t *testing.T) {
 		}
 	})
 
+	t.Run("domain-wide delegation is keyless", func(t *testing.T) {
+		for _, r := range ofType(rs, "google_secret_manager_secret") {
+			if r.Values["secret_id"] == "google-delegation-key" {
+				t.Error("a google-delegation-key secret: delegation needs no key")
+			}
+		}
+		signers := map[string]bool{}
+		for _, r := range ofType(rs, "google_service_account_iam_member") {
+			// The account's resource name is known only after apply; the
+			// grants on it are the iam module's delegation_signer.
+			if r.Values["role"] == "roles/iam.serviceAccountTokenCreator" && strings.Contains(r.Address, "delegation_signer") {
+				who, _, _ := strings.Cut(strings.TrimPrefix(r.Values["member"].(string), "serviceAccount:crmsync-"), "@")
+				signers[who] = true
+			}
+		}
+		for _, f := range []string{"web", "gmailpush", "jobs"} {
+			if !signers[f] {
+				t.Errorf("%s may not sign as the delegation account (roles/iam.serviceAccountTokenCreator)", f)
+			}
+		}
+		if len(signers) != 3 {
+			t.Errorf("signers %v, want exactly web, gmailpush and jobs", signers)
+		}
+		if !strings.Contains(string(configuration(t, raw)), `"google_service_account.delegation.name"`) {
+			t.Error("the token creator grants do not name the delegation account's resource")
+		}
+		for _, r := range ofType(rs, "google_cloudfunctions2_function") {
+			name := r.Values["name"].(string)
+			env := first(r.Values["service_config"])["environment_variables"].(map[string]any)
+			_, has := env["DELEGATION_SERVICE_ACCOUNT"]
+			if want := name == "crmsync-web" || name == "crmsync-gmailpush" || name == "crmsync-jobs"; has != want {
+				t.Errorf("%s: DELEGATION_SERVICE_ACCOUNT set %v, want %v", name, has, want)
+			}
+		}
+	})
+
 	t.Run("no secret value in the plan", func(t *testing.T) {
 		for _, typ := range []string{"google_secret_manager_secret_version", "google_service_account_key"} {
 			if n := len(ofType(rs, typ)); n > 0 {
 				t.Errorf("the plan creates %d %s: their values would be in the state", n, typ)
 			}
 		}
-		if secrets := ofType(rs, "google_secret_manager_secret"); len(secrets) != 4 {
-			t.Errorf("%d secrets, want 4 (created empty)", len(secrets))
+		if secrets := ofType(rs, "google_secret_manager_secret"); len(secrets) != 3 {
+			t.Errorf("%d secrets, want 3 (created empty; no delegation key: delegation is keyless)", len(secrets))
 		}
 		for _, s := range []string{"BEGIN PRIVATE KEY", "private_key", "client_secret"} {
 			if strings.Contains(string(raw), s) {

@@ -8,9 +8,10 @@
 #   token-encryption-key   32 random bytes, made here (only when it has no
 #                          version yet: a new key would orphan every sealed
 #                          refresh token, session and link)
-#   google-delegation-key  a new JSON key of the crmsync-delegation service
-#                          account, made here into a private temporary file
-#                          that is shredded once the secret holds it
+#
+# Domain-wide delegation needs no secret: the functions that act for users
+# have Google sign as the crmsync-delegation service account (IAM
+# Credentials signJwt), so no service-account key is ever made.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/set-secrets.sh PROJECT" >&2; exit 2; }
 project=$1
@@ -31,13 +32,3 @@ else
   head -c 32 /dev/urandom | base64 | tr -d '\n' | add token-encryption-key
 fi
 
-if has_version google-delegation-key; then
-  echo "google-delegation-key has a value; left as it is (delete its versions to make a new key)"
-else
-  sa="crmsync-delegation@$project.iam.gserviceaccount.com"
-  key=$(mktemp)
-  trap 'shred -u "$key" 2>/dev/null || rm -f "$key"' EXIT
-  chmod 600 "$key"
-  gcloud iam service-accounts keys create "$key" --iam-account "$sa" --project "$project" >/dev/null
-  add google-delegation-key < "$key"
-fi

@@ -109,7 +109,8 @@ func Build(env *instance.Env) (http.Handler, error) {
 	if u, err := url.Parse(env.Config.WebURL); err == nil {
 		h.BasePath = strings.TrimSuffix(u.Path, "/")
 	}
-	if key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey); err == nil {
+	h.DelegationClientID = env.Config.DelegationClientID
+	if key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey); err == nil && h.DelegationClientID == "" {
 		var k struct {
 			ClientID string `json:"client_id"`
 		}

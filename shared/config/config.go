@@ -30,6 +30,8 @@
 //	OIDC_AUDIENCES            comma-separated audiences a push or scheduler endpoint accepts in callers' identity tokens (its own URL); required with OIDC_INVOKERS in production for GmailPush, Jobs and Dispatch
 //	OIDC_INVOKERS             comma-separated service accounts allowed to call those endpoints (Pub/Sub push's, Cloud Scheduler's)
 //	CRMSYNC_CLOCK_OFFSET      a Go duration added to the clock, e.g. 8760h (a year ahead); sandbox and test only, refused in production
+//	DELEGATION_SERVICE_ACCOUNT e-mail of the service account domain-wide delegation acts through, keyless: assertions signed by IAM Credentials signJwt (the function's identity holds roles/iam.serviceAccountTokenCreator on it); unset: the google-delegation-key secret holds a key (the sandbox)
+//	DELEGATION_CLIENT_ID      that account's client ID (numeric), shown on the admin page for the Admin console
 //	SYSTEM_SENDER             mailbox that sends system e-mail (confirmation, preview report, reconnect), through domain-wide delegation with gmail.send
 package config
 
@@ -77,6 +79,12 @@ type Config struct {
 	SystemSender          string
 	OIDCAudiences         []string
 	OIDCInvokers          []string
+	// DelegationServiceAccount is the keyless delegation account ("" uses
+	// the google-delegation-key secret).
+	DelegationServiceAccount string
+	// DelegationClientID is that account's client ID, which the admin page
+	// shows for the Admin console.
+	DelegationClientID string
 	// ClockOffset moves every clock of the process (the sandbox's tests
 	// run a year ahead with it); zero in production.
 	ClockOffset time.Duration
@@ -132,6 +140,11 @@ func Load(lookup Lookup) (Config, error) {
 		r.Fail(errors.New("config: OIDC_AUDIENCES and OIDC_INVOKERS are set together (want both: the accepted audiences and the allowed callers)"))
 	}
 	c.ClockOffset = r.Duration("CRMSYNC_CLOCK_OFFSET", 0)
+	c.DelegationServiceAccount = r.String("DELEGATION_SERVICE_ACCOUNT", "")
+	c.DelegationClientID = r.String("DELEGATION_CLIENT_ID", "")
+	if c.DelegationServiceAccount != "" && !strings.HasSuffix(c.DelegationServiceAccount, ".gserviceaccount.com") {
+		r.Invalid("DELEGATION_SERVICE_ACCOUNT", c.DelegationServiceAccount, "a service account's e-mail, e.g. crmsync-delegation@PROJECT.iam.gserviceaccount.com")
+	}
 	if c.SystemSender != "" && !strings.Contains(c.SystemSender, "@") {
 		r.Invalid("SYSTEM_SENDER", c.SystemSender, "an e-mail address of the firm's Workspace, e.g. crm-sync@firm.example")
 	}

@@ -87,6 +87,9 @@ func TestLoadReportsEveryProblemByName(t *testing.T) {
 		{"a clock offset that is not a duration", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "CRMSYNC_ENV", "test", "FIRESTORE_EMULATOR_HOST", "127.0.0.1:8086", "CRMSYNC_CLOCK_OFFSET", "1 year"), []string{
 			`CRMSYNC_CLOCK_OFFSET="1 year" is not valid (want a Go duration`,
 		}},
+		{"a delegation account that is not a service account", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "DELEGATION_SERVICE_ACCOUNT", "ann@acme.example"), []string{
+			`DELEGATION_SERVICE_ACCOUNT="ann@acme.example" is not valid`,
+		}},
 		{"a sender that is not an address", env("GOOGLE_CLOUD_PROJECT", "acme-crm-sync", "SYSTEM_SENDER", "crm-sync"), []string{
 			`SYSTEM_SENDER="crm-sync" is not valid`,
 		}},

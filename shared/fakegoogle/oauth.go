@@ -57,6 +57,9 @@ type OAuthClient struct {
 type serviceAccount struct {
 	email, clientID, keyID string
 	key                    *rsa.PublicKey
+	// private is the key of a keyless account, which only Google holds
+	// (signJwt signs with it); nil for an account with a JSON key.
+	private *rsa.PrivateKey
 }
 
 // authRequest is a pending consent: what the authorization request asked.
@@ -81,8 +84,11 @@ type oauthState struct {
 	clients    map[string]*OAuthClient
 	accounts   map[string]*serviceAccount // by e-mail
 	delegation map[string][]string        // service account client ID → scopes authorized in the Admin console
-	pending    map[string]*authRequest
-	codes      map[string]*authCode
+	// tokenCreators are, per service account, the identities that hold
+	// roles/iam.serviceAccountTokenCreator on it (signJwt).
+	tokenCreators map[string][]string
+	pending       map[string]*authRequest
+	codes         map[string]*authCode
 
 	keyOnce sync.Once
 	key     *rsa.PrivateKey
@@ -114,6 +120,7 @@ func (s *Server) routeOAuth() {
 	s.mux.HandleFunc("POST /revoke", s.revoke)
 	s.mux.HandleFunc("GET /oauth2/v3/certs", s.jwks)
 	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.openIDConfiguration)
+	s.serveIAMCredentials()
 }
 
 // Endpoint is the fake's OAuth endpoint for golang.org/x/oauth2.

@@ -9,10 +9,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"sync"
 
 	"cloud.google.com/go/pubsub/v2"
 	"golang.org/x/oauth2"
+	"google.golang.org/api/iamcredentials/v1"
+	"google.golang.org/api/option"
 
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/calendarsync"
@@ -77,8 +80,7 @@ func Flow(ctx context.Context, env *instance.Env, redirectURL string) (*connect.
 }
 
 // Tokens acts for a user the way the user's tenant chose: domain-wide
-// delegation of the service account whose key is the
-// google-delegation-key secret, or the user's own grant.
+// delegation (Delegation), or the user's own grant.
 func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 	var once sync.Once
 	var flow *connect.Flow
@@ -95,11 +97,11 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 		}
 		switch t.AuthMode {
 		case store.AuthDelegation:
-			key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey)
+			tokens, err := Delegation(ctx, env)
 			if err != nil {
 				return nil, err
 			}
-			return workspace.Delegated(key, env.Config.GoogleTokenURL, env.Clock)(ctx, email, scopes)
+			return tokens(ctx, email, scopes)
 		default:
 			if u.Grant.SealedRefreshToken == "" {
 				return nil, failure.Errorf(op, failure.AuthRevoked, "%s has no stored Google grant: the user connects Google on the settings page", email)
@@ -111,6 +113,31 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 			return flow.Tokens(ctx, u, t, scopes)
 		}
 	}
+}
+
+// Delegation acts for a firm's users through domain-wide delegation:
+// keyless when DELEGATION_SERVICE_ACCOUNT is set (the function's own
+// identity has IAM Credentials sign each assertion as that account, so no
+// key exists; what production deploys), else with the JSON key in the
+// google-delegation-key secret (the sandbox's fake service account).
+func Delegation(ctx context.Context, env *instance.Env) (workspace.TokenSourceFunc, error) {
+	if sa := env.Config.DelegationServiceAccount; sa != "" {
+		var opts []option.ClientOption
+		if env.Config.GoogleAPIEndpoint != "" {
+			opts = append(opts, option.WithEndpoint(strings.TrimSuffix(env.Config.GoogleAPIEndpoint, "/")+"/"))
+		}
+		// The client outlives the request that made it.
+		svc, err := iamcredentials.NewService(context.WithoutCancel(ctx), opts...)
+		if err != nil {
+			return nil, failure.E("wiring: IAM credentials client", failure.Transient, err)
+		}
+		return workspace.Keyless(sa, svc, env.Config.GoogleTokenURL, env.Clock), nil
+	}
+	key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey)
+	if err != nil {
+		return nil, err
+	}
+	return workspace.Delegated(key, env.Config.GoogleTokenURL, env.Clock), nil
 }
 
 // Google returns the factory of Google clients for the environment.
@@ -195,18 +222,18 @@ func Sender(ctx context.Context, env *instance.Env) notify.Sender {
 }
 
 // GmailSender is the SYSTEM_SENDER mailbox, acted for through domain-wide
-// delegation of the google-delegation-key service account with gmail.send
+// delegation (Delegation) with gmail.send
 // only.
 func GmailSender(ctx context.Context, env *instance.Env) (*notify.Gmail, error) {
 	const op = "wiring: system sender"
 	if env.Config.SystemSender == "" {
 		return nil, failure.Errorf(op, failure.Permanent, "SYSTEM_SENDER is not set (want the mailbox that sends setup and reconnect e-mail)")
 	}
-	key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey)
+	tokens, err := Delegation(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	f := &workspace.Factory{Tokens: workspace.Delegated(key, env.Config.GoogleTokenURL, env.Clock), Endpoint: env.Config.GoogleAPIEndpoint}
+	f := &workspace.Factory{Tokens: tokens, Endpoint: env.Config.GoogleAPIEndpoint}
 	return &notify.Gmail{Google: f, From: env.Config.SystemSender, Name: "CRM Sync", Now: env.Clock.Now}, nil
 }
 

@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
+	iamcredentials "google.golang.org/api/iamcredentials/v1"
+	"google.golang.org/api/option"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/failure"
@@ -134,5 +137,41 @@ func TestDelegationAssertionUsesTheProductsClock(t *testing.T) {
 		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "Invalid JWT")) {
 			t.Errorf("%s: %v, want the token endpoint's Invalid JWT", tt.name, err)
 		}
+	}
+}
+
+// Keyless delegation: the function's own identity has Google sign the
+// assertion (IAM Credentials signJwt) as the delegation account, so no
+// service-account key exists. Without roles/iam.serviceAccountTokenCreator
+// on that account, signing is refused as Forbidden (an operator's
+// configuration, not the user's grant).
+func TestKeylessDelegationSignsThroughIAMCredentials(t *testing.T) {
+	ctx := context.Background()
+	f := fake(t, fakegoogle.Options{Clock: clock.Real{}})
+	const delegation, fn = "crmsync-delegation@p.iam.gserviceaccount.com", "crmsync-web@p.iam.gserviceaccount.com"
+	clientID, err := f.AddKeylessServiceAccount(delegation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.AuthorizeDelegation(clientID, workspace.GmailScopes...)
+	iam, err := iamcredentials.NewService(ctx, option.WithEndpoint(f.URL()+"/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: f.IdentityToken(fn)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fac := &workspace.Factory{Tokens: workspace.Keyless(delegation, iam, f.URL()+"/token", clock.Real{}), Endpoint: f.URL()}
+	profile := func() (*gmail.Profile, error) {
+		g, err := fac.Gmail(ctx, "ann@demo.test")
+		if err != nil {
+			return nil, err
+		}
+		return workspace.Call(ctx, noWait, "getProfile", func() (*gmail.Profile, error) { return g.Users.GetProfile("me").Do() })
+	}
+	if _, err := profile(); failure.KindOf(err) != failure.Forbidden || !strings.Contains(err.Error(), "signJwt") {
+		t.Errorf("without the token creator role: %v, want Forbidden naming signJwt", err)
+	}
+	f.GrantTokenCreator(fn, delegation)
+	if p, err := profile(); err != nil || p.EmailAddress != "ann@demo.test" {
+		t.Errorf("keyless delegation: %v, %v", p, err)
 	}
 }

@@ -16,7 +16,7 @@ locals {
   scheduler_sa  = "crmsync-scheduler@${var.project_id}.iam.gserviceaccount.com"
   crm_url       = var.deploy_reference_crm ? "${local.base}/crmsync-crmapi/" : var.crm_url
   system_sender = var.system_sender != "" ? var.system_sender : "crm-sync@${var.domain}"
-  all_secrets   = ["oauth-client-secret", "token-encryption-key", "crm-api-key", "google-delegation-key"]
+  all_secrets   = ["oauth-client-secret", "token-encryption-key", "crm-api-key"]
 
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project_id
@@ -25,10 +25,13 @@ locals {
     LOG_LEVEL            = var.log_level
   }
   engine_env = merge(local.common_env, {
-    CRM_URL              = local.crm_url
-    WEB_URL              = local.web_url
-    SYSTEM_SENDER        = local.system_sender
-    CALENDAR_WEBHOOK_URL = "${local.base}/crmsync-calendarpush"
+    # Domain-wide delegation is keyless: the function's identity has
+    # Google sign as this account.
+    DELEGATION_SERVICE_ACCOUNT = "crmsync-delegation@${var.project_id}.iam.gserviceaccount.com"
+    CRM_URL                    = local.crm_url
+    WEB_URL                    = local.web_url
+    SYSTEM_SENDER              = local.system_sender
+    CALENDAR_WEBHOOK_URL       = "${local.base}/crmsync-calendarpush"
   })
 
   # Per function: its folder under functions/, registered name, identity's
@@ -93,7 +96,8 @@ module "iam" {
   functions = { for k, f in local.functions : trimprefix(k, "crmsync-") => {
     roles = f.roles, secrets = f.secrets
   } }
-  secret_ids = module.platform.secret_ids
+  secret_ids         = module.platform.secret_ids
+  delegation_signers = ["web", "gmailpush", "jobs"]
   # Service accounts and bindings are made once the IAM and Resource
   # Manager APIs are on.
   depends_on = [module.platform]

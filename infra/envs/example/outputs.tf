@@ -24,7 +24,7 @@ output "delegation_scopes" {
 }
 
 output "delegation_service_account" {
-  description = "The delegation service account; scripts/set-secrets.sh makes its key into the google-delegation-key secret."
+  description = "The delegation service account (keyless: Web, GmailPush and Jobs have Google sign as it)."
   value       = module.iam.delegation_email
 }
 

@@ -3,8 +3,7 @@
 # topic is granted on the topic, by the pubsub module). Plus the identities of Pub/Sub push and Cloud Scheduler (they
 # sign the OIDC tokens the functions' Cloud Run services check), and the
 # delegation service account (domain-wide delegation for the system sender
-# and office-level impersonation; its key is made by
-# scripts/set-secrets.sh, never by Terraform).
+# and office-level impersonation; keyless, see delegation_signer).
 
 locals {
   role_bindings = merge([for name, f in var.functions : {
@@ -53,5 +52,15 @@ resource "google_service_account" "delegation" {
   project      = var.project_id
   account_id   = "crmsync-delegation"
   display_name = "crmsync domain-wide delegation (system sender, office-level impersonation)"
-  description  = "Authorize its client ID in the Admin console; its key lives only in Secret Manager (google-delegation-key)."
+  description  = "Authorize its client ID in the Admin console. It has no key: the functions that act for users have Google sign as it (IAM Credentials signJwt)."
+}
+
+# The functions that act for users through domain-wide delegation may have
+# Google sign assertions as the delegation account: keyless, so no
+# service-account key exists (secure-by-default organizations forbid them).
+resource "google_service_account_iam_member" "delegation_signer" {
+  for_each           = toset(var.delegation_signers)
+  service_account_id = google_service_account.delegation.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.function[each.key].email}"
 }

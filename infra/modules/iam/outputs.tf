@@ -19,6 +19,6 @@ output "delegation_client_id" {
 }
 
 output "delegation_email" {
-  description = "The delegation service account's e-mail (scripts/set-secrets.sh makes its key)."
+  description = "The delegation service account's e-mail (DELEGATION_SERVICE_ACCOUNT of the functions that act for users)."
   value       = google_service_account.delegation.email
 }

@@ -21,3 +21,9 @@ variable "secret_ids" {
   type        = map(string)
 }
 
+
+variable "delegation_signers" {
+  description = "Functions (names of var.functions) that act for users through domain-wide delegation: they get roles/iam.serviceAccountTokenCreator on the delegation account."
+  type        = list(string)
+  default     = []
+}

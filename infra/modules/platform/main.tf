@@ -26,10 +26,9 @@ locals {
   ])
 
   secrets = {
-    "oauth-client-secret"   = "The OAuth client's secret (Google Cloud console, APIs & Services > Credentials)."
-    "token-encryption-key"  = "32 random bytes in base64: seals refresh tokens; session, CSRF and link keys derive from it."
-    "crm-api-key"           = "The Bearer key of the CRM REST API."
-    "google-delegation-key" = "JSON key of the delegation service account (the system sender, office-level impersonation)."
+    "oauth-client-secret"  = "The OAuth client's secret (Google Cloud console, APIs & Services > Credentials)."
+    "token-encryption-key" = "32 random bytes in base64: seals refresh tokens; session, CSRF and link keys derive from it."
+    "crm-api-key"          = "The Bearer key of the CRM REST API."
   }
 
   # Documents that expire carry expireAt; the TTL policy deletes them.
