@@ -332,6 +332,32 @@ func TestPlanSecurity(t *testing.T) {
 		}
 	})
 
+	t.Run("endpoints behind Cloud Run's invoker check take its signature-removed tokens, public ones do not", func(t *testing.T) {
+		public := map[string]bool{}
+		for _, r := range ofType(rs, "google_cloud_run_service_iam_member") {
+			// Keyed "function/member"; the service name is known only
+			// after apply.
+			if r.Values["member"] == "allUsers" {
+				fn, _, _ := strings.Cut(fmt.Sprint(r.Index), "/")
+				public[fn] = true
+			}
+		}
+		for _, r := range ofType(rs, "google_cloudfunctions2_function") {
+			name := r.Values["name"].(string)
+			env := first(r.Values["service_config"])["environment_variables"].(map[string]any)
+			checked := env["OIDC_CHECKED_BY_PLATFORM"] == "true"
+			if want := name == "crmsync-gmailpush" || name == "crmsync-jobs" || name == "crmsync-dispatch"; checked != want {
+				t.Errorf("%s: OIDC_CHECKED_BY_PLATFORM %v, want %v", name, checked, want)
+			}
+			if checked && public[name] {
+				t.Errorf("%s takes tokens on Cloud Run's word but is public: anyone could send the marker", name)
+			}
+		}
+		if !public["crmsync-web"] {
+			t.Errorf("the invoker bindings are not keyed by function (public: %v); this check would prove nothing", public)
+		}
+	})
+
 	t.Run("domain-wide delegation is keyless", func(t *testing.T) {
 		for _, r := range ofType(rs, "google_secret_manager_secret") {
 			if r.Values["secret_id"] == "google-delegation-key" {

@@ -2,6 +2,8 @@ package authn
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -145,4 +147,52 @@ func google(t *testing.T) *fakegoogle.Server {
 	g.Start()
 	t.Cleanup(g.Close)
 	return g
+}
+
+// stripped is a token as Cloud Run passes it on after its own invoker
+// check: the signature replaced by SignatureRemoved.
+func stripped(tok string) string {
+	return tok[:strings.LastIndexByte(tok, '.')+1] + SignatureRemoved
+}
+
+// Behind Cloud Run's invoker check the function gets the caller's token
+// with its signature removed (Cloud Run's troubleshooting guide, "Signature
+// removed"): such a token is accepted on its claims, and only there. A
+// function not declared behind the check refuses it, and every claim is
+// still checked: audience, expiry, issuer, caller.
+func TestCallersBehindCloudRunsInvokerCheck(t *testing.T) {
+	ctx := context.Background()
+	g, other := google(t), google(t)
+	const aud, push = "https://us-east1-p.cloudfunctions.net/crmsync-jobs", "crmsync-pubsub-push@p.iam.gserviceaccount.com"
+	forged := func(claims string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc([]byte(claims)) + "." + SignatureRemoved
+	}
+	now := time.Now().Unix()
+	for name, tc := range map[string]struct {
+		token  string
+		behind bool
+		want   int
+	}{
+		"stripped, behind the check":             {stripped(g.OIDCToken(aud, push, time.Hour)), true, 204},
+		"stripped, public function":              {stripped(g.OIDCToken(aud, push, time.Hour)), false, 401},
+		"signed, behind the check":               {g.OIDCToken(aud, push, time.Hour), true, 204},
+		"stripped other audience":                {stripped(g.OIDCToken("https://elsewhere.example", push, time.Hour)), true, 401},
+		"stripped expired":                       {stripped(g.OIDCToken(aud, push, -time.Minute)), true, 401},
+		"stripped another account":               {stripped(g.OIDCToken(aud, "attacker@evil.iam.gserviceaccount.com", time.Hour)), true, 403},
+		"another signer's token, signed":         {other.OIDCToken(aud, push, time.Hour), true, 401},
+		"not Google's issuer, stripped":          {forged(fmt.Sprintf(`{"iss":"https://evil.example","aud":%q,"email":%q,"email_verified":true,"exp":%d,"iat":%d}`, aud, push, now+600, now)), true, 401},
+		"an unverified address, stripped":        {forged(fmt.Sprintf(`{"iss":"https://accounts.google.com","aud":%q,"email":%q,"exp":%d,"iat":%d}`, aud, push, now+600, now)), true, 401},
+		"another marker in place of a signature": {strings.TrimSuffix(stripped(g.OIDCToken(aud, push, time.Hour)), SignatureRemoved) + "c2ln", true, 401},
+	} {
+		c := &Callers{Tokens: NewIDTokens(ctx, g.JWKSURL(), clock.Real{}), Audiences: []string{aud}, Emails: []string{push}, CheckedByPlatform: tc.behind}
+		h := c.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		r := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+		r.Header.Set("Authorization", "Bearer "+tc.token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("%s: %d, want %d", name, w.Code, tc.want)
+		}
+	}
 }

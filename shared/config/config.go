@@ -29,6 +29,7 @@
 //	WEB_URL                   public URL of the Web function: OAuth redirect URIs and the links in e-mail are made from it (needed by Web and Jobs)
 //	OIDC_AUDIENCES            comma-separated audiences a push or scheduler endpoint accepts in callers' identity tokens (its own URL); required with OIDC_INVOKERS in production for GmailPush, Jobs and Dispatch
 //	OIDC_INVOKERS             comma-separated service accounts allowed to call those endpoints (Pub/Sub push's, Cloud Scheduler's)
+//	OIDC_CHECKED_BY_PLATFORM  true when Cloud Run's invoker check stands in front of the endpoint (it is not public): tokens whose signature Cloud Run removed after checking it are taken on their claims [false]
 //	CRMSYNC_CLOCK_OFFSET      a Go duration added to the clock, e.g. 8760h (a year ahead); sandbox and test only, refused in production
 //	DELEGATION_SERVICE_ACCOUNT e-mail of the service account domain-wide delegation acts through, keyless: assertions signed by IAM Credentials signJwt (the function's identity holds roles/iam.serviceAccountTokenCreator on it); unset: the google-delegation-key secret holds a key (the sandbox)
 //	DELEGATION_CLIENT_ID      that account's client ID (numeric), shown on the admin page for the Admin console
@@ -79,6 +80,9 @@ type Config struct {
 	SystemSender          string
 	OIDCAudiences         []string
 	OIDCInvokers          []string
+	// OIDCCheckedByPlatform says Cloud Run's invoker check stands in front
+	// of the endpoint.
+	OIDCCheckedByPlatform bool
 	// DelegationServiceAccount is the keyless delegation account ("" uses
 	// the google-delegation-key secret).
 	DelegationServiceAccount string
@@ -136,6 +140,7 @@ func Load(lookup Lookup) (Config, error) {
 	c.SystemSender = r.String("SYSTEM_SENDER", "")
 	c.OIDCAudiences = list(r.String("OIDC_AUDIENCES", ""))
 	c.OIDCInvokers = list(r.String("OIDC_INVOKERS", ""))
+	c.OIDCCheckedByPlatform = r.Bool("OIDC_CHECKED_BY_PLATFORM", false)
 	if (len(c.OIDCAudiences) == 0) != (len(c.OIDCInvokers) == 0) {
 		r.Fail(errors.New("config: OIDC_AUDIENCES and OIDC_INVOKERS are set together (want both: the accepted audiences and the allowed callers)"))
 	}

@@ -286,6 +286,6 @@ func Guard(env *instance.Env, name string, h http.Handler) (http.Handler, error)
 		return h, nil
 	}
 	callers := &authn.Callers{Tokens: authn.NewIDTokens(context.Background(), c.GoogleJWKSURL, env.Clock), Audiences: c.OIDCAudiences,
-		Emails: c.OIDCInvokers, Log: env.Log}
+		Emails: c.OIDCInvokers, CheckedByPlatform: c.OIDCCheckedByPlatform, Log: env.Log}
 	return callers.Wrap(h), nil
 }

@@ -47,17 +47,17 @@ locals {
     "crmsync-gmailpush" = {
       folder = "gmailpush", entry_point = "GmailPush", memory = "1Gi", cpu = "1", timeout_seconds = 300, max_instances = 50, concurrency = 8,
       roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"],
-      env    = merge(local.engine_env, { OIDC_AUDIENCES = local.gmailpush_url, OIDC_INVOKERS = local.push_sa })
+      env    = merge(local.engine_env, { OIDC_AUDIENCES = local.gmailpush_url, OIDC_INVOKERS = local.push_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-jobs" = {
       folder = "jobs", entry_point = "Jobs", memory = "1Gi", cpu = "1", timeout_seconds = 600, max_instances = 50, concurrency = 4,
       roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"],
-      env    = merge(local.engine_env, { OIDC_AUDIENCES = local.jobs_url, OIDC_INVOKERS = local.push_sa })
+      env    = merge(local.engine_env, { OIDC_AUDIENCES = local.jobs_url, OIDC_INVOKERS = local.push_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-dispatch" = {
       folder = "dispatch", entry_point = "Dispatch", memory = "256Mi", cpu = "1", timeout_seconds = 120, max_instances = 2, concurrency = 1,
       roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, invokers = ["scheduler"],
-      env    = merge(local.common_env, { OIDC_AUDIENCES = local.dispatch_url, OIDC_INVOKERS = local.scheduler_sa })
+      env    = merge(local.common_env, { OIDC_AUDIENCES = local.dispatch_url, OIDC_INVOKERS = local.scheduler_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-calendarpush" = {
       folder = "calendarpush", entry_point = "CalendarPush", memory = "256Mi", cpu = "1", timeout_seconds = 30, max_instances = 10, concurrency = 40,
