@@ -161,6 +161,13 @@ type pass struct {
 	// side was deleted).
 	alone    map[string]store.Link
 	aloneNow []store.Link
+	// wasPaused are the pairs a re-baseline made active again: a side of
+	// one found deleted was deleted while it did not sync, so the deletion
+	// does not carry over (the other side is kept alone, or forgotten).
+	wasPaused map[string]bool
+	// retired are active links this pass takes out (by Google id): their
+	// stored documents are removed (unpause) or replaced (aloneNow).
+	retired  map[string]bool
 	persons  map[string]*people.Person // read this pass, by resource name
 	contacts map[string]crm.Contact    // read this pass, by id
 }
@@ -342,6 +349,11 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 	}
 	cur.nextToken, cur.nextCRM = nextToken, nextCursor
 	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: sizeA, SizeB: sizeB}
+	p.links = slices.DeleteFunc(p.links, func(l store.Link) bool { return p.retired[l.Google] })
+	// A Google contact kept alone is not copied back to the CRM.
+	changedA = slices.DeleteFunc(changedA, func(r twoway.Record) bool {
+		return slices.ContainsFunc(p.aloneNow, func(l store.Link) bool { return l.Google == r.ID })
+	})
 	for _, l := range p.links {
 		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base,
 			Keys: split(l.Base[fEmails])})
@@ -400,13 +412,16 @@ func (p *pass) run(ctx context.Context, opts twoway.Options) (Result, error) {
 // splitLinks sets the pass's active links and its paused pairs. A
 // re-baseline takes every pair as active: the new scope decides again.
 func (p *pass) splitLinks(stored []store.Link) {
-	p.paused, p.pausedCRM, p.alone = map[string]store.Link{}, map[string]string{}, map[string]store.Link{}
+	p.paused, p.pausedCRM, p.alone, p.wasPaused, p.retired = map[string]store.Link{}, map[string]string{}, map[string]store.Link{}, map[string]bool{}, map[string]bool{}
 	for _, l := range stored {
 		if l.Left == store.LeftAlone {
 			p.alone[l.Google] = l
 			continue
 		}
 		if l.Left == "" || p.rebaseline {
+			if l.Left != "" {
+				p.wasPaused[l.Google] = true
+			}
 			l.Left = ""
 			p.links = append(p.links, l)
 			continue
@@ -672,7 +687,13 @@ func (p *pass) peopleRecords(persons []*people.Person) ([]twoway.Record, int) {
 		// A full read does not report deletions: linked people it did not
 		// see are gone.
 		for _, l := range p.links {
-			if !seen[l.Google] {
+			switch {
+			case seen[l.Google]:
+			case p.wasPaused[l.Google]:
+				// Deleted while its pair did not sync: nothing else goes.
+				p.retired[l.Google] = true
+				p.unpause = append(p.unpause, l)
+			default:
 				recs = append(recs, twoway.Record{ID: l.Google, Deleted: true})
 			}
 		}
@@ -782,6 +803,12 @@ func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, int, string, er
 		// Not in the synced scope's listing: deleted, or out of the scope.
 		c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, l.CRM)
 		switch {
+		case (failure.Is(err, failure.NotFound) || (err == nil && c.Deleted)) && p.wasPaused[l.Google]:
+			// Deleted while its pair did not sync: the Google contact
+			// stays, remembered as alone.
+			p.retired[l.Google] = true
+			l.Left = store.LeftAlone
+			p.aloneNow = append(p.aloneNow, l)
 		case failure.Is(err, failure.NotFound) || (err == nil && c.Deleted):
 			recs = append(recs, twoway.Record{ID: l.CRM, Deleted: true})
 		case err != nil:

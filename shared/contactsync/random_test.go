@@ -17,8 +17,11 @@ import (
 	"github.com/crmsync/crmsync/shared/store"
 )
 
-// The label a user may choose in the randomized run.
-const randomLabel = "Clients"
+// The label and the set a user may choose in the randomized run.
+const (
+	randomLabel = "Clients"
+	randomSet   = "Newsletter"
+)
 
 // randomRun is one seed's run: three users sharing one CRM, random edits
 // on both sides between rounds, option changes between rounds, every
@@ -32,8 +35,11 @@ type randomRun struct {
 	rng  *rand.Rand
 	next int // numbers fresh addresses and names
 	// gone are addresses somebody deleted or changed away this round: they
-	// may vanish everywhere.
-	gone map[string]bool
+	// may vanish everywhere. changedAway are addresses the CRM changed
+	// away in any round: a paused pair takes the change when it syncs
+	// again, rounds later.
+	gone        map[string]bool
+	changedAway map[string]bool
 	// touched are addresses edited in the CRM this round: a user adding
 	// such a person in Google at the same moment makes a duplicate of
 	// their own, which the product reports but cannot undo.
@@ -53,7 +59,7 @@ func TestRandomizedTwoWayConvergence(t *testing.T) {
 		t.Skip("a randomized run of many passes")
 	}
 	seeded.Run(t, 6, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
-		r := &randomRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}}
+		r := &randomRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}, changedAway: map[string]bool{}}
 		r.run(6)
 	})
 }
@@ -72,9 +78,13 @@ func (r *randomRun) name() string {
 
 func (r *randomRun) run(rounds int) {
 	users := []string{"ann@firm.test", "bob@firm.test", "cat@firm.test"}
-	var seed refcrm.Dataset
-	for range 4 {
-		seed.Contacts = append(seed.Contacts, refcrm.ImportContact{Key: r.fresh(), FirstName: r.name(), LastName: "Seed", Emails: []string{fmt.Sprintf("p%d@r.test", r.next-1)}})
+	seed := refcrm.Dataset{Sets: []string{randomSet}}
+	for i := range 4 {
+		c := refcrm.ImportContact{Key: r.fresh(), FirstName: r.name(), LastName: "Seed", Emails: []string{fmt.Sprintf("p%d@r.test", r.next-1)}}
+		if i%2 == 0 {
+			c.Sets = []string{randomSet}
+		}
+		seed.Contacts = append(seed.Contacts, c)
 	}
 	r.f = newFirm(r.t, users, store.ContactsSetup{Direction: "both", OnGoogleDelete: "delete"}, seed)
 	r.f.engine.Log = slog.New(slog.NewTextHandler(&r.story.Trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -145,13 +155,17 @@ func (r *randomRun) setOption(u string, change func(*store.ContactsSetup)) {
 // changeOptions changes one user's direction, deletion mode or label.
 func (r *randomRun) changeOptions() {
 	u := r.f.users[r.rng.IntN(len(r.f.users))]
-	switch r.rng.IntN(3) {
+	switch r.rng.IntN(4) {
 	case 0:
 		d := []string{"both", "google-to-crm", "crm-to-google"}[r.rng.IntN(3)]
 		r.logf("options: %s syncs %s", u, d)
 		r.setOption(u, func(c *store.ContactsSetup) { c.Direction = d })
 	case 1:
-		m := []string{"delete", "keep"}[r.rng.IntN(2)]
+		modes := []string{"delete", "keep"}
+		if r.setup(u).SetID != "" {
+			modes = append(modes, "remove-from-set")
+		}
+		m := modes[r.rng.IntN(len(modes))]
 		r.logf("options: %s's Google deletions: %s", u, m)
 		r.setOption(u, func(c *store.ContactsSetup) { c.OnGoogleDelete = m })
 	case 2:
@@ -161,6 +175,18 @@ func (r *randomRun) changeOptions() {
 		}
 		r.logf("options: %s's label %q", u, g)
 		r.setOption(u, func(c *store.ContactsSetup) { c.Group = g })
+	case 3:
+		set := ""
+		if r.setup(u).SetID == "" {
+			set = r.f.ids.Sets[randomSet]
+		}
+		r.logf("options: %s syncs the set %q", u, set)
+		r.setOption(u, func(c *store.ContactsSetup) {
+			c.SetID = set
+			if set == "" && c.OnGoogleDelete == "remove-from-set" {
+				c.OnGoogleDelete = "delete"
+			}
+		})
 	}
 }
 
@@ -186,6 +212,16 @@ func (r *randomRun) edited(user, from, a string) {
 			r.keptApart[u][a] = true
 		}
 	}
+}
+
+// hasPerson says whether a user's Google contact is paired with the CRM
+// contact crmID, synced or paused.
+func (r *randomRun) hasPerson(u, crmID string) bool {
+	links, err := r.f.st.Links("contacts").List(r.f.ctx, u)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return slices.ContainsFunc(links, func(l store.Link) bool { return l.CRM == crmID && l.Left != store.LeftAlone })
 }
 
 // linkedCRMAddresses are the addresses of the CRM contact a user's Google
@@ -267,9 +303,15 @@ func (r *randomRun) edit() {
 	case op == 0: // a new Google contact, fresh or another user's person
 		addr := r.fresh()
 		if cs := r.crmLive(); len(cs) > 0 && r.rng.IntN(2) == 0 {
-			addr = strings.ToLower(cs[r.rng.IntN(len(cs))].Emails[0])
-			if r.touched[addr] {
-				return
+			c := cs[r.rng.IntN(len(cs))]
+			addr = strings.ToLower(c.Emails[0])
+			if r.touched[addr] || r.hasPerson(u, c.ID) {
+				return // the user has this person already (perhaps under an older address)
+			}
+			if set := r.setup(u).SetID; set != "" && !slices.Contains(c.Sets, set) {
+				// The person is a CRM contact outside the user's set: the
+				// Google contact is not copied (it would duplicate them).
+				r.keptApart[u][addr] = true
 			}
 		}
 		if slices.ContainsFunc(ps, func(p person) bool { return p.addr == addr }) {
@@ -300,8 +342,11 @@ func (r *randomRun) edit() {
 		if _, err := f.ppl[u].People.DeleteContact(p.p.ResourceName).Do(); err != nil {
 			r.t.Fatal(err)
 		}
-		if r.setup(u).OnGoogleDelete == "keep" || !r.flows(u, "google") {
+		if m := r.setup(u).OnGoogleDelete; m == "keep" || m == "remove-from-set" || !r.flows(u, "google") {
 			r.keptApart[u][p.addr] = true
+			for _, a := range r.linkedCRMAddresses(u, p.p.ResourceName) {
+				r.keptApart[u][a] = true // the same person, whatever the CRM calls them now
+			}
 		} else {
 			r.deleted(p.addr)
 			// The same person in the CRM, whose address may have changed
@@ -314,7 +359,11 @@ func (r *randomRun) edit() {
 		addr := r.fresh()
 		name := r.name()
 		r.logf("crm: create %s %s", name, addr)
-		if _, err := f.crm.CreateContact(f.ctx, crm.Write{}, crm.Contact{Type: crm.TypeContact, FirstName: name, LastName: "Crm", Emails: []string{addr}}); err != nil {
+		c := crm.Contact{Type: crm.TypeContact, FirstName: name, LastName: "Crm", Emails: []string{addr}}
+		if r.rng.IntN(2) == 0 {
+			c.Sets = []string{f.ids.Sets[randomSet]}
+		}
+		if _, err := f.crm.CreateContact(f.ctx, crm.Write{}, c); err != nil {
 			r.t.Fatal(err)
 		}
 		r.edited("", "crm", addr)
@@ -353,6 +402,7 @@ func (r *randomRun) edit() {
 			r.t.Fatal(err)
 		}
 		r.deleted(old)
+		r.changedAway[old] = true
 		r.edited("", "crm", c.Emails[0])
 		for _, u := range f.users {
 			if r.keptApart[u][old] || !r.flows(u, "crm") {
@@ -386,7 +436,7 @@ func (r *randomRun) checkNothingLost(before map[string]map[string]bool) {
 	after := r.snapshot()
 	for where, addrs := range before {
 		for a := range addrs {
-			if !after[where][a] && !r.gone[a] && !(where != "crm" && r.keptApart[where][a]) {
+			if !after[where][a] && !r.gone[a] && !r.changedAway[a] && !(where != "crm" && r.keptApart[where][a]) {
 				r.t.Errorf("%s lost %s, which nobody deleted", where, a)
 			}
 		}
@@ -425,8 +475,8 @@ func (r *randomRun) checkAgreement(what string) {
 		}
 		google := r.f.googleOf(u)
 		for a, c := range crmBy {
-			if r.keptApart[u][a] {
-				continue
+			if r.keptApart[u][a] || (s.SetID != "" && !slices.Contains(c.Sets, s.SetID)) {
+				continue // kept apart, or outside the synced set
 			}
 			ps := google[a]
 			if len(ps) != 1 {
@@ -437,9 +487,22 @@ func (r *randomRun) checkAgreement(what string) {
 				r.t.Errorf("%s: %s's copy of %s is %q %q, the CRM has %q %q", what, u, a, n.GivenName, n.FamilyName, c.FirstName, c.LastName)
 			}
 		}
+		links, err := r.f.st.Links("contacts").List(r.f.ctx, u)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		notSyncing := map[string]bool{} // paused pairs, and contacts kept alone
+		for _, l := range links {
+			if l.Left != "" {
+				notSyncing[l.Google] = true
+			}
+		}
 		for a, ps := range google {
 			if s.Group != "" && !labeled(ps[0]) {
 				continue // outside the synced label
+			}
+			if notSyncing[ps[0].ResourceName] {
+				continue // its pair is paused (one side left its scope): both keep their own
 			}
 			if _, ok := crmBy[a]; !ok && !r.keptApart[u][a] {
 				r.t.Errorf("%s: %s's Google contact %s is not in the CRM", what, u, a)

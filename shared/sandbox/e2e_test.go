@@ -133,7 +133,15 @@ func TestSandboxEndToEndAYearAhead(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CRMSYNC_CLOCK_OFFSET="+aYearAhead)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestSandboxEndToEnd ")) {
-		t.Fatalf("the end-to-end path a year ahead (CRMSYNC_CLOCK_OFFSET=%s) failed: %v\n%s", aYearAhead, err, tail(out, 12000))
+		// The child's own failures first (its log lines can bury them).
+		var failures []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "--- FAIL") || (strings.Contains(line, "_test.go:") && !strings.Contains(line, `{"time"`)) {
+				failures = append(failures, line)
+			}
+		}
+		t.Fatalf("the end-to-end path a year ahead (CRMSYNC_CLOCK_OFFSET=%s) failed: %v\n%s\n\nthe end of its output:\n%s", aYearAhead, err,
+			strings.Join(failures, "\n"), tail(out, 6000))
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.Contains(line, "--- ") {

@@ -92,12 +92,23 @@ func (r *Links) Apply(ctx context.Context, userID string, puts, drops []Link) er
 		l   Link
 		put bool
 	}
+	// One write per document: a put replaces a drop of the same link, and
+	// of two puts the later wins (a batch may not write a document twice).
 	var ws []write
+	at := map[string]int{}
+	add := func(w write) {
+		if i, ok := at[w.l.Google]; ok {
+			ws[i] = w
+			return
+		}
+		at[w.l.Google] = len(ws)
+		ws = append(ws, w)
+	}
 	for _, l := range drops {
-		ws = append(ws, write{l, false})
+		add(write{l, false})
 	}
 	for _, l := range puts {
-		ws = append(ws, write{l, true})
+		add(write{l, true})
 	}
 	for start := 0; start < len(ws); start += 400 {
 		bw := r.s.fs.BulkWriter(ctx)

@@ -536,3 +536,33 @@ func TestAddressClaims(t *testing.T) {
 		t.Errorf("no addresses: %v", err)
 	}
 }
+
+// A pass's bookkeeping may name one link twice (dropped and put back, or
+// put twice): Apply writes each link once, the later write winning,
+// instead of failing the whole batch (a BulkWriter refuses a second write
+// to one document, and the pass would fail on every retry).
+func TestLinksApplyWritesEachLinkOnce(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	links := st.Links("contacts")
+	a := store.Link{Google: "people/a", CRM: "c-a", GoogleVersion: "1"}
+	if err := links.Apply(ctx, "ann@firm.test", []store.Link{a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a2, b1, b2 := a, store.Link{Google: "people/b", CRM: "c-b", GoogleVersion: "1"}, store.Link{Google: "people/b", CRM: "c-b", GoogleVersion: "2"}
+	a2.Left = store.LeftAlone
+	if err := links.Apply(ctx, "ann@firm.test", []store.Link{a2, b1, b2}, []store.Link{a}); err != nil {
+		t.Fatalf("a link dropped and put, and one put twice: %v", err)
+	}
+	got, err := links.List(ctx, "ann@firm.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]store.Link{}
+	for _, l := range got {
+		byID[l.Google] = l
+	}
+	if len(got) != 2 || byID["people/a"].Left != store.LeftAlone || byID["people/b"].GoogleVersion != "2" {
+		t.Errorf("links after Apply: %+v", got)
+	}
+}
