@@ -40,8 +40,8 @@
 // with increasing, non-contiguous ids, messageAdded/messageDeleted/
 // labelAdded/labelRemoved records, historyTypes, labelId, pages of ≤500 and
 // 404 for a startHistoryId older than the retained history; watch (label
-// filter include/exclude, 7-day expiration, a notification right after
-// watch) and stop. While a watch is live, each matching change publishes
+// filter include/exclude, 7-day expiration; no notification for the watch
+// itself, only for changes after it) and stop. While a watch is live, each matching change publishes
 // {"emailAddress","historyId"} to the topic through Options.Publisher, at
 // most once per NotifyInterval per user; changes in between coalesce into
 // one notification with the latest history id (the history itself is never

@@ -723,10 +723,9 @@ func gmailWatch(c *call) (any, error) {
 	}
 	exp := c.s.opts.Clock.Now().Add(watchLifetime)
 	mb.watch = &watchState{topic: req.TopicName, labelIDs: slices.Clone(req.LabelIDs), exclude: behavior == "exclude", expiration: exp}
-	if c.s.opts.Publisher != nil {
-		mb.lastNotify = time.Now()
-		mb.publish(req.TopicName, mb.historyID)
-	}
+	// No notification now: Gmail notifies of mailbox changes after the
+	// watch (the push guide); the watch's answer carries the historyId to
+	// start from.
 	return map[string]any{"historyId": strconv.FormatUint(mb.historyID, 10), "expiration": strconv.FormatInt(exp.UnixMilli(), 10)}, nil
 }
 

@@ -96,6 +96,7 @@ func TestRefusedNotificationsAreCounted(t *testing.T) {
 	if _, err := svc.Users.Watch("me", &gmail.WatchRequest{TopicName: "projects/p/topics/missing"}).Do(); err != nil {
 		t.Fatal(err)
 	}
+	insert(t, svc, "Subject: a change\n\nx", "INBOX") // the watch notifies of changes
 	<-pub.calls
 	deadline := time.Now().Add(5 * time.Second)
 	for f.PublishErrors() != 1 && time.Now().Before(deadline) {
