@@ -85,6 +85,23 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 	var once sync.Once
 	var flow *connect.Flow
 	var flowErr error
+	// The delegation's signer (an IAM Credentials client, or the parsed
+	// key) is made once it works, not for every client of every pass; a
+	// failure is tried again on the next call.
+	var mu sync.Mutex
+	var delegated workspace.TokenSourceFunc
+	delegation := func(ctx context.Context) (workspace.TokenSourceFunc, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if delegated != nil {
+			return delegated, nil
+		}
+		d, err := Delegation(ctx, env)
+		if err == nil {
+			delegated = d
+		}
+		return d, err
+	}
 	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
 		const op = "wiring: Google tokens"
 		u, err := env.Store.Users().Get(ctx, email)
@@ -97,7 +114,7 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 		}
 		switch t.AuthMode {
 		case store.AuthDelegation:
-			tokens, err := Delegation(ctx, env)
+			tokens, err := delegation(ctx)
 			if err != nil {
 				return nil, err
 			}

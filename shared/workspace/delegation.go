@@ -92,15 +92,15 @@ func (d *Delegation) TokenSource(ctx context.Context, email string, scopes []str
 // account whose JSON key this is. tokenURL, when set, replaces the key's
 // token endpoint (the fake's, in tests); clk nil means the real clock.
 func Delegated(keyJSON []byte, tokenURL string, clk clock.Clock) TokenSourceFunc {
+	s, err := NewKeySigner(keyJSON) // once, not for every user's client
+	if err != nil {
+		return func(context.Context, string, []string) (oauth2.TokenSource, error) { return nil, err }
+	}
+	if tokenURL == "" {
+		tokenURL = s.TokenURL
+	}
+	d := &Delegation{Signer: s, TokenURL: tokenURL, Clock: clk}
 	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
-		s, err := NewKeySigner(keyJSON)
-		if err != nil {
-			return nil, err
-		}
-		if tokenURL == "" {
-			tokenURL = s.TokenURL
-		}
-		d := &Delegation{Signer: s, TokenURL: tokenURL, Clock: clk}
 		return d.TokenSource(ctx, email, scopes), nil
 	}
 }
