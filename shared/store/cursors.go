@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"net/url"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -97,31 +96,39 @@ func (r *Cursors) Advance(ctx context.Context, userID string, from Cursor, value
 }
 
 // ResetAll empties every cursor of a user (the next passes read from the
-// start). Each reset is an Advance, so a pass that read a cursor before
-// cannot store its older position over the reset.
+// start). Each reset moves the cursor's Seq on, so a pass that read a cursor
+// before cannot store its older position over the reset; a pass that moves a
+// cursor while the reset runs does not make the reset fail, it is reset too.
 func (r *Cursors) ResetAll(ctx context.Context, userID string) error {
 	const op = "store: cursor reset"
 	uid, err := UserID(userID)
 	if err != nil {
 		return err
 	}
-	snaps, err := r.s.fs.Collection("users").Doc(uid).Collection("cursors").Documents(ctx).GetAll()
+	refs, err := r.s.fs.Collection("users").Doc(uid).Collection("cursors").DocumentRefs(ctx).GetAll()
 	if err != nil {
 		return classify(op, err)
 	}
-	for _, snap := range snaps {
-		var c Cursor
-		if err := snap.DataTo(&c); err != nil {
-			return failure.E(op, failure.Permanent, err)
-		}
-		if c.Value == "" {
-			continue
-		}
-		if c.Name, err = url.PathUnescape(snap.Ref.ID); err != nil {
-			c.Name = snap.Ref.ID
-		}
-		if _, err := r.Advance(ctx, uid, c, ""); err != nil {
-			return err
+	for _, ref := range refs {
+		err := r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			snap, err := tx.Get(ref)
+			if isNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return classify(op, err)
+			}
+			var c Cursor
+			if err := snap.DataTo(&c); err != nil {
+				return failure.E(op, failure.Permanent, err)
+			}
+			if c.Value == "" {
+				return nil
+			}
+			return tx.Set(ref, Cursor{Value: "", Seq: c.Seq + 1, UpdatedAt: r.s.now()})
+		})
+		if err != nil {
+			return classify(op, err)
 		}
 	}
 	return nil

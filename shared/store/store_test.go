@@ -206,6 +206,67 @@ func TestCursorsOnlyMoveForward(t *testing.T) {
 	}
 }
 
+// A reset while passes keep moving the cursors: the reset never fails for
+// it, and a pass that read a cursor before the reset cannot store over it.
+func TestCursorsResetAllWhilePassesRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cursors := storetest.New(t, clock.NewFake(start)).Cursors()
+	const user = "ann@acme.test"
+	names := []string{"gmail/history", "people/sync", "calendar/primary"}
+	for _, n := range names {
+		if _, err := cursors.Advance(ctx, user, store.Cursor{Name: n}, "1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale, _ := cursors.Get(ctx, user, "gmail/history")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 2; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := cursors.Get(ctx, user, n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := cursors.Advance(ctx, user, c, fmt.Sprint(i)); err != nil && !failure.Is(err, failure.Conflict) {
+					t.Error(err)
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	for range 3 {
+		if err := cursors.ResetAll(ctx, user); err != nil {
+			t.Errorf("ResetAll while passes run: %v", err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+
+	if err := cursors.ResetAll(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if c, _ := cursors.Get(ctx, user, n); c.Value != "" {
+			t.Errorf("%s after reset = %q", n, c.Value)
+		}
+	}
+	if _, err := cursors.Advance(ctx, user, stale, "0"); !failure.Is(err, failure.Conflict) {
+		t.Errorf("a pass that read before the reset stored over it: %v", err)
+	}
+}
+
 // Goroutines racing for one user's lease: exactly one holds it at a time.
 func TestLeaseRace(t *testing.T) {
 	t.Parallel()
