@@ -10,8 +10,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -332,16 +334,17 @@ func TestPlanSecurity(t *testing.T) {
 		}
 	})
 
-	t.Run("endpoints behind Cloud Run's invoker check take its signature-removed tokens, public ones do not", func(t *testing.T) {
-		public := map[string]bool{}
-		for _, r := range ofType(rs, "google_cloud_run_service_iam_member") {
-			// Keyed "function/member"; the service name is known only
-			// after apply.
-			if r.Values["member"] == "allUsers" {
-				fn, _, _ := strings.Cut(fmt.Sprint(r.Index), "/")
-				public[fn] = true
-			}
+	// The functions that take unauthenticated callers: Cloud Run's invoker
+	// check is turned off for them after each deployment (there is no
+	// allUsers binding anywhere).
+	public := map[string]bool{}
+	for _, r := range ofType(rs, "terraform_data") {
+		if strings.Contains(r.Address, "invoker_check_disabled") {
+			public[fmt.Sprint(r.Index)] = true
 		}
+	}
+
+	t.Run("endpoints behind Cloud Run's invoker check take its signature-removed tokens, public ones do not", func(t *testing.T) {
 		for _, r := range ofType(rs, "google_cloudfunctions2_function") {
 			name := r.Values["name"].(string)
 			env := first(r.Values["service_config"])["environment_variables"].(map[string]any)
@@ -354,7 +357,7 @@ func TestPlanSecurity(t *testing.T) {
 			}
 		}
 		if !public["crmsync-web"] {
-			t.Errorf("the invoker bindings are not keyed by function (public: %v); this check would prove nothing", public)
+			t.Errorf("the public functions are not keyed by function (public: %v); this check would prove nothing", public)
 		}
 	})
 
@@ -410,22 +413,131 @@ func TestPlanSecurity(t *testing.T) {
 		}
 	})
 
-	t.Run("invokers: the browser and Google's webhook are public, pushes and ticks authenticated", func(t *testing.T) {
+	t.Run("invokers: no allUsers; the browser and Google's webhook pass Cloud Run unchecked, pushes and ticks authenticated", func(t *testing.T) {
+		// Domain-restricted sharing (secure-by-default organizations)
+		// refuses allUsers and allAuthenticatedUsers in any IAM policy.
+		for _, m := range []string{`"allUsers"`, `"allAuthenticatedUsers"`} {
+			if strings.Contains(string(raw), m) {
+				t.Errorf("the plan names %s: a secure-by-default organization refuses the apply", m)
+			}
+		}
+		want := map[string]bool{"crmsync-web": true, "crmsync-calendarpush": true}
+		if !maps.Equal(public, want) {
+			t.Errorf("functions with the invoker check off: %v, want %v", public, want)
+		}
 		byService := map[string][]string{}
 		for _, r := range ofType(rs, "google_cloud_run_service_iam_member") {
-			name := r.Address[strings.Index(r.Address, "[")+2:]
-			name = name[:strings.Index(name, "/")]
+			name, _, _ := strings.Cut(fmt.Sprint(r.Index), "/")
 			byService[name] = append(byService[name], r.Values["member"].(string))
 		}
-		want := map[string]string{"crmsync-web": "allUsers", "crmsync-calendarpush": "allUsers",
-			"crmsync-gmailpush": "crmsync-pubsub-push@", "crmsync-jobs": "crmsync-pubsub-push@", "crmsync-dispatch": "crmsync-scheduler@"}
-		for svc, member := range want {
+		for svc, member := range map[string]string{"crmsync-gmailpush": "crmsync-pubsub-push@",
+			"crmsync-jobs": "crmsync-pubsub-push@", "crmsync-dispatch": "crmsync-scheduler@"} {
 			if len(byService[svc]) != 1 || !strings.Contains(byService[svc][0], member) {
 				t.Errorf("%s invokers %v, want only %s", svc, byService[svc], member)
 			}
 		}
-		if len(byService["crmsync-health"]) != 0 {
-			t.Errorf("Health is invokable by %v", byService["crmsync-health"])
+		for _, svc := range []string{"crmsync-health", "crmsync-web", "crmsync-calendarpush"} {
+			if len(byService[svc]) != 0 {
+				t.Errorf("%s has invoker bindings %v", svc, byService[svc])
+			}
+		}
+
+		// The change itself: gcloud's --no-invoker-iam-check on the
+		// function's service (named after the function), run by the
+		// resource's local-exec, and made again whenever the function
+		// changes (its triggers are known only after the deployment).
+		for _, r := range ofType(rs, "terraform_data") {
+			if !strings.Contains(r.Address, "invoker_check_disabled") {
+				continue
+			}
+			want := fmt.Sprintf("gcloud run services update %s --project=acme-crm-sync --region=us-east1 --no-invoker-iam-check --quiet", r.Index)
+			if r.Values["input"] != want {
+				t.Errorf("%s runs %q, want %q", r.Address, r.Values["input"], want)
+			}
+		}
+		var changes struct {
+			ResourceChanges []struct {
+				Address string `json:"address"`
+				Change  struct {
+					AfterUnknown map[string]any `json:"after_unknown"`
+				} `json:"change"`
+			} `json:"resource_changes"`
+		}
+		if err := json.Unmarshal(raw, &changes); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range changes.ResourceChanges {
+			trig, _ := c.Change.AfterUnknown["triggers_replace"].(map[string]any)
+			if strings.Contains(c.Address, "invoker_check_disabled") && trig["update_time"] != true {
+				t.Errorf("%s: it is not triggered by the function's update_time, so a redeployment would not run it again", c.Address)
+			}
+		}
+		cfg := string(configuration(t, raw))
+		if !strings.Contains(cfg, `"provisioners":[{"type":"local-exec","expressions":{"command":{"references":["self.input","self"]}}}]`) {
+			t.Error("the invoker-check resource does not run its input with local-exec")
+		}
+	})
+
+	t.Run("ingress: what only Pub/Sub and Cloud Scheduler call is internal", func(t *testing.T) {
+		for _, r := range ofType(rs, "google_cloudfunctions2_function") {
+			name := r.Values["name"].(string)
+			got := first(r.Values["service_config"])["ingress_settings"]
+			want := "ALLOW_ALL"
+			if name == "crmsync-gmailpush" || name == "crmsync-jobs" || name == "crmsync-dispatch" {
+				want = "ALLOW_INTERNAL_ONLY"
+			}
+			if got != want {
+				t.Errorf("%s ingress %v, want %s", name, got, want)
+			}
+		}
+	})
+
+	t.Run("functions are built by their own build account into the product's repository", func(t *testing.T) {
+		fns := ofType(rs, "google_cloudfunctions2_function")
+		cfg := string(configuration(t, raw))
+		for _, ref := range []string{`"module.iam.build_service_account"`, `"var.build_service_account"`, `"module.platform.docker_repository"`, `"var.docker_repository"`} {
+			if !strings.Contains(cfg, ref) {
+				t.Errorf("the configuration does not pass %s on to the functions' build", ref)
+			}
+		}
+		for _, r := range fns {
+			if first(r.Values["build_config"])["runtime"] != "go126" {
+				t.Errorf("%s runtime %v", r.Values["name"], first(r.Values["build_config"])["runtime"])
+			}
+		}
+		var build []string
+		for _, r := range rs {
+			if m, _ := r.Values["member"].(string); strings.HasSuffix(r.Type, "_iam_member") && strings.HasPrefix(m, "serviceAccount:crmsync-build@") {
+				build = append(build, r.Type+" "+fmt.Sprint(r.Values["role"]))
+			}
+		}
+		slices.Sort(build)
+		want := []string{"google_artifact_registry_repository_iam_member roles/artifactregistry.writer",
+			"google_project_iam_member roles/logging.logWriter", "google_storage_bucket_iam_member roles/storage.objectAdmin"}
+		if !slices.Equal(build, want) {
+			t.Errorf("the build account holds %v, want %v (each on its one resource)", build, want)
+		}
+		if repos := ofType(rs, "google_artifact_registry_repository"); len(repos) != 1 || repos[0].Values["format"] != "DOCKER" {
+			t.Errorf("image repositories: %+v", repos)
+		}
+	})
+
+	t.Run("versions are pinned and locked", func(t *testing.T) {
+		versions, err := os.ReadFile("envs/example/versions.tf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lock, err := os.ReadFile("envs/example/.terraform.lock.hcl")
+		if err != nil {
+			t.Fatalf("no committed lock file: %v", err)
+		}
+		pin := regexp.MustCompile(`(?m)^\s*version\s*=\s*"(\d+\.\d+\.\d+)"`).FindSubmatch(versions)
+		if pin == nil {
+			t.Fatalf("the example environment does not pin the provider to one version:\n%s", versions)
+		}
+		if !strings.Contains(string(lock), `provider "registry.terraform.io/hashicorp/google"`) ||
+			!strings.Contains(string(lock), `version     = "`+string(pin[1])+`"`) {
+			t.Errorf("the lock file does not record google %s:\n%s", pin[1], lock)
 		}
 	})
 

@@ -42,41 +42,42 @@ locals {
   functions = merge({
     "crmsync-web" = {
       folder = "web", entry_point = "Web", memory = "512Mi", cpu = "1", timeout_seconds = 60, max_instances = 10, concurrency = 40,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = true, env = local.engine_env, invokers = ["allUsers"]
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = true, env = local.engine_env, invokers = [], public = true, ingress = "ALLOW_ALL"
     }
     "crmsync-gmailpush" = {
       folder = "gmailpush", entry_point = "GmailPush", memory = "1Gi", cpu = "1", timeout_seconds = 300, max_instances = 50, concurrency = 8,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"],
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"], public = false, ingress = "ALLOW_INTERNAL_ONLY",
       env    = merge(local.engine_env, { OIDC_AUDIENCES = local.gmailpush_url, OIDC_INVOKERS = local.push_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-jobs" = {
       folder = "jobs", entry_point = "Jobs", memory = "1Gi", cpu = "1", timeout_seconds = 600, max_instances = 50, concurrency = 4,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"],
+      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"], public = false, ingress = "ALLOW_INTERNAL_ONLY",
       env    = merge(local.engine_env, { OIDC_AUDIENCES = local.jobs_url, OIDC_INVOKERS = local.push_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-dispatch" = {
       folder = "dispatch", entry_point = "Dispatch", memory = "256Mi", cpu = "1", timeout_seconds = 120, max_instances = 2, concurrency = 1,
-      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, invokers = ["scheduler"],
+      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, invokers = ["scheduler"], public = false, ingress = "ALLOW_INTERNAL_ONLY",
       env    = merge(local.common_env, { OIDC_AUDIENCES = local.dispatch_url, OIDC_INVOKERS = local.scheduler_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-calendarpush" = {
       folder = "calendarpush", entry_point = "CalendarPush", memory = "256Mi", cpu = "1", timeout_seconds = 30, max_instances = 10, concurrency = 40,
-      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, env = local.common_env, invokers = ["allUsers"]
+      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, env = local.common_env, invokers = [], public = true, ingress = "ALLOW_ALL"
     }
     "crmsync-health" = {
       folder = "health", entry_point = "Health", memory = "256Mi", cpu = "1", timeout_seconds = 10, max_instances = 2, concurrency = 80,
-      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = false, env = local.common_env, invokers = []
+      roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = false, env = local.common_env, invokers = [], public = false, ingress = "ALLOW_ALL"
     }
     }, var.deploy_reference_crm ? {
     "crmsync-crmapi" = {
       folder = "crmapi", entry_point = "CRMAPI", memory = "512Mi", cpu = "1", timeout_seconds = 60, max_instances = 10, concurrency = 40,
-      roles  = ["roles/datastore.user"], secrets = ["crm-api-key"], publishes_jobs = false, env = local.common_env, invokers = ["allUsers"]
+      roles  = ["roles/datastore.user"], secrets = ["crm-api-key"], publishes_jobs = false, env = local.common_env, invokers = [], public = true, ingress = "ALLOW_ALL"
     }
   } : {})
 
-  # Invoker names above, as IAM members.
+  # Invoker names above, as IAM members. Public functions have no invoker
+  # binding: Cloud Run's invoker check is off for them (see the functions
+  # module), and they check their callers themselves.
   invoker_members = {
-    allUsers  = "allUsers"
     push      = "serviceAccount:${module.iam.pubsub_push_email}"
     scheduler = "serviceAccount:${module.iam.scheduler_email}"
   }
@@ -98,6 +99,9 @@ module "iam" {
   } }
   secret_ids         = module.platform.secret_ids
   delegation_signers = ["web", "gmailpush", "jobs"]
+  region             = var.region
+  sources_bucket     = module.platform.sources_bucket
+  docker_repository  = module.platform.docker_repository_name
   # Service accounts and bindings are made once the IAM and Resource
   # Manager APIs are on.
   depends_on = [module.platform]
@@ -108,6 +112,9 @@ module "functions" {
   project_id = var.project_id
   region     = var.region
   bucket     = module.platform.sources_bucket
+  # Built as the build account into the product's image repository.
+  build_service_account = module.iam.build_service_account
+  docker_repository     = module.platform.docker_repository
   functions = { for k, f in local.functions : k => {
     entry_point     = f.entry_point
     source_zip      = "${var.sources_dir}/${f.folder}.zip"
@@ -119,7 +126,10 @@ module "functions" {
     concurrency     = f.concurrency
     env             = f.env
     invokers        = [for i in f.invokers : local.invoker_members[i]]
+    public          = f.public
+    ingress         = f.ingress
   } }
+
   # A function starts once the topics it publishes to, and its grants on
   # them, exist.
   depends_on = [module.platform, module.pubsub]

@@ -1,5 +1,18 @@
 # Cloud Functions gen2, one per function of functions/, each from its
-# staged source tree and running as its own service account.
+# staged source tree, built by the build service account into the
+# product's own Artifact Registry repository, and running as its own
+# service account.
+#
+# No function is opened with an allUsers binding: organizations with
+# Google's secure-by-default policies refuse it (domain-restricted
+# sharing). A function that must take unauthenticated callers (the
+# browser-facing Web function, Google Calendar's webhook, the reference
+# CRM's API) has Cloud Run's invoker IAM check disabled on its service
+# instead, the supported way under that policy
+# (https://cloud.google.com/run/docs/authenticating/public), and checks its
+# callers itself (session and CSRF, channel token, API key). The Cloud
+# Functions API has no field for it, so a gcloud call makes the change
+# after each deployment of such a function.
 
 locals {
   invoker_bindings = merge([for name, f in var.functions : {
@@ -24,8 +37,10 @@ resource "google_cloudfunctions2_function" "function" {
   labels   = { app = "crmsync" }
 
   build_config {
-    runtime     = var.runtime
-    entry_point = each.value.entry_point
+    runtime           = var.runtime
+    entry_point       = each.value.entry_point
+    service_account   = var.build_service_account
+    docker_repository = var.docker_repository
     source {
       storage_source {
         bucket = var.bucket
@@ -42,7 +57,7 @@ resource "google_cloudfunctions2_function" "function" {
     max_instance_count               = each.value.max_instances
     min_instance_count               = 0
     max_instance_request_concurrency = each.value.concurrency
-    ingress_settings                 = "ALLOW_ALL"
+    ingress_settings                 = each.value.ingress
     all_traffic_on_latest_revision   = true
     environment_variables            = each.value.env
   }
@@ -55,4 +70,24 @@ resource "google_cloud_run_service_iam_member" "invoker" {
   service  = google_cloudfunctions2_function.function[each.value.function].service_config[0].service
   role     = "roles/run.invoker"
   member   = each.value.member
+}
+
+# The invoker check off for the public functions, after every deployment
+# of them (update_time changes with each): gcloud run services update
+# --no-invoker-iam-check on the function's service, which Cloud Functions
+# names after the function. Needs gcloud where Terraform runs (Cloud
+# Shell, or the pipeline's image) and roles/run.admin for the deployer.
+resource "terraform_data" "invoker_check_disabled" {
+  for_each = { for name, f in var.functions : name => f if f.public }
+  input = join(" ", [
+    "gcloud", "run", "services", "update", each.key,
+    "--project=${var.project_id}", "--region=${var.region}", "--no-invoker-iam-check", "--quiet",
+  ])
+  triggers_replace = {
+    service     = google_cloudfunctions2_function.function[each.key].service_config[0].service
+    update_time = google_cloudfunctions2_function.function[each.key].update_time
+  }
+  provisioner "local-exec" {
+    command = self.input
+  }
 }

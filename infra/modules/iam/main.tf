@@ -3,7 +3,9 @@
 # topic is granted on the topic, by the pubsub module). Plus the identities of Pub/Sub push and Cloud Scheduler (they
 # sign the OIDC tokens the functions' Cloud Run services check), and the
 # delegation service account (domain-wide delegation for the system sender
-# and office-level impersonation; keyless, see delegation_signer).
+# and office-level impersonation; keyless, see delegation_signer), and the
+# build service account Cloud Build builds the functions as (new projects
+# leave Cloud Build's default account without these rights).
 
 locals {
   role_bindings = merge([for name, f in var.functions : {
@@ -63,4 +65,35 @@ resource "google_service_account_iam_member" "delegation_signer" {
   service_account_id = google_service_account.delegation.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = "serviceAccount:${google_service_account.function[each.key].email}"
+}
+
+# Cloud Build builds the functions as this account, with the rights Google
+# documents for a custom build service account
+# (https://cloud.google.com/run/docs/configuring/services/build-service-account),
+# each on the one resource it needs: write the build logs, read the staged
+# sources, push to the functions' image repository.
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "crmsync-build"
+  display_name = "crmsync function builds (Cloud Build)"
+}
+
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_sources" {
+  bucket = var.sources_bucket
+  role   = "roles/storage.objectAdmin"
+  member = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_images" {
+  project    = var.project_id
+  location   = var.region
+  repository = var.docker_repository
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.build.email}"
 }

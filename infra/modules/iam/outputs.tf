@@ -22,3 +22,8 @@ output "delegation_email" {
   description = "The delegation service account's e-mail (DELEGATION_SERVICE_ACCOUNT of the functions that act for users)."
   value       = google_service_account.delegation.email
 }
+
+output "build_service_account" {
+  description = "Resource name of the account Cloud Build builds the functions as."
+  value       = google_service_account.build.id
+}

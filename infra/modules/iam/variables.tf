@@ -27,3 +27,18 @@ variable "delegation_signers" {
   type        = list(string)
   default     = []
 }
+
+variable "region" {
+  description = "Region of the image repository."
+  type        = string
+}
+
+variable "sources_bucket" {
+  description = "Bucket of the staged function sources (the build account reads it)."
+  type        = string
+}
+
+variable "docker_repository" {
+  description = "Artifact Registry repository ID of the functions' images (the build account writes it)."
+  type        = string
+}

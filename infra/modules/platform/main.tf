@@ -1,8 +1,9 @@
 # The project's platform: the APIs the product uses, its Firestore
 # database with the composite indexes and TTL policies the store needs,
 # the secrets (created empty: their values are added by
-# scripts/set-secrets.sh, never through Terraform state) and the bucket the
-# functions' staged sources are uploaded to.
+# scripts/set-secrets.sh, never through Terraform state), the bucket the
+# functions' staged sources are uploaded to and the Artifact Registry
+# repository their built images go to.
 
 locals {
   apis = toset([
@@ -171,6 +172,33 @@ resource "google_storage_bucket" "sources" {
     }
     action {
       type = "Delete"
+    }
+  }
+  depends_on = [google_project_service.apis]
+}
+
+# The functions' images. The product's own repository (not Cloud
+# Functions' default gcf-artifacts) so the build service account can be
+# given write access to it alone; old images are cleaned up.
+resource "google_artifact_registry_repository" "functions" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = "crmsync-functions"
+  description   = "Images of the crmsync functions, built from their staged sources."
+  format        = "DOCKER"
+  labels        = { app = "crmsync" }
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 5
+    }
+  }
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "2592000s"
     }
   }
   depends_on = [google_project_service.apis]

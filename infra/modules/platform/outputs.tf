@@ -12,3 +12,13 @@ output "database" {
   description = "The Firestore database name."
   value       = google_firestore_database.main.name
 }
+
+output "docker_repository" {
+  description = "The functions' Artifact Registry repository (projects/P/locations/R/repositories/NAME)."
+  value       = google_artifact_registry_repository.functions.id
+}
+
+output "docker_repository_name" {
+  description = "The functions' Artifact Registry repository ID."
+  value       = google_artifact_registry_repository.functions.repository_id
+}
