@@ -2,7 +2,7 @@
 # scripts/terraform-check.sh: checks infra/ offline: terraform fmt, validate,
 # and a plan of the example environment (-refresh=false, a fake access
 # token) whose JSON the Go test infra/plan_test.go checks for the security
-# properties (OIDC on every push and tick, Gmail's publisher binding, no
+# properties (OIDC on every push and tick, Gmail's publisher binding, no allUsers, internal ingress, the build account, no
 # basic roles, no secret values, content-named sources, TTL policies).
 #
 # The Google provider is built from the Go module proxy (about 5 minutes on
