@@ -29,9 +29,13 @@
 // errors in Google's JSON shape with legacy errors[] and a
 // google.rpc.ErrorInfo detail; quota accounting per user and method with
 // Google's published unit costs and a per-user budget per minute (a token
-// bucket) answering 429 userRateLimitExceeded when spent; fault injection
-// per method (a rate of 429/5xx or a scripted sequence, plus latency),
-// deterministic for a seed; an injectable clock; seeding from Go or JSON.
+// bucket) answering, when spent, 403 usageLimits userRateLimitExceeded
+// "User Rate Limit Exceeded" as Gmail's and Calendar's "Resolve errors"
+// guides document it (or 429 RESOURCE_EXHAUSTED with Retry-After, the other
+// shape Google answers, with Options.QuotaExceededStatus); fault injection
+// per method (a rate of 403/429/5xx or a scripted sequence, plus latency;
+// an injected 403 is the usage-limit 403 rateLimitExceeded), deterministic
+// for a seed; an injectable clock; seeding from Go or JSON.
 //
 // Gmail: getProfile; labels list/get/create/patch/update/delete with the
 // system labels; messages insert/import/send/get (minimal, metadata, full,
@@ -125,7 +129,13 @@
 //     in read masks but not stored, and updates naming them are refused
 //     rather than dropped; phone numbers get no canonicalForm; contact
 //     groups have no sync tokens, update or delete; otherContacts,
-//     searchContacts and the directory are not served. Every People and
+//     searchContacts and the directory are not served. More lenient than
+//     Google: two names or two birthdays on one person are accepted, the
+//     etag is taken only at the person's level (not in metadata.sources),
+//     a memberships update without memberships is accepted, changes reach
+//     sync results after PeopleSyncDelay (default 0; Google documents
+//     minutes), and the first page of a full sync has no quota of its
+//     own. Every People and
 //     Calendar call costs 1 quota unit (Google counts requests per minute).
 //   - Calendar: only the user's own calendars exist (others' answer 404);
 //     a series overlaps timeMin/timeMax when one of its instances does, and
@@ -135,11 +145,14 @@
 //     conferenceData and colours are not interpreted; channel addresses may
 //     be http; a failed push is counted (PushFailures), not retried.
 //   - OAuth: no prompt=none, incremental authorization or user info
-//     endpoint; the consent page lists every user of the fake; JWT
+//     endpoint; the consent page lists every user of the fake and its
+//     Allow grants every requested scope (Google lets the user untick each
+//     non-sign-in scope); JWT
 //     assertions are checked against Options.Clock, so tests that sign with
 //     the real time use clock.Real; id_tokens carry no at_hash.
 //   - Quota: one budget per user and API, a token bucket refilled at the
 //     per-minute rate and holding QuotaBurst's worth of units (default a
 //     minute; a second models Gmail's moving average of 250 units per user
-//     per second); Google's per-project and daily limits are not modelled.
+//     per second); Google's per-project and daily limits (403
+//     dailyLimitExceeded, Gmail's daily sending limit) are not modelled.
 package fakegoogle

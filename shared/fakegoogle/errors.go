@@ -137,7 +137,22 @@ func errInsufficientScopes(service, method string) *apiError {
 	}
 }
 
-func errRateLimited(service, method string, perUser bool) *apiError {
+// errRateLimited is the answer of a user's spent quota. Gmail's and
+// Calendar's "Resolve errors" guides
+// (https://developers.google.com/workspace/gmail/api/guides/handle-errors,
+// https://developers.google.com/workspace/calendar/api/guides/errors)
+// document it as 403 usageLimits userRateLimitExceeded ("User Rate Limit
+// Exceeded"; rateLimitExceeded for the project's limit), in the legacy
+// shape without a status; newer front ends answer 429 RESOURCE_EXHAUSTED
+// "Quota exceeded for quota metric …". code picks which (403 or 429).
+func errRateLimited(service, method string, perUser bool, code int) *apiError {
+	if code == 403 {
+		reason, msg := "rateLimitExceeded", "Rate Limit Exceeded"
+		if perUser {
+			reason, msg = "userRateLimitExceeded", "User Rate Limit Exceeded"
+		}
+		return &apiError{Code: 403, Reason: reason, Domain: "usageLimits", Message: msg}
+	}
 	reason, msg := "rateLimitExceeded", "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service '"+service+"'."
 	if perUser {
 		reason = "userRateLimitExceeded"
@@ -157,6 +172,10 @@ func errRateLimited(service, method string, perUser bool) *apiError {
 // errServer is the error an injected fault answers with.
 func errServer(code int) *apiError {
 	switch code {
+	case 403:
+		// The usage-limit 403 of the "Resolve errors" guides: the
+		// project's rate limit (a 403 that is not a permission problem).
+		return &apiError{Code: 403, Reason: "rateLimitExceeded", Domain: "usageLimits", Message: "Rate Limit Exceeded"}
 	case 429:
 		return &apiError{Code: 429, Status: "RESOURCE_EXHAUSTED", Reason: "rateLimitExceeded", Domain: "usageLimits", Message: "Too many concurrent requests for user.", InfoReason: "RATE_LIMIT_EXCEEDED"}
 	case 500:

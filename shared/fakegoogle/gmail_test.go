@@ -568,8 +568,11 @@ func TestSendDeliversAndThreads(t *testing.T) {
 	apiErr(t, err, 400, "")
 }
 
-// Over the per-user budget: 429 with Google's rate-limit shape; the
-// budget refills with time.
+// Over the per-user budget: Google's rate-limit shape, 403 usageLimits
+// userRateLimitExceeded "User Rate Limit Exceeded" as Gmail's "Resolve
+// errors" guide documents it
+// (https://developers.google.com/workspace/gmail/api/guides/handle-errors);
+// the budget refills with time.
 func TestQuotaBudget(t *testing.T) {
 	clk := clock.NewFake(t0)
 	f := newFake(t, fakegoogle.Options{Clock: clk, QuotaPerUserPerMinute: 100})
@@ -587,9 +590,9 @@ func TestQuotaBudget(t *testing.T) {
 	if ok != 15 {
 		t.Errorf("%d gets of 5 units fit in the 75 left, want 15", ok)
 	}
-	ge := apiErr(t, last, 429, "userRateLimitExceeded")
-	if !strings.Contains(ge.Body, `"domain": "usageLimits"`) && !strings.Contains(ge.Body, `"domain":"usageLimits"`) || ge.Header.Get("Retry-After") == "" {
-		t.Errorf("429 = %+v", ge)
+	ge := apiErr(t, last, 403, "userRateLimitExceeded")
+	if !strings.Contains(ge.Body, `"domain": "usageLimits"`) && !strings.Contains(ge.Body, `"domain":"usageLimits"`) || ge.Message != "User Rate Limit Exceeded" {
+		t.Errorf("403 = %+v", ge)
 	}
 	clk.Advance(30 * time.Second)
 	if _, err := svc.Users.Messages.Get("me", ref.Id).Do(); err != nil {
@@ -605,6 +608,33 @@ func TestQuotaBudget(t *testing.T) {
 	}
 	if got := u["gmail.users.messages.insert"]; got.Units != 25 {
 		t.Errorf("insert usage = %+v", got)
+	}
+}
+
+// The other shape of a spent quota, which newer front ends answer: 429
+// RESOURCE_EXHAUSTED with Retry-After (QuotaExceededStatus 429). And an
+// injected 403 is the project's rate limit of the same guide (403
+// usageLimits rateLimitExceeded), not a permission error.
+func TestRateLimitShapes(t *testing.T) {
+	f := newFake(t, fakegoogle.Options{QuotaPerUserPerMinute: 1, QuotaExceededStatus: 429})
+	svc := gmailFor(t, f, "ann@acme.test")
+	var err error
+	for range 3 {
+		if _, err = svc.Users.GetProfile("me").Do(); err != nil {
+			break
+		}
+	}
+	ge := apiErr(t, err, 429, "userRateLimitExceeded")
+	if ge.Header.Get("Retry-After") == "" || !strings.Contains(ge.Body, "RESOURCE_EXHAUSTED") {
+		t.Errorf("429 = %+v", ge)
+	}
+
+	g := newFake(t, fakegoogle.Options{})
+	g.SetFault("gmail.users.labels.list", &fakegoogle.Fault{Script: []int{403}})
+	_, err = gmailFor(t, g, "ann@acme.test").Users.Labels.List("me").Do()
+	ge = apiErr(t, err, 403, "rateLimitExceeded")
+	if ge.Message != "Rate Limit Exceeded" || !strings.Contains(ge.Body, "usageLimits") {
+		t.Errorf("injected 403 = %+v", ge)
 	}
 }
 

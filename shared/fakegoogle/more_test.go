@@ -135,7 +135,7 @@ func TestQuotaBurst(t *testing.T) {
 	ok := 0
 	for range 300 {
 		if _, err := svc.Users.GetProfile("me").Do(); err != nil {
-			apiErr(t, err, 429, "userRateLimitExceeded")
+			apiErr(t, err, 403, "userRateLimitExceeded")
 			break
 		}
 		ok++

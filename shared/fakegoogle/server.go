@@ -29,6 +29,11 @@ type Options struct {
 	// QuotaPerUserPerMinute is each user's budget of quota units per minute
 	// and API (Gmail's published limit is 15,000). Zero means unlimited.
 	QuotaPerUserPerMinute int
+	// QuotaExceededStatus is how a spent per-user budget answers: 403
+	// usageLimits userRateLimitExceeded, as Gmail's and Calendar's error
+	// guides document (the default), or 429 RESOURCE_EXHAUSTED, as newer
+	// front ends answer. A client must take both as a rate limit.
+	QuotaExceededStatus int
 	// QuotaBurst is how much of the budget can be spent at once: a token
 	// bucket refilled at the per-minute rate holds QuotaBurst's worth of
 	// units. Gmail enforces 250 units per user per second as a moving
@@ -108,6 +113,13 @@ func New(opts Options) *Server {
 	}
 	if opts.AccessTokenLifetime == 0 {
 		opts.AccessTokenLifetime = time.Hour
+	}
+	switch opts.QuotaExceededStatus {
+	case 0:
+		opts.QuotaExceededStatus = 403
+	case 403, 429:
+	default:
+		panic(fmt.Sprintf("fakegoogle: QuotaExceededStatus %d (want 403 or 429)", opts.QuotaExceededStatus))
 	}
 	s := &Server{
 		opts:  opts,
@@ -285,7 +297,7 @@ func (s *Server) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.charge(rt, user.email) {
-		writeAPIError(w, errRateLimited(rt.service, rt.id, true))
+		writeAPIError(w, errRateLimited(rt.service, rt.id, true, s.opts.QuotaExceededStatus))
 		return
 	}
 	c := &call{s: s, w: w, r: r, route: rt, user: user}
