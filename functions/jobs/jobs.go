@@ -58,8 +58,9 @@ func (u unavailablePreviews) Run(context.Context, string, int64) error {
 // Handler serves pushed jobs.
 type Handler struct {
 	Engines jobs.Engines
-	// Lost is told when a job finds the user's Google access gone; the
-	// job is then acknowledged (no retry storm).
+	// Lost is told when a job finds the user's Google access gone, or
+	// blocked by a configuration problem; the job is then acknowledged (no
+	// retry storm: the next scheduled job does the work).
 	Lost mailbox.LostAccess
 	Log  *slog.Logger
 }
@@ -71,7 +72,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		err = jobs.Run(ctx, j, h.Engines)
-		if failure.Is(err, failure.AuthRevoked) && h.Lost != nil {
+		if (failure.Is(err, failure.AuthRevoked) || failure.Is(err, failure.Configuration)) && h.Lost != nil {
 			return h.Lost.Lost(ctx, j.User, err)
 		}
 		if err != nil {

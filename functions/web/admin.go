@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/setup"
@@ -21,8 +22,15 @@ type adminView struct {
 		Scopes   []string `json:"scopes"`
 	} `json:"delegation"`
 	Users []setup.Status `json:"users"`
-	CSRF  string         `json:"csrf"`
+	// Problems are faults of the product's own configuration met in the
+	// last week: nobody was disconnected for them; an admin fixes them.
+	Problems []store.Problem `json:"problems"`
+	CSRF     string          `json:"csrf"`
 }
+
+// problemWindow is how long a configuration problem stays on the admin
+// page after it was last met.
+const problemWindow = 7 * 24 * time.Hour
 
 // DelegationScopes are the scopes office-level impersonation needs.
 func DelegationScopes() []string {
@@ -69,6 +77,9 @@ func (h *Handler) adminData(r *http.Request, t store.Tenant) (adminView, error) 
 	v.Delegation.ClientID, v.Delegation.Scopes = h.DelegationClientID, DelegationScopes()
 	users, err := h.Store.Users().ListByTenant(r.Context(), t.ID)
 	if err != nil {
+		return v, err
+	}
+	if v.Problems, err = h.Store.Problems().List(r.Context(), t.ID, h.Setup.Clock.Now().Add(-problemWindow)); err != nil {
 		return v, err
 	}
 	byEmail := map[string]int{}

@@ -227,7 +227,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case failure.Conflict:
 		return http.StatusConflict
-	case failure.Transient, failure.Quota:
+	case failure.Transient, failure.Quota, failure.Configuration:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -241,6 +241,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, help s
 		h.Log.Error("web: request failed", "path", r.URL.Path, "err", err)
 		if status == http.StatusInternalServerError {
 			msg = "Something went wrong on our side. Try again in a minute; if it keeps happening, tell your administrator."
+		}
+		if failure.Is(err, failure.Configuration) {
+			msg = "This cannot be done until your administrator fixes the product's setup; their administration page says what is wrong."
 		}
 	} else {
 		h.Log.Info("web: request refused", "path", r.URL.Path, "status", status, "err", err)

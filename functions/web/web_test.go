@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,8 +30,10 @@ import (
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/notify"
 	"github.com/crmsync/crmsync/shared/preview"
+	"github.com/crmsync/crmsync/shared/reconnect"
 	"github.com/crmsync/crmsync/shared/setup"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
@@ -678,4 +681,121 @@ func getPage(t *testing.T, b *http.Client, u string) string {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return string(body)
+}
+
+type sentMail struct {
+	mu  sync.Mutex
+	msg []notify.Message
+}
+
+func (s *sentMail) Send(_ context.Context, m notify.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msg = append(s.msg, m)
+	return nil
+}
+
+// An operator's mistake is not the users': with the OAuth client's secret
+// wrong (Google answers invalid_client) or the token-encryption key
+// replaced (no stored grant opens), a user's mail pass stops, but the
+// user stays connected, nobody is e-mailed to reconnect, the message is
+// not marked Failed, and the admin page says what to fix. Once fixed, the
+// next pass does the work. A grant the user revoked still disconnects.
+func TestAConfigurationFaultDisconnectsNobody(t *testing.T) {
+	w := newWorld(t)
+	w.connectedCat(t)
+	if _, err := w.st.Users().Update(w.ctx, cat, func(u *store.User) error {
+		u.Mail.Enabled, u.SyncState = true, store.Active
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mails := &sentMail{}
+	lost := &reconnect.Handler{Store: w.st, Sender: mails, WebURL: w.url(""), Clock: w.clk, Log: logging.Discard()}
+	right := &connect.Flow{Store: w.st, Box: w.box, ClientSecret: "s3cret", Endpoint: w.g.Endpoint(), Clock: w.clk}
+	pass := func(flow *connect.Flow) (mailbox.Result, error) {
+		tokens := func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+			u, err := w.st.Users().Get(ctx, email)
+			if err != nil {
+				return nil, err
+			}
+			tn, err := w.st.Tenants().Get(ctx, u.TenantID)
+			if err != nil {
+				return nil, err
+			}
+			return flow.Tokens(ctx, u, tn, scopes)
+		}
+		e := &mailbox.Engine{Store: w.st, CRM: w.crm, Log: logging.Discard(), Clock: w.clk, Topic: "projects/p/topics/gmail-notifications",
+			Holder: "test", Lost: lost, Google: &workspace.Factory{Tokens: tokens, Endpoint: w.g.URL()},
+			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}
+		return e.Process(w.ctx, cat)
+	}
+
+	otherKey := make([]byte, 32)
+	rand.Read(otherKey)
+	otherBox, _ := tokencrypt.New([]byte(base64.StdEncoding.EncodeToString(otherKey)))
+	for _, fault := range []struct {
+		name string
+		flow *connect.Flow
+		says string
+	}{
+		{"the client secret is wrong", &connect.Flow{Store: w.st, Box: w.box, ClientSecret: "rotated-elsewhere", Endpoint: w.g.Endpoint(), Clock: w.clk}, "invalid_client"},
+		{"the token key was replaced", &connect.Flow{Store: w.st, Box: otherBox, ClientSecret: "s3cret", Endpoint: w.g.Endpoint(), Clock: w.clk}, "token-encryption key"},
+	} {
+		if _, err := pass(fault.flow); err != nil {
+			t.Errorf("%s: the pass must be acknowledged (the next one does the work): %v", fault.name, err)
+		}
+		u, _ := w.st.Users().Get(w.ctx, cat)
+		if u.Connection.State != store.Connected || u.Attention != "" {
+			t.Errorf("%s: Cat was disconnected for it: %+v, attention %q", fault.name, u.Connection, u.Attention)
+		}
+		if p := u.Passes["mail"]; p.OK || !strings.Contains(p.Error, fault.says) {
+			t.Errorf("%s: Cat's mail pass shows %+v", fault.name, p)
+		}
+	}
+	if len(mails.msg) != 0 {
+		t.Errorf("reconnect e-mails were sent for the operator's mistake: %d", len(mails.msg))
+	}
+
+	// The admin sees both problems, with what to fix and whom they stopped.
+	admin := w.browser(t)
+	w.signIn(t, admin, ann).Body.Close()
+	var v struct{ Problems []store.Problem }
+	if code := w.getJSON(t, admin, "/admin", &v); code != http.StatusOK || len(v.Problems) != 2 {
+		t.Fatalf("admin page: %d, problems %+v", code, v.Problems)
+	}
+	all := v.Problems[0].Message + v.Problems[1].Message
+	for _, fix := range []string{"oauth-client-secret", "token-encryption-key"} {
+		if !strings.Contains(all, fix) {
+			t.Errorf("the problems do not say to fix %s: %+v", fix, v.Problems)
+		}
+	}
+	if !slices.Contains(v.Problems[0].Users, cat) {
+		t.Errorf("the problem does not name Cat: %+v", v.Problems[0])
+	}
+	resp, err := admin.Get(w.url("/admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "Needs your attention") || !strings.Contains(string(page), "invalid_client") {
+		t.Errorf("the admin page does not show the problems")
+	}
+
+	// Fixed: the pass works, and Cat never had to do anything.
+	if _, err := pass(right); err != nil {
+		t.Fatalf("after the fix: %v", err)
+	}
+	if u, _ := w.st.Users().Get(w.ctx, cat); !u.Passes["mail"].OK {
+		t.Errorf("after the fix: %+v", u.Passes["mail"])
+	}
+	// Whereas a grant Cat revoked is Cat's to renew.
+	w.g.RevokeUser(cat)
+	if _, err := pass(right); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := w.st.Users().Get(w.ctx, cat); u.Connection.State != store.Disconnected || len(mails.msg) != 1 {
+		t.Errorf("after Cat revoked: %+v, %d e-mails", u.Connection, len(mails.msg))
+	}
 }

@@ -257,8 +257,8 @@ func (f *Flow) Disconnect(ctx context.Context, email string) (store.User, error)
 }
 
 // Tokens returns a token source from the user's stored grant. A user with
-// no grant, or whose grant no longer opens, is AuthRevoked: they connect
-// again.
+// no grant is AuthRevoked (they connect again); a grant that no longer
+// opens is Configuration (the token-encryption key changed).
 func (f *Flow) Tokens(ctx context.Context, u store.User, t store.Tenant, scopes []string) (oauth2.TokenSource, error) {
 	const op = "connect: tokens"
 	if u.Grant.SealedRefreshToken == "" {
@@ -266,7 +266,10 @@ func (f *Flow) Tokens(ctx context.Context, u store.User, t store.Tenant, scopes 
 	}
 	rt, err := f.Box.Open(u.ID, u.Grant.SealedRefreshToken)
 	if err != nil {
-		return nil, failure.E(op, failure.AuthRevoked, err)
+		// Every grant was sealed with the token-encryption key; one that
+		// no longer opens means the key changed, not that the user left.
+		// (%v: this message, not the inner one, is what the admin reads.)
+		return nil, failure.Errorf(op, failure.Configuration, "the stored Google grant does not open with the token-encryption key: restore the key version the grants were sealed with (Secret Manager, token-encryption-key): %v", err)
 	}
 	if f.HTTP != nil {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, f.HTTP)

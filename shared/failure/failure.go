@@ -51,6 +51,13 @@ const (
 	// Unauthenticated means the caller did not prove who it is (no or an
 	// expired session, a missing or wrong identity token).
 	Unauthenticated
+	// Configuration means the product's own setup is wrong, not the
+	// user's grant: the OAuth client (invalid_client), the delegation
+	// scopes the Admin console authorizes (unauthorized_client), the
+	// identity that signs delegation assertions, the token-encryption key.
+	// It never disconnects a user: an admin fixes it, and the work waits
+	// for the fix (a later pass does it).
+	Configuration
 )
 
 var kindNames = map[Kind]string{
@@ -65,6 +72,7 @@ var kindNames = map[Kind]string{
 	CursorExpired:   "cursor expired",
 	Forbidden:       "forbidden",
 	Unauthenticated: "unauthenticated",
+	Configuration:   "configuration",
 }
 
 func (k Kind) String() string {

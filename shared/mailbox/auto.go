@@ -106,7 +106,8 @@ func (p *pass) file(ctx context.Context, id string) error {
 	var gone *messageGone
 	switch {
 	case err == nil:
-	case failure.Is(err, failure.AuthRevoked):
+	case failure.Is(err, failure.AuthRevoked), failure.Is(err, failure.Configuration):
+		// Not the message's fault: it waits, unmarked, for access.
 		ledger.Abandon(ctx, entry, err.Error())
 		return err
 	case errors.As(err, &gone):

@@ -305,10 +305,15 @@ func (p *pass) load(ctx context.Context) error {
 }
 
 // fail records a pass that could not run. Lost Google access marks the
-// user disconnected (and is not retried); other errors are returned.
+// user disconnected (and is not retried); a configuration problem is
+// recorded for the admin (and the pass waits for the fix, not retried
+// now); other errors are returned.
 func (p *pass) fail(ctx context.Context, err error) error {
 	now := p.e.Clock.Now()
-	if failure.Is(err, failure.AuthRevoked) {
+	if failure.Is(err, failure.Configuration) {
+		p.e.Store.Users().RecordPass(ctx, p.user.ID, "mail", store.PassStatus{At: now, OK: false, Counts: p.result.counts(), Error: failure.Message(err)})
+	}
+	if failure.Is(err, failure.AuthRevoked) || failure.Is(err, failure.Configuration) {
 		lost := p.e.Lost
 		if lost == nil {
 			lost = &reconnect.Handler{Store: p.e.Store, Clock: p.e.Clock, Log: p.e.Log}
@@ -729,7 +734,8 @@ func (p *pass) message(ctx context.Context, id string) (string, error) {
 	var gone *messageGone
 	switch {
 	case err == nil:
-	case failure.Is(err, failure.AuthRevoked):
+	case failure.Is(err, failure.AuthRevoked), failure.Is(err, failure.Configuration):
+		// Not the message's fault: it waits, unmarked, for access.
 		ledger.Abandon(ctx, entry, err.Error())
 		return "", err
 	case errors.As(err, &gone):

@@ -6,6 +6,13 @@
 // sender asks the user to reconnect, with a link to the settings page.
 // Reconnecting resumes from the stored cursors, so nothing is lost or
 // synced twice.
+//
+// Access that fails because of the product's own configuration (the
+// OAuth client, the delegation scopes, the signing identity, the token
+// key: failure.Configuration) is not the user's: nobody is disconnected
+// or e-mailed. The problem is recorded for the administration page and
+// logged at ERROR with what to fix, and the work waits for the fix (the
+// cursors did not move, so a later pass does it).
 package reconnect
 
 import (
@@ -13,6 +20,7 @@ import (
 	"context"
 	htmltemplate "html/template"
 	"log/slog"
+	"strings"
 	texttemplate "text/template"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -40,6 +48,9 @@ type Handler struct {
 // the e-mail, so many failing passes send one. A failed send is logged;
 // the status pages still say what to do.
 func (h *Handler) Lost(ctx context.Context, email string, cause error) error {
+	if failure.Is(cause, failure.Configuration) {
+		return h.configuration(ctx, email, cause)
+	}
 	now := h.Clock.Now()
 	moved := false
 	u, err := h.Store.Users().Update(ctx, email, func(u *store.User) error {
@@ -111,3 +122,34 @@ Reconnect Google: {{.URL}}
 
 Once you reconnect, sync picks up where it stopped; nothing is lost or synced twice.
 `))
+
+// configuration records a configuration problem met while acting for
+// email, for the administration page and the logs.
+func (h *Handler) configuration(ctx context.Context, email string, cause error) error {
+	u, err := h.Store.Users().Get(ctx, email)
+	if err != nil {
+		return err
+	}
+	id := ProblemID(cause)
+	p, err := h.Store.Problems().Record(ctx, u.TenantID, id, failure.Message(cause), u.ID)
+	if err != nil {
+		return err
+	}
+	h.Log.Error("configuration problem: work for users waits until an admin fixes it", "problem", id, "user", u.ID,
+		"users", len(p.Users), "times", p.Count, "fix", p.Message)
+	return nil
+}
+
+// ProblemID names a configuration problem by what its message says went
+// wrong (the text before the first ": ", without the underlying error), so
+// one cause is one problem whichever call, user or pass met it.
+func ProblemID(err error) string {
+	what, _, _ := strings.Cut(failure.Message(err), ": ")
+	if len(what) > 120 {
+		what = what[:120]
+	}
+	if what == "" {
+		return "configuration"
+	}
+	return what
+}

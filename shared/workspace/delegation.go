@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -14,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+	"google.golang.org/api/googleapi"
 	iamcredentials "google.golang.org/api/iamcredentials/v1"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -207,7 +209,14 @@ func (s *IAMSigner) SignJWT(ctx context.Context, claims jwt.MapClaims) (string, 
 	resp, err := s.Service.Projects.ServiceAccounts.SignJwt("projects/-/serviceAccounts/"+s.Account,
 		&iamcredentials.SignJwtRequest{Payload: string(payload)}).Context(ctx).Do()
 	if err != nil {
-		return "", Classify("iamcredentials: signJwt as "+s.Account, err)
+		op := "iamcredentials: signJwt as " + s.Account
+		var ge *googleapi.Error
+		if errors.As(err, &ge) && (ge.Code == http.StatusForbidden || ge.Code == http.StatusNotFound || ge.Code == http.StatusBadRequest) {
+			// The function's identity may not sign as the account, or the
+			// account does not exist: the deployment's, not a user's.
+			return "", failure.E(op, failure.Configuration, fmt.Errorf("this function's identity cannot sign as %s: grant it roles/iam.serviceAccountTokenCreator on that account (the Terraform iam module's delegation_signers), and check DELEGATION_SERVICE_ACCOUNT: %w", s.Account, err))
+		}
+		return "", Classify(op, err)
 	}
 	return resp.SignedJwt, nil
 }

@@ -19,6 +19,7 @@ package workspace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -131,13 +132,31 @@ func Classify(op string, err error) error {
 		if code == "" && strings.Contains(string(re.Body), "invalid_grant") {
 			code = "invalid_grant"
 		}
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		said := re.ErrorDescription + " " + string(re.Body)
 		switch {
-		case code == "invalid_grant", code == "unauthorized_client", code == "access_denied":
+		// The client is unknown or its secret wrong; the client may not
+		// use this grant, or (delegation) the Admin console does not
+		// authorize it for these scopes. Ours to fix, not the user's.
+		case code == "invalid_client":
+			return failure.E(op, failure.Configuration, fmt.Errorf("the OAuth client was refused (invalid_client): check the client ID in the tenant and the oauth-client-secret secret: %w", err))
+		case code == "unauthorized_client":
+			return failure.E(op, failure.Configuration, fmt.Errorf("the client is not authorized for this grant or these scopes (unauthorized_client): for domain-wide delegation, authorize the delegation client ID for the scopes in the Admin console (Security › API controls › Domain-wide delegation): %w", err))
+		// A delegation assertion Google refused for its signature, time or
+		// audience: our signer or clock, not the user.
+		case code == "invalid_grant" && strings.Contains(said, "Invalid JWT"):
+			return failure.E(op, failure.Configuration, fmt.Errorf("Google refused the delegation assertion (its signature, time or audience): check the delegation service account and the clock: %w", err))
+		case code == "invalid_grant", code == "access_denied":
 			return failure.E(op, failure.AuthRevoked, err)
-		case re.Response != nil && re.Response.StatusCode >= 500:
+		case status == http.StatusTooManyRequests:
+			return failure.E(op, failure.Quota, err)
+		case status >= 500:
 			return failure.E(op, failure.Transient, err)
 		}
-		return failure.E(op, failure.AuthRevoked, err)
+		return failure.E(op, failure.Other, err)
 	}
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
@@ -146,7 +165,9 @@ func Classify(op string, err error) error {
 			reason = ge.Errors[0].Reason
 		}
 		switch {
-		case ge.Code == 429, reason == "rateLimitExceeded", reason == "userRateLimitExceeded", reason == "quotaExceeded":
+		// Usage limits answer 429, or 403 with these reasons (Gmail's and
+		// Calendar's "Resolve errors" guides): a limit, not a permission.
+		case ge.Code == 429, reason == "rateLimitExceeded", reason == "userRateLimitExceeded", reason == "quotaExceeded", reason == "dailyLimitExceeded":
 			return failure.E(op, failure.Quota, err)
 		case ge.Code >= 500:
 			return failure.E(op, failure.Transient, err)

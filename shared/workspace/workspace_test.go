@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/workspace"
+	"google.golang.org/api/googleapi"
 )
 
 func fake(t *testing.T, opts fakegoogle.Options) *fakegoogle.Server {
@@ -53,9 +55,30 @@ func TestClassifyAndRetry(t *testing.T) {
 		t.Errorf("after the budget: %v", err)
 	}
 	f.SetFault("gmail.users.getProfile", nil)
+	// Gmail's and Calendar's usage-limit 403s (the project's rate limit,
+	// rateLimitExceeded) are rate limits, retried like 429; a 403 that
+	// is a permission problem is not.
+	f.SetFault("gmail.users.getProfile", &fakegoogle.Fault{Script: []int{403, 403}})
+	calls := 0
+	if _, err := workspace.Call(ctx, noWait, "getProfile", func() (any, error) { calls++; return g.Users.GetProfile("me").Do() }); err != nil || calls != 3 {
+		t.Errorf("through two rate-limit 403s: %v after %d calls", err, calls)
+	}
+	f.SetFault("gmail.users.getProfile", &fakegoogle.Fault{Rate: 1, Codes: []int{403}})
+	_, err = workspace.Call(ctx, workspace.Retry{Attempts: 2, Sleep: noWait.Sleep}, "getProfile", func() (any, error) { return g.Users.GetProfile("me").Do() })
+	if failure.KindOf(err) != failure.Quota {
+		t.Errorf("a 403 rate limit: %v, want kind Quota", err)
+	}
+	f.SetFault("gmail.users.getProfile", nil)
+	for reason, want := range map[string]failure.Kind{"userRateLimitExceeded": failure.Quota, "rateLimitExceeded": failure.Quota,
+		"dailyLimitExceeded": failure.Quota, "quotaExceeded": failure.Quota, "domainPolicy": failure.Forbidden, "forbidden": failure.Forbidden} {
+		err := workspace.Classify("op", &googleapi.Error{Code: 403, Errors: []googleapi.ErrorItem{{Reason: reason}}})
+		if failure.KindOf(err) != want {
+			t.Errorf("403 %s: %v, want %v", reason, failure.KindOf(err), want)
+		}
+	}
 	// A revoked grant is AuthRevoked and not retried.
 	f.RevokeUser("ann@demo.test")
-	calls := 0
+	calls = 0
 	_, err = workspace.Call(ctx, noWait, "getProfile", func() (any, error) { calls++; return g.Users.GetProfile("me").Do() })
 	if failure.KindOf(err) != failure.AuthRevoked || calls != 1 {
 		t.Errorf("revoked: %v after %d calls", err, calls)
@@ -99,8 +122,10 @@ func TestDelegatedTokens(t *testing.T) {
 	fac := &workspace.Factory{Tokens: workspace.Delegated(key, "", nil), Endpoint: f.URL()}
 	g, _ := fac.Gmail(ctx, "ann@demo.test")
 	_, err = workspace.Call(ctx, noWait, "getProfile", func() (any, error) { return g.Users.GetProfile("me").Do() })
-	if failure.KindOf(err) != failure.AuthRevoked {
-		t.Errorf("before the admin authorizes the client: %v, want AuthRevoked", err)
+	// Google's unauthorized_client: the Admin console does not authorize
+	// the client for the scopes. The deployment's to fix, not the user's.
+	if failure.KindOf(err) != failure.Configuration || !strings.Contains(failure.Message(err), "Domain-wide delegation") {
+		t.Errorf("before the admin authorizes the client: %v, want Configuration saying where to authorize it", err)
 	}
 	f.AuthorizeDelegation(clientID, workspace.GmailScopes...)
 	g, _ = fac.Gmail(ctx, "ann@demo.test")
@@ -134,8 +159,8 @@ func TestDelegationAssertionUsesTheProductsClock(t *testing.T) {
 		if tt.ok && (err != nil || p.EmailAddress != "ann@demo.test") {
 			t.Errorf("%s: %v, %v", tt.name, p, err)
 		}
-		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "Invalid JWT")) {
-			t.Errorf("%s: %v, want the token endpoint's Invalid JWT", tt.name, err)
+		if !tt.ok && (!failure.Is(err, failure.Configuration) || !strings.Contains(err.Error(), "Invalid JWT")) {
+			t.Errorf("%s: %v, want the token endpoint's Invalid JWT, as Configuration", tt.name, err)
 		}
 	}
 }
@@ -143,8 +168,8 @@ func TestDelegationAssertionUsesTheProductsClock(t *testing.T) {
 // Keyless delegation: the function's own identity has Google sign the
 // assertion (IAM Credentials signJwt) as the delegation account, so no
 // service-account key exists. Without roles/iam.serviceAccountTokenCreator
-// on that account, signing is refused as Forbidden (an operator's
-// configuration, not the user's grant).
+// on that account, signing is refused: Configuration (the deployment's,
+// not the user's grant).
 func TestKeylessDelegationSignsThroughIAMCredentials(t *testing.T) {
 	ctx := context.Background()
 	f := fake(t, fakegoogle.Options{Clock: clock.Real{}})
@@ -167,11 +192,45 @@ func TestKeylessDelegationSignsThroughIAMCredentials(t *testing.T) {
 		}
 		return workspace.Call(ctx, noWait, "getProfile", func() (*gmail.Profile, error) { return g.Users.GetProfile("me").Do() })
 	}
-	if _, err := profile(); failure.KindOf(err) != failure.Forbidden || !strings.Contains(err.Error(), "signJwt") {
-		t.Errorf("without the token creator role: %v, want Forbidden naming signJwt", err)
+	if _, err := profile(); failure.KindOf(err) != failure.Configuration || !strings.Contains(err.Error(), "signJwt") ||
+		!strings.Contains(failure.Message(err), "roles/iam.serviceAccountTokenCreator") {
+		t.Errorf("without the token creator role: %v, want Configuration naming signJwt and the role", err)
 	}
 	f.GrantTokenCreator(fn, delegation)
 	if p, err := profile(); err != nil || p.EmailAddress != "ann@demo.test" {
 		t.Errorf("keyless delegation: %v, %v", p, err)
+	}
+}
+
+// Whose fault a token-endpoint error is, for the answers Google's token
+// endpoint gives (https://developers.google.com/identity/protocols/oauth2/web-server#exchange-errors,
+// https://developers.google.com/identity/protocols/oauth2/service-account#error-codes):
+// a revoked or expired grant, or a user who no longer exists, is the
+// user's (AuthRevoked: reconnect); a refused client, client scopes or
+// assertion is the deployment's (Configuration: never disconnect); a rate
+// limit or Google's outage is retried.
+func TestTokenEndpointErrorsAreAttributed(t *testing.T) {
+	for _, tt := range []struct {
+		status     int
+		code, desc string
+		want       failure.Kind
+	}{
+		{400, "invalid_grant", "Token has been expired or revoked.", failure.AuthRevoked},
+		{400, "invalid_grant", "Invalid email or User ID", failure.AuthRevoked},
+		{400, "invalid_grant", "Invalid JWT Signature.", failure.Configuration},
+		{400, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.", failure.Configuration},
+		{401, "invalid_client", "Unauthorized", failure.Configuration},
+		{401, "invalid_client", "The OAuth client was not found.", failure.Configuration},
+		{401, "unauthorized_client", "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.", failure.Configuration},
+		{403, "access_denied", "Requested client not authorized.", failure.AuthRevoked},
+		{429, "rate_limit_exceeded", "Rate limit exceeded", failure.Quota},
+		{503, "", "", failure.Transient},
+		{400, "invalid_request", "Missing required parameter: refresh_token", failure.Other},
+	} {
+		body := `{"error":"` + tt.code + `","error_description":"` + tt.desc + `"}`
+		err := workspace.Classify("token", &oauth2.RetrieveError{Response: &http.Response{StatusCode: tt.status}, Body: []byte(body), ErrorCode: tt.code, ErrorDescription: tt.desc})
+		if got := failure.KindOf(err); got != tt.want {
+			t.Errorf("%d %s %q: %v, want %v", tt.status, tt.code, tt.desc, got, tt.want)
+		}
 	}
 }
