@@ -348,12 +348,16 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 		return twoway.Plan{}, cur, err
 	}
 	cur.nextToken, cur.nextCRM = nextToken, nextCursor
-	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: sizeA, SizeB: sizeB}
 	p.links = slices.DeleteFunc(p.links, func(l store.Link) bool { return p.retired[l.Google] })
-	// A Google contact kept alone is not copied back to the CRM.
+	// A Google contact kept alone is not copied back to the CRM, in this
+	// pass or a later one, edited or not (only a new CRM contact with its
+	// address pairs with it again: aloneCandidates). Filtered before the
+	// planner's input is made: DeleteFunc shortens in place.
 	changedA = slices.DeleteFunc(changedA, func(r twoway.Record) bool {
-		return slices.ContainsFunc(p.aloneNow, func(l store.Link) bool { return l.Google == r.ID })
+		_, stored := p.alone[r.ID]
+		return stored || slices.ContainsFunc(p.aloneNow, func(l store.Link) bool { return l.Google == r.ID })
 	})
+	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: sizeA, SizeB: sizeB}
 	for _, l := range p.links {
 		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base,
 			Keys: split(l.Base[fEmails])})
@@ -463,15 +467,25 @@ func (p *pass) forget(pl store.Link, googleStays bool) {
 // aloneCandidates offers, for each new CRM contact, a Google contact of
 // the user's that was kept alone with the same address (its CRM contact
 // was deleted while the user kept it): the planner links the two instead
-// of making a second Google copy.
+// of making a second Google copy. A pair paused because its CRM contact
+// left the user's scope is such a contact too once that CRM contact is
+// gone: the user's CRM feed, read for their scope only, never said so.
 func (p *pass) aloneCandidates(ctx context.Context, in *twoway.Input) error {
-	if len(p.alone) == 0 {
+	if len(p.alone) == 0 && len(p.paused) == 0 {
 		return nil
 	}
-	byKey := map[string]string{}
+	byKey, pausedByKey := map[string]string{}, map[string]string{}
 	for id, l := range p.alone {
 		for _, k := range split(l.Base[fEmails]) {
 			byKey[k] = id
+		}
+	}
+	for id, l := range p.paused {
+		if l.Left != store.LeftCRM {
+			continue
+		}
+		for _, k := range split(l.Base[fEmails]) {
+			pausedByKey[k] = id
 		}
 	}
 	offered := map[string]bool{}
@@ -481,6 +495,12 @@ func (p *pass) aloneCandidates(ctx context.Context, in *twoway.Input) error {
 		}
 		for _, k := range r.Keys {
 			id, ok := byKey[k]
+			if !ok {
+				var err error
+				if id, ok, err = p.pausedAndGone(ctx, pausedByKey[k], r.ID); err != nil {
+					return err
+				}
+			}
 			if !ok || offered[id] {
 				continue
 			}
@@ -508,6 +528,29 @@ func (p *pass) aloneCandidates(ctx context.Context, in *twoway.Input) error {
 		}
 	}
 	return nil
+}
+
+// pausedAndGone reports whether the paused pair of Google contact id (""
+// for none) has lost its CRM contact, so the Google contact may pair with
+// the new CRM contact crmID instead. The pair is then no longer paused in
+// this pass; if nothing pairs with it, its stored state is unchanged.
+func (p *pass) pausedAndGone(ctx context.Context, id, crmID string) (string, bool, error) {
+	pl, ok := p.paused[id]
+	if id == "" || !ok || pl.CRM == crmID {
+		return "", false, nil
+	}
+	c, err := p.e.CRM.Contact(ctx, p.crmUser.ID, pl.CRM)
+	switch {
+	case failure.Is(err, failure.NotFound):
+	case err != nil:
+		return "", false, err
+	case !c.Deleted:
+		return "", false, nil // still there, out of scope: not this one
+	}
+	delete(p.paused, id)
+	delete(p.pausedCRM, pl.CRM)
+	p.alone[id] = pl // as a pair whose CRM contact was deleted while it was kept
+	return id, true, nil
 }
 
 // otherSidesOfRestored reads the side of each restored pair that did not

@@ -360,3 +360,86 @@ func TestLeavingTheSetPausesAndDeletesNothing(t *testing.T) {
 		t.Errorf("Dan in the CRM: %+v, want kept", d)
 	}
 }
+
+// Found by the randomized run (seed 3470458991144308632). Ann syncs a set;
+// Dan leaves it, so her pair pauses; then Dan is deleted in the CRM, which
+// her set-scoped feed never shows her. When Dan comes back as a new CRM
+// contact in the set (Bob, syncing everything, re-adds him), Ann's kept
+// copy pairs with him: one copy in her Google, not two. And a copy kept
+// alone (its CRM contact deleted while its pair was paused) is not copied
+// back to the CRM when Ann edits it later.
+func TestAPausedPairWhoseCRMContactWasDeletedIsNotDuplicated(t *testing.T) {
+	ann, bob := "ann@firm.test", "bob@firm.test"
+	f := newFirm(t, []string{ann, bob}, store.ContactsSetup{Direction: "both", SetID: "Sync", OnGoogleDelete: "delete"},
+		refcrm.Dataset{Sets: []string{"Sync"}, Contacts: []refcrm.ImportContact{
+			{Key: "dan", FirstName: "Dan", Emails: []string{"dan@client.test"}, Sets: []string{"Sync"}},
+			{Key: "eve", FirstName: "Eve", Emails: []string{"eve@client.test"}, Sets: []string{"Sync"}}}})
+	f.passAll()
+	set := f.ids.Sets["Sync"]
+	for _, addr := range []string{"dan@client.test", "eve@client.test"} {
+		c := f.crmContacts()[addr][0]
+		if _, err := f.crm.RemoveFromSet(f.ctx, crm.Write{}, set, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := f.passAll(); r[ann].Paused != 2 {
+		t.Fatalf("after Dan and Eve left the set: %+v", r[ann])
+	}
+	for _, addr := range []string{"dan@client.test", "eve@client.test"} {
+		c := f.crmContacts()[addr][0]
+		if _, err := f.crm.DeleteContact(f.ctx, crm.Write{}, c.ID, c.Version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.passAll()
+	// Dan comes back: a new CRM contact in the set.
+	if _, err := f.crm.CreateContact(f.ctx, crm.Write{}, crm.Contact{Type: crm.TypeContact, FirstName: "Dan", LastName: "Again",
+		Emails: []string{"dan@client.test"}, Sets: []string{set}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		f.passAll()
+	}
+	for _, u := range []string{ann, bob} {
+		if got := f.googleOf(u)["dan@client.test"]; len(got) != 1 || got[0].Names[0].FamilyName != "Again" {
+			t.Errorf("%s's Google has %d copies of Dan (want 1, paired with the new CRM contact)", u, len(got))
+		}
+	}
+	if got := f.crmContacts()["dan@client.test"]; len(got) != 1 {
+		t.Errorf("the CRM has %d Dans, want 1", len(got))
+	}
+
+	// Eve stays deleted in the CRM; Ann's copy is kept and stays hers,
+	// even after she edits it and her options change (a re-baseline).
+	eve := f.googleOf(ann)["eve@client.test"]
+	if len(eve) != 1 {
+		t.Fatalf("Ann's kept copy of Eve: %d", len(eve))
+	}
+	if _, err := f.st.Users().Update(f.ctx, ann, func(u *store.User) error {
+		u.Contacts.SetID = ""
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.passAll()
+	eve = f.googleOf(ann)["eve@client.test"]
+	eve[0].Names[0].GivenName = "Evelyn"
+	if _, err := f.ppl[ann].People.UpdateContact(eve[0].ResourceName, eve[0]).UpdatePersonFields("names").Do(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		f.passAll()
+	}
+	if got := f.crmContacts()["eve@client.test"]; len(got) != 0 {
+		t.Errorf("Eve, deleted in the CRM while Ann's pair was paused, came back: %+v", got)
+	}
+	for _, c := range f.crmContacts()[""] {
+		t.Errorf("an empty CRM contact was made: %+v", c)
+	}
+	all, _ := f.crm.ListContacts(f.ctx, "", crm.ContactQuery{})
+	for _, c := range all {
+		if len(c.Emails) == 0 && c.FirstName == "" && c.LastName == "" {
+			t.Errorf("an empty CRM contact was made: %+v", c)
+		}
+	}
+}

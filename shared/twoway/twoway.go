@@ -488,7 +488,8 @@ func (s *state) unlinked(side Side, changed []Record) {
 	recs := slices.Clone(changed)
 	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
 	for _, r := range recs {
-		if r.Deleted || r.Left || s.isLinked(side, r.ID) || s.claimed[side.String()+r.ID] {
+		// A record without an id names nothing: never a reason to create.
+		if r.ID == "" || r.Deleted || r.Left || s.isLinked(side, r.ID) || s.claimed[side.String()+r.ID] {
 			continue
 		}
 		if m, ok := s.match(side, r); ok {

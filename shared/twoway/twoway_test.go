@@ -189,6 +189,20 @@ func (s *sim) live() []*Record {
 // value of the field the other side changed (found by the randomized run:
 // an address changed in the CRM was reverted by a Google rename of a user
 // syncing Google to CRM only).
+// A record without an id (a zero value a caller left in its input) is
+// never copied: it would make an empty contact on the other side.
+func TestARecordWithoutAnIDIsNeverCreated(t *testing.T) {
+	p := PlanSync(Input{ChangedA: []Record{{}, rec("a1", "1", 1, Fields{"given": "Ann"}, "ann@x")}, ChangedB: []Record{{}}}, Options{Direction: Both})
+	if got := describe(p); len(got) != 1 || !strings.Contains(got[0], "create on B from a1") {
+		t.Errorf("plan %v, want only a1 created on B", got)
+	}
+	for _, a := range p.Actions {
+		if a.Op == Create && a.Source == "" {
+			t.Errorf("a create from a record without an id: %+v", a)
+		}
+	}
+}
+
 func TestOneWayKeepsTheOtherSidesEditAcrossLaterSourceEdits(t *testing.T) {
 	opts := Options{Direction: AToB}
 	l := Link{A: "a1", B: "b1", AVersion: "av1", BVersion: "bv1", Base: Fields{"name": "Carol", "email": "old@x.test"}}
