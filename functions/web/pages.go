@@ -165,11 +165,12 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
 }
 
 var notices = map[string]string{
-	"saved":        "Your sync setup was saved. A confirmation e-mail is on its way, and a preview report will follow within a few minutes: approve it to start sync.",
-	"connected":    "Google is connected.",
-	"disconnected": "Google is disconnected: access was revoked and the token deleted.",
-	"deleted":      "Your sync setup was deleted. Choose your options again to start over.",
-	"confirmed":    "Confirmed: the next contact pass applies those deletions; it runs now.",
+	"saved":            "Your sync setup was saved. A confirmation e-mail is on its way, and a preview report will follow within a few minutes: approve it to start sync.",
+	"connected":        "Google is connected.",
+	"connected-partly": "Google is connected, but without some of the access you chose (you unticked it on Google's page): what it is for waits until you give it, below.",
+	"disconnected":     "Google is disconnected: access was revoked and the token deleted.",
+	"deleted":          "Your sync setup was deleted. Choose your options again to start over.",
+	"confirmed":        "Confirmed: the next contact pass applies those deletions; it runs now.",
 }
 
 func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +213,11 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request) {
 	if len(features) == 0 {
 		features = setup.Of(u).Features()
 	}
-	to, err := h.Flow.Begin(r.Context(), u.ID, features)
+	begin := h.Flow.Begin
+	if r.PostFormValue("incremental") == "1" {
+		begin = h.Flow.AddAccess // only what is missing, keeping the rest
+	}
+	to, err := begin(r.Context(), u.ID, features)
 	if err != nil {
 		h.fail(w, r, err, connect.ResetSteps)
 		return
@@ -258,7 +263,11 @@ func (h *Handler) connectDone(w http.ResponseWriter, r *http.Request) {
 			h.Log.Warn("web: catching up after a reconnect waits for the next tick", "user", u.ID, "err", err)
 		}
 	}
-	http.Redirect(w, r, h.path("/settings?done=connected"), http.StatusSeeOther)
+	done := "connected"
+	if len(u.Connection.Missing) > 0 {
+		done = "connected-partly"
+	}
+	http.Redirect(w, r, h.path("/settings?done="+done), http.StatusSeeOther)
 }
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {

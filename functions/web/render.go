@@ -35,8 +35,14 @@ type page struct {
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"has":       func(list []string, v string) bool { return slices.Contains(list, v) },
-	"granted":   func(list []connect.Feature, v string) bool { return slices.Contains(list, connect.Feature(v)) },
+	"has":     func(list []string, v string) bool { return slices.Contains(list, v) },
+	"granted": func(list []connect.Feature, v string) bool { return slices.Contains(list, connect.Feature(v)) },
+	"featureName": func(f string) string {
+		return map[string]string{"mail": "Gmail", "contacts": "Google Contacts", "calendar": "Google Calendar"}[f]
+	},
+	"featureUse": func(f string) string {
+		return map[string]string{"mail": "e-mail posting", "contacts": "contact sync", "calendar": "calendar sync"}[f]
+	},
 	"direction": preview.DirectionText,
 	"when": func(t any) string {
 		switch v := t.(type) {

@@ -799,3 +799,101 @@ func TestAConfigurationFaultDisconnectsNobody(t *testing.T) {
 		t.Errorf("after Cat revoked: %+v, %d e-mails", u.Connection, len(mails.msg))
 	}
 }
+
+// Granular consent: Cat unticks Gmail on Google's consent page. She is
+// told Google is connected without it, her status says what waits, her
+// mail passes make no Gmail call (no 403 loop, no disconnection, no
+// reconnect e-mail), and one click asks Google for Gmail alone, keeping
+// the rest (incremental authorization).
+func TestUntickingGmailOnGooglesPage(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	resp, err := b.PostForm(w.url("/connect"), url.Values{"csrf": {w.csrf(t, b)}, "feature": {"mail", "contacts", "calendar"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := fakegoogle.ConsentGranting(resp.Header.Get("Location"), cat, []string{workspace.PeopleScopes[0], workspace.CalendarScopes[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = b.Get(back.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "done=connected-partly") {
+		t.Fatalf("after unticking Gmail: %d → %s", resp.StatusCode, loc)
+	}
+	var v struct{ Status setup.Status }
+	w.getJSON(t, b, "/settings", &v)
+	if v.Status.Connection != store.Connected || !slices.Equal(v.Status.NeedsAccess, []string{"mail"}) {
+		t.Errorf("status %+v, want connected, needing access to mail", v.Status)
+	}
+	resp, err = b.Get(w.url("/settings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "Needs access to Gmail") || !strings.Contains(string(page), `id="give-access"`) {
+		t.Errorf("the settings page does not say Gmail access is missing:\n%.2000s", page)
+	}
+
+	// Her mail pass does nothing with Gmail and blames nobody.
+	if _, err := w.st.Users().Update(w.ctx, cat, func(u *store.User) error {
+		u.Mail.Enabled, u.SyncState = true, store.Active
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	flow := &connect.Flow{Store: w.st, Box: w.box, ClientSecret: "s3cret", Endpoint: w.g.Endpoint(), Clock: w.clk}
+	tokens := func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+		u, _ := w.st.Users().Get(ctx, email)
+		tn, _ := w.st.Tenants().Get(ctx, u.TenantID)
+		return flow.Tokens(ctx, u, tn, scopes)
+	}
+	mails := &sentMail{}
+	e := &mailbox.Engine{Store: w.st, CRM: w.crm, Log: logging.Discard(), Clock: w.clk, Topic: "projects/p/topics/gmail-notifications", Holder: "test",
+		Lost: &reconnect.Handler{Store: w.st, Sender: mails, Clock: w.clk, Log: logging.Discard()}, Google: &workspace.Factory{Tokens: tokens, Endpoint: w.g.URL()}}
+	if _, err := e.Process(w.ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for m, u := range w.g.Usage(cat) {
+		if strings.HasPrefix(m, "gmail.") {
+			calls += u.Calls
+		}
+	}
+	if u, _ := w.st.Users().Get(w.ctx, cat); calls != 0 || u.Connection.State != store.Connected || len(mails.msg) != 0 {
+		t.Errorf("a mail pass without Gmail access: %d Gmail calls, connection %s, %d e-mails", calls, u.Connection.State, len(mails.msg))
+	}
+
+	// One click: Google is asked for Gmail alone, and the grant keeps the rest.
+	resp, err = b.PostForm(w.url("/connect"), url.Values{"csrf": {w.csrf(t, b)}, "feature": {"mail"}, "incremental": {"1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	to, _ := url.Parse(resp.Header.Get("Location"))
+	if q := to.Query(); q.Get("include_granted_scopes") != "true" || strings.Contains(q.Get("scope"), "contacts") {
+		t.Errorf("the second request asks for %q (include_granted_scopes=%s), want Gmail only, incrementally", q.Get("scope"), q.Get("include_granted_scopes"))
+	}
+	back, err = fakegoogle.Consent(to.String(), cat, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = b.Get(back.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "done=connected") || strings.Contains(loc, "partly") {
+		t.Errorf("after giving Gmail: %s", loc)
+	}
+	v.Status = setup.Status{}
+	w.getJSON(t, b, "/settings", &v)
+	u, _ := w.st.Users().Get(w.ctx, cat)
+	if len(v.Status.NeedsAccess) != 0 || !u.Granted(slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)) {
+		t.Errorf("after giving Gmail: needs %v, granted %v", v.Status.NeedsAccess, u.Grant.Scopes)
+	}
+}

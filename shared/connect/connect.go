@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,22 +41,54 @@ const (
 	Calendar Feature = "calendar"
 )
 
+// FeatureScopes are the scopes a feature needs.
+func FeatureScopes(f Feature) []string {
+	switch f {
+	case Mail:
+		return workspace.GmailScopes
+	case Contacts:
+		return workspace.PeopleScopes
+	case Calendar:
+		return workspace.CalendarScopes
+	}
+	return nil
+}
+
 // Scopes returns the scopes features need, with openid and email to know
 // whose account it is.
 func Scopes(features []Feature) []string {
 	out := []string{"openid", "email"}
 	for _, f := range features {
-		switch f {
-		case Mail:
-			out = append(out, workspace.GmailScopes...)
-		case Contacts:
-			out = append(out, workspace.PeopleScopes...)
-		case Calendar:
-			out = append(out, workspace.CalendarScopes...)
-		}
+		out = append(out, FeatureScopes(f)...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// Lacking returns the features whose scopes are not all in granted: on
+// Google's consent screen the user may untick each feature's access.
+func Lacking(granted []string, features []Feature) []Feature {
+	var out []Feature
+	for _, f := range features {
+		for _, sc := range FeatureScopes(f) {
+			if !slices.Contains(granted, sc) {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// featuresOf returns the features whose scopes are all in scopes.
+func featuresOf(scopes []string) []Feature {
+	var out []Feature
+	for _, f := range []Feature{Mail, Contacts, Calendar} {
+		if len(Lacking(scopes, []Feature{f})) == 0 {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Flow connects and disconnects users' Google accounts.
@@ -97,6 +130,18 @@ const stateTTL = 15 * time.Minute
 // Begin starts a connection for the user with the features' scopes and
 // returns the URL of Google's consent page to send the browser to.
 func (f *Flow) Begin(ctx context.Context, email string, features []Feature) (string, error) {
+	return f.begin(ctx, email, features, false)
+}
+
+// AddAccess starts a connection that asks only for the features' access
+// and keeps what the user granted before (incremental authorization,
+// include_granted_scopes=true): the one click that fixes a feature whose
+// access the user unticked on Google's consent screen.
+func (f *Flow) AddAccess(ctx context.Context, email string, features []Feature) (string, error) {
+	return f.begin(ctx, email, features, true)
+}
+
+func (f *Flow) begin(ctx context.Context, email string, features []Feature, incremental bool) (string, error) {
 	const op = "connect: begin"
 	u, err := f.Store.Users().Get(ctx, email)
 	if err != nil {
@@ -119,7 +164,7 @@ func (f *Flow) Begin(ctx context.Context, email string, features []Feature) (str
 		return "", err
 	}
 	return f.config(t, scopes).AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier),
-		oauth2.SetAuthURLParam("login_hint", u.Email), oauth2.SetAuthURLParam("include_granted_scopes", "false")), nil
+		oauth2.SetAuthURLParam("login_hint", u.Email), oauth2.SetAuthURLParam("include_granted_scopes", strconv.FormatBool(incremental))), nil
 }
 
 // ResetSteps is what a user does when connecting fails, after the product
@@ -173,9 +218,14 @@ func (f *Flow) Finish(ctx context.Context, state, code string) (store.User, erro
 		return store.User{}, err
 	}
 	now := f.Clock.Now()
+	// What the user chose but unticked on Google's consent screen.
+	var missing []string
+	for _, ft := range Lacking(granted, featuresOf(st.Scopes)) {
+		missing = append(missing, string(ft))
+	}
 	return f.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
 		u.Grant = store.Grant{SealedRefreshToken: sealed, Scopes: granted, GrantedAt: now}
-		u.Connection = store.Connection{State: store.Connected, ChangedAt: now, Scopes: granted}
+		u.Connection = store.Connection{State: store.Connected, ChangedAt: now, Scopes: granted, Missing: missing}
 		if u.Attention != "" && strings.Contains(u.Attention, "reconnect") {
 			u.Attention = ""
 		}

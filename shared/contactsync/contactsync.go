@@ -188,6 +188,12 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
 		return Result{}, nil
 	}
+	if !u.Granted(workspace.PeopleScopes) {
+		// The user unticked Contacts on Google's consent screen: nothing to
+		// do until they give it (the status page asks them to).
+		e.Log.Info("contacts: no access granted to Google Contacts; pass skipped", "user", u.ID)
+		return Result{}, nil
+	}
 	ctx, _, end, err := e.Store.Leases().HoldPass(ctx, u.ID, kind, e.Holder, store.PassLeaseTTL)
 	if err != nil {
 		return Result{}, err

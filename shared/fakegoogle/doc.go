@@ -100,7 +100,11 @@
 // X-Goog-Message-Number, in order per channel; channels.stop ends it.
 //
 // OAuth and OpenID Connect: an authorization endpoint with a consent page
-// (an account chooser honouring login_hint, Allow and Cancel buttons) that
+// (an account chooser honouring login_hint, a ticked checkbox per scope
+// other than sign-in's that the user may untick, as Google's granular
+// consent does, Allow and Cancel buttons; the code and the token answer
+// carry the scopes granted; include_granted_scopes=true adds the user's
+// earlier grants to the client, as incremental authorization does) that
 // checks the client and its registered redirect URIs, returns state, and
 // honours PKCE (S256, plain), access_type=offline and prompt=consent (a
 // refresh token on a user's first offline consent to a client, and again
@@ -144,10 +148,8 @@
 //     events.instances of a single event is empty; If-Match, sendUpdates,
 //     conferenceData and colours are not interpreted; channel addresses may
 //     be http; a failed push is counted (PushFailures), not retried.
-//   - OAuth: no prompt=none, incremental authorization or user info
-//     endpoint; the consent page lists every user of the fake and its
-//     Allow grants every requested scope (Google lets the user untick each
-//     non-sign-in scope); JWT
+//   - OAuth: no prompt=none or user info endpoint; the consent page lists
+//     every user of the fake; JWT
 //     assertions are checked against Options.Clock, so tests that sign with
 //     the real time use clock.Real; id_tokens carry no at_hash.
 //   - Quota: one budget per user and API, a token bucket refilled at the

@@ -67,6 +67,7 @@ type authRequest struct {
 	client                     *OAuthClient
 	redirectURI, state, nonce  string
 	scopes                     []string
+	includeGranted             bool
 	challenge, challengeMethod string
 	offline, forceConsent      bool
 	loginHint                  string
@@ -76,6 +77,7 @@ type authRequest struct {
 type authCode struct {
 	req     *authRequest
 	email   string
+	scopes  []string // what the user granted
 	expires time.Time
 	used    bool
 }
@@ -196,8 +198,11 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <input type="hidden" name="request" value="{{.Request}}">
 <label for="email">Account</label>
 <select id="email" name="email">{{range .Users}}<option value="{{.}}"{{if eq . $.Hint}} selected{{end}}>{{.}}</option>{{end}}</select>
-<p>This will allow {{.Client}} to:</p>
-<ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
+<input type="hidden" name="granular" value="1">
+<p>{{.Client}} will know who you are ({{range $i, $s := .SignIn}}{{if $i}}, {{end}}{{$s}}{{end}}).</p>
+{{if .Scopes}}<fieldset><legend>Select what {{.Client}} can access</legend>
+{{range $i, $s := .Scopes}}<label><input type="checkbox" name="scope" value="{{$s}}" id="scope-{{$i}}" checked> {{$s}}</label><br>
+{{end}}</fieldset>{{end}}
 <button type="submit" name="decision" value="deny" id="deny">Cancel</button>
 <button type="submit" name="decision" value="allow" id="allow">Allow</button>
 </form>
@@ -270,7 +275,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	req := &authRequest{client: client, redirectURI: redirect, state: q.Get("state"), nonce: q.Get("nonce"), scopes: scopes,
 		challenge: q.Get("code_challenge"), challengeMethod: method, offline: access == "offline",
 		forceConsent: slices.Contains(strings.Fields(q.Get("prompt")), "consent"), loginHint: normalizeEmail(q.Get("login_hint")),
-		created: s.opts.Clock.Now()}
+		includeGranted: q.Get("include_granted_scopes") == "true", created: s.opts.Clock.Now()}
 	id := randomToken("ar-")
 	s.mu.Lock()
 	s.oauth.pending[id] = req
@@ -287,7 +292,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	consentPage.Execute(w, map[string]any{"Client": client.ID, "Request": id, "Users": users, "Hint": req.loginHint, "Scopes": scopes})
+	var signIn, offered []string
+	for _, sc := range scopes {
+		if isSignInScope(sc) {
+			signIn = append(signIn, sc)
+		} else {
+			offered = append(offered, sc)
+		}
+	}
+	consentPage.Execute(w, map[string]any{"Client": client.ID, "Request": id, "Users": users, "Hint": req.loginHint, "SignIn": signIn, "Scopes": offered})
 }
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
@@ -309,11 +322,46 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 		redirectWith(w, r, req.redirectURI, url.Values{"error": {"access_denied"}, "state": {req.state}})
 		return
 	}
+	// Granular consent: the user may untick any scope but sign-in's; a
+	// form without the page's choices (a test posting directly) grants all.
+	granted := req.scopes
+	if r.PostForm.Get("granular") != "" {
+		granted = nil
+		for _, sc := range req.scopes {
+			if isSignInScope(sc) || slices.Contains(r.PostForm["scope"], sc) {
+				granted = append(granted, sc)
+			}
+		}
+	}
 	code := randomToken("4/fake-code-")
 	s.mu.Lock()
-	s.oauth.codes[code] = &authCode{req: req, email: email, expires: s.opts.Clock.Now().Add(10 * time.Minute)}
+	if req.includeGranted {
+		// Incremental authorization: the new grant also covers what the
+		// user granted this client before.
+		for _, g := range s.auth.grants {
+			if g.email == email && g.clientID == req.client.ID && !g.revoked {
+				for _, sc := range g.scopes {
+					if !slices.Contains(granted, sc) {
+						granted = append(granted, sc)
+					}
+				}
+			}
+		}
+	}
+	s.oauth.codes[code] = &authCode{req: req, email: email, scopes: granted, expires: s.opts.Clock.Now().Add(10 * time.Minute)}
 	s.mu.Unlock()
-	redirectWith(w, r, req.redirectURI, url.Values{"code": {code}, "state": {req.state}, "scope": {strings.Join(req.scopes, " ")}})
+	redirectWith(w, r, req.redirectURI, url.Values{"code": {code}, "state": {req.state}, "scope": {strings.Join(granted, " ")}})
+}
+
+// isSignInScope says whether a scope is one of sign-in's, which Google's
+// consent screen grants without a choice (granular consent lets the user
+// untick every other one).
+func isSignInScope(sc string) bool {
+	switch sc {
+	case ScopeOpenID, ScopeEmail, ScopeProfile, "https://www.googleapis.com/auth/userinfo.email", "https://www.googleapis.com/auth/userinfo.profile":
+		return true
+	}
+	return false
 }
 
 // clientCredentials reads the client's id and secret from HTTP Basic auth
@@ -435,7 +483,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, client *OA
 			first = false
 		}
 	}
-	g := s.newGrantLocked(code.email, client.ID, req.scopes)
+	g := s.newGrantLocked(code.email, client.ID, code.scopes)
 	withRefresh := req.offline && (first || req.forceConsent)
 	if !withRefresh {
 		delete(s.auth.refresh, g.refreshToken)
@@ -615,6 +663,20 @@ var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
 // returns the address the browser is sent back to (the client's redirect
 // URI with code and state, or error).
 func Consent(authURL, email string, allow bool) (*url.URL, error) {
+	return consent(authURL, email, allow, nil)
+}
+
+// ConsentGranting is Consent where the user allows with only these of the
+// offered scopes ticked (sign-in's are always granted), as Google's
+// granular consent screen lets them.
+func ConsentGranting(authURL, email string, scopes []string) (*url.URL, error) {
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return consent(authURL, email, true, scopes)
+}
+
+func consent(authURL, email string, allow bool, scopes []string) (*url.URL, error) {
 	resp, err := http.Get(authURL)
 	if err != nil {
 		return nil, err
@@ -638,7 +700,11 @@ func Consent(authURL, email string, allow bool) (*url.URL, error) {
 		decision = "allow"
 	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err = noFollow.PostForm(base.String(), url.Values{"request": {string(m[1])}, "email": {email}, "decision": {decision}})
+	form := url.Values{"request": {string(m[1])}, "email": {email}, "decision": {decision}}
+	if scopes != nil {
+		form["granular"], form["scope"] = []string{"1"}, scopes
+	}
+	resp, err = noFollow.PostForm(base.String(), form)
 	if err != nil {
 		return nil, err
 	}

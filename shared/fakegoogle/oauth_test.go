@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/oauth2/google"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/option"
+	people "google.golang.org/api/people/v1"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
@@ -282,5 +284,71 @@ func TestOIDCTokensForPushEndpoints(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), f.JWKSURL()) || !strings.Contains(string(body), `"issuer":"https://accounts.google.com"`) {
 		t.Errorf("openid-configuration: %s", body)
+	}
+}
+
+// Granular consent, as Google's consent screen offers it
+// (https://developers.google.com/identity/protocols/oauth2/resources/granular-permissions):
+// every scope but sign-in's has a checkbox the user may untick; the token
+// response's scope lists what was granted, and the token works for that
+// only. Asking again with include_granted_scopes=true (incremental
+// authorization) adds to what was granted before.
+func TestGranularConsentAndIncrementalAuthorization(t *testing.T) {
+	f := newFake(t, fakegoogle.Options{})
+	ctx := context.Background()
+	cfg := oauthConfig(f, fakegoogle.ScopeOpenID, fakegoogle.ScopeEmail, fakegoogle.ScopeGmailModify, fakegoogle.ScopeContacts)
+	authURL := cfg.AuthCodeURL("s", oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.SetAuthURLParam("login_hint", "ann@acme.test"))
+	resp, err := http.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, sc := range []string{fakegoogle.ScopeGmailModify, fakegoogle.ScopeContacts} {
+		if !strings.Contains(string(page), `type="checkbox" name="scope" value="`+sc+`"`) {
+			t.Errorf("the consent page offers no choice for %s", sc)
+		}
+	}
+	if strings.Contains(string(page), `value="openid"`) {
+		t.Error("sign-in's scope is offered as a choice")
+	}
+
+	back, err := fakegoogle.ConsentGranting(authURL, "ann@acme.test", []string{fakegoogle.ScopeContacts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cfg.Exchange(ctx, back.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := strings.Fields(tok.Extra("scope").(string))
+	slices.Sort(granted)
+	if want := []string{fakegoogle.ScopeEmail, fakegoogle.ScopeContacts, fakegoogle.ScopeOpenID}; !slices.Equal(granted, want) {
+		t.Errorf("granted %v, want %v", granted, want)
+	}
+	ts := option.WithTokenSource(cfg.TokenSource(ctx, tok))
+	mail, _ := gmail.NewService(ctx, option.WithEndpoint(f.URL()+"/"), ts)
+	_, err = mail.Users.GetProfile("me").Do()
+	apiErr(t, err, 403, "insufficientPermissions")
+	ppl, _ := people.NewService(ctx, option.WithEndpoint(f.URL()+"/"), ts)
+	if _, err := ppl.People.Connections.List("people/me").PersonFields("names").Do(); err != nil {
+		t.Errorf("contacts, granted: %v", err)
+	}
+
+	// Incremental: ask for Gmail only, including what was granted.
+	more := oauthConfig(f, fakegoogle.ScopeOpenID, fakegoogle.ScopeEmail, fakegoogle.ScopeGmailModify)
+	back, err = fakegoogle.Consent(more.AuthCodeURL("s2", oauth2.AccessTypeOffline, oauth2.ApprovalForce,
+		oauth2.SetAuthURLParam("include_granted_scopes", "true")), "ann@acme.test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err = more.Exchange(ctx, back.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range []string{fakegoogle.ScopeGmailModify, fakegoogle.ScopeContacts} {
+		if !strings.Contains(tok.Extra("scope").(string), sc) {
+			t.Errorf("after incremental authorization the grant lacks %s: %v", sc, tok.Extra("scope"))
+		}
 	}
 }

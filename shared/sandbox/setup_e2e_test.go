@@ -120,15 +120,27 @@ func setupInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		}
 	}
 	signIn(cat)
+	// Granular consent: Cat first unticks Gmail on Google's page. She is
+	// connected, told that e-mail posting waits, and one click asks Google
+	// for Gmail alone.
+	gmailBox := `//input[@type="checkbox" and @value="https://www.googleapis.com/auth/gmail.modify"]`
 	err := chromedp.Do(tctx,
 		chromedp.WaitVisible(`//span[@id="connection" and contains(., "not connected")]`),
 		chromedp.Click(`#connect`),
 		chromedp.WaitVisible(`#allow`),
+		chromedp.Click(gmailBox),
 		chromedp.Click(`#allow`),
 		chromedp.WaitVisible(`//span[@id="connection" and .="connected"]`),
+		chromedp.WaitVisible(`//form[@id="needs-access"]//p[contains(., "Needs access to Gmail")]`),
+		chromedp.Click(`#give-access`),
+		chromedp.WaitVisible(`#allow`),
+		chromedp.WaitNotPresent(`//input[@type="checkbox" and @value="https://www.googleapis.com/auth/contacts"]`),
+		chromedp.Click(`#allow`),
+		chromedp.WaitVisible(`//span[@id="connection" and .="connected"]`),
+		chromedp.WaitNotPresent(`#needs-access`),
 	)
 	if err != nil {
-		page("connecting Google: " + err.Error())
+		page("connecting Google, Gmail unticked and then given: " + err.Error())
 	}
 	err = chromedp.Do(tctx,
 		chromedp.SetValue(`//select[@name="contacts.direction"]`, "both"),

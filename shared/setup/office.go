@@ -90,11 +90,14 @@ func (s *Service) SetRight(ctx context.Context, t store.Tenant, email string, en
 
 // Status is what the status pages show of a user.
 type Status struct {
-	Email           string                      `json:"email"`
-	Name            string                      `json:"name,omitempty"`
-	Admin           bool                        `json:"admin"`
-	Connection      store.ConnState             `json:"connection"`
-	ConnectionWhy   string                      `json:"connectionReason,omitempty"`
+	Email         string          `json:"email"`
+	Name          string          `json:"name,omitempty"`
+	Admin         bool            `json:"admin"`
+	Connection    store.ConnState `json:"connection"`
+	ConnectionWhy string          `json:"connectionReason,omitempty"`
+	// NeedsAccess are the features (mail, contacts, calendar) the user
+	// chose but whose access they unticked on Google's consent screen.
+	NeedsAccess     []string                    `json:"needsAccess,omitempty"`
 	Setup           store.SyncState             `json:"setup"`
 	SettingsVersion int64                       `json:"settingsVersion"`
 	Decision        *store.Decision             `json:"decision,omitempty"`
@@ -109,6 +112,9 @@ type Status struct {
 func StatusOf(t store.Tenant, u store.User) Status {
 	s := Status{Email: u.Email, Name: u.DisplayName, Admin: IsAdmin(t, u.Email), Connection: u.Connection.State, ConnectionWhy: u.Connection.Reason,
 		Setup: u.SyncState, SettingsVersion: u.SettingsVersion, Passes: u.Passes, Attention: u.Attention}
+	if u.Connection.State == store.Connected {
+		s.NeedsAccess = u.Connection.Missing
+	}
 	if u.Decision.State != "" {
 		d := u.Decision
 		s.Decision = &d

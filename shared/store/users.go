@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"net/mail"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,24 @@ type Connection struct {
 	Reason    string    `firestore:"reason,omitempty"`
 	ChangedAt time.Time `firestore:"changedAt"`
 	Scopes    []string  `firestore:"scopes,omitempty"`
+	// Missing are the features (mail, contacts, calendar) the user chose
+	// whose access they unticked on Google's consent screen.
+	Missing []string `firestore:"missing,omitempty"`
+}
+
+// Granted says whether the user's grant covers scopes. A user with no
+// recorded scopes (office-level impersonation, where the firm authorizes
+// them) is taken as granted.
+func (u User) Granted(scopes []string) bool {
+	if len(u.Grant.Scopes) == 0 {
+		return true
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(u.Grant.Scopes, sc) {
+			return false
+		}
+	}
+	return true
 }
 
 // SyncState is where a user's sync setup stands.
