@@ -191,11 +191,11 @@ func TestPlanSecurity(t *testing.T) {
 	})
 
 	t.Run("every scheduler job sends an OIDC token", func(t *testing.T) {
-		jobs := ofType(rs, "google_cloud_scheduler_job")
-		if len(jobs) != 4 {
-			t.Errorf("%d scheduler jobs, want 4", len(jobs))
+		scheduled := ofType(rs, "google_cloud_scheduler_job")
+		if len(scheduled) != len(jobs.Kinds) {
+			t.Errorf("%d scheduler jobs, want %d (one per job kind)", len(scheduled), len(jobs.Kinds))
 		}
-		for _, r := range jobs {
+		for _, r := range scheduled {
 			ht := first(r.Values["http_target"])
 			if ht == nil || first(ht["oidc_token"]) == nil || first(ht["oidc_token"])["service_account_email"] == nil {
 				t.Errorf("%s calls without an OIDC token", r.Address)
@@ -207,6 +207,14 @@ func TestPlanSecurity(t *testing.T) {
 	})
 
 	t.Run("every scheduler job runs at the period the product documents", func(t *testing.T) {
+		scheduled := map[string]bool{}
+		defer func() {
+			for _, k := range jobs.Kinds {
+				if !scheduled[k] {
+					t.Errorf("job kind %s has no scheduler job", k)
+				}
+			}
+		}()
 		for _, r := range ofType(rs, "google_cloud_scheduler_job") {
 			body, err := base64.StdEncoding.DecodeString(first(r.Values["http_target"])["body"].(string))
 			var job struct{ Kind string }
@@ -214,6 +222,7 @@ func TestPlanSecurity(t *testing.T) {
 				t.Errorf("%s: body %q is not a job", r.Address, body)
 				continue
 			}
+			scheduled[job.Kind] = true
 			got, want := cronPeriod(r.Values["schedule"].(string)), jobs.Period(job.Kind)
 			if want == 0 || got != want {
 				t.Errorf("%s (%s) runs every %v (%q), want %v as jobs.Period says", r.Address, job.Kind, got, r.Values["schedule"], want)

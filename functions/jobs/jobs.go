@@ -44,7 +44,8 @@ func init() {
 			env.Log.Error("jobs: previews are not configured", "err", err)
 			previews = unavailablePreviews{err}
 		}
-		return wiring.Guard(env, "Jobs", &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews}, Lost: mail.Lost, Log: env.Log})
+		return wiring.Guard(env, "Jobs", &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews,
+			SystemMail: wiring.Sender(ctx, env)}, Lost: mail.Lost, Log: env.Log})
 	}))
 }
 

@@ -25,7 +25,20 @@ type adminView struct {
 	// Problems are faults of the product's own configuration met in the
 	// last week: nobody was disconnected for them; an admin fixes them.
 	Problems []store.Problem `json:"problems"`
-	CSRF     string          `json:"csrf"`
+	// Waiting are system e-mails Gmail did not take yet (its daily
+	// sending limit, an outage), sent by the system-mail job.
+	Waiting []waitingMail `json:"waitingMail"`
+	CSRF    string        `json:"csrf"`
+}
+
+// waitingMail is what the admin page shows of a queued system e-mail (not
+// its body: it may carry a preview's approval link).
+type waitingMail struct {
+	To        string    `json:"to"`
+	Subject   string    `json:"subject"`
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"nextAttempt"`
+	LastError string    `json:"lastError"`
 }
 
 // problemWindow is how long a configuration problem stays on the admin
@@ -81,6 +94,13 @@ func (h *Handler) adminData(r *http.Request, t store.Tenant) (adminView, error) 
 	}
 	if v.Problems, err = h.Store.Problems().List(r.Context(), t.ID, h.Setup.Clock.Now().Add(-problemWindow)); err != nil {
 		return v, err
+	}
+	queued, err := h.Store.Outbox().OfTenant(r.Context(), t.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, m := range queued {
+		v.Waiting = append(v.Waiting, waitingMail{To: m.To, Subject: m.Subject, Attempts: m.Attempts, NextAt: m.NextAt, LastError: m.LastError})
 	}
 	byEmail := map[string]int{}
 	for _, u := range users {

@@ -29,6 +29,7 @@ import (
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/notify"
@@ -74,6 +75,7 @@ type world struct {
 	jobs  *published
 	crm   *refcrm.Store
 	raw   func(path string) map[string]any
+	h     *web.Handler
 }
 
 func newWorld(t *testing.T) *world {
@@ -138,6 +140,7 @@ func newWorld(t *testing.T) *world {
 		BasePath: "/Web",
 	}
 	mux.Handle("/Web/", h)
+	w.h = h
 	w.raw = func(path string) map[string]any {
 		snap, err := fs.Doc(path).Get(ctx)
 		if err != nil {
@@ -895,5 +898,73 @@ func TestUntickingGmailOnGooglesPage(t *testing.T) {
 	u, _ := w.st.Users().Get(w.ctx, cat)
 	if len(v.Status.NeedsAccess) != 0 || !u.Granted(slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)) {
 		t.Errorf("after giving Gmail: needs %v, granted %v", v.Status.NeedsAccess, u.Grant.Scopes)
+	}
+}
+
+// Gmail's daily sending limit for the system sender answers 429 for hours.
+// Cat's setup confirmation is then not lost: the save succeeds, the e-mail
+// waits in the outbox, the admin page shows it waiting, and the
+// system-mail job sends it once Gmail takes mail again.
+func TestSystemMailOverTheSendingLimitWaitsAndIsSent(t *testing.T) {
+	w := newWorld(t)
+	queue := &notify.Queue{Next: w.h.Setup.Sender, Store: w.st, Clock: w.clk, Log: logging.Discard()}
+	w.h.Setup.Sender = queue
+	w.g.SetSendLimitPerDay(1)
+	if err := queue.Send(w.ctx, notify.Message{To: ann, Subject: "earlier today", Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	w.connect(t, b, cat)
+	good := url.Values{"csrf": {w.csrf(t, b)}, "contacts.direction": {"both"}, "contacts.scope": {"all"}}
+	if code, body := post(t, b, w.url("/settings"), good); code != http.StatusSeeOther {
+		t.Fatalf("saving over the sending limit answered %d %.300s", code, body)
+	}
+	inbox := func() int {
+		gm, _ := gmail.NewService(w.ctx, option.WithEndpoint(w.g.URL()+"/"), option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: w.g.Token(cat, fakegoogle.ScopeGmailModify)})))
+		list, err := gm.Users.Messages.List("me").Q("from:" + sender).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Messages)
+	}
+	if n := inbox(); n != 0 {
+		t.Fatalf("%d e-mails reached Cat over the limit", n)
+	}
+	admin := w.browser(t)
+	w.signIn(t, admin, ann).Body.Close()
+	var v struct {
+		Waiting []struct {
+			To, Subject, LastError string
+			NextAttempt            time.Time
+		} `json:"waitingMail"`
+	}
+	w.getJSON(t, admin, "/admin", &v)
+	if len(v.Waiting) != 1 || v.Waiting[0].To != cat || !strings.Contains(v.Waiting[0].LastError, "User-rate limit exceeded") {
+		t.Fatalf("the admin page shows waiting %+v", v.Waiting)
+	}
+	if v.Waiting[0].NextAttempt.Before(w.clk.Now().Add(23 * time.Hour)) {
+		t.Errorf("next attempt %v: Gmail named the time sending works again, a day on", v.Waiting[0].NextAttempt)
+	}
+
+	// The system-mail job before Gmail takes mail again: nothing due.
+	pub := &published{}
+	if n, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.SystemMail); err != nil || n != 0 {
+		t.Errorf("dispatch before the time: %d, %v", n, err)
+	}
+	w.clk.Advance(24*time.Hour + time.Minute)
+	if n, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.SystemMail); err != nil || n != 1 {
+		t.Fatalf("dispatch after a day: %d, %v", n, err)
+	}
+	if err := jobs.Run(w.ctx, jobs.Job{Kind: jobs.SystemMail, User: cat}, jobs.Engines{SystemMail: queue}); err != nil {
+		t.Fatal(err)
+	}
+	if n := inbox(); n != 1 {
+		t.Errorf("after the system-mail job Cat has %d e-mails, want the confirmation", n)
+	}
+	v.Waiting = nil
+	w.getJSON(t, admin, "/admin", &v)
+	if len(v.Waiting) != 0 {
+		t.Errorf("still waiting: %+v", v.Waiting)
 	}
 }

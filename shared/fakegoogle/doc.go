@@ -155,6 +155,8 @@
 //   - Quota: one budget per user and API, a token bucket refilled at the
 //     per-minute rate and holding QuotaBurst's worth of units (default a
 //     minute; a second models Gmail's moving average of 250 units per user
-//     per second); Google's per-project and daily limits (403
-//     dailyLimitExceeded, Gmail's daily sending limit) are not modelled.
+//     per second); Google's per-project and daily request limits (403
+//     dailyLimitExceeded) are not modelled. Gmail's daily sending limit
+//     is (Options.SendLimitPerDay, recipients over a rolling day: 429
+//     "User-rate limit exceeded. Retry after …").
 package fakegoogle

@@ -371,6 +371,9 @@ func gmailMessagesSend(c *call) (any, error) {
 	}
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
+	if err := c.s.sendLimitLocked(c.user.email, len(rcpts)); err != nil {
+		return nil, err
+	}
 	if headerValue(hs, "Message-ID") == "" {
 		hs = append(hs, header{Name: "Message-ID", Value: "<" + c.s.newID() + "@mail.fake.google>"})
 	}
@@ -734,4 +737,42 @@ func gmailStop(c *call) (any, error) {
 	defer c.s.mu.Unlock()
 	c.mailbox().watch = nil
 	return nil, nil
+}
+
+// SetSendLimitPerDay changes Options.SendLimitPerDay (0: no limit).
+func (s *Server) SetSendLimitPerDay(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.SendLimitPerDay = n
+}
+
+// sendLimitLocked counts recipients against the user's daily sending
+// limit (Options.SendLimitPerDay over a rolling day) and answers what
+// Gmail answers when it is spent: 429 usageLimits rateLimitExceeded,
+// "User-rate limit exceeded", with the time sending works again ("Resolve
+// errors", mail sending limits:
+// https://developers.google.com/workspace/gmail/api/guides/handle-errors;
+// Workspace's limits: https://support.google.com/a/answer/166852). s.mu
+// must be held.
+func (s *Server) sendLimitLocked(email string, recipients int) error {
+	limit := s.opts.SendLimitPerDay
+	if limit <= 0 {
+		return nil
+	}
+	now := s.opts.Clock.Now()
+	sent := slices.DeleteFunc(s.sent[email], func(t time.Time) bool { return now.Sub(t) >= 24*time.Hour })
+	if len(sent)+recipients > limit {
+		s.sent[email] = sent
+		again := now.Add(24 * time.Hour)
+		if len(sent) > 0 {
+			again = sent[0].Add(24 * time.Hour)
+		}
+		return &apiError{Code: 429, Status: "RESOURCE_EXHAUSTED", Reason: "rateLimitExceeded", Domain: "usageLimits",
+			Message: "User-rate limit exceeded.  Retry after " + again.UTC().Format("2006-01-02T15:04:05.000Z") + " (Mail sending)"}
+	}
+	for range recipients {
+		sent = append(sent, now)
+	}
+	s.sent[email] = sent
+	return nil
 }

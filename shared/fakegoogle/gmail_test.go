@@ -701,3 +701,34 @@ func TestSeedFromJSON(t *testing.T) {
 		t.Error("seeding a message for an unknown user succeeded")
 	}
 }
+
+// Gmail's daily sending limit (per user, counted in recipients over a
+// rolling day): past it messages.send answers 429 usageLimits
+// rateLimitExceeded with the time sending works again, for hours; a day
+// after the oldest send it works again.
+func TestDailySendingLimit(t *testing.T) {
+	clk := clock.NewFake(t0)
+	f := newFake(t, fakegoogle.Options{Clock: clk, SendLimitPerDay: 2, AccessTokenLifetime: 72 * time.Hour})
+	svc := gmailFor(t, f, "ann@acme.test")
+	send := func() error {
+		_, err := svc.Users.Messages.Send("me", &gmail.Message{Raw: raw("To: bob@acme.test\nSubject: s\n\nx")}).Do()
+		return err
+	}
+	for i := range 2 {
+		if err := send(); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		clk.Advance(time.Hour)
+	}
+	err := send()
+	ge := apiErr(t, err, 429, "rateLimitExceeded")
+	if !strings.Contains(ge.Message, "Retry after "+t0.Add(24*time.Hour).Format("2006-01-02T15:04:05.000Z")) {
+		t.Errorf("429 message %q, want the time sending works again", ge.Message)
+	}
+	clk.Advance(20 * time.Hour) // 22 hours after the first send
+	apiErr(t, send(), 429, "rateLimitExceeded")
+	clk.Advance(2 * time.Hour)
+	if err := send(); err != nil {
+		t.Errorf("a day after the first send: %v", err)
+	}
+}

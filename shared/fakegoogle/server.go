@@ -34,6 +34,11 @@ type Options struct {
 	// guides document (the default), or 429 RESOURCE_EXHAUSTED, as newer
 	// front ends answer. A client must take both as a rate limit.
 	QuotaExceededStatus int
+	// SendLimitPerDay is how many recipients a user may send to in a
+	// rolling day (Workspace's daily sending limit is 2,000); past it
+	// messages.send answers 429 until the oldest send is a day old. Zero
+	// means no limit.
+	SendLimitPerDay int
 	// QuotaBurst is how much of the budget can be spent at once: a token
 	// bucket refilled at the per-minute rate holds QuotaBurst's worth of
 	// units. Gmail enforces 250 units per user per second as a moving
@@ -69,16 +74,18 @@ type Options struct {
 // Start or as an http.Handler, and point the official Go clients at URL().
 // It is safe for concurrent use.
 type Server struct {
-	opts   Options
-	mux    *http.ServeMux
-	mu     sync.Mutex // guards everything below and all workspace data
-	rng    *rand.Rand
-	users  map[string]*account // by lowercased address
-	auth   *authState
-	quota  *quotaState
-	lists  *listings
-	oauth  *oauthState
-	fault  map[string]*Fault // by method ID
+	opts  Options
+	mux   *http.ServeMux
+	mu    sync.Mutex // guards everything below and all workspace data
+	rng   *rand.Rand
+	users map[string]*account // by lowercased address
+	auth  *authState
+	quota *quotaState
+	lists *listings
+	oauth *oauthState
+	fault map[string]*Fault // by method ID
+	// sent are the times of each user's sent recipients in the last day.
+	sent   map[string][]time.Time
 	routes []*route
 	// byPattern groups routes by mux pattern (method and path).
 	byPattern map[string][]*route
@@ -131,6 +138,7 @@ func New(opts Options) *Server {
 		lists: newListings(),
 		oauth: newOAuthState(),
 		fault: map[string]*Fault{},
+		sent:  map[string][]time.Time{},
 
 		byPattern: map[string][]*route{},
 		channels:  map[string]*pushChannel{},

@@ -13,6 +13,8 @@
 //	               re-make deleted labels
 //	contact-sync   every 15 minutes: a contact sync pass (package contactsync)
 //	calendar-sync  every 5 minutes: a calendar sync pass (package calendarsync)
+//	system-mail    every 10 minutes: send the user's queued system e-mail
+//	               (package notify's Queue), for the users who have some due
 //
 // and one kind the web function publishes when a user saves sync settings:
 //
@@ -46,11 +48,12 @@ const (
 	WatchRenewal = "watch-renewal"
 	ContactSync  = "contact-sync"
 	CalendarSync = "calendar-sync"
+	SystemMail   = "system-mail"
 	Preview      = "preview"
 )
 
 // Kinds lists the job kinds.
-var Kinds = []string{MailSweep, WatchRenewal, ContactSync, CalendarSync}
+var Kinds = []string{MailSweep, WatchRenewal, ContactSync, CalendarSync, SystemMail}
 
 // Period is how often Cloud Scheduler runs a job of kind: the default
 // schedules of the Terraform (infra/envs/example, checked by its plan test)
@@ -65,6 +68,8 @@ func Period(kind string) time.Duration {
 		return 15 * time.Minute
 	case CalendarSync:
 		return 5 * time.Minute
+	case SystemMail:
+		return 10 * time.Minute
 	}
 	return 0
 }
@@ -109,15 +114,30 @@ func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) 
 	if !slices.Contains(Kinds, kind) {
 		return 0, failure.Errorf(op, failure.Invalid, "kind %q is not one of %v", kind, Kinds)
 	}
-	tenants, err := st.Tenants().List(ctx)
-	if err != nil {
-		return 0, err
-	}
 	type pending struct {
 		user string
 		wait func() error
 	}
 	var sent []pending
+	if kind == SystemMail {
+		// Whoever has queued system e-mail due, whatever their sync state
+		// (a reconnect request goes to a disconnected user).
+		due, err := st.Outbox().Due(ctx)
+		if err != nil {
+			return 0, err
+		}
+		seen := map[string]bool{}
+		for _, m := range due {
+			if !seen[m.User] {
+				seen[m.User] = true
+				sent = append(sent, pending{m.User, Enqueue(ctx, pub, Job{Kind: kind, User: m.User})})
+			}
+		}
+	}
+	tenants, err := st.Tenants().List(ctx)
+	if err != nil {
+		return 0, err
+	}
 	for _, t := range tenants {
 		users, err := st.Users().ListByTenant(ctx, t.ID)
 		if err != nil {
@@ -177,6 +197,11 @@ type Calendar interface {
 	Pass(ctx context.Context, email string) (calendarsync.Result, error)
 }
 
+// Outbox sends a user's queued system e-mail, as jobs use it.
+type Outbox interface {
+	Flush(ctx context.Context, user string) (int, error)
+}
+
 // Previews makes preview reports, as jobs use it.
 type Previews interface {
 	Run(ctx context.Context, email string, version int64) error
@@ -184,10 +209,11 @@ type Previews interface {
 
 // Engines run the jobs.
 type Engines struct {
-	Mail     Mail
-	Contacts Contacts
-	Calendar Calendar
-	Previews Previews
+	Mail       Mail
+	Contacts   Contacts
+	Calendar   Calendar
+	Previews   Previews
+	SystemMail Outbox
 }
 
 // Activated publishes the jobs that start a user's sync right after a
@@ -223,6 +249,12 @@ func Run(ctx context.Context, j Job, e Engines) error {
 		return err
 	case Preview:
 		return e.Previews.Run(ctx, j.User, j.Version)
+	case SystemMail:
+		if e.SystemMail == nil {
+			return failure.Errorf("jobs: system mail", failure.Transient, "this instance has no system e-mail sender")
+		}
+		_, err := e.SystemMail.Flush(ctx, j.User)
+		return err
 	}
 	return failure.Errorf("jobs: run", failure.Invalid, "unknown kind %q", j.Kind)
 }

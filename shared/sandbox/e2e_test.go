@@ -28,6 +28,7 @@ import (
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/sandbox"
 	"github.com/crmsync/crmsync/shared/store"
@@ -453,7 +454,7 @@ func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		page("step 7, running the mail sweep from the console", err)
 	}
 	next, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("tr[data-job]")].map(r => r.dataset.next)`))
-	if err != nil || len(next) != 4 {
+	if err != nil || len(next) != len(jobs.Kinds) {
 		page(fmt.Sprintf("reading the jobs' next runs (%v)", next), err)
 	}
 	for _, n := range next {

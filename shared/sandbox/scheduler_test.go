@@ -16,7 +16,7 @@ import (
 func TestSandboxSchedulesAreProductions(t *testing.T) {
 	p := productionPeriods()
 	want := map[string]time.Duration{jobs.MailSweep: 10 * time.Minute, jobs.ContactSync: 15 * time.Minute,
-		jobs.CalendarSync: 5 * time.Minute, jobs.WatchRenewal: 24 * time.Hour}
+		jobs.CalendarSync: 5 * time.Minute, jobs.WatchRenewal: 24 * time.Hour, jobs.SystemMail: 10 * time.Minute}
 	if len(p) != len(want) {
 		t.Errorf("periods %v, want %v", p, want)
 	}

@@ -100,5 +100,5 @@ func docID(parts ...string) (string, error) {
 // for Firestore's TTL policy to delete them; the Terraform makes one policy
 // for each (infra/modules/platform, checked by infra's plan test).
 func ExpiringCollections() []string {
-	return []string{"leases", "ledger", "oauthStates", "previews", "addressClaims"}
+	return []string{"leases", "ledger", "oauthStates", "previews", "addressClaims", "outbox"}
 }

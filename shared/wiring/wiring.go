@@ -229,13 +229,18 @@ func Reconnect(ctx context.Context, env *instance.Env) *reconnect.Handler {
 // Sender is the system e-mail sender of the environment (see GmailSender);
 // when it cannot be set up, a sender that fails with the reason, logged
 // once here, so the function's other work goes on.
-func Sender(ctx context.Context, env *instance.Env) notify.Sender {
+func Sender(ctx context.Context, env *instance.Env) *notify.Queue {
+	var next notify.Sender
 	s, err := GmailSender(ctx, env)
 	if err != nil {
-		env.Log.Error("system e-mail is not configured; setup confirmations, previews and reconnect requests will fail until it is", "err", err)
-		return notify.Unavailable{Err: err}
+		env.Log.Error("system e-mail is not configured; setup confirmations, previews and reconnect requests wait in the outbox until it is", "err", err)
+		next = notify.Unavailable{Err: err}
+	} else {
+		next = s
 	}
-	return s
+	// What Gmail does not take now (its daily sending limit, an outage)
+	// waits in the outbox for the system-mail job: nothing is lost.
+	return &notify.Queue{Next: next, Store: env.Store, Clock: env.Clock, Log: env.Log}
 }
 
 // GmailSender is the SYSTEM_SENDER mailbox, acted for through domain-wide

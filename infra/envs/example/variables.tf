@@ -96,13 +96,14 @@ variable "release" {
 }
 
 variable "schedules" {
-  description = "Cron schedules of the scheduler jobs. contact-sync is the contact sync period (the description's default: every 15 minutes); calendar-sync is the fallback pass behind Calendar push channels and also renews the channels before they expire."
+  description = "Cron schedules of the scheduler jobs. contact-sync is the contact sync period (the description's default: every 15 minutes); calendar-sync is the fallback pass behind Calendar push channels and also renews the channels before they expire; system-mail sends the system e-mail Gmail did not take at once (its daily sending limit)."
   type        = map(string)
   default = {
     "mail-sweep"    = "*/10 * * * *"
     "watch-renewal" = "17 3 * * *"
     "contact-sync"  = "*/15 * * * *"
     "calendar-sync" = "*/5 * * * *"
+    "system-mail"   = "*/10 * * * *"
   }
 }
 

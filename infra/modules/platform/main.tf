@@ -33,7 +33,7 @@ locals {
   }
 
   # Documents that expire carry expireAt; the TTL policy deletes them.
-  ttl_collections = toset(["leases", "ledger", "oauthStates", "previews", "addressClaims"])
+  ttl_collections = toset(["leases", "ledger", "oauthStates", "previews", "addressClaims", "outbox"])
 }
 
 resource "google_project_service" "apis" {

@@ -28,7 +28,7 @@ variable "jobs" {
   description = "Job kind → cron schedule. The kinds are those of shared/jobs."
   type        = map(string)
   validation {
-    condition     = alltrue([for k in keys(var.jobs) : contains(["mail-sweep", "watch-renewal", "contact-sync", "calendar-sync"], k)])
-    error_message = "Job kinds are mail-sweep, watch-renewal, contact-sync and calendar-sync."
+    condition     = alltrue([for k in keys(var.jobs) : contains(["mail-sweep", "watch-renewal", "contact-sync", "calendar-sync", "system-mail"], k)])
+    error_message = "Job kinds are mail-sweep, watch-renewal, contact-sync, calendar-sync and system-mail."
   }
 }
