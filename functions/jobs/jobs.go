@@ -44,8 +44,9 @@ func init() {
 			env.Log.Error("jobs: previews are not configured", "err", err)
 			previews = unavailablePreviews{err}
 		}
+		lost := wiring.Reconnect(ctx, env)
 		return wiring.Guard(env, "Jobs", &Handler{Engines: jobs.Engines{Mail: mail, Contacts: contacts, Calendar: cal, Previews: previews,
-			SystemMail: wiring.Sender(ctx, env)}, Lost: mail.Lost, Log: env.Log})
+			SystemMail: wiring.Sender(ctx, env), Access: lost}, Lost: mail.Lost, Log: env.Log})
 	}))
 }
 

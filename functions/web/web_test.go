@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -966,5 +967,114 @@ func TestSystemMailOverTheSendingLimitWaitsAndIsSent(t *testing.T) {
 	w.getJSON(t, admin, "/admin", &v)
 	if len(v.Waiting) != 0 {
 		t.Errorf("still waiting: %+v", v.Waiting)
+	}
+}
+
+// Office-level impersonation, end to end through the pages an admin and a
+// user see: the admin switches the firm to it; a user who signs in is
+// connected at once, with nothing to connect, and saves settings. When her
+// Workspace account is suspended, acting for her fails: she is marked
+// disconnected without an e-mail she could do nothing about, and as soon as
+// her account is restored the next mail-sweep tick connects her again and
+// renews her Gmail watch, without anyone doing anything.
+func TestOfficeLevelImpersonation(t *testing.T) {
+	w := newWorld(t)
+	key, clientID, err := w.g.AddServiceAccount("crmsync-delegation@p.iam.gserviceaccount.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.g.AuthorizeDelegation(clientID, web.DelegationScopes()...)
+	tokens := workspace.Delegated(key, w.g.URL()+"/token", w.clk)
+	google := &workspace.Factory{Tokens: tokens, Endpoint: w.g.URL()}
+	w.h.Google = google
+
+	admin := w.browser(t)
+	w.signIn(t, admin, ann).Body.Close()
+	var av struct {
+		Office setup.Office
+		CSRF   string
+	}
+	w.getJSON(t, admin, "/admin", &av)
+	office := url.Values{"csrf": {av.CSRF}, "appName": {av.Office.AppName}, "oauthClientId": {av.Office.OAuthClientID},
+		"attachmentLimitMB": {fmt.Sprint(av.Office.AttachmentLimitMB)}, "labelName": {av.Office.LabelName}, "authMode": {"delegation"},
+		"allowAllContacts": {"on"}, "autoMailSync": {"on"}}
+	if code, body := post(t, admin, w.url("/admin/office"), office); code != http.StatusSeeOther {
+		t.Fatalf("switching to office-level impersonation: %d %.300s", code, body)
+	}
+
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	var v struct {
+		Status setup.Status
+		CSRF   string
+	}
+	w.getJSON(t, b, "/settings", &v)
+	if v.Status.Connection != store.Connected {
+		t.Errorf("Cat under impersonation: %s, want connected at once", v.Status.Connection)
+	}
+	resp, err := b.Get(w.url("/settings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "There is nothing to connect") || strings.Contains(string(page), `id="connect"`) {
+		t.Errorf("the settings page under impersonation offers to connect:\n%.1500s", page)
+	}
+	if code, body := post(t, b, w.url("/connect"), url.Values{"csrf": {v.CSRF}, "feature": {"mail"}}); code != http.StatusBadRequest || !strings.Contains(body, "nothing to connect") {
+		t.Errorf("connecting under impersonation: %d %.200s", code, body)
+	}
+	if code, body := post(t, b, w.url("/settings"), url.Values{"csrf": {v.CSRF}, "contacts.direction": {"both"}, "contacts.scope": {"all"},
+		"mail.enabled": {"on"}, "mail.outgoing": {"To"}, "mail.incoming": {"From"}}); code != http.StatusSeeOther {
+		t.Fatalf("saving settings under impersonation: %d %.300s", code, body)
+	}
+	if _, err := w.st.Users().Update(w.ctx, cat, func(u *store.User) error { u.SyncState = store.Active; return nil }); err != nil {
+		t.Fatal(err) // as approving the preview does
+	}
+
+	mails := &sentMail{}
+	lost := &reconnect.Handler{Store: w.st, Sender: mails, Tokens: tokens, Clock: w.clk, Log: logging.Discard()}
+	mail := &mailbox.Engine{Store: w.st, CRM: w.crm, Log: logging.Discard(), Clock: w.clk, Topic: "projects/p/topics/gmail-notifications",
+		Holder: "test", Lost: lost, Google: google, Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}
+	if _, err := mail.Process(w.ctx, cat); err != nil {
+		t.Fatalf("a mail pass under impersonation: %v", err)
+	}
+
+	w.g.SuspendUser(cat, true)
+	if _, err := mail.Process(w.ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := w.st.Users().Get(w.ctx, cat)
+	if u.Connection.State != store.Disconnected || !strings.Contains(u.Attention, "resumes by itself") || len(mails.msg) != 0 {
+		t.Fatalf("after the suspension: %+v, attention %q, %d e-mails", u.Connection, u.Attention, len(mails.msg))
+	}
+	tick := func() bool {
+		pub := &published{}
+		if _, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.MailSweep); err != nil {
+			t.Fatal(err)
+		}
+		want := `{"kind":"access-check","user":"cat@firm.test"}`
+		if !slices.Contains(pub.jobs, want) {
+			t.Fatalf("the mail-sweep tick published %v, want %s", pub.jobs, want)
+		}
+		if err := jobs.Run(w.ctx, jobs.Job{Kind: jobs.AccessCheck, User: cat}, jobs.Engines{Access: lost, Mail: mail}); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := w.st.Users().Get(w.ctx, cat)
+		return u.Connection.State == store.Connected
+	}
+	if tick() {
+		t.Fatal("connected again while still suspended")
+	}
+	w.g.SuspendUser(cat, false)
+	if !tick() {
+		t.Fatal("not connected again after the account was restored")
+	}
+	u, _ = w.st.Users().Get(w.ctx, cat)
+	if u.Attention != "" || u.Mail.WatchExpiration.IsZero() {
+		t.Errorf("after restoring: attention %q, watch %v", u.Attention, u.Mail.WatchExpiration)
+	}
+	if _, err := mail.Process(w.ctx, cat); err != nil {
+		t.Errorf("a mail pass after restoring: %v", err)
 	}
 }

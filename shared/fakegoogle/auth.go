@@ -111,6 +111,26 @@ func (s *Server) RevokeUser(email string) {
 	}
 }
 
+// SuspendUser suspends (or restores) a Workspace user, as an admin does:
+// their tokens stop working, and domain-wide delegation for them answers
+// invalid_grant "Invalid email or User ID" until they are restored.
+func (s *Server) SuspendUser(email string, suspended bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.users[normalizeEmail(email)]
+	if a == nil {
+		return
+	}
+	a.suspended = suspended
+	if suspended {
+		for _, g := range s.auth.grants {
+			if g.email == a.email {
+				g.revoked = true
+			}
+		}
+	}
+}
+
 func (s *Server) authenticate(r *http.Request, rt *route) (*account, *apiError) {
 	h := r.Header.Get("Authorization")
 	if !strings.HasPrefix(h, "Bearer ") {

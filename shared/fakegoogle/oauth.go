@@ -554,7 +554,7 @@ func (s *Server) jwtBearer(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	as := sa.email
 	if subject != "" && subject != sa.email {
-		if s.users[subject] == nil {
+		if s.users[subject] == nil || s.users[subject].suspended {
 			oauthError(w, 400, "invalid_grant", "Invalid email or User ID")
 			return
 		}

@@ -12,12 +12,14 @@ import (
 
 // account is one user of the fake Workspace.
 type account struct {
-	email   string
-	name    string
-	domain  string
-	mailbox *mailbox
-	book    *contactBook
-	cals    *calendars
+	// suspended accounts cannot be acted for (SuspendUser).
+	suspended bool
+	email     string
+	name      string
+	domain    string
+	mailbox   *mailbox
+	book      *contactBook
+	cals      *calendars
 }
 
 // normalizeEmail is the form addresses are compared in.

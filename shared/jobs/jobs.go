@@ -21,6 +21,12 @@
 //	preview        make and e-mail the preview report of that settings
 //	               version (package preview)
 //
+// and one that each mail-sweep tick publishes for the disconnected users of
+// office-level impersonation firms:
+//
+//	access-check   connect the user again if acting for them works again
+//	               (package reconnect's Restore), and renew their watch
+//
 // Approving a preview (or reconnecting Google) publishes the user's mail
 // (watch-renewal, mail-sweep), contact and calendar jobs at once, so sync
 // starts, or catches up from the stored cursors, without waiting for a
@@ -50,6 +56,7 @@ const (
 	CalendarSync = "calendar-sync"
 	SystemMail   = "system-mail"
 	Preview      = "preview"
+	AccessCheck  = "access-check"
 )
 
 // Kinds lists the job kinds.
@@ -144,6 +151,12 @@ func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) 
 			return 0, err
 		}
 		for _, u := range users {
+			if kind == MailSweep && t.AuthMode == store.AuthDelegation && u.Connection.State == store.Disconnected {
+				// Nobody reconnects these users: ask whether acting for
+				// them works again.
+				sent = append(sent, pending{u.ID, Enqueue(ctx, pub, Job{Kind: AccessCheck, User: u.ID})})
+				continue
+			}
 			if !eligible(kind, u) {
 				continue
 			}
@@ -175,7 +188,7 @@ func Decode(body []byte) (Job, error) {
 	if err := json.Unmarshal(m.Data, &j); err != nil {
 		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "the message data is not a job: %v", err)
 	}
-	if (!slices.Contains(Kinds, j.Kind) && j.Kind != Preview) || j.User == "" || (j.Kind == Preview && j.Version <= 0) {
+	if (!slices.Contains(Kinds, j.Kind) && j.Kind != Preview && j.Kind != AccessCheck) || j.User == "" || (j.Kind == Preview && j.Version <= 0) {
 		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "job %+v: unknown kind or no user", j)
 	}
 	return j, nil
@@ -207,8 +220,14 @@ type Previews interface {
 	Run(ctx context.Context, email string, version int64) error
 }
 
+// Access connects office-level impersonation users again, as jobs use it.
+type Access interface {
+	Restore(ctx context.Context, email string) (bool, error)
+}
+
 // Engines run the jobs.
 type Engines struct {
+	Access     Access
 	Mail       Mail
 	Contacts   Contacts
 	Calendar   Calendar
@@ -249,6 +268,16 @@ func Run(ctx context.Context, j Job, e Engines) error {
 		return err
 	case Preview:
 		return e.Previews.Run(ctx, j.User, j.Version)
+	case AccessCheck:
+		if e.Access == nil {
+			return failure.Errorf("jobs: access check", failure.Transient, "this instance cannot check access")
+		}
+		restored, err := e.Access.Restore(ctx, j.User)
+		if err != nil || !restored {
+			return err
+		}
+		// Connected again: renew the Gmail watch now; the next ticks sync.
+		return e.Mail.Connect(ctx, j.User)
 	case SystemMail:
 		if e.SystemMail == nil {
 			return failure.Errorf("jobs: system mail", failure.Transient, "this instance has no system e-mail sender")

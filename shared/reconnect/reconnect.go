@@ -20,22 +20,32 @@ import (
 	"context"
 	htmltemplate "html/template"
 	"log/slog"
+	"slices"
 	"strings"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/notify"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 // Attention is what the status pages show a disconnected user.
 const Attention = "Google access was revoked or expired: reconnect Google on the settings page."
 
+// delegationAttention is what they show a user of an office-level
+// impersonation firm, who has nothing to reconnect.
+const delegationAttention = "Your firm's access to your Google account stopped working (your account may be suspended or the firm's delegation changed). Sync resumes by itself once it works again; ask your administrator if it does not."
+
 // Handler marks users disconnected and asks them to reconnect.
 type Handler struct {
 	Store  *store.Store
 	Sender notify.Sender
+	// Tokens acts for users; Restore asks it for a token to learn whether
+	// acting for an office-level impersonation user works again.
+	Tokens workspace.TokenSourceFunc
 	// WebURL is the Web function's public URL; the e-mail links to its
 	// settings page.
 	WebURL string
@@ -52,25 +62,52 @@ func (h *Handler) Lost(ctx context.Context, email string, cause error) error {
 		return h.configuration(ctx, email, cause)
 	}
 	now := h.Clock.Now()
+	cur, err := h.Store.Users().Get(ctx, email)
+	if err != nil {
+		return err
+	}
+	t, err := h.Store.Tenants().Get(ctx, cur.TenantID)
+	if err != nil {
+		return err
+	}
+	delegated := t.AuthMode == store.AuthDelegation
+	reason := failure.Message(cause)
+	if cur.Connection.State == store.Connected {
+		if n, err := h.recentlyLost(ctx, t.ID, reason, now); err != nil {
+			return err
+		} else if n >= StormUsers {
+			// Many users losing access the same way at once is the
+			// deployment's doing (a client, a key, an admin's change),
+			// not each user's: stop disconnecting and e-mailing them.
+			return h.configuration(ctx, email, failure.Errorf("reconnect: many users at once", failure.Configuration,
+				"many users of the firm lost Google access the same way at once, which looks like the deployment's doing, not each user's: check the OAuth client, its secret, the token-encryption key and the app's access in the Admin console (%d within %v; from the %dth on they were not disconnected): %s",
+				n+1, StormWindow, StormUsers+1, reason))
+		}
+	}
 	moved := false
 	u, err := h.Store.Users().Update(ctx, email, func(u *store.User) error {
 		moved = u.Connection.State == store.Connected
 		if moved {
-			u.Connection = store.Connection{State: store.Disconnected, Reason: failure.Message(cause), ChangedAt: now, Scopes: u.Connection.Scopes}
+			u.Connection = store.Connection{State: store.Disconnected, Reason: reason, ChangedAt: now, Scopes: u.Connection.Scopes}
 			u.Attention = Attention
+			if delegated {
+				// Office-level impersonation: nothing to reconnect; Restore
+				// connects the user again once acting for them works.
+				u.Attention = delegationAttention
+			}
 		}
 		return nil
 	})
 	if err != nil || !moved {
 		return err
 	}
+	if delegated {
+		h.Log.Warn("acting for the user fails (office-level impersonation); retried every sweep", "user", u.ID, "err", cause)
+		return nil
+	}
 	h.Log.Warn("Google access lost; the user must reconnect", "user", u.ID, "err", cause)
 	if h.Sender == nil {
 		return nil
-	}
-	t, err := h.Store.Tenants().Get(ctx, u.TenantID)
-	if err != nil {
-		return err
 	}
 	msg, err := Message(t, u, h.WebURL+"/settings")
 	if err != nil {
@@ -123,6 +160,29 @@ Reconnect Google: {{.URL}}
 Once you reconnect, sync picks up where it stopped; nothing is lost or synced twice.
 `))
 
+// A storm: StormUsers users of a firm disconnected with the same reason
+// within StormWindow make the next one a configuration problem.
+const (
+	StormUsers  = 3
+	StormWindow = 10 * time.Minute
+)
+
+// recentlyLost counts the firm's users disconnected for reason within
+// StormWindow before now.
+func (h *Handler) recentlyLost(ctx context.Context, tenant, reason string, now time.Time) (int, error) {
+	users, err := h.Store.Users().ListByTenant(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, u := range users {
+		if u.Connection.State == store.Disconnected && u.Connection.Reason == reason && now.Sub(u.Connection.ChangedAt) < StormWindow {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // configuration records a configuration problem met while acting for
 // email, for the administration page and the logs.
 func (h *Handler) configuration(ctx context.Context, email string, cause error) error {
@@ -152,4 +212,55 @@ func ProblemID(err error) string {
 		return "configuration"
 	}
 	return what
+}
+
+// Restore sets a disconnected user of an office-level impersonation firm
+// connected again as soon as acting for them works (their suspended
+// account restored, the Admin console's delegation fixed): such a user
+// has nothing to reconnect themselves. It asks Google for a token for the
+// user's features and reports whether the user was restored. A user of a
+// per-user OAuth firm reconnects on the settings page instead.
+func (h *Handler) Restore(ctx context.Context, email string) (bool, error) {
+	u, err := h.Store.Users().Get(ctx, email)
+	if err != nil {
+		return false, err
+	}
+	t, err := h.Store.Tenants().Get(ctx, u.TenantID)
+	if err != nil {
+		return false, err
+	}
+	if t.AuthMode != store.AuthDelegation || u.Connection.State != store.Disconnected || h.Tokens == nil {
+		return false, nil
+	}
+	scopes := slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)
+	ts, err := h.Tokens(ctx, u.ID, scopes)
+	if err == nil {
+		_, err = ts.Token()
+	}
+	if err != nil {
+		err = workspace.Classify("reconnect: acting for "+u.ID, err)
+		if failure.Is(err, failure.AuthRevoked) {
+			return false, nil // still not reachable; the next tick asks again
+		}
+		return false, err
+	}
+	now := h.Clock.Now()
+	restored := false
+	if _, err := h.Store.Users().Update(ctx, u.ID, func(u *store.User) error {
+		if u.Connection.State != store.Disconnected {
+			return nil
+		}
+		restored = true
+		u.Connection = store.Connection{State: store.Connected, ChangedAt: now, Reason: "office-level impersonation"}
+		if u.Attention == Attention || u.Attention == delegationAttention {
+			u.Attention = ""
+		}
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	if restored {
+		h.Log.Info("acting for the user works again; connected", "user", u.ID)
+	}
+	return restored, nil
 }

@@ -223,7 +223,7 @@ func MailEngine(ctx context.Context, env *instance.Env, name string) (*mailbox.E
 // Reconnect handles users whose Google access is gone: marked
 // disconnected, and one e-mail from the system sender.
 func Reconnect(ctx context.Context, env *instance.Env) *reconnect.Handler {
-	return &reconnect.Handler{Store: env.Store, Sender: Sender(ctx, env), WebURL: env.Config.WebURL, Clock: env.Clock, Log: env.Log}
+	return &reconnect.Handler{Store: env.Store, Sender: Sender(ctx, env), Tokens: Tokens(env), WebURL: env.Config.WebURL, Clock: env.Clock, Log: env.Log}
 }
 
 // Sender is the system e-mail sender of the environment (see GmailSender);
