@@ -40,9 +40,17 @@ type firm struct {
 
 func newFirm(t *testing.T, users []string, setup store.ContactsSetup, seed refcrm.Dataset) *firm {
 	t.Helper()
+	return newFirmWith(t, users, setup, seed, fakegoogle.Options{})
+}
+
+// newFirmWith is newFirm with the fake Google's options (its clock is the
+// real one).
+func newFirmWith(t *testing.T, users []string, setup store.ContactsSetup, seed refcrm.Dataset, opts fakegoogle.Options) *firm {
+	t.Helper()
 	ctx := context.Background()
 	st := storetest.New(t, nil)
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
+	opts.Clock = clock.Real{}
+	g := fakegoogle.New(opts)
 	g.Start()
 	t.Cleanup(g.Close)
 	c := refcrm.New(storetest.Client(t), "firm", nil)
@@ -440,6 +448,81 @@ func TestAPausedPairWhoseCRMContactWasDeletedIsNotDuplicated(t *testing.T) {
 	for _, c := range all {
 		if len(c.Emails) == 0 && c.FirstName == "" && c.LastName == "" {
 			t.Errorf("an empty CRM contact was made: %+v", c)
+		}
+	}
+}
+
+// People documents that a change can take several minutes to show up in a
+// sync (connections.list with a sync token). With the product's own writes
+// arriving late, two-way sync of two users stays right: no duplicates, no
+// flapping (a late echo of its own write is not a change), and passes go
+// quiet once the echoes have arrived.
+func TestSyncStaysRightWhileItsOwnWritesArriveLate(t *testing.T) {
+	const delay = 700 * time.Millisecond
+	ann, bob := "ann@firm.test", "bob@firm.test"
+	f := newFirmWith(t, []string{ann, bob}, store.ContactsSetup{Direction: "both", OnGoogleDelete: "delete"},
+		refcrm.Dataset{Contacts: []refcrm.ImportContact{
+			{Key: "carol", FirstName: "Carol", LastName: "Client", Emails: []string{"carol@client.test"}},
+			{Key: "dan", FirstName: "Dan", LastName: "Dep", Emails: []string{"dan@client.test"}}}},
+		fakegoogle.Options{PeopleSyncDelay: delay})
+	quiet := func() bool {
+		for _, r := range f.passAll() {
+			if !r.Quiet {
+				return false
+			}
+		}
+		return true
+	}
+	// Passes until one after a whole delay (every write, the users' and
+	// its own, has reached the sync results) finds nothing to do. Flapping
+	// would never get there.
+	settle := func(what string) {
+		t.Helper()
+		for round := 0; ; round++ {
+			if round == 8 {
+				t.Fatalf("%s: the passes did not settle in 8 delays: they keep changing things", what)
+			}
+			for range 4 {
+				if quiet() {
+					break
+				}
+			}
+			time.Sleep(delay + 200*time.Millisecond)
+			if quiet() {
+				break
+			}
+		}
+		for _, u := range []string{ann, bob} {
+			for a, ps := range f.googleOf(u) {
+				if len(ps) != 1 {
+					t.Errorf("%s: %s's Google has %d copies of %s", what, u, len(ps), a)
+				}
+			}
+		}
+		for a, cs := range f.crmContacts() {
+			if len(cs) != 1 {
+				t.Errorf("%s: the CRM has %d contacts for %s", what, len(cs), a)
+			}
+		}
+	}
+	settle("the first sync")
+	f.addGoogle(ann, "Eve", "eve@client.test")
+	carol := f.crmContacts()["carol@client.test"][0]
+	carol.FirstName = "Caroline"
+	if _, err := f.crm.UpdateContact(f.ctx, crm.Write{}, carol); err != nil {
+		t.Fatal(err)
+	}
+	dan := f.googleOf(bob)["dan@client.test"][0]
+	dan.Names[0].GivenName = "Daniel"
+	if _, err := f.ppl[bob].People.UpdateContact(dan.ResourceName, dan).UpdatePersonFields("names").Do(); err != nil {
+		t.Fatal(err)
+	}
+	settle("after edits on both sides")
+	for _, u := range []string{ann, bob} {
+		g := f.googleOf(u)
+		if len(g["eve@client.test"]) != 1 || g["carol@client.test"][0].Names[0].GivenName != "Caroline" || g["dan@client.test"][0].Names[0].GivenName != "Daniel" {
+			t.Errorf("%s's Google after the edits: eve %d, carol %q, dan %q", u, len(g["eve@client.test"]),
+				g["carol@client.test"][0].Names[0].GivenName, g["dan@client.test"][0].Names[0].GivenName)
 		}
 	}
 }

@@ -113,7 +113,8 @@
 // service accounts (AddServiceAccount returns a JSON key; sub acts as a
 // user only for scopes granted with AuthorizeDelegation, as in the Admin
 // console); invalid_grant after revocation (the revoke endpoint or
-// RevokeUser); id_tokens (RS256, iss https://accounts.google.com, email,
+// RevokeUser), and "Invalid email or User ID" for a user a delegation
+// assertion names who does not exist or is suspended (SuspendUser); id_tokens (RS256, iss https://accounts.google.com, email,
 // email_verified, hd, nonce) verifiable with the keys at JWKSURL, which
 // also verify OIDCToken's tokens, as Pub/Sub push and Cloud Scheduler send.
 //

@@ -263,6 +263,19 @@ func (b *contactBook) checkMemberships(p *people.Person) *apiError {
 	return nil
 }
 
+// checkSingletons refuses more than one value of the fields the Person
+// resource documents as "a singleton for contact sources" (names,
+// birthdays: https://developers.google.com/people/api/rest/v1/people).
+func checkSingletons(p *people.Person) *apiError {
+	if len(p.Names) > 1 {
+		return errInvalidParam("person.names", "person.names is a singleton for contact sources: at most one name is allowed.")
+	}
+	if len(p.Birthdays) > 1 {
+		return errInvalidParam("person.birthdays", "person.birthdays is a singleton for contact sources: at most one birthday is allowed.")
+	}
+	return nil
+}
+
 // create stores a new contact made from in.
 func (s *Server) createContact(b *contactBook, in *people.Person) (*contact, *apiError) {
 	p := &people.Person{}
@@ -270,6 +283,9 @@ func (s *Server) createContact(b *contactBook, in *people.Person) (*contact, *ap
 		cp(p, in)
 	}
 	p.Metadata = nil
+	if err := checkSingletons(p); err != nil {
+		return nil, err
+	}
 	if err := b.checkMemberships(p); err != nil {
 		return nil, err
 	}
@@ -297,24 +313,51 @@ func updateFields(v string) ([]string, *apiError) {
 	return fields, nil
 }
 
-// updateContact applies in's fields to ct after checking the etag.
+// updateContact applies in's fields to ct after checking them (prepareUpdate).
 func (s *Server) updateContact(b *contactBook, ct *contact, in *people.Person, fields []string) *apiError {
-	if in.Etag == "" {
-		return errBadRequest("Request person.etag must be set to the etag of the person to update.")
+	next, err := b.prepareUpdate(ct, in, fields)
+	if err != nil {
+		return err
 	}
-	if in.Etag != ct.p.Etag {
-		return errFailedPrecondition("person.etag is different than the current person etag. Clear local cache and get the latest person.")
+	ct.p = next
+	s.touch(b, ct)
+	return nil
+}
+
+// prepareUpdate checks an update of ct and returns the contact it makes.
+// The etag is the person's, or the contact source's in metadata.sources,
+// which people.updateContact documents ("a 400 error with reason
+// failedPrecondition if person.metadata.sources.etag is different than the
+// contact's etag").
+func (b *contactBook) prepareUpdate(ct *contact, in *people.Person, fields []string) (*people.Person, *apiError) {
+	etag := in.Etag
+	if etag == "" && in.Metadata != nil {
+		for _, src := range in.Metadata.Sources {
+			if src.Type == "CONTACT" {
+				etag = src.Etag
+			}
+		}
+	}
+	if etag == "" {
+		return nil, errBadRequest("Request person.etag (or person.metadata.sources.etag of the contact source) must be set to the etag of the person to update.")
+	}
+	if etag != ct.p.Etag {
+		return nil, errFailedPrecondition("person.etag of %s is different than the current person etag. Clear local cache and get the latest person.", ct.p.ResourceName)
+	}
+	if slices.Contains(fields, "memberships") && len(in.Memberships) == 0 {
+		return nil, errInvalidParam("person.memberships", "updatePersonFields names memberships, but the person has none: a contact keeps at least one membership.")
 	}
 	next := clonePerson(ct.p)
 	for _, f := range fields {
 		storedFields[f](next, in)
 	}
-	if err := b.checkMemberships(next); err != nil {
-		return err
+	if err := checkSingletons(next); err != nil {
+		return nil, err
 	}
-	ct.p = clonePerson(next)
-	s.touch(b, ct)
-	return nil
+	if err := b.checkMemberships(next); err != nil {
+		return nil, err
+	}
+	return clonePerson(next), nil
 }
 
 func (s *Server) deleteContact(b *contactBook, ct *contact) {
@@ -559,6 +602,9 @@ func peopleBatchCreate(c *call) (any, error) {
 		if err := c.book().checkMemberships(clonePerson(tc.ContactPerson)); err != nil {
 			return nil, err
 		}
+		if err := checkSingletons(tc.ContactPerson); err != nil {
+			return nil, err
+		}
 	}
 	resp := &people.BatchCreateContactsResponse{}
 	for _, tc := range req.Contacts {
@@ -602,8 +648,8 @@ func peopleBatchUpdate(c *call) (any, error) {
 		if aerr != nil {
 			return nil, aerr
 		}
-		if in.Etag != ct.p.Etag {
-			return nil, errFailedPrecondition("person.etag of %s is different than the current person etag. Clear local cache and get the latest person.", name)
+		if _, aerr := b.prepareUpdate(ct, &in, upd); aerr != nil {
+			return nil, aerr
 		}
 	}
 	resp := &people.BatchUpdateContactsResponse{UpdateResult: map[string]people.PersonResponse{}}

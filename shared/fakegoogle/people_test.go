@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -347,5 +348,57 @@ func TestAddContactSeedsAGroup(t *testing.T) {
 	}
 	if _, err := f.AddContact(fakegoogle.SeedContact{User: "nobody@acme.test"}); err == nil {
 		t.Error("a contact for an unknown user was accepted")
+	}
+}
+
+// As strict as Google about contacts: names and birthdays are singletons
+// for contact sources (the Person resource,
+// https://developers.google.com/people/api/rest/v1/people); the etag of
+// an update may be given in metadata.sources for the contact source
+// (people.updateContact documents it); an update naming memberships must
+// carry some. A batch with one bad contact changes nothing.
+func TestPeopleIsStrictAboutContacts(t *testing.T) {
+	f := newFake(t, fakegoogle.Options{})
+	svc := peopleFor(t, f, "ann@acme.test")
+	two := &people.Person{Names: []*people.Name{{GivenName: "A"}, {GivenName: "B"}}}
+	_, err := svc.People.CreateContact(two).Do()
+	apiErr(t, err, 400, "")
+	_, err = svc.People.CreateContact(&people.Person{Names: []*people.Name{{GivenName: "Ann"}},
+		Birthdays: []*people.Birthday{{Text: "1 May"}, {Text: "2 May"}}}).Do()
+	apiErr(t, err, 400, "")
+
+	p, err := svc.People.CreateContact(&people.Person{Names: []*people.Name{{GivenName: "Carol"}}}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The etag in metadata.sources, not in person.etag.
+	upd := &people.Person{Names: []*people.Name{{GivenName: "Caroline"}},
+		Metadata: &people.PersonMetadata{Sources: []*people.Source{{Type: "CONTACT", Id: strings.TrimPrefix(p.ResourceName, "people/"), Etag: p.Etag}}}}
+	got, err := svc.People.UpdateContact(p.ResourceName, upd).UpdatePersonFields("names").Do()
+	if err != nil || got.Names[0].GivenName != "Caroline" {
+		t.Fatalf("update with the source's etag: %v, %v", got, err)
+	}
+	stale := &people.Person{Names: []*people.Name{{GivenName: "Old"}},
+		Metadata: &people.PersonMetadata{Sources: []*people.Source{{Type: "CONTACT", Etag: p.Etag}}}}
+	_, err = svc.People.UpdateContact(p.ResourceName, stale).UpdatePersonFields("names").Do()
+	apiErr(t, err, 400, "failedPrecondition")
+	_, err = svc.People.UpdateContact(p.ResourceName, &people.Person{Names: []*people.Name{{GivenName: "X"}}}).UpdatePersonFields("names").Do()
+	apiErr(t, err, 400, "")
+
+	// memberships named, none given.
+	_, err = svc.People.UpdateContact(p.ResourceName, &people.Person{Etag: got.Etag}).UpdatePersonFields("memberships").Do()
+	apiErr(t, err, 400, "")
+	// Two names through an update.
+	_, err = svc.People.UpdateContact(p.ResourceName, &people.Person{Etag: got.Etag, Names: two.Names}).UpdatePersonFields("names").Do()
+	apiErr(t, err, 400, "")
+
+	// A batch with one contact of two names changes neither.
+	q, _ := svc.People.CreateContact(&people.Person{Names: []*people.Name{{GivenName: "Dan"}}}).Do()
+	_, err = svc.People.BatchUpdateContacts(&people.BatchUpdateContactsRequest{UpdateMask: "names", ReadMask: "names",
+		Contacts: map[string]people.Person{got.ResourceName: {Etag: got.Etag, Names: []*people.Name{{GivenName: "Carla"}}},
+			q.ResourceName: {Etag: q.Etag, Names: two.Names}}}).Do()
+	apiErr(t, err, 400, "")
+	if now, _ := svc.People.Get(got.ResourceName).PersonFields("names").Do(); now.Names[0].GivenName != "Caroline" {
+		t.Errorf("a refused batch changed %s to %q", got.ResourceName, now.Names[0].GivenName)
 	}
 }
