@@ -15,6 +15,7 @@ import (
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
@@ -43,13 +44,15 @@ func newFirm(t *testing.T, users []string, setup store.ContactsSetup, seed refcr
 	return newFirmWith(t, users, setup, seed, fakegoogle.Options{})
 }
 
-// newFirmWith is newFirm with the fake Google's options (its clock is the
-// real one).
+// newFirmWith is newFirm with the fake Google's options (its clock the
+// real one unless they name one).
 func newFirmWith(t *testing.T, users []string, setup store.ContactsSetup, seed refcrm.Dataset, opts fakegoogle.Options) *firm {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.New(t, nil)
-	opts.Clock = clock.Real{}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
 	g := fakegoogle.New(opts)
 	g.Start()
 	t.Cleanup(g.Close)
@@ -524,5 +527,43 @@ func TestSyncStaysRightWhileItsOwnWritesArriveLate(t *testing.T) {
 			t.Errorf("%s's Google after the edits: eve %d, carol %q, dan %q", u, len(g["eve@client.test"]),
 				g["carol@client.test"][0].Names[0].GivenName, g["dan@client.test"][0].Names[0].GivenName)
 		}
+	}
+}
+
+// The first page of a full People sync has its own quota, and answers 429
+// past it. A re-baseline that meets it fails as a rate limit (Pub/Sub
+// redelivers the job), writes nothing and moves no cursor; once the quota
+// refills, the pass does its work.
+func TestAFullSyncOverItsOwnQuotaWaits(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	ann := "ann@firm.test"
+	f := newFirmWith(t, []string{ann}, store.ContactsSetup{Direction: "both", OnGoogleDelete: "delete"},
+		refcrm.Dataset{Contacts: []refcrm.ImportContact{{Key: "carol", FirstName: "Carol", Emails: []string{"carol@client.test"}}}},
+		fakegoogle.Options{Clock: clk, FullSyncFirstPagesPerMinute: 1, AccessTokenLifetime: 24 * time.Hour})
+	f.passAll()
+	if got := f.googleOf(ann)["carol@client.test"]; len(got) != 1 {
+		t.Fatalf("first sync: %d Carols", len(got))
+	}
+	// A new label is a new starting point: a full sync, within the minute.
+	if _, err := f.st.Users().Update(f.ctx, ann, func(u *store.User) error { u.Contacts.Group = "Clients"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	cursorsBefore, _ := f.st.Cursors().Get(f.ctx, ann, "people-sync")
+	if cursorsBefore.Seq == 0 {
+		t.Fatal("no People cursor after the first sync: this check would prove nothing")
+	}
+	_, err := f.engine.Pass(f.ctx, ann)
+	if !failure.Is(err, failure.Quota) {
+		t.Fatalf("a full sync over its quota: %v, want a rate limit", err)
+	}
+	if after, _ := f.st.Cursors().Get(f.ctx, ann, "people-sync"); after.Seq != cursorsBefore.Seq {
+		t.Errorf("the refused pass moved the cursor")
+	}
+	clk.Advance(61 * time.Second)
+	if _, err := f.engine.Pass(f.ctx, ann); err != nil {
+		t.Fatalf("after the quota refilled: %v", err)
+	}
+	if got := f.googleOf(ann)["carol@client.test"]; len(got) != 1 {
+		t.Errorf("after the re-baseline: %d Carols", len(got))
 	}
 }

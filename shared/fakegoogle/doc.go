@@ -134,13 +134,13 @@
 //     in read masks but not stored, and updates naming them are refused
 //     rather than dropped; phone numbers get no canonicalForm; contact
 //     groups have no sync tokens, update or delete; otherContacts,
-//     searchContacts and the directory are not served. More lenient than
-//     Google: two names or two birthdays on one person are accepted, the
-//     etag is taken only at the person's level (not in metadata.sources),
-//     a memberships update without memberships is accepted, changes reach
-//     sync results after PeopleSyncDelay (default 0; Google documents
-//     minutes), and the first page of a full sync has no quota of its
-//     own. Every People and
+//     searchContacts and the directory are not served. As strict as
+//     Google about singletons (one name, one birthday), the etag (the
+//     person's or the contact source's in metadata.sources) and
+//     memberships; more lenient by default in two ways tests turn off:
+//     changes reach sync results after PeopleSyncDelay (default 0; Google
+//     documents minutes), and the first page of a full sync has its own
+//     quota only with FullSyncFirstPagesPerMinute. Every People and
 //     Calendar call costs 1 quota unit (Google counts requests per minute).
 //   - Calendar: only the user's own calendars exist (others' answer 404);
 //     a series overlaps timeMin/timeMax when one of its instances does, and

@@ -398,6 +398,12 @@ func peopleConnectionsList(c *call) (any, error) {
 	requestSync := c.query("requestSyncToken") == "true"
 
 	c.s.mu.Lock()
+	if requestSync && syncTok == "" && pageTok == "" {
+		if aerr := c.s.fullSyncFirstPageLocked(c.user.email); aerr != nil {
+			c.s.mu.Unlock()
+			return nil, aerr
+		}
+	}
 	defer c.s.mu.Unlock()
 	b, now := c.book(), c.s.opts.Clock.Now()
 	var since *syncToken
@@ -895,4 +901,27 @@ func (s *Server) AddContact(sc SeedContact) (string, error) {
 		return "", aerr
 	}
 	return ct.p.ResourceName, nil
+}
+
+// fullSyncFirstPageLocked counts the first page of a user's full sync
+// against its own quota (Options.FullSyncFirstPagesPerMinute):
+// people.connections.list documents that "the first page of a full sync
+// request has an additional quota. If the quota is exceeded, a 429 error
+// will be returned" (https://developers.google.com/people/api/rest/v1/people.connections/list).
+// s.mu must be held.
+func (s *Server) fullSyncFirstPageLocked(email string) *apiError {
+	limit := s.opts.FullSyncFirstPagesPerMinute
+	if limit <= 0 {
+		return nil
+	}
+	now := s.opts.Clock.Now()
+	recent := slices.DeleteFunc(s.fullSyncs[email], func(t time.Time) bool { return now.Sub(t) >= time.Minute })
+	if len(recent) >= limit {
+		s.fullSyncs[email] = recent
+		return &apiError{Code: 429, Status: "RESOURCE_EXHAUSTED", Reason: "rateLimitExceeded", Domain: "usageLimits",
+			Message:    "Quota exceeded for quota metric 'Full Sync Read Requests' and limit 'Full Sync Read Requests per minute per user' of service 'people.googleapis.com'.",
+			InfoReason: "RATE_LIMIT_EXCEEDED", Metadata: map[string]string{"service": "people.googleapis.com", "quota_metric": "people.googleapis.com/full_sync_read_requests"}}
+	}
+	s.fullSyncs[email] = append(recent, now)
+	return nil
 }

@@ -402,3 +402,31 @@ func TestPeopleIsStrictAboutContacts(t *testing.T) {
 		t.Errorf("a refused batch changed %s to %q", got.ResourceName, now.Names[0].GivenName)
 	}
 }
+
+// The first page of a full sync has its own quota (people.connections.list:
+// "If the quota is exceeded, a 429 error will be returned"); incremental
+// reads with a sync token do not count against it.
+func TestFullSyncFirstPageQuota(t *testing.T) {
+	clk := clock.NewFake(t0)
+	f := newFake(t, fakegoogle.Options{Clock: clk, FullSyncFirstPagesPerMinute: 1, AccessTokenLifetime: 24 * time.Hour})
+	svc := peopleFor(t, f, "ann@acme.test")
+	full := func() (*people.ListConnectionsResponse, error) {
+		return svc.People.Connections.List("people/me").PersonFields("names").RequestSyncToken(true).Do()
+	}
+	first, err := full()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = full()
+	ge := apiErr(t, err, 429, "rateLimitExceeded")
+	if !strings.Contains(ge.Message, "Full Sync Read Requests") {
+		t.Errorf("429 message %q", ge.Message)
+	}
+	if _, err := svc.People.Connections.List("people/me").PersonFields("names").RequestSyncToken(true).SyncToken(first.NextSyncToken).Do(); err != nil {
+		t.Errorf("an incremental read within the minute: %v", err)
+	}
+	clk.Advance(time.Minute)
+	if _, err := full(); err != nil {
+		t.Errorf("a full sync a minute later: %v", err)
+	}
+}

@@ -34,6 +34,11 @@ type Options struct {
 	// guides document (the default), or 429 RESOURCE_EXHAUSTED, as newer
 	// front ends answer. A client must take both as a rate limit.
 	QuotaExceededStatus int
+	// FullSyncFirstPagesPerMinute is how many first pages of a full People
+	// sync (connections.list with requestSyncToken and neither a sync nor a
+	// page token) a user may read a minute; past it they answer 429, as the
+	// method documents. Zero means no limit.
+	FullSyncFirstPagesPerMinute int
 	// SendLimitPerDay is how many recipients a user may send to in a
 	// rolling day (Workspace's daily sending limit is 2,000); past it
 	// messages.send answers 429 until the oldest send is a day old. Zero
@@ -85,8 +90,10 @@ type Server struct {
 	oauth *oauthState
 	fault map[string]*Fault // by method ID
 	// sent are the times of each user's sent recipients in the last day.
-	sent   map[string][]time.Time
-	routes []*route
+	sent map[string][]time.Time
+	// fullSyncs are the times of each user's full-sync first pages.
+	fullSyncs map[string][]time.Time
+	routes    []*route
 	// byPattern groups routes by mux pattern (method and path).
 	byPattern map[string][]*route
 	http      *httptest.Server // when started by Start
@@ -139,6 +146,8 @@ func New(opts Options) *Server {
 		oauth: newOAuthState(),
 		fault: map[string]*Fault{},
 		sent:  map[string][]time.Time{},
+
+		fullSyncs: map[string][]time.Time{},
 
 		byPattern: map[string][]*route{},
 		channels:  map[string]*pushChannel{},
