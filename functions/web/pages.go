@@ -16,6 +16,14 @@ import (
 	"github.com/crmsync/crmsync/shared/store"
 )
 
+// cookiePath is the Web function's path, which its cookies are scoped to.
+func (h *Handler) cookiePath() string {
+	if h.BasePath == "" {
+		return "/"
+	}
+	return h.BasePath
+}
+
 // signinCookie binds a sign-in to the browser that started it.
 const signinCookie = "crmsync_signin"
 
@@ -45,14 +53,14 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _ := url.Parse(to)
-	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: u.Query().Get("state"), Path: "/", MaxAge: 900, HttpOnly: true, Secure: h.Sessions.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: u.Query().Get("state"), Path: h.cookiePath(), MaxAge: 900, HttpOnly: true, Secure: h.Sessions.Secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func (h *Handler) signInDone(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	c, err := r.Cookie(signinCookie)
-	http.SetCookie(w, &http.Cookie{Name: signinCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.Sessions.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Path: h.cookiePath(), MaxAge: -1, HttpOnly: true, Secure: h.Sessions.Secure, SameSite: http.SameSiteLaxMode})
 	if err != nil || q.Get("state") == "" || !authn.Equal(c.Value, q.Get("state")) {
 		h.fail(w, r, failure.Errorf("web: sign in", failure.Unauthenticated, "this sign-in was started in another browser or took too long; sign in again"), "")
 		return
@@ -65,6 +73,14 @@ func (h *Handler) signInDone(w http.ResponseWriter, r *http.Request) {
 	id, next, err := h.SignIn.Finish(r.Context(), q.Get("state"), q.Get("code"))
 	if err != nil {
 		h.fail(w, r, err, "")
+		return
+	}
+	// Only the firm's Workspace accounts: anyone can make a personal Google
+	// account with an address of the firm's domain, whose id_token has no
+	// hd (hosted domain) claim.
+	if t, err := h.Setup.TenantFor(r.Context(), id.Email); err == nil && !slices.ContainsFunc(t.Domains, func(d string) bool { return strings.EqualFold(d, id.HostedDomain) }) {
+		h.Log.Warn("web: sign-in refused: not a Workspace account of the firm", "user", id.Email, "hd", id.HostedDomain)
+		h.fail(w, r, failure.Errorf("web: sign in", failure.Forbidden, "sign in with your firm's Google Workspace account; %s is not one of its accounts", id.Email), connect.ResetSteps)
 		return
 	}
 	u, err := h.Setup.Admit(r.Context(), id.Email)

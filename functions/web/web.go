@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -140,7 +141,8 @@ type Handler struct {
 	// production, "/Web" in the sandbox).
 	BasePath string
 
-	mux *http.ServeMux
+	mux     *http.ServeMux
+	muxOnce sync.Once
 }
 
 func (h *Handler) routes() *http.ServeMux {
@@ -168,9 +170,16 @@ func (h *Handler) routes() *http.ServeMux {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.mux == nil {
+	// Built once, on the first request: Cloud Functions serves requests
+	// concurrently from the start.
+	h.muxOnce.Do(func() {
 		h.mux = h.routes()
-	}
+		// Cookies go only to this function, not to every function on the
+		// project's shared cloudfunctions.net host.
+		if h.Sessions != nil && h.Sessions.Path == "" {
+			h.Sessions.Path = h.BasePath
+		}
+	})
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https://accounts.google.com "+h.formTargets()+"; frame-ancestors 'none'; base-uri 'none'")
 	hdr.Set("X-Content-Type-Options", "nosniff")
@@ -314,12 +323,35 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request, to string, v any)
 	http.Redirect(w, r, h.path(to), http.StatusSeeOther)
 }
 
-// safeNext keeps a post-sign-in destination on this site.
+// nextPages are the pages a post-sign-in destination may name: this
+// product's own, and nothing else.
+var nextPages = []string{"/", "/settings", "/admin", "/status", "/review", "/preview/approve", "/preview/reject"}
+
+// safeNext keeps a post-sign-in destination on this site: one of
+// nextPages, with an optional query of plain characters. Anything else
+// (another host, a scheme, backslashes, control bytes, percent-encoded
+// tricks, a path not of this product) becomes the settings page.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
-		return "/settings"
+	const fallback = "/settings"
+	if next == "" || len(next) > 2048 {
+		return fallback
 	}
-	return next
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c < 0x21 || c == 0x7f || c == '\\' || c >= 0x80 {
+			return fallback
+		}
+	}
+	path, query, _ := strings.Cut(next, "?")
+	if !slices.Contains(nextPages, path) || strings.Contains(query, "#") {
+		return fallback
+	}
+	if query != "" {
+		if _, err := url.ParseQuery(query); err != nil {
+			return fallback
+		}
+		return path + "?" + query
+	}
+	return path
 }
 
 func featureList(f url.Values) []connect.Feature {

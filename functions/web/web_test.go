@@ -1078,3 +1078,83 @@ func TestOfficeLevelImpersonation(t *testing.T) {
 		t.Errorf("a mail pass after restoring: %v", err)
 	}
 }
+
+// The first requests of a fresh instance arrive at once (Cloud Functions
+// serves concurrently): the handler builds its routes once, without a
+// race (this test fails under -race when it does not).
+func TestFirstRequestsAtOnce(t *testing.T) {
+	w := newWorld(t)
+	h := &web.Handler{Setup: w.h.Setup, Sessions: w.h.Sessions, SignIn: w.h.SignIn, Flow: w.h.Flow, Previews: w.h.Previews,
+		Store: w.h.Store, Log: w.h.Log, BasePath: "/Web"}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/Web/", nil))
+			if rec.Code >= 500 {
+				t.Errorf("first request answered %d", rec.Code)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Anyone can make a personal Google account with an address of the firm's
+// domain: its id_token has no hd claim. Sign-in admits only the firm's
+// Workspace accounts.
+func TestSignInRequiresAWorkspaceAccountOfTheFirm(t *testing.T) {
+	w := newWorld(t)
+	const mallory = "mallory@firm.test"
+	if err := w.g.AddUser(fakegoogle.User{Email: mallory, Consumer: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser(t)
+	resp := w.signIn(t, b, mallory)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Google Workspace account") {
+		t.Errorf("a personal account with the firm's address: %d %.300s", resp.StatusCode, body)
+	}
+	if code := w.getJSON(t, b, "/settings", &struct{}{}); code != http.StatusUnauthorized {
+		t.Errorf("after the refused sign-in, /settings answered %d, want 401", code)
+	}
+	// The firm's Workspace accounts still sign in.
+	resp = w.signIn(t, w.browser(t), cat)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a Workspace account of the firm: %d", resp.StatusCode)
+	}
+}
+
+// Every function of a project shares one cloudfunctions.net host: the
+// session and sign-in cookies are scoped to the Web function's path, so
+// the browser sends them to no other function.
+func TestCookiesAreScopedToTheWebFunction(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	resp, err := b.PostForm(w.url("/signin"), url.Values{"email": {cat}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	back, err := fakegoogle.Consent(resp.Header.Get("Location"), cat, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = b.Get(back.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies = append(cookies, resp.Cookies()...)
+	seen := map[string]bool{}
+	for _, c := range cookies {
+		seen[c.Name] = true
+		if c.Path != "/Web" {
+			t.Errorf("cookie %s has Path %q, want the Web function's /Web", c.Name, c.Path)
+		}
+	}
+	if !seen["crmsync_session"] || !seen["crmsync_signin"] {
+		t.Errorf("cookies set: %v", seen)
+	}
+}

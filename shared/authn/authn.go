@@ -96,8 +96,18 @@ type Sessions struct {
 	// Secure marks the cookie Secure (always, except on the sandbox's
 	// plain-HTTP localhost).
 	Secure bool
-	TTL    time.Duration
-	Clock  clock.Clock
+	// Path scopes the cookie to the Web function's path on a host that
+	// every function of the project shares ("" is "/").
+	Path  string
+	TTL   time.Duration
+	Clock clock.Clock
+}
+
+func (s *Sessions) path() string {
+	if s.Path == "" {
+		return "/"
+	}
+	return s.Path
 }
 
 // CookieName is the session cookie's name.
@@ -130,13 +140,13 @@ func (s *Sessions) Issue(w http.ResponseWriter, email string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/", Expires: sess.Expires, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: s.path(), Expires: sess.Expires, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
 	return sess, nil
 }
 
 // Clear ends the browser's session.
 func (s *Sessions) Clear(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: s.path(), MaxAge: -1, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
 }
 
 // Read returns the request's session; Unauthenticated when there is none,

@@ -434,8 +434,8 @@ func (s *Server) respondLocked(g *grant, withRefresh bool, nonce string) tokenRe
 			name = acct.name
 		}
 		claims := jwt.MapClaims{"azp": g.clientID, "aud": g.clientID, "email": g.email, "email_verified": true, "name": name}
-		if i := strings.LastIndexByte(g.email, '@'); i > 0 {
-			claims["hd"] = g.email[i+1:]
+		if acct != nil && acct.domain != "" {
+			claims["hd"] = acct.domain
 		}
 		if nonce != "" {
 			claims["nonce"] = nonce

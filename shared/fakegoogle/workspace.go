@@ -31,6 +31,10 @@ type User struct {
 	Name  string `json:"name"`
 	// TimeZone is the primary calendar's IANA time zone; default UTC.
 	TimeZone string `json:"timeZone,omitempty"`
+	// Consumer makes a personal Google account that uses this address
+	// (anyone can make one for an address they receive mail at): its
+	// id_tokens carry no hd claim, as a Workspace account's do.
+	Consumer bool `json:"consumer,omitempty"`
 }
 
 // AddUser adds a user with an empty mailbox (system labels only). Adding an
@@ -51,7 +55,11 @@ func (s *Server) AddUser(u User) error {
 	if s.users[email] != nil {
 		return fmt.Errorf("fakegoogle: user %s exists", email)
 	}
-	s.users[email] = &account{email: email, name: u.Name, domain: email[at+1:], mailbox: newMailbox(s, email),
+	domain := email[at+1:]
+	if u.Consumer {
+		domain = ""
+	}
+	s.users[email] = &account{email: email, name: u.Name, domain: domain, mailbox: newMailbox(s, email),
 		book: newContactBook(s.opts.Clock.Now()), cals: newCalendars(email, u.TimeZone, s.opts.Clock.Now())}
 	return nil
 }
