@@ -190,6 +190,23 @@ func (w *world) viaGoogle(t *testing.T, b *http.Client, path string, form url.Va
 	return resp
 }
 
+// startSignIn posts "Sign in with Google" for email and allows on the
+// consent page; it returns the first response and the callback address
+// the browser is sent back to (not yet followed).
+func (w *world) startSignIn(t *testing.T, b *http.Client, email string) (*http.Response, *url.URL) {
+	t.Helper()
+	resp, err := b.PostForm(w.url("/signin"), url.Values{"email": {email}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := fakegoogle.Consent(resp.Header.Get("Location"), email, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, back
+}
+
 // csrf reads the signed-in browser's CSRF token from the settings JSON.
 func (w *world) csrf(t *testing.T, b *http.Client) string {
 	t.Helper()
@@ -278,17 +295,9 @@ func TestSignInAdmitsTheFirmsUsersWithTheRight(t *testing.T) {
 func TestSignInIsBoundToItsBrowser(t *testing.T) {
 	w := newWorld(t)
 	b := w.browser(t)
-	resp, err := b.PostForm(w.url("/signin"), url.Values{"email": {cat}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	back, err := fakegoogle.Consent(resp.Header.Get("Location"), cat, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, back := w.startSignIn(t, b, cat)
 	other := w.browser(t) // an attacker's browser replaying the callback
-	resp, err = other.Get(back.String())
+	resp, err := other.Get(back.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1132,17 +1141,10 @@ func TestSignInRequiresAWorkspaceAccountOfTheFirm(t *testing.T) {
 func TestCookiesAreScopedToTheWebFunction(t *testing.T) {
 	w := newWorld(t)
 	b := w.browser(t)
-	resp, err := b.PostForm(w.url("/signin"), url.Values{"email": {cat}})
+	first, back := w.startSignIn(t, b, cat)
+	cookies := first.Cookies()
+	resp, err := b.Get(back.String())
 	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	cookies := resp.Cookies()
-	back, err := fakegoogle.Consent(resp.Header.Get("Location"), cat, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp, err = b.Get(back.String()); err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
