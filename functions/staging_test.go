@@ -99,7 +99,7 @@ func TestStagedFunctionsBuildAndServe(t *testing.T) {
 			}
 			cmd := exec.Command(bin)
 			cmd.Env = append(os.Environ(), "PORT="+port, "FUNCTION_TARGET="+target, "GOOGLE_CLOUD_PROJECT=staging-test",
-				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key", "CRM_URL=http://127.0.0.1:1/",
+				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key-of-at-least-thirty-two-characters", "CRM_URL=http://127.0.0.1:1/",
 				"WEB_URL=http://127.0.0.1:"+port, "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 				"CRMSYNC_SECRET_OAUTH_CLIENT_SECRET=staged-secret")
 			if err := cmd.Start(); err != nil {
@@ -213,7 +213,7 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 			t.Errorf("staged CRMAPI without a key: %d, want 401", resp.StatusCode)
 		}
 		req, _ := http.NewRequest("GET", url+"/v1/users", nil)
-		req.Header.Set("Authorization", "Bearer staged-key")
+		req.Header.Set("Authorization", "Bearer staged-key-of-at-least-thirty-two-characters")
 		r, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -32,8 +32,8 @@ func build(env *instance.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(key) == 0 {
-		return nil, failure.Errorf("crmapi", failure.Permanent, "the %s secret is empty", secrets.CRMAPIKey)
+	if err := refcrm.CheckAPIKey(string(key)); err != nil {
+		return nil, failure.Errorf("crmapi", failure.Permanent, "the %s secret: %v", secrets.CRMAPIKey, err)
 	}
 	fs, err := firestore.NewClientWithDatabase(ctx, env.Config.ProjectID, env.Config.FirestoreDatabase)
 	if err != nil {

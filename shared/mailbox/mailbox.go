@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -883,5 +884,11 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 
 // htmlPolicy sanitizes message HTML before it reaches the CRM: the
 // formatting of user-generated content stays, scripts, event handlers and
-// remote-content tricks go.
-var htmlPolicy = bluemonday.UGCPolicy()
+// remote-content tricks go. Remote images go too (each becomes an empty
+// inline image): they are tracking beacons, and viewing the note in the
+// CRM would tell the sender when and from where. Links stay links.
+var htmlPolicy = func() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.RewriteSrc(func(u *url.URL) { *u = url.URL{Scheme: "data", Opaque: ","} })
+	return p
+}()

@@ -2,6 +2,7 @@ package refcrm
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/failure"
@@ -38,8 +40,27 @@ func Handler(s *Store, apiKey string, log *slog.Logger) http.Handler {
 			writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "a valid API key is required (Authorization: Bearer <key>)")
 			return
 		}
-		mux.ServeHTTP(w, r)
+		// Every request answers within RequestTimeout, whatever the store
+		// does (a Firestore out of reach is otherwise retried forever).
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		defer cancel()
+		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// RequestTimeout bounds each API request.
+var RequestTimeout = 30 * time.Second
+
+// MinAPIKeyLength is the shortest API key the reference CRM's function
+// accepts: a guessable key would open every contact of the firm.
+const MinAPIKeyLength = 32
+
+// CheckAPIKey refuses an API key too short to be secret.
+func CheckAPIKey(key string) error {
+	if len(strings.TrimSpace(key)) < MinAPIKeyLength {
+		return failure.Errorf("crm api: key", failure.Permanent, "the API key has %d characters; it needs at least %d random ones (for example: openssl rand -base64 32)", len(strings.TrimSpace(key)), MinAPIKeyLength)
+	}
+	return nil
 }
 
 type api struct {
@@ -136,6 +157,9 @@ func statusOf(err error) (int, string) {
 	case failure.Quota:
 		return 429, "RESOURCE_EXHAUSTED"
 	case failure.Transient:
+		return 503, "UNAVAILABLE"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return 503, "UNAVAILABLE"
 	}
 	return 500, "INTERNAL"
