@@ -82,26 +82,13 @@ func Flow(ctx context.Context, env *instance.Env, redirectURL string) (*connect.
 // Tokens acts for a user the way the user's tenant chose: domain-wide
 // delegation (Delegation), or the user's own grant.
 func Tokens(env *instance.Env) workspace.TokenSourceFunc {
-	var once sync.Once
-	var flow *connect.Flow
-	var flowErr error
 	// The delegation's signer (an IAM Credentials client, or the parsed
-	// key) is made once it works, not for every client of every pass; a
-	// failure is tried again on the next call.
-	var mu sync.Mutex
-	var delegated workspace.TokenSourceFunc
-	delegation := func(ctx context.Context) (workspace.TokenSourceFunc, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if delegated != nil {
-			return delegated, nil
-		}
-		d, err := Delegation(ctx, env)
-		if err == nil {
-			delegated = d
-		}
-		return d, err
-	}
+	// key) and the OAuth flow (the client secret, the token key) are made
+	// once they work, not for every client of every pass; a failure (a
+	// secret not yet added, Secret Manager briefly away) is tried again on
+	// the next call, never remembered for the instance's life.
+	delegation := &lazy[workspace.TokenSourceFunc]{build: func(ctx context.Context) (workspace.TokenSourceFunc, error) { return Delegation(ctx, env) }}
+	oauthFlow := &lazy[*connect.Flow]{build: func(ctx context.Context) (*connect.Flow, error) { return Flow(ctx, env, "") }}
 	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
 		const op = "wiring: Google tokens"
 		u, err := env.Store.Users().Get(ctx, email)
@@ -114,7 +101,7 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 		}
 		switch t.AuthMode {
 		case store.AuthDelegation:
-			tokens, err := delegation(ctx)
+			tokens, err := delegation.get(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -123,9 +110,9 @@ func Tokens(env *instance.Env) workspace.TokenSourceFunc {
 			if u.Grant.SealedRefreshToken == "" {
 				return nil, failure.Errorf(op, failure.AuthRevoked, "%s has no stored Google grant: the user connects Google on the settings page", email)
 			}
-			once.Do(func() { flow, flowErr = Flow(ctx, env, "") })
-			if flowErr != nil {
-				return nil, flowErr
+			flow, err := oauthFlow.get(ctx)
+			if err != nil {
+				return nil, err
 			}
 			return flow.Tokens(ctx, u, t, scopes)
 		}
@@ -310,4 +297,29 @@ func Guard(env *instance.Env, name string, h http.Handler) (http.Handler, error)
 	callers := &authn.Callers{Tokens: authn.NewIDTokens(context.Background(), c.GoogleJWKSURL, env.Clock), Audiences: c.OIDCAudiences,
 		Emails: c.OIDCInvokers, CheckedByPlatform: c.OIDCCheckedByPlatform, Log: env.Log}
 	return callers.Wrap(h), nil
+}
+
+// lazy builds a value on first use and keeps it once the build worked; a
+// failed build is tried again on the next get. The build runs detached
+// from the caller's cancellation: the value outlives the request.
+type lazy[T any] struct {
+	mu    sync.Mutex
+	value T
+	built bool
+	build func(context.Context) (T, error)
+}
+
+func (l *lazy[T]) get(ctx context.Context) (T, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.built {
+		return l.value, nil
+	}
+	v, err := l.build(context.WithoutCancel(ctx))
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	l.value, l.built = v, true
+	return v, nil
 }

@@ -140,3 +140,28 @@ func TestGuard(t *testing.T) {
 		}
 	}
 }
+
+// A secret missing when the first pass asks (added a minute later by
+// scripts/set-secrets.sh, or Secret Manager briefly away) is not
+// remembered for the instance's life: the next call reads it again.
+func TestTokensRetryAFailedSetup(t *testing.T) {
+	ctx := context.Background()
+	vals := map[string]string{}
+	sec, _ := secrets.NewLocal("", func(k string) (string, bool) { v, ok := vals[k]; return v, ok })
+	st := storetest.New(t, nil)
+	st.Tenants().Create(ctx, store.Tenant{ID: "oauth", Name: "O", CRMName: "X", AuthMode: store.AuthUserOAuth, OAuthClientID: "c"})
+	st.Users().Create(ctx, store.User{TenantID: "oauth", Email: "bob@oauth.test", Grant: store.Grant{SealedRefreshToken: "v1.sealed-elsewhere"}})
+	env := &instance.Env{Config: config.Config{ProjectID: "p"}, Log: logging.Discard(), Store: st, Secrets: sec, Clock: clock.Real{}}
+	tokens := Tokens(env)
+	_, err := tokens(ctx, "bob@oauth.test", workspace.GmailScopes)
+	if err == nil || failure.Is(err, failure.Configuration) {
+		t.Fatalf("without the secrets: %v, want the missing secret", err)
+	}
+	vals[secrets.EnvName(secrets.OAuthClientSecret)] = "s3cret"
+	vals[secrets.EnvName(secrets.TokenEncryptionKey)] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	// Now the flow is built; the grant, sealed under another key, does not
+	// open: the deployment's problem, which proves the secrets were read.
+	if _, err := tokens(ctx, "bob@oauth.test", workspace.GmailScopes); !failure.Is(err, failure.Configuration) {
+		t.Errorf("after the secrets were added: %v, want the grant not opening (Configuration)", err)
+	}
+}
