@@ -97,7 +97,14 @@ func (h *Handler) signInDone(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
-	if _, _, _, ok := h.form(w, r); !ok {
+	_, u, _, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	// Every session of the user ends, on every device, not only this
+	// browser's cookie (a stolen cookie stops working too).
+	if err := h.Setup.EndSessions(r.Context(), u.ID); err != nil {
+		h.fail(w, r, err, "")
 		return
 	}
 	h.Sessions.Clear(w)

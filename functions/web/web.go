@@ -282,6 +282,14 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (authn.Session
 		return sess, store.User{}, store.Tenant{}, false
 	}
 	u, err := h.Store.Users().Get(r.Context(), sess.Email)
+	if err == nil && sess.Issued.Before(u.SessionsFrom) {
+		// Signed out (on any device), or the right was withdrawn.
+		h.Sessions.Clear(w)
+		err = failure.Errorf("web: session", failure.Unauthenticated, "this session has ended; sign in again")
+		if u.RightWithdrawn {
+			err = failure.Errorf("web: session", failure.Forbidden, "your administrator withdrew your right to use this service")
+		}
+	}
 	if err == nil {
 		var t store.Tenant
 		if t, err = h.Store.Tenants().Get(r.Context(), u.TenantID); err == nil {

@@ -1160,3 +1160,87 @@ func TestCookiesAreScopedToTheWebFunction(t *testing.T) {
 		t.Errorf("cookies set: %v", seen)
 	}
 }
+
+// Sign-out ends every session of the user, on every device (a stolen
+// cookie stops working too), not only this browser's cookie. Withdrawing
+// a user's right ends their sessions, stops every sync of theirs at the
+// next pass and tick, and the admin page says so; giving it back lets
+// them in again and sync goes on.
+func TestSessionsEndOnTheServer(t *testing.T) {
+	w := newWorld(t)
+	laptop, phone := w.browser(t), w.browser(t)
+	w.signIn(t, laptop, cat).Body.Close()
+	w.signIn(t, phone, cat).Body.Close()
+	w.clk.Advance(time.Second)
+	if code, _ := post(t, laptop, w.url("/signout"), url.Values{"csrf": {w.csrf(t, laptop)}}); code != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", code)
+	}
+	if code := w.getJSON(t, phone, "/settings", &struct{}{}); code != http.StatusUnauthorized {
+		t.Errorf("the phone's session after signing out on the laptop: %d, want 401", code)
+	}
+	w.clk.Advance(time.Second)
+	w.signIn(t, phone, cat).Body.Close()
+	if code := w.getJSON(t, phone, "/settings", &struct{}{}); code != http.StatusOK {
+		t.Errorf("signing in again: %d", code)
+	}
+	w.connect(t, phone, cat)
+	if _, err := w.st.Users().Update(w.ctx, cat, func(u *store.User) error {
+		u.SyncState, u.Contacts.Direction, u.Mail.Enabled = store.Active, "both", true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	admin := w.browser(t)
+	w.signIn(t, admin, ann).Body.Close()
+	w.clk.Advance(time.Second)
+	token := w.csrf(t, admin)
+	if code, body := post(t, admin, w.url("/admin/rights"), url.Values{"csrf": {token}, "email": {cat}, "enabled": {"false"}}); code != http.StatusSeeOther {
+		t.Fatalf("withdrawing the right: %d %.200s", code, body)
+	}
+	if code := w.getJSON(t, phone, "/settings", &struct{}{}); code != http.StatusForbidden {
+		t.Errorf("Cat's session after the right was withdrawn: %d, want 403", code)
+	}
+	pub := &published{}
+	if _, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.ContactSync); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range pub.jobs {
+		if strings.Contains(j, cat) {
+			t.Errorf("a contact-sync job for Cat after the right was withdrawn: %s", j)
+		}
+	}
+	mail := &mailbox.Engine{Store: w.st, CRM: w.crm, Log: logging.Discard(), Clock: w.clk, Topic: "projects/p/topics/gmail-notifications", Holder: "test",
+		Google: &workspace.Factory{Tokens: w.g.Tokens, Endpoint: w.g.URL()}}
+	before := w.g.Usage(cat)["gmail.users.labels.list"].Calls
+	if _, err := mail.Process(w.ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	if w.g.Usage(cat)["gmail.users.labels.list"].Calls != before {
+		t.Error("a mail pass ran for Cat after the right was withdrawn")
+	}
+	var v struct{ Users []setup.Status }
+	w.getJSON(t, admin, "/admin", &v)
+	for _, u := range v.Users {
+		if u.Email == cat && !strings.Contains(u.Attention, "withdrawn") {
+			t.Errorf("the admin page shows Cat as %+v", u)
+		}
+	}
+
+	// Given back: Cat signs in, and her sync is dispatched again.
+	if code, _ := post(t, admin, w.url("/admin/rights"), url.Values{"csrf": {token}, "email": {cat}, "enabled": {"true"}}); code != http.StatusSeeOther {
+		t.Fatal("giving the right back failed")
+	}
+	w.clk.Advance(time.Second)
+	again := w.browser(t)
+	if resp := w.signIn(t, again, cat); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("signing in after the right was given back: %d", resp.StatusCode)
+	}
+	pub = &published{}
+	if _, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.ContactSync); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(pub.jobs, func(j string) bool { return strings.Contains(j, cat) }) {
+		t.Errorf("no contact-sync job for Cat after the right was given back: %v", pub.jobs)
+	}
+}

@@ -87,6 +87,9 @@ type Session struct {
 	ID      string    `json:"sid"`
 	Email   string    `json:"email"`
 	Expires time.Time `json:"exp"`
+	// Issued is when the user signed in: a session issued before the
+	// user's SessionsFrom (sign-out, a withdrawn right) is over.
+	Issued time.Time `json:"iat"`
 }
 
 // Sessions issues and reads session cookies.
@@ -135,7 +138,8 @@ func RandomID(n int) string {
 
 // Issue starts a session for email and sets its cookie.
 func (s *Sessions) Issue(w http.ResponseWriter, email string) (Session, error) {
-	sess := Session{ID: RandomID(16), Email: strings.ToLower(email), Expires: s.Clock.Now().Add(s.TTL).UTC().Truncate(time.Second)}
+	now := s.Clock.Now().UTC()
+	sess := Session{ID: RandomID(16), Email: strings.ToLower(email), Expires: now.Add(s.TTL).Truncate(time.Second), Issued: now}
 	v, err := s.signer.Sign(sess)
 	if err != nil {
 		return Session{}, err

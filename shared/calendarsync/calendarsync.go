@@ -161,7 +161,7 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if popts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
+	if popts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active || u.RightWithdrawn {
 		return Result{}, nil
 	}
 	if !u.Granted(workspace.CalendarScopes) {

@@ -185,7 +185,7 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if err != nil {
 		return Result{}, failure.E("contactsync: options", failure.Invalid, err)
 	}
-	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active {
+	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active || u.RightWithdrawn {
 		return Result{}, nil
 	}
 	if !u.Granted(workspace.PeopleScopes) {

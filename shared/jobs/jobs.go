@@ -98,8 +98,8 @@ type Publisher interface {
 
 // eligible says whether a user takes jobs of kind.
 func eligible(kind string, u store.User) bool {
-	if u.SyncState != store.Active || u.Connection.State != store.Connected {
-		return false // not approved yet, rejected, or Google access lost
+	if u.SyncState != store.Active || u.Connection.State != store.Connected || u.RightWithdrawn {
+		return false // not approved yet, rejected, Google access lost, or the right withdrawn
 	}
 	switch kind {
 	case MailSweep, WatchRenewal:

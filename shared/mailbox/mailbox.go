@@ -263,7 +263,7 @@ func (e *Engine) begin(ctx context.Context, email string) (context.Context, *pas
 	if err != nil {
 		return ctx, nil, nil, err
 	}
-	if (!u.Mail.Enabled && !u.Mail.AutoSync) || u.Connection.State != store.Connected || u.SyncState != store.Active {
+	if (!u.Mail.Enabled && !u.Mail.AutoSync) || u.Connection.State != store.Connected || u.SyncState != store.Active || u.RightWithdrawn {
 		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State, "setup", u.SyncState)
 		return ctx, nil, nil, nil
 	}

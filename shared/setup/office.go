@@ -81,10 +81,42 @@ func (s *Service) SetRight(ctx context.Context, t store.Tenant, email string, en
 	if got, err := s.TenantFor(ctx, cu.Email); err != nil || got.ID != t.ID {
 		return failure.Errorf(op, failure.Forbidden, "%s is not a user of %s", email, t.Name)
 	}
-	_, err = s.CRM.SetIntegration(ctx, cu.ID, enabled)
+	if _, err := s.CRM.SetIntegration(ctx, cu.ID, enabled); err != nil {
+		return err
+	}
+	// Withdrawn: every session of the user ends and nothing syncs for them
+	// from the next pass; given back, sync goes on from where it stopped.
+	now := s.Clock.Now()
+	_, err = s.Store.Users().Update(ctx, strings.ToLower(cu.Email), func(u *store.User) error {
+		u.RightWithdrawn = !enabled
+		if !enabled {
+			u.SessionsFrom = now
+			u.Attention = RightWithdrawnAttention
+		} else if u.Attention == RightWithdrawnAttention {
+			u.Attention = ""
+		}
+		return nil
+	})
+	if failure.Is(err, failure.NotFound) {
+		err = nil // never signed in here: nothing runs for them
+	}
 	if err == nil {
 		s.Log.Info("setup: integration right changed", "tenant", t.ID, "user", cu.ID, "enabled", enabled)
 	}
+	return err
+}
+
+// RightWithdrawnAttention is what the admin page shows of a user whose
+// right was withdrawn.
+const RightWithdrawnAttention = "The integration right was withdrawn: nothing syncs for this user until it is given back."
+
+// EndSessions ends every session of the user (sign-out).
+func (s *Service) EndSessions(ctx context.Context, email string) error {
+	now := s.Clock.Now()
+	_, err := s.Store.Users().Update(ctx, email, func(u *store.User) error {
+		u.SessionsFrom = now
+		return nil
+	})
 	return err
 }
 

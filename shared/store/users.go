@@ -182,10 +182,16 @@ type User struct {
 	Calendar CalendarSetup `firestore:"calendar"`
 	// Attention, when set, says why the user must look at something (a
 	// mass-deletion guard tripped, a reconnect needed).
-	Attention string    `firestore:"attention,omitempty"`
-	CreatedAt time.Time `firestore:"createdAt"`
-	UpdatedAt time.Time `firestore:"updatedAt"`
-	Version   int64     `firestore:"version"`
+	Attention string `firestore:"attention,omitempty"`
+	// SessionsFrom ends every session issued before it (sign-out, a
+	// withdrawn right): sessions are checked against it on every request.
+	SessionsFrom time.Time `firestore:"sessionsFrom,omitempty"`
+	// RightWithdrawn is set while the firm's admin has withdrawn the
+	// user's integration right: nothing syncs for them.
+	RightWithdrawn bool      `firestore:"rightWithdrawn,omitempty"`
+	CreatedAt      time.Time `firestore:"createdAt"`
+	UpdatedAt      time.Time `firestore:"updatedAt"`
+	Version        int64     `firestore:"version"`
 }
 
 // UserID returns the store ID of the user with this address: the bare
