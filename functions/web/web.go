@@ -251,11 +251,19 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, help s
 		if status == http.StatusInternalServerError {
 			msg = "Something went wrong on our side. Try again in a minute; if it keeps happening, tell your administrator."
 		}
-		if failure.Is(err, failure.Configuration) {
+		switch {
+		case failure.Is(err, failure.Configuration):
 			msg = "This cannot be done until your administrator fixes the product's setup; their administration page says what is wrong."
+		case status == http.StatusServiceUnavailable:
+			// The details (a store's or Google's answer) are in the log.
+			msg = "This service, or Google, is busy or briefly unavailable. Try again in a minute."
 		}
 	} else {
 		h.Log.Info("web: request refused", "path", r.URL.Path, "status", status, "err", err)
+		if failure.Is(err, failure.AuthRevoked) {
+			// Not Google's token-endpoint answer: what to do about it.
+			msg = "Google did not accept this service's access to your Google account. Connect Google again on the settings page."
+		}
 	}
 	if wantsJSON(r) {
 		body := map[string]any{"error": map[string]any{"code": status, "message": msg}}

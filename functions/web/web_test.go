@@ -1244,3 +1244,34 @@ func TestSessionsEndOnTheServer(t *testing.T) {
 		t.Errorf("no contact-sync job for Cat after the right was given back: %v", pub.jobs)
 	}
 }
+
+// Error pages say what to do in fixed, human words; what Google's token
+// endpoint or the store answered stays in the log.
+func TestErrorPagesShowNoInternalText(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	resp, err := b.PostForm(w.url("/connect"), url.Values{"csrf": {w.csrf(t, b)}, "feature": {"contacts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	to, _ := url.Parse(resp.Header.Get("Location"))
+	// Google sends the browser back with a code its token endpoint refuses
+	// (used, or forged).
+	back := w.url("/connect/callback") + "?state=" + url.QueryEscape(to.Query().Get("state")) + "&code=4/not-a-code"
+	resp, err = b.Get(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, internal := range []string{"oauth2:", "invalid_grant", "Malformed auth code", "code exchange", "rpc error"} {
+		if strings.Contains(string(page), internal) {
+			t.Errorf("the error page shows %q:\n%.1500s", internal, page)
+		}
+	}
+	if !strings.Contains(string(page), "Connect Google again") {
+		t.Errorf("the error page does not say what to do:\n%.1500s", page)
+	}
+}
