@@ -299,6 +299,20 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 	}
 	drops = append(drops, p.unpause...)
 	puts = append(puts, p.aloneNow...)
+	// A pair a re-baseline made active again syncs from now on: its stored
+	// document loses the pause even when nothing else changed for it.
+	// (Otherwise the next pass takes it as paused again, and a deletion on
+	// one side would not carry over.)
+	touched := map[string]bool{}
+	for _, l := range slices.Concat(puts, drops) {
+		touched[l.Google] = true
+	}
+	for _, l := range p.links {
+		if p.wasPaused[l.Google] && !p.retired[l.Google] && !touched[l.Google] {
+			l.Left = ""
+			puts = append(puts, l)
+		}
+	}
 	for _, id := range p.relabel {
 		if !slices.ContainsFunc(drops, func(l store.Link) bool { return l.Google == id }) && !slices.Contains(join, id) {
 			join = append(join, id)

@@ -567,3 +567,36 @@ func TestAFullSyncOverItsOwnQuotaWaits(t *testing.T) {
 		t.Errorf("after the re-baseline: %d Carols", len(got))
 	}
 }
+
+// Found by the randomized run (seed 10199497062663001467): a pair paused
+// while the user synced a set, made active again by a re-baseline (the
+// user went back to all contacts) with nothing else changed, stayed paused
+// in the store, so the user's later deletion did not reach the CRM.
+func TestAPairActiveAgainAfterARebaselineSyncsDeletions(t *testing.T) {
+	ann := "ann@firm.test"
+	f := newFirm(t, []string{ann}, store.ContactsSetup{Direction: "both", OnGoogleDelete: "delete"},
+		refcrm.Dataset{Sets: []string{"Sync"}, Contacts: []refcrm.ImportContact{
+			{Key: "carol", FirstName: "Carol", Emails: []string{"carol@client.test"}, Sets: []string{"Sync"}},
+			{Key: "dan", FirstName: "Dan", Emails: []string{"dan@client.test"}}}})
+	f.passAll()
+	setOption := func(set string) {
+		if _, err := f.st.Users().Update(f.ctx, ann, func(u *store.User) error { u.Contacts.SetID = set; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		f.passAll()
+		f.passAll()
+	}
+	setOption(f.ids.Sets["Sync"]) // Dan is outside: his pair pauses
+	setOption("")                 // all contacts again: a re-baseline
+	dan := f.googleOf(ann)["dan@client.test"]
+	if len(dan) != 1 {
+		t.Fatalf("Ann's Dan: %d copies", len(dan))
+	}
+	if _, err := f.ppl[ann].People.DeleteContact(dan[0].ResourceName).Do(); err != nil {
+		t.Fatal(err)
+	}
+	f.passAll()
+	if got := f.crmContacts()["dan@client.test"]; len(got) != 0 {
+		t.Errorf("Ann deleted Dan in Google (deletions: delete), but the CRM keeps him: %+v", got)
+	}
+}
