@@ -298,14 +298,33 @@ func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 		if t.AuthMode == store.AuthDelegation {
 			return u, failure.Errorf("web: disconnect", failure.Invalid, "your firm gives this service access to Google for you; delete your sync setup to stop syncing")
 		}
-		return h.Setup.Disconnect(ctx, u.ID)
+		u, err := h.Setup.Disconnect(ctx, u.ID)
+		if err == nil {
+			err = h.endOtherSessions(ctx, w, u.ID)
+		}
+		return u, err
 	})
 }
 
 func (h *Handler) deleteSetup(w http.ResponseWriter, r *http.Request) {
 	h.userAction(w, r, "/settings?done=deleted", func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
-		return h.Setup.Delete(ctx, u.ID)
+		u, err := h.Setup.Delete(ctx, u.ID)
+		if err == nil {
+			err = h.endOtherSessions(ctx, w, u.ID)
+		}
+		return u, err
 	})
+}
+
+// endOtherSessions ends every session of the user but the one making the
+// request, which gets a new cookie: disconnecting Google or deleting the
+// setup is also the moment to shut out a stolen cookie.
+func (h *Handler) endOtherSessions(ctx context.Context, w http.ResponseWriter, email string) error {
+	if err := h.Setup.EndSessions(ctx, email); err != nil {
+		return err
+	}
+	_, err := h.Sessions.Issue(w, email)
+	return err
 }
 
 func (h *Handler) confirmDeletions(w http.ResponseWriter, r *http.Request) {

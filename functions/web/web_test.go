@@ -1275,3 +1275,28 @@ func TestErrorPagesShowNoInternalText(t *testing.T) {
 		t.Errorf("the error page does not say what to do:\n%.1500s", page)
 	}
 }
+
+// Disconnecting Google and deleting the setup also end the user's other
+// sessions (a stolen cookie is shut out); the browser doing it stays
+// signed in with a new cookie.
+func TestDisconnectingEndsTheOtherSessions(t *testing.T) {
+	w := newWorld(t)
+	laptop, phone := w.browser(t), w.browser(t)
+	w.signIn(t, laptop, cat).Body.Close()
+	w.connect(t, laptop, cat)
+	w.signIn(t, phone, cat).Body.Close()
+	for _, step := range []struct{ path, done string }{{"/disconnect", "disconnected"}, {"/setup/delete", "deleted"}} {
+		w.clk.Advance(time.Second)
+		if code, _ := post(t, laptop, w.url(step.path), url.Values{"csrf": {w.csrf(t, laptop)}}); code != http.StatusSeeOther {
+			t.Fatalf("%s: %d", step.path, code)
+		}
+		if code := w.getJSON(t, phone, "/settings", &struct{}{}); code != http.StatusUnauthorized {
+			t.Errorf("after %s on the laptop, the phone's session answered %d, want 401", step.path, code)
+		}
+		if code := w.getJSON(t, laptop, "/settings", &struct{}{}); code != http.StatusOK {
+			t.Errorf("after %s, the laptop itself answered %d, want 200", step.path, code)
+		}
+		w.clk.Advance(time.Second)
+		w.signIn(t, phone, cat).Body.Close()
+	}
+}
