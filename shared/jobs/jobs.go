@@ -141,9 +141,12 @@ func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) 
 			}
 		}
 	}
-	tenants, err := st.Tenants().List(ctx)
-	if err != nil {
-		return 0, err
+	var tenants []store.Tenant
+	if kind != SystemMail { // its users come from the outbox, not from eligibility
+		var err error
+		if tenants, err = st.Tenants().List(ctx); err != nil {
+			return 0, err
+		}
 	}
 	for _, t := range tenants {
 		users, err := st.Users().ListByTenant(ctx, t.ID)

@@ -38,7 +38,7 @@ func (o *outbox) Send(_ context.Context, m notify.Message) error {
 // access for another reason, or later, is still the user's.
 func TestManyUsersLosingAccessAtOnceIsTheDeploymentsProblem(t *testing.T) {
 	ctx := context.Background()
-	clk := clock.NewFake(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(time.Now().UTC())
 	st := storetest.New(t, clk)
 	if _, err := st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X", AuthMode: store.AuthUserOAuth}); err != nil {
 		t.Fatal(err)
