@@ -101,6 +101,8 @@ func TestStagedFunctionsBuildAndServe(t *testing.T) {
 			cmd.Env = append(os.Environ(), "PORT="+port, "FUNCTION_TARGET="+target, "GOOGLE_CLOUD_PROJECT=staging-test",
 				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key-of-at-least-thirty-two-characters", "CRM_URL=http://127.0.0.1:1/",
 				"WEB_URL=http://127.0.0.1:"+port, "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+				"CRMSYNC_SECRET_SIGNING_KEY=s1:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+				"CRMSYNC_SECRET_CRM_ADMIN_KEY=staged-admin-key-of-at-least-thirty-two-chars",
 				"CRMSYNC_SECRET_OAUTH_CLIENT_SECRET=staged-secret")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -174,7 +176,7 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 		}
 	},
 	// Web shows the sign-in page (its templates were staged with it) and
-	// refuses a tampered Approve link.
+	// refuses an Approve without a signed-in user.
 	"Web": func(t *testing.T, resp *http.Response, url string) {
 		if resp.StatusCode == http.StatusServiceUnavailable && os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
 			t.Skip("the Web function needs Pub/Sub (the emulator) to build")
@@ -183,13 +185,13 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 		if resp.StatusCode != 200 || !strings.Contains(string(page), "Sign in with Google") {
 			t.Errorf("staged Web GET /: %d %.300s", resp.StatusCode, page)
 		}
-		r, err := http.PostForm(url+"/preview/approve", map[string][]string{"t": {"forged.token"}})
+		r, err := http.PostForm(url+"/preview/approve", map[string][]string{"p": {"cat@firm.test:1"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.Body.Close()
-		if r.StatusCode != http.StatusBadRequest {
-			t.Errorf("staged Web with a forged link: %d, want 400", r.StatusCode)
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("staged Web, an Approve without a session: %d, want 401", r.StatusCode)
 		}
 	},
 	// GmailPush acknowledges a push it can never use (and refuses GET).
@@ -222,6 +224,20 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 		var body struct{ Users []any }
 		if err := json.NewDecoder(r.Body).Decode(&body); r.StatusCode != 200 || err != nil || body.Users == nil {
 			t.Errorf("staged CRMAPI with the key: %d (%v)", r.StatusCode, err)
+		}
+		// It read the admin key too: the sync key cannot create users,
+		// the admin key can be told apart (a bad body, not a refusal).
+		for key, want := range map[string]int{"staged-key-of-at-least-thirty-two-characters": 403, "staged-admin-key-of-at-least-thirty-two-chars": 400} {
+			req, _ := http.NewRequest("POST", url+"/v1/users", strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			r, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode != want {
+				t.Errorf("staged CRMAPI, POST /v1/users with the %.6s… key: %d, want %d", key, r.StatusCode, want)
+			}
 		}
 	},
 }

@@ -329,7 +329,10 @@ func TestPlanSecurity(t *testing.T) {
 		for _, r := range ofType(rs, "google_secret_manager_secret_iam_member") {
 			who := strings.TrimSuffix(strings.TrimPrefix(r.Values["member"].(string), "serviceAccount:crmsync-"), "@crmsync-example.iam.gserviceaccount.com")
 			who, _, _ = strings.Cut(who, "@")
-			reads[who] = append(reads[who], fmt.Sprint(r.Values["secret_id"]))
+			// secret_id is known only after apply; the binding's key
+			// ("crmsync-web/signing-key") names the secret.
+			key := strings.TrimSuffix(r.Address, `"]`)
+			reads[who] = append(reads[who], key[strings.LastIndex(key, "/")+1:])
 		}
 		for _, none := range []string{"calendarpush", "dispatch", "health"} {
 			if len(reads[none]) > 0 {
@@ -339,6 +342,25 @@ func TestPlanSecurity(t *testing.T) {
 		for _, f := range []string{"web", "gmailpush", "jobs"} {
 			if len(reads[f]) == 0 {
 				t.Errorf("%s reads no secret; it needs them", f)
+			}
+		}
+		// The signing keyring is the Web function's alone, and the CRM's
+		// admin key is the admin page's and the CRM's: an engine that
+		// parses hostile mail holds neither.
+		for secret, who := range map[string][]string{"signing-key": {"web"}, "crm-admin-key": {"crmapi", "web"}} {
+			var got []string
+			for f, rs := range reads {
+				if slices.Contains(rs, secret) {
+					got = append(got, f)
+				}
+			}
+			for _, f := range got {
+				if !slices.Contains(who, f) {
+					t.Errorf("%s is read by %s; only %v may", secret, f, who)
+				}
+			}
+			if !slices.Contains(got, "web") {
+				t.Errorf("%s is not read by web, which needs it", secret)
 			}
 		}
 	})
@@ -412,8 +434,8 @@ func TestPlanSecurity(t *testing.T) {
 				t.Errorf("the plan creates %d %s: their values would be in the state", n, typ)
 			}
 		}
-		if secrets := ofType(rs, "google_secret_manager_secret"); len(secrets) != 3 {
-			t.Errorf("%d secrets, want 3 (created empty; no delegation key: delegation is keyless)", len(secrets))
+		if secrets := ofType(rs, "google_secret_manager_secret"); len(secrets) != 5 {
+			t.Errorf("%d secrets, want 5 (created empty; no delegation key: delegation is keyless)", len(secrets))
 		}
 		for _, s := range []string{"BEGIN PRIVATE KEY", "private_key", "client_secret"} {
 			if strings.Contains(string(raw), s) {

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # scripts/set-secrets.sh PROJECT: adds the values of the secrets Terraform
 # created empty, so no secret ever passes through Terraform state. Run it
-# once after the first `terraform apply`, and again to rotate a value.
+# once after the first `terraform apply`; run it again to replace the
+# OAuth client secret or a CRM key.
 #
 #   oauth-client-secret    read from the prompt (the OAuth client's secret)
-#   crm-api-key            read from the prompt (the CRM REST API's key)
-#   token-encryption-key   32 random bytes, made here (only when it has no
-#                          version yet: a new key would orphan every sealed
-#                          refresh token, session and link)
+#   crm-api-key            read from the prompt (the CRM REST API's key for
+#                          the sync engines)
+#   crm-admin-key          read from the prompt (the CRM REST API's
+#                          administrator key, for the admin page's Give and
+#                          Withdraw; a different key)
+#   token-encryption-key   a keyring of one new key "k1:<32 random bytes>",
+#   signing-key            made here, only when the secret has no version
+#                          yet. Rotate them with scripts/rotate-key.sh, never
+#                          by replacing them: a replaced token key leaves
+#                          every sealed refresh token unreadable.
 #
 # Domain-wide delegation needs no secret: the functions that act for users
 # have Google sign as the crmsync-delegation service account (IAM
@@ -24,11 +31,15 @@ read -r -s -p "OAuth client secret (empty to keep the current one): " v; echo
 [ -z "$v" ] || printf '%s' "$v" | add oauth-client-secret
 read -r -s -p "CRM API key (empty to keep the current one): " v; echo
 [ -z "$v" ] || printf '%s' "$v" | add crm-api-key
+read -r -s -p "CRM admin key (empty to keep the current one): " v; echo
+[ -z "$v" ] || printf '%s' "$v" | add crm-admin-key
 unset v
 
-if has_version token-encryption-key; then
-  echo "token-encryption-key has a value; left as it is"
-else
-  head -c 32 /dev/urandom | base64 | tr -d '\n' | add token-encryption-key
-fi
+for ring in token-encryption-key signing-key; do
+  if has_version "$ring"; then
+    echo "$ring has a value; left as it is (scripts/rotate-key.sh rotates it)"
+  else
+    printf 'k1:%s\n' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" | add "$ring"
+  fi
+done
 

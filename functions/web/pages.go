@@ -387,34 +387,54 @@ func (h *Handler) resolve(w http.ResponseWriter, r *http.Request) {
 	h.done(w, r, "/review?done=resolved", a)
 }
 
-// previewPage is what an Approve or Reject link opens: a page with one
+// previewPage is what an Approve or Reject link opens: after sign-in, the
+// preview's state and, while the user can still decide, a form with one
 // button. GET never acts, because mail scanners open links.
 func (h *Handler) previewPage(w http.ResponseWriter, r *http.Request) {
-	action := r.PathValue("action")
-	token := r.URL.Query().Get("t")
-	c, err := h.Previews.Links.Open(token, h.Previews.Clock.Now())
-	if err == nil && c.Action != action {
-		err = failure.Errorf("web: preview", failure.Invalid, "this link is for %s", c.Action)
+	action, ok := h.previewAction(w, r)
+	if !ok {
+		return
 	}
-	if err != nil {
+	sess, u, _, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	id := r.URL.Query().Get("p")
+	if _, err := h.Previews.Check(r.Context(), u, id); err != nil {
 		h.fail(w, r, err, "")
 		return
 	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"action": action, "preview": c.Preview, "settingsVersion": c.Version, "method": "POST"})
+		writeJSON(w, http.StatusOK, map[string]any{"action": action, "preview": id, "method": "POST"})
 		return
 	}
-	h.render(w, http.StatusOK, "decide", page{Title: map[string]string{"approve": "Approve", "reject": "Reject"}[action] + " your sync setup", Action: action, Token: token})
+	h.render(w, http.StatusOK, "decide", page{Title: map[string]string{"approve": "Approve", "reject": "Reject"}[action] + " your sync setup", Action: action,
+		Preview: id, User: &u, CSRF: h.Sessions.CSRF(sess)})
 }
 
-func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+// previewAction is the link's action, approve or reject; anything else is
+// answered as an unknown page.
+func (h *Handler) previewAction(w http.ResponseWriter, r *http.Request) (string, bool) {
 	action := r.PathValue("action")
 	if action != "approve" && action != "reject" {
-		h.fail(w, r, failure.Errorf("web: preview", failure.NotFound, "no such action"), "")
+		h.notFound(w, r)
+		return "", false
+	}
+	return action, true
+}
+
+// decide approves or rejects a preview for the signed-in user it belongs
+// to (session and CSRF, like every other form).
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
+	action, ok := h.previewAction(w, r)
+	if !ok {
 		return
 	}
-	u, err := h.Previews.Decide(r.Context(), r.PostFormValue("t"), action == "approve")
+	_, u, _, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	u, err := h.Previews.Decide(r.Context(), u.ID, r.PostFormValue("p"), action == "approve")
 	if err != nil {
 		h.fail(w, r, err, "")
 		return

@@ -31,7 +31,7 @@ type page struct {
 	Notice, Error        string
 	Fields               setup.Invalid
 	CSRF                 string
-	Action, Token        string
+	Action, Preview      string
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{

@@ -62,11 +62,11 @@ func Build(env *instance.Env) (http.Handler, error) {
 	if env.Config.WebURL == "" {
 		return nil, failure.Errorf(op, failure.Permanent, "WEB_URL is not set (want this function's public URL, e.g. https://web-abc-uc.a.run.app)")
 	}
-	root, err := wiring.RootKey(ctx, env)
+	signing, err := wiring.SigningKeys(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := authn.NewSessions(root, env.Config.Env == config.Production || strings.HasPrefix(env.Config.WebURL, "https://"), env.Clock)
+	sessions, err := authn.NewSessions(signing, env.Config.Env == config.Production || strings.HasPrefix(env.Config.WebURL, "https://"), env.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func Build(env *instance.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := wiring.CRM(ctx, env)
+	c, err := wiring.AdminCRM(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -83,10 +83,6 @@ func Build(env *instance.Env) (http.Handler, error) {
 		return nil, err
 	}
 	sender := wiring.Sender(ctx, env)
-	links, err := preview.NewLinks(root)
-	if err != nil {
-		return nil, err
-	}
 	mail, err := wiring.MailEngine(ctx, env, "web")
 	if err != nil {
 		return nil, err
@@ -102,7 +98,7 @@ func Build(env *instance.Env) (http.Handler, error) {
 		SignIn: &authn.SignIn{Store: env.Store, Endpoint: flow.Endpoint, ClientSecret: flow.ClientSecret, RedirectURL: env.Config.WebURL + "/auth/callback",
 			IDTokens: authn.NewIDTokens(ctx, env.Config.GoogleJWKSURL, env.Clock), Clock: env.Clock},
 		Flow:     flow,
-		Previews: &preview.Service{Store: env.Store, Links: links, Clock: env.Clock, Log: env.Log},
+		Previews: &preview.Service{Store: env.Store, Clock: env.Clock, Log: env.Log},
 		Store:    env.Store,
 		Google:   wiring.Google(env),
 		Log:      env.Log,
@@ -166,6 +162,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /status", h.status)
 	m.HandleFunc("GET /review", h.review)
 	m.HandleFunc("POST /review/{id}", h.resolve)
+	m.HandleFunc("/", h.notFound)
 	return m
 }
 
@@ -183,7 +180,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https://accounts.google.com "+h.formTargets()+"; frame-ancestors 'none'; base-uri 'none'")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Referrer-Policy", "no-referrer") // links carry tokens
+	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Frame-Options", "DENY")
 	p := strings.TrimPrefix(r.URL.Path, h.BasePath)
@@ -260,9 +257,18 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, help s
 		}
 	} else {
 		h.Log.Info("web: request refused", "path", r.URL.Path, "status", status, "err", err)
-		if failure.Is(err, failure.AuthRevoked) {
+		var bad setup.Invalid
+		switch worded, ok := failure.Worded(err); {
+		case failure.Is(err, failure.AuthRevoked):
 			// Not Google's token-endpoint answer: what to do about it.
 			msg = "Google did not accept this service's access to your Google account. Connect Google again on the settings page."
+		case errors.As(err, &bad):
+			msg = bad.Error()
+		case ok:
+			msg = worded // written for the person, by this product
+		default:
+			// What a library or the store answered stays in the log.
+			msg = refusals[status]
 		}
 	}
 	if wantsJSON(r) {
@@ -274,7 +280,34 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, help s
 		writeJSON(w, status, body)
 		return
 	}
-	h.render(w, status, "error", page{Title: http.StatusText(status), Message: msg, Help: help})
+	h.render(w, status, "error", page{Title: errorTitles[status], Message: msg, Help: help})
+}
+
+// errorTitles head the error pages, in words rather than HTTP's names.
+var errorTitles = map[int]string{
+	http.StatusBadRequest:          "That did not work",
+	http.StatusUnauthorized:        "Please sign in",
+	http.StatusForbidden:           "Not allowed",
+	http.StatusNotFound:            "Not found",
+	http.StatusConflict:            "Changed meanwhile",
+	http.StatusInternalServerError: "Something went wrong",
+	http.StatusServiceUnavailable:  "Temporarily unavailable",
+}
+
+// refusals say what a refusal means when the refusing layer's own words
+// are not for people.
+var refusals = map[int]string{
+	http.StatusBadRequest:   "This request could not be understood. Go back, reload the page and try again.",
+	http.StatusUnauthorized: "You are not signed in, or your session ended. Sign in again.",
+	http.StatusForbidden:    "You are not allowed to do this. If you think you should be, ask your administrator.",
+	http.StatusNotFound:     "What you asked for does not exist, or no longer does.",
+	http.StatusConflict:     "Something changed while you were doing this. Reload the page and try again.",
+}
+
+// notFound answers a path this function does not serve with the site's
+// own page.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, failure.Errorf("web: route", failure.NotFound, "There is no page here. Check the address, or go to your settings."), "")
 }
 
 // session returns the signed-in user; when there is none it answers (a
@@ -285,7 +318,11 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (authn.Session
 		if wantsJSON(r) || r.Method != http.MethodGet {
 			h.fail(w, r, err, "")
 		} else {
-			http.Redirect(w, r, h.path("/")+"?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+			next := r.URL.Path
+			if r.URL.RawQuery != "" {
+				next += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, h.path("/")+"?next="+url.QueryEscape(next), http.StatusSeeOther)
 		}
 		return sess, store.User{}, store.Tenant{}, false
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/keyring"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/notify"
@@ -66,17 +67,16 @@ func (p *published) Publish(_ context.Context, data []byte, _ map[string]string)
 }
 
 type world struct {
-	ctx   context.Context
-	clk   *clock.Fake
-	st    *store.Store
-	g     *fakegoogle.Server
-	srv   *httptest.Server
-	box   *tokencrypt.Box
-	links *preview.Links
-	jobs  *published
-	crm   *refcrm.Store
-	raw   func(path string) map[string]any
-	h     *web.Handler
+	ctx  context.Context
+	clk  *clock.Fake
+	st   *store.Store
+	g    *fakegoogle.Server
+	srv  *httptest.Server
+	box  *tokencrypt.Box
+	jobs *published
+	crm  *refcrm.Store
+	raw  func(path string) map[string]any
+	h    *web.Handler
 }
 
 func newWorld(t *testing.T) *world {
@@ -110,16 +110,17 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	g.AuthorizeDelegation(saClient, workspace.SendScopes...)
-	root := make([]byte, 32)
-	rand.Read(root)
-	rootKey := []byte(base64.StdEncoding.EncodeToString(root))
-	box, _ := tokencrypt.New(rootKey)
-	sessions, err := authn.NewSessions(rootKey, false, clk)
+	newRing := func(id string) []byte {
+		k, _ := keyring.New(id)
+		return []byte(k.Line())
+	}
+	box, _ := tokencrypt.New(newRing("t1"))
+	signing, _ := keyring.Parse("signing-key", newRing("s1"))
+	sessions, err := authn.NewSessions(signing, false, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	links, _ := preview.NewLinks(rootKey)
-	w := &world{ctx: ctx, clk: clk, st: st, g: g, box: box, links: links, jobs: &published{}, crm: crmStore}
+	w := &world{ctx: ctx, clk: clk, st: st, g: g, box: box, jobs: &published{}, crm: crmStore}
 	mux := http.NewServeMux()
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
@@ -135,7 +136,7 @@ func newWorld(t *testing.T) *world {
 		SignIn: &authn.SignIn{Store: st, Endpoint: g.Endpoint(), ClientSecret: "s3cret", RedirectURL: webURL + "/auth/callback",
 			IDTokens: authn.NewIDTokens(ctx, g.JWKSURL(), clk), Clock: clk},
 		Flow:     flow,
-		Previews: &preview.Service{Store: st, Links: links, Clock: clk, Log: log},
+		Previews: &preview.Service{Store: st, Clock: clk, Log: log},
 		Store:    st,
 		Log:      log,
 		BasePath: "/Web",
@@ -500,8 +501,11 @@ func TestSaveSettings(t *testing.T) {
 	}
 }
 
-// Approve and Reject links: tampered, expired, reused, superseded and
-// wrong-action links do nothing and say why; GET never acts.
+// Approve and Reject links carry no secret: they name the preview, send
+// the user through sign-in, and act only for the user the preview belongs
+// to, with the session's CSRF token. Used, expired, superseded and
+// someone else's previews do nothing, say why, and the page offers no
+// button for them; GET never acts.
 func TestPreviewLinks(t *testing.T) {
 	w := newWorld(t)
 	b := w.connectedCat(t)
@@ -513,77 +517,109 @@ func TestPreviewLinks(t *testing.T) {
 		u, _ := w.st.Users().Get(w.ctx, cat)
 		return u.SettingsVersion
 	}
-	newPreview := func(v int64) (approve, reject string) {
+	newPreview := func(v int64) string {
 		p, _, err := w.st.Previews().Create(w.ctx, store.Preview{User: cat, TenantID: "firm", SettingsVersion: v, Expires: w.clk.Now().Add(7 * 24 * time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, _ := w.links.Token(p, "approve")
-		r, _ := w.links.Token(p, "reject")
-		return a, r
+		return p.ID
 	}
-	decide := func(action, tok string) (int, string) {
-		return post(t, w.browser(t), w.url("/preview/"+action), url.Values{"t": {tok}}) // links work without a session
+	decide := func(b *http.Client, action, id string) (int, string) {
+		return post(t, b, w.url("/preview/"+action), url.Values{"p": {id}, "csrf": {w.csrf(t, b)}})
 	}
 	state := func() store.SyncState { u, _ := w.st.Users().Get(w.ctx, cat); return u.SyncState }
 
 	v1 := save()
-	approve1, reject1 := newPreview(v1)
-	// GET shows a button and changes nothing.
-	resp, _ := w.browser(t).Get(w.url("/preview/approve?t=" + url.QueryEscape(approve1)))
-	page, _ := io.ReadAll(resp.Body)
+	p1 := newPreview(v1)
+	link := preview.LinkURL(w.url(""), p1, "approve")
+	if strings.Contains(link, "t=") || !strings.Contains(link, "p=") {
+		t.Fatalf("the link: %s", link)
+	}
+	// Opened in a browser that is not signed in: to sign-in first, and back
+	// to the link afterwards.
+	fresh := w.browser(t)
+	resp, err := fresh.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), `method="post"`) || state() != store.PendingApproval {
-		t.Errorf("GET of the link: %d, state %s", resp.StatusCode, state())
+	to, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || to.Query().Get("next") != "/preview/approve?p="+url.QueryEscape(p1) {
+		t.Fatalf("an unsigned-in GET of the link: %d → %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	tampered := []byte(approve1)
-	tampered[5] ^= 1
-	for name, c := range map[string]struct{ action, tok, want string }{
-		"tampered":     {"approve", string(tampered), "damaged"},
-		"wrong action": {"reject", approve1, "this link is for approve"},
-		"empty":        {"approve", "", "damaged"},
+	back := w.viaGoogle(t, fresh, "/signin", url.Values{"email": {cat}, "next": {to.Query().Get("next")}}, cat)
+	back.Body.Close()
+	if got := back.Header.Get("Location"); got != "/Web/preview/approve?p="+url.QueryEscape(p1) {
+		t.Fatalf("after sign-in the browser goes to %q", got)
+	}
+	// Posting without a session, or without its CSRF token, does nothing.
+	if code, _ := post(t, w.browser(t), w.url("/preview/approve"), url.Values{"p": {p1}}); code != http.StatusUnauthorized || state() != store.PendingApproval {
+		t.Errorf("a decision without a session: %d, state %s", code, state())
+	}
+	if code, _ := post(t, fresh, w.url("/preview/approve"), url.Values{"p": {p1}}); code != http.StatusForbidden || state() != store.PendingApproval {
+		t.Errorf("a decision without the CSRF token: %d, state %s", code, state())
+	}
+	// GET shows a button and changes nothing.
+	page := getPage(t, fresh, link)
+	if !strings.Contains(page, `method="post"`) || !strings.Contains(page, `name="csrf"`) || state() != store.PendingApproval {
+		t.Errorf("GET of the link: state %s, %.300s", state(), page)
+	}
+	// Another user of the firm, signed in, can neither see nor decide it.
+	ann := w.browser(t)
+	w.signIn(t, ann, "ann@firm.test").Body.Close()
+	if code, body := decide(ann, "approve", p1); code != http.StatusForbidden || !strings.Contains(body, "another user") || state() != store.PendingApproval {
+		t.Errorf("another user's decision: %d %.300s, state %s", code, body, state())
+	}
+	for name, c := range map[string]struct{ action, id, want string }{
+		"no preview":      {"approve", "", "names no preview"},
+		"unknown preview": {"approve", "cat@firm.test:99", "no such preview"},
 	} {
-		if code, body := decide(c.action, c.tok); code != http.StatusBadRequest || !strings.Contains(body, c.want) {
-			t.Errorf("%s link: %d %.300s", name, code, body)
-		}
-	}
-	if state() != store.PendingApproval {
-		t.Fatalf("a refused link changed the setup: %s", state())
-	}
-	// Superseded: saving again voids the older preview's links.
-	v2 := save()
-	if code, body := decide("approve", approve1); code != http.StatusBadRequest || !strings.Contains(body, "settings changed") {
-		t.Errorf("superseded link: %d %.300s", code, body)
-	}
-	approve2, reject2 := newPreview(v2)
-	// Used: approve works once; the reject link of the same preview is void.
-	if code, body := decide("approve", approve2); code != 200 || state() != store.Active {
-		t.Fatalf("approve: %d %.300s, state %s", code, body, state())
-	}
-	for name, tok := range map[string]string{"approve again": approve2, "reject after approve": reject2, "old reject": reject1} {
-		action := "approve"
-		if strings.Contains(name, "reject") {
-			action = "reject"
-		}
-		if code, body := decide(action, tok); code != http.StatusBadRequest {
+		if code, body := decide(b, c.action, c.id); code != http.StatusBadRequest || !strings.Contains(body, c.want) {
 			t.Errorf("%s: %d %.300s", name, code, body)
 		}
 	}
+	if state() != store.PendingApproval {
+		t.Fatalf("a refused decision changed the setup: %s", state())
+	}
+	// Superseded: saving again voids the older preview, and its page says
+	// so instead of offering the button.
+	v2 := save()
+	if code, body := decide(b, "approve", p1); code != http.StatusBadRequest || !strings.Contains(body, "settings changed") {
+		t.Errorf("superseded: %d %.300s", code, body)
+	}
+	if page := getPage(t, b, link); strings.Contains(page, `id="confirm"`) || !strings.Contains(page, "settings changed") {
+		t.Errorf("the page of a superseded preview offers the button: %.400s", page)
+	}
+	p2 := newPreview(v2)
+	// Used: approve works once; the reject link of the same preview is void.
+	if code, body := decide(b, "approve", p2); code != 200 || state() != store.Active {
+		t.Fatalf("approve: %d %.300s, state %s", code, body, state())
+	}
+	for name, c := range map[string]struct{ action, id string }{"approve again": {"approve", p2}, "reject after approve": {"reject", p2}, "old reject": {"reject", p1}} {
+		if code, body := decide(b, c.action, c.id); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %.300s", name, code, body)
+		}
+	}
+	if page := getPage(t, b, preview.LinkURL(w.url(""), p2, "reject")); strings.Contains(page, `id="confirm"`) || !strings.Contains(page, "already approved") {
+		t.Errorf("the page of a used preview offers the button: %.400s", page)
+	}
 	if state() != store.Active {
-		t.Errorf("after refused links the setup is %s", state())
+		t.Errorf("after refused decisions the setup is %s", state())
 	}
 	if len(w.jobs.jobs) < 3 || !strings.Contains(strings.Join(w.jobs.jobs, " "), `"kind":"contact-sync"`) {
 		t.Errorf("approval did not start the first passes: %v", w.jobs.jobs)
 	}
 	// Expired.
 	v3 := save()
-	_, reject3 := newPreview(v3)
+	p3 := newPreview(v3)
 	w.clk.Advance(8 * 24 * time.Hour)
-	if code, body := decide("reject", reject3); code != http.StatusBadRequest || !strings.Contains(body, "expired") {
-		t.Errorf("expired link: %d %.300s", code, body)
+	b = w.browser(t) // the old session expired too
+	w.signIn(t, b, cat).Body.Close()
+	if code, body := decide(b, "reject", p3); code != http.StatusBadRequest || !strings.Contains(body, "expired") {
+		t.Errorf("expired: %d %.300s", code, body)
 	}
 	if state() != store.PendingApproval {
-		t.Errorf("an expired link changed the setup: %s", state())
+		t.Errorf("an expired preview changed the setup: %s", state())
 	}
 }
 
@@ -1273,6 +1309,16 @@ func TestErrorPagesShowNoInternalText(t *testing.T) {
 	}
 	if !strings.Contains(string(page), "Connect Google again") {
 		t.Errorf("the error page does not say what to do:\n%.1500s", page)
+	}
+	// An unknown page is the site's own page, headed in words.
+	resp, err = b.Get(w.url("/no/such/page"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || strings.Contains(string(page), "404 page not found") || !strings.Contains(string(page), "<h1>Not found</h1>") {
+		t.Errorf("an unknown path: %d\n%.800s", resp.StatusCode, page)
 	}
 }
 

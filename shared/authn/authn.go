@@ -4,9 +4,11 @@
 // Google sign-in; the identity tokens Pub/Sub push and Cloud Scheduler
 // send).
 //
-// Keys are derived (HKDF-SHA-256) from one root secret with a label per
-// use, so a session key never signs a link and rotating the root secret
-// ends every session and outstanding link at once.
+// Keys come from the signing-key secret, a keyring (package keyring), and
+// are derived from each of its keys (HKDF-SHA-256) with a label per use, so
+// a session key never makes a CSRF token. The primary key signs; every key
+// of the ring verifies, so a rotation ends no session. The secret is not
+// the token-encryption key: a leaked signing key opens no refresh token.
 package authn
 
 import (
@@ -24,53 +26,84 @@ import (
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/keyring"
 )
 
-// DeriveKey returns the 32-byte key for purpose from the root secret.
+// SecretName is the secret the signing keys come from.
+const SecretName = "signing-key"
+
+// DeriveKey returns the 32-byte key for purpose from a key of the ring.
 func DeriveKey(root []byte, purpose string) ([]byte, error) {
 	if len(root) < 32 {
-		return nil, failure.Errorf("authn: derive key", failure.Permanent, "the root secret has %d bytes, want at least 32", len(root))
+		return nil, failure.Errorf("authn: derive key", failure.Permanent, "the signing key has %d bytes, want at least 32", len(root))
 	}
 	return hkdf.Key(sha256.New, root, nil, "crmsync "+purpose, 32)
 }
 
-// Signer makes and checks tamper-proof tokens: a JSON payload and its
-// HMAC-SHA-256, both base64url, joined by a dot.
-type Signer struct{ key []byte }
-
-// NewSigner returns a signer with the key for purpose.
-func NewSigner(root []byte, purpose string) (*Signer, error) {
-	k, err := DeriveKey(root, purpose)
-	if err != nil {
-		return nil, err
-	}
-	return &Signer{key: k}, nil
+// keys are a purpose's keys, by the id of the ring key they come from.
+type keys struct {
+	primary string
+	byID    map[string][]byte
 }
 
-func (s *Signer) mac(b []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
+func derive(ring *keyring.Ring, purpose string) (keys, error) {
+	k := keys{primary: ring.Primary().ID, byID: map[string][]byte{}}
+	for _, rk := range ring.Keys {
+		d, err := DeriveKey(rk.Bytes, purpose)
+		if err != nil {
+			return keys{}, err
+		}
+		k.byID[rk.ID] = d
+	}
+	return k, nil
+}
+
+func (k keys) mac(id string, b []byte) []byte {
+	m := hmac.New(sha256.New, k.byID[id])
 	m.Write(b)
 	return m.Sum(nil)
 }
 
-// Sign returns the token of v (JSON-encoded).
+// Signer makes and checks tamper-proof tokens: a JSON payload, its
+// HMAC-SHA-256 (both base64url) and the id of the key that signed, joined
+// by dots.
+type Signer struct{ k keys }
+
+// NewSigner returns a signer with the ring's keys for purpose.
+func NewSigner(ring *keyring.Ring, purpose string) (*Signer, error) {
+	k, err := derive(ring, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{k: k}, nil
+}
+
+// Sign returns the token of v (JSON-encoded), signed with the primary key.
 func (s *Signer) Sign(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(s.mac(b)), nil
+	id := s.k.primary
+	return base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(s.k.mac(id, b)) + "." + id, nil
 }
 
 // Open checks token's signature and decodes its payload into v. A token
-// that is malformed or signed with another key is Invalid.
+// that is malformed or signed with a key the ring does not hold is Invalid.
 func (s *Signer) Open(token string, v any) error {
 	const op = "authn: open token"
-	payload, sig, ok := strings.Cut(token, ".")
-	b, err1 := base64.RawURLEncoding.DecodeString(payload)
-	m, err2 := base64.RawURLEncoding.DecodeString(sig)
-	if !ok || err1 != nil || err2 != nil || !hmac.Equal(m, s.mac(b)) {
-		return failure.Errorf(op, failure.Invalid, "the link or token is damaged or was not made by this product")
+	parts := strings.Split(token, ".")
+	bad := failure.Errorf(op, failure.Invalid, "the link or token is damaged or was not made by this product")
+	if len(parts) != 3 {
+		return bad
+	}
+	if _, ok := s.k.byID[parts[2]]; !ok {
+		return bad
+	}
+	b, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	m, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	if err1 != nil || err2 != nil || !hmac.Equal(m, s.k.mac(parts[2], b)) {
+		return bad
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return failure.Errorf(op, failure.Invalid, "the token's content is not readable")
@@ -95,7 +128,7 @@ type Session struct {
 // Sessions issues and reads session cookies.
 type Sessions struct {
 	signer *Signer
-	csrf   []byte
+	csrf   keys
 	// Secure marks the cookie Secure (always, except on the sandbox's
 	// plain-HTTP localhost).
 	Secure bool
@@ -116,13 +149,13 @@ func (s *Sessions) path() string {
 // CookieName is the session cookie's name.
 const CookieName = "crmsync_session"
 
-// NewSessions returns sessions keyed from the root secret.
-func NewSessions(root []byte, secure bool, clk clock.Clock) (*Sessions, error) {
-	signer, err := NewSigner(root, "session")
+// NewSessions returns sessions keyed from the signing keyring.
+func NewSessions(ring *keyring.Ring, secure bool, clk clock.Clock) (*Sessions, error) {
+	signer, err := NewSigner(ring, "session")
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := DeriveKey(root, "csrf")
+	csrf, err := derive(ring, "csrf")
 	if err != nil {
 		return nil, err
 	}
@@ -171,19 +204,29 @@ func (s *Sessions) Read(r *http.Request) (Session, error) {
 	return sess, nil
 }
 
-// CSRF returns the anti-forgery token of a session, for its forms.
+// CSRF returns the anti-forgery token of a session, for its forms: its
+// HMAC under the primary key, and that key's id.
 func (s *Sessions) CSRF(sess Session) string {
-	m := hmac.New(sha256.New, s.csrf)
-	fmt.Fprint(m, sess.ID)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return s.csrfWith(s.csrf.primary, sess)
+}
+
+func (s *Sessions) csrfWith(id string, sess Session) string {
+	var b strings.Builder
+	fmt.Fprint(&b, sess.ID)
+	return base64.RawURLEncoding.EncodeToString(s.csrf.mac(id, []byte(b.String()))) + "." + id
 }
 
 // CheckCSRF says whether a state-changing request carries the session's
-// token, in the csrf form field or the X-CSRF-Token header.
+// token, in the csrf form field or the X-CSRF-Token header. A token made
+// with an older key of the ring is still good.
 func (s *Sessions) CheckCSRF(r *http.Request, sess Session) bool {
 	got := r.Header.Get("X-CSRF-Token")
 	if got == "" {
 		got = r.PostFormValue("csrf")
 	}
-	return got != "" && Equal(got, s.CSRF(sess))
+	_, id, ok := strings.Cut(got, ".")
+	if _, known := s.csrf.byID[id]; !ok || !known {
+		return false
+	}
+	return Equal(got, s.csrfWith(id, sess))
 }

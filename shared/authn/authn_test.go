@@ -14,13 +14,29 @@ import (
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
+	"github.com/crmsync/crmsync/shared/keyring"
 )
 
-var root = []byte("0123456789abcdef0123456789abcdef")
+func ring(t *testing.T, lines ...string) *keyring.Ring {
+	t.Helper()
+	r, err := keyring.Parse(SecretName, []byte(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newKey(t *testing.T, id string) string {
+	k, err := keyring.New(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Line()
+}
 
 func TestSessions(t *testing.T) {
 	clk := clock.NewFake(time.Now())
-	s, err := NewSessions(root, true, clk)
+	s, err := NewSessions(ring(t, newKey(t, "a")), true, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +59,11 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("Read = %+v, %v", got, err)
 	}
 	payload, sig, _ := strings.Cut(cookie.Value, ".")
-	forged, _ := (&Signer{key: []byte("another key")}).Sign(Session{ID: "x", Email: "ann@firm.test", Expires: clk.Now().Add(time.Hour)})
-	for name, v := range map[string]string{"tampered": payload + "A." + sig, "forged": forged, "empty": ""} {
+	another, _ := NewSigner(ring(t, newKey(t, "a")), "session") // same id, another key
+	forged, _ := another.Sign(Session{ID: "x", Email: "ann@firm.test", Expires: clk.Now().Add(time.Hour)})
+	unknown, _ := NewSigner(ring(t, newKey(t, "zz")), "session")
+	unknownKey, _ := unknown.Sign(Session{ID: "x", Email: "ann@firm.test", Expires: clk.Now().Add(time.Hour)})
+	for name, v := range map[string]string{"tampered": payload + "A." + sig, "forged": forged, "a key the ring lacks": unknownKey, "no key id": strings.TrimSuffix(cookie.Value, ".a"), "empty": ""} {
 		if _, err := s.Read(req(v)); !failure.Is(err, failure.Unauthenticated) {
 			t.Errorf("%s cookie: %v, want Unauthenticated", name, err)
 		}
@@ -73,6 +92,62 @@ func TestSessions(t *testing.T) {
 	clk.Advance(13 * time.Hour)
 	if _, err := s.Read(req(cookie.Value)); !failure.Is(err, failure.Unauthenticated) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("an expired session: %v", err)
+	}
+}
+
+// A signing-key rotation ends no session and voids no form: the new key is
+// added, then promoted (what it signs is read by instances that have both
+// keys), then the old one retired, which ends what only it signed.
+func TestSigningKeyRotation(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	oldKey, newer := newKey(t, "k1"), newKey(t, "k2")
+	before, _ := NewSessions(ring(t, oldKey), true, clk)
+	adding, _ := NewSessions(ring(t, oldKey, newer), true, clk)
+	promoted, _ := NewSessions(ring(t, newer, oldKey), true, clk)
+	retired, _ := NewSessions(ring(t, newer), true, clk)
+	issue := func(s *Sessions) (string, Session) {
+		rec := httptest.NewRecorder()
+		sess, err := s.Issue(rec, "cat@firm.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Result().Cookies()[0].Value, sess
+	}
+	read := func(s *Sessions, v string) error {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: v})
+		_, err := s.Read(r)
+		return err
+	}
+	csrfOK := func(s *Sessions, tok string, sess Session) bool {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("X-CSRF-Token", tok)
+		return s.CheckCSRF(r, sess)
+	}
+	oldCookie, oldSess := issue(before)
+	oldCSRF := before.CSRF(oldSess)
+	if !strings.HasSuffix(oldCookie, ".k1") {
+		t.Errorf("a cookie signed with k1 does not name it: %q", oldCookie)
+	}
+	for name, s := range map[string]*Sessions{"k2 added": adding, "k2 promoted": promoted} {
+		if err := read(s, oldCookie); err != nil || !csrfOK(s, oldCSRF, oldSess) {
+			t.Errorf("%s: a session signed before it ended: %v", name, err)
+		}
+	}
+	// While some instances already sign with k2, the others (k2 added,
+	// not promoted) read what those sign.
+	newCookie, newSess := issue(promoted)
+	if !strings.HasSuffix(newCookie, ".k2") || read(adding, newCookie) != nil || !csrfOK(adding, promoted.CSRF(newSess), newSess) {
+		t.Errorf("a session signed with the promoted key is not read by an instance that has it as a second key: %q", newCookie)
+	}
+	if read(before, newCookie) == nil {
+		t.Error("an instance without k2 accepted a cookie it signed")
+	}
+	if err := read(retired, oldCookie); !failure.Is(err, failure.Unauthenticated) || csrfOK(retired, oldCSRF, oldSess) {
+		t.Errorf("after k1 is retired what only it signed still passes: %v", err)
+	}
+	if err := read(retired, newCookie); err != nil {
+		t.Errorf("after k1 is retired a k2 session ended: %v", err)
 	}
 }
 

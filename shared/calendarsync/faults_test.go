@@ -16,7 +16,7 @@ import (
 // end carries every change made in the meantime, on both sides, once.
 func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 	w := newWorld(t, all)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
 	w.engine.CRM = client
 	day := time.Now().AddDate(0, 0, 3)
 	if _, err := w.cal.Events.Insert("primary", event("Before", at(day, 9), 1)).Do(); err != nil {
@@ -70,7 +70,7 @@ func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 // made before them arrives once.
 func TestConcurrentPassesOfOneUserDoNotOverlap(t *testing.T) {
 	w := newWorld(t, all)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
 	w.engine.CRM = client
 	day := time.Now().AddDate(0, 0, 3)
 	w.pass()

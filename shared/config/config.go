@@ -70,16 +70,19 @@ type Config struct {
 	SecretsSource         string // "secretmanager" or "local"
 	SecretsFile           string
 	CRMURL                string // ends with "/"
-	GoogleAPIEndpoint     string
-	GoogleTokenURL        string
-	GoogleAuthURL         string
-	GoogleRevokeURL       string
-	CalendarWebhookURL    string
-	GoogleJWKSURL         string
-	WebURL                string // no trailing "/"
-	SystemSender          string
-	OIDCAudiences         []string
-	OIDCInvokers          []string
+	// CRMInstance names the reference CRM's data (refcrm/{instance}) in
+	// the CRMAPI function; "default" when unset.
+	CRMInstance        string
+	GoogleAPIEndpoint  string
+	GoogleTokenURL     string
+	GoogleAuthURL      string
+	GoogleRevokeURL    string
+	CalendarWebhookURL string
+	GoogleJWKSURL      string
+	WebURL             string // no trailing "/"
+	SystemSender       string
+	OIDCAudiences      []string
+	OIDCInvokers       []string
 	// OIDCCheckedByPlatform says Cloud Run's invoker check stands in front
 	// of the endpoint.
 	OIDCCheckedByPlatform bool
@@ -127,6 +130,7 @@ func Load(lookup Lookup) (Config, error) {
 	c.SecretsSource = r.OneOf("SECRETS_SOURCE", defaultSecrets, "secretmanager", "local")
 	c.SecretsFile = r.String("SECRETS_FILE", "")
 	c.CRMURL = r.URL("CRM_URL")
+	c.CRMInstance = r.String("CRM_INSTANCE", "default")
 	if c.CRMURL != "" && !strings.HasSuffix(c.CRMURL, "/") {
 		c.CRMURL += "/"
 	}

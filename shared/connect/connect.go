@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -106,6 +107,9 @@ type Flow struct {
 	RedirectURL string
 	Clock       clock.Clock
 	HTTP        *http.Client
+	// Log, when set, hears about grants not sealed again after a key
+	// rotation.
+	Log *slog.Logger
 }
 
 // GoogleRevokeURL is Google's token revocation endpoint.
@@ -213,6 +217,7 @@ func (f *Flow) Finish(ctx context.Context, state, code string) (store.User, erro
 		granted = strings.Fields(s)
 		slices.Sort(granted)
 	}
+	_ = f.Box.Refresh(ctx) // a failed re-read seals with the keys in hand
 	sealed, err := f.Box.Seal(u.ID, tok.RefreshToken)
 	if err != nil {
 		return store.User{}, err
@@ -306,6 +311,19 @@ func (f *Flow) Disconnect(ctx context.Context, email string) (store.User, error)
 	})
 }
 
+// reseal stores the user's refresh token sealed with the primary key, so
+// the key it was sealed with can be retired. A failure is logged and tried
+// again at the next read; the token in hand works either way.
+func (f *Flow) reseal(ctx context.Context, u store.User, token string) {
+	sealed, err := f.Box.Seal(u.ID, token)
+	if err == nil {
+		_, err = f.Store.Users().Reseal(ctx, u.ID, u.Grant.SealedRefreshToken, sealed)
+	}
+	if err != nil && f.Log != nil {
+		f.Log.Warn("connect: grant not sealed again with the newest key; the next read tries again", "user", u.ID, "err", err)
+	}
+}
+
 // Tokens returns a token source from the user's stored grant. A user with
 // no grant is AuthRevoked (they connect again); a grant that no longer
 // opens is Configuration (the token-encryption key changed).
@@ -314,12 +332,17 @@ func (f *Flow) Tokens(ctx context.Context, u store.User, t store.Tenant, scopes 
 	if u.Grant.SealedRefreshToken == "" {
 		return nil, failure.Errorf(op, failure.AuthRevoked, "%s has not connected Google", u.Email)
 	}
+	// A failed re-read keeps the keys the instance has.
+	_ = f.Box.Refresh(ctx)
 	rt, err := f.Box.Open(u.ID, u.Grant.SealedRefreshToken)
 	if err != nil {
 		// Every grant was sealed with the token-encryption key; one that
 		// no longer opens means the key changed, not that the user left.
 		// (%v: this message, not the inner one, is what the admin reads.)
-		return nil, failure.Errorf(op, failure.Configuration, "the stored Google grant does not open with the token-encryption key: restore the key version the grants were sealed with (Secret Manager, token-encryption-key): %v", err)
+		return nil, failure.Errorf(op, failure.Configuration, "the stored Google grant does not open with the token-encryption keyring: put back the key it was sealed with (Secret Manager, token-encryption-key; docs/operations.md, key rotation): %v", err)
+	}
+	if f.Box.Stale(u.Grant.SealedRefreshToken) {
+		f.reseal(ctx, u, rt)
 	}
 	if f.HTTP != nil {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, f.HTTP)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,7 +93,7 @@ func TestConnectStoresASealedGrantWithTheChosenScopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Connection.State != store.Connected || !strings.HasPrefix(u.Grant.SealedRefreshToken, "v1.") {
+	if u.Connection.State != store.Connected || !strings.HasPrefix(u.Grant.SealedRefreshToken, "v2.") {
 		t.Fatalf("user after connecting: %+v", u.Connection)
 	}
 	// The stored token is sealed: what is in Firestore is not the token.
@@ -169,5 +172,131 @@ func TestDisconnectRevokesAndWipes(t *testing.T) {
 	tn, _ := w.st.Tenants().Get(w.ctx, "demo")
 	if _, err := w.flow.Tokens(w.ctx, u, tn, nil); !failure.Is(err, failure.AuthRevoked) {
 		t.Errorf("tokens after disconnect: %v, want AuthRevoked", err)
+	}
+}
+
+// A token-key rotation in the middle of passes disconnects nobody: while
+// every user's grant is read again and again (as passes do), the new key is
+// added, promoted and the old one retired, each a new secret value that
+// the running box reads at its next refresh. Every read succeeds, every
+// grant ends sealed with the new key, and nothing is sealed with the old
+// key once it is gone.
+func TestATokenKeyRotationMidRunDisconnectsNobody(t *testing.T) {
+	w := newWorld(t)
+	line := func(id string) string {
+		k := make([]byte, 32)
+		rand.Read(k)
+		return id + ":" + base64.StdEncoding.EncodeToString(k)
+	}
+	k1, k2 := line("k1"), line("k2")
+	const refresh = 5 * time.Minute // as wiring.KeyringRefresh
+	var mu sync.Mutex
+	secret := k1
+	set := func(v string) {
+		mu.Lock()
+		secret = v
+		mu.Unlock()
+		w.clk.Advance(refresh)
+	}
+	box, err := tokencrypt.NewReloading(w.ctx, func(context.Context) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return []byte(secret), nil
+	}, refresh, w.clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.flow.Box = box
+	users := []string{ann, "bob@demo.test", "cat@demo.test", "dan@demo.test"}
+	for _, email := range users[2:] {
+		w.g.AddUser(fakegoogle.User{Email: email})
+	}
+	for _, email := range users[1:] {
+		w.st.Users().Create(w.ctx, store.User{TenantID: "demo", Email: email})
+	}
+	for _, email := range users {
+		authURL, err := w.flow.Begin(w.ctx, email, []connect.Feature{connect.Contacts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := fakegoogle.Consent(authURL, email, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.flow.Finish(w.ctx, back.Query().Get("state"), back.Query().Get("code")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn, _ := w.st.Tenants().Get(w.ctx, "demo")
+	sealedWith := func(prefix string) bool {
+		for _, email := range users {
+			u, _ := w.st.Users().Get(w.ctx, email)
+			if !strings.HasPrefix(u.Grant.SealedRefreshToken, prefix) {
+				return false
+			}
+		}
+		return true
+	}
+	if !sealedWith("v2.k1.") {
+		t.Fatal("the grants are not sealed with k1 to begin with")
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	errs := make(chan error, len(users))
+	for _, email := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				u, err := w.st.Users().Get(w.ctx, email)
+				if err == nil && u.Connection.State != store.Connected {
+					err = fmt.Errorf("%s is %s", email, u.Connection.State)
+				}
+				var ts oauth2.TokenSource
+				if err == nil {
+					ts, err = w.flow.Tokens(w.ctx, u, tn, connect.FeatureScopes(connect.Contacts))
+				}
+				if err == nil {
+					_, err = ts.Token()
+				}
+				if err != nil {
+					errs <- fmt.Errorf("%s: %w", email, err)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	waitReads := func(n int64) {
+		for start := reads.Load(); reads.Load() < start+n; {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitReads(20)
+	set(k1 + "\n" + k2) // add: every instance learns to read k2
+	waitReads(20)
+	set(k2 + "\n" + k1) // promote: k2 seals; what is read with k1 is sealed again
+	for deadline := time.Now().Add(30 * time.Second); !sealedWith("v2.k2."); {
+		if time.Now().After(deadline) {
+			t.Fatal("the grants were not sealed again with k2 within 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	set(k2) // retire k1
+	waitReads(20)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a read during the rotation failed: %v", err)
+	}
+	if reads.Load() < 60 {
+		t.Errorf("only %d reads ran", reads.Load())
 	}
 }

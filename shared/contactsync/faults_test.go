@@ -18,7 +18,7 @@ import (
 // catches up both ways, with nothing lost and nothing duplicated.
 func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, nil)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
 	w.engine.CRM = client
 	w.pass() // the initial sync
 
@@ -89,7 +89,7 @@ func (w *world) changeBothSides() {
 // once.
 func TestConcurrentPassesOfOneUserDoNotOverlap(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, nil)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
 	w.engine.CRM = client
 	w.pass()
 	w.changeBothSides()

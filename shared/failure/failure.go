@@ -92,6 +92,9 @@ type Error struct {
 	Op   string // the call that failed, e.g. "history.list" or "store: lease acquire"
 	Kind Kind
 	Err  error // the underlying error; may be nil
+	// worded: Err is this product's own sentence (Errorf), not what a
+	// library or a remote service answered.
+	worded bool
 }
 
 func (e *Error) Error() string {
@@ -114,7 +117,25 @@ func E(op string, kind Kind, err error) error {
 
 // Errorf is E with a formatted message as the underlying error.
 func Errorf(op string, kind Kind, format string, args ...any) error {
-	return &Error{Op: op, Kind: kind, Err: fmt.Errorf(format, args...)}
+	return &Error{Op: op, Kind: kind, Err: fmt.Errorf(format, args...), worded: true}
+}
+
+// Worded returns Message(err) when that is a sentence this product wrote
+// (Errorf), and ok=false when it is what a library or a remote service
+// answered: text to log, not to show a person.
+func Worded(err error) (msg string, ok bool) {
+	var inner *Error
+	for e := err; e != nil; {
+		var fe *Error
+		if !errors.As(e, &fe) {
+			break
+		}
+		inner, e = fe, fe.Err
+	}
+	if inner == nil || !inner.worded {
+		return "", false
+	}
+	return inner.Err.Error(), true
 }
 
 // KindOf returns the kind of the outermost classified error in err's chain,

@@ -40,6 +40,30 @@ type Env struct {
 	// Clock tells the time: the system clock, moved by
 	// CRMSYNC_CLOCK_OFFSET in the sandbox's tests.
 	Clock clock.Clock
+
+	mu   sync.Mutex
+	kept map[string]any
+}
+
+// Keep returns the instance's one value named name, making it with make on
+// first use (a failure is not kept): clients such as the Pub/Sub
+// publisher are made once per instance, not once per builder or per
+// failed build.
+func (e *Env) Keep(name string, make func() (any, error)) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.kept[name]; ok {
+		return v, nil
+	}
+	v, err := make()
+	if err != nil {
+		return nil, err
+	}
+	if e.kept == nil {
+		e.kept = map[string]any{}
+	}
+	e.kept[name] = v
+	return v, nil
 }
 
 // Load reads the configuration and opens the store and secret source.
@@ -80,6 +104,7 @@ type lazy struct {
 	load  func(context.Context) (*Env, error)
 
 	mu       sync.Mutex
+	env      *Env // loaded once: a failed build is retried with it
 	handler  http.Handler
 	failedAt time.Time
 	lastErr  error
@@ -94,11 +119,17 @@ func (l *lazy) get(ctx context.Context) (http.Handler, error) {
 	if l.lastErr != nil && time.Since(l.failedAt) < retryBuildAfter {
 		return nil, l.lastErr
 	}
-	env, err := l.load(ctx)
+	// The environment's clients (Firestore, Secret Manager) are made once
+	// and kept: a build that fails is retried with them, not with new ones
+	// that the failed attempt would leak.
+	var err error
+	if l.env == nil {
+		l.env, err = l.load(ctx)
+	}
 	if err == nil {
 		var h http.Handler
-		if h, err = l.build(env); err == nil {
-			l.handler, l.lastErr = logging.Middleware(env.Log, h), nil
+		if h, err = l.build(l.env); err == nil {
+			l.handler, l.lastErr = logging.Middleware(l.env.Log, h), nil
 			return l.handler, nil
 		}
 	}

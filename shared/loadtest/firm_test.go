@@ -115,7 +115,7 @@ func BenchmarkFirm(b *testing.B) {
 	b.Cleanup(g.Close)
 	crmFS, crmRPCs := storetest.CountingClient(b)
 	crmStore := refcrm.New(crmFS, "firm", nil)
-	crmHTTP := &counted{next: refcrm.Handler(crmStore, "k", logging.Discard())}
+	crmHTTP := &counted{next: refcrm.Handler(crmStore, refcrm.Keys{Sync: "k"}, logging.Discard())}
 	srv := httptest.NewServer(crmHTTP)
 	b.Cleanup(srv.Close)
 	client := restcrm.New(srv.URL+"/", "k")

@@ -23,7 +23,7 @@ import (
 // everything once, even under a storm of redelivered notifications.
 func TestCRMDownForTenMinutes(t *testing.T) {
 	w := newWorld(t, nil)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, "k", logging.Discard()))
+	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
 	e := &mailbox.Engine{Store: w.st, CRM: client, Google: w.engine.Google, Log: logging.Discard(), Clock: clock.Real{},
 		Topic: w.engine.Topic, Holder: "faults", Retry: workspace.Retry{Attempts: 2, Sleep: w.engine.Retry.Sleep}}
 

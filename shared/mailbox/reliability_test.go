@@ -82,7 +82,7 @@ func TestReliabilityUnderDuplicatesFaultsAndKills(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 
 	// The CRM, over HTTP with faults, through restcrm's retries.
-	flaky := &unreliable{next: refcrm.Handler(w.crm, "k", logging.Discard()), rate: 0.10, rng: rand.New(rand.NewPCG(seed, 11))}
+	flaky := &unreliable{next: refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()), rate: 0.10, rng: rand.New(rand.NewPCG(seed, 11))}
 	srv := httptest.NewServer(flaky)
 	defer srv.Close()
 	client := restcrm.New(srv.URL+"/", "k")

@@ -1,10 +1,13 @@
 // Package preview is the preview report of a user's sync settings: what
 // the first contact and calendar passes would create, update and delete on
-// each side, and how e-mail posting will behave, e-mailed with signed
-// Approve and Reject links. Sync becomes active only on Approve.
+// each side, and how e-mail posting will behave, e-mailed with Approve and
+// Reject links. Sync becomes active only on Approve.
 //
-// Links are signed (HMAC), expire, work once, and are bound to the
-// settings version they preview: saving the settings again voids them
+// A link names the preview and carries no secret: opening it sends the
+// user through sign-in, and only the user the preview belongs to can
+// decide, with a form (GET never acts, because mail scanners open links).
+// A decision works once, before the preview expires, and only for the
+// settings version it previews: saving the settings again voids it
 // (store.Previews.Decide checks all of it in one transaction).
 package preview
 
@@ -15,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/notify"
@@ -35,7 +37,6 @@ type Service struct {
 	Contacts Planner
 	Calendar Planner
 	Sender   notify.Sender
-	Links    *Links
 	// WebURL is the web function's public base URL.
 	WebURL string
 	Clock  clock.Clock
@@ -91,12 +92,7 @@ func (s *Service) Run(ctx context.Context, email string, version int64) error {
 		return err
 	}
 	r.Mail = MailBehaviour(t, u.Mail)
-	if r.ApproveURL, err = s.Links.URL(s.WebURL, p, "approve"); err != nil {
-		return err
-	}
-	if r.RejectURL, err = s.Links.URL(s.WebURL, p, "reject"); err != nil {
-		return err
-	}
+	r.ApproveURL, r.RejectURL = LinkURL(s.WebURL, p.ID, "approve"), LinkURL(s.WebURL, p.ID, "reject")
 	msg, err := r.Message()
 	if err != nil {
 		return err
@@ -130,22 +126,35 @@ func (s *Service) section(ctx context.Context, title, direction string, planner 
 	return SectionOf(sec, plan), nil
 }
 
-// Decide acts on a link's token: approve or reject the preview it belongs
-// to. The token must be this product's, unexpired and of this action.
-func (s *Service) Decide(ctx context.Context, token string, approve bool) (store.User, error) {
-	c, err := s.Links.Open(token, s.Clock.Now())
+// Decide applies the signed-in user's Approve or Reject to the preview id:
+// it must be theirs, pending, unexpired and of their current settings.
+func (s *Service) Decide(ctx context.Context, user, id string, approve bool) (store.User, error) {
+	if id == "" {
+		return store.User{}, failure.Errorf("preview: decide", failure.Invalid, "this link names no preview; use the links of the newest preview e-mail")
+	}
+	_, u, err := s.Store.Previews().Decide(ctx, user, id, approve)
 	if err != nil {
 		return store.User{}, err
 	}
-	if (c.Action == "approve") != approve {
-		return store.User{}, failure.Errorf("preview: decide", failure.Invalid, "this link is for %s", c.Action)
-	}
-	_, u, err := s.Store.Previews().Decide(ctx, c.Preview, approve)
-	if err != nil {
-		return store.User{}, err
-	}
-	s.Log.Info("preview: decided", "user", u.ID, "preview", c.Preview, "decision", u.Decision.State)
+	s.Log.Info("preview: decided", "user", u.ID, "preview", id, "decision", u.Decision.State)
 	return u, nil
+}
+
+// Check says whether the user can still decide the preview id, with the
+// reason in words when they cannot, so the link's page offers no button
+// that would only fail.
+func (s *Service) Check(ctx context.Context, u store.User, id string) (store.Preview, error) {
+	if id == "" {
+		return store.Preview{}, failure.Errorf("preview: check", failure.Invalid, "this link names no preview; use the links of the newest preview e-mail")
+	}
+	p, err := s.Store.Previews().Get(ctx, id)
+	if failure.Is(err, failure.NotFound) {
+		return store.Preview{}, failure.Errorf("preview: check", failure.Invalid, "no such preview; it may have been deleted with its sync setup")
+	}
+	if err != nil {
+		return store.Preview{}, err
+	}
+	return p, p.Refusal(u, s.Clock.Now())
 }
 
 func appName(t store.Tenant) string {
@@ -155,56 +164,10 @@ func appName(t store.Tenant) string {
 	return t.CRMName + " Sync"
 }
 
-// Links signs and opens Approve/Reject tokens.
-type Links struct{ signer *authn.Signer }
-
-// NewLinks returns links keyed from the root secret.
-func NewLinks(root []byte) (*Links, error) {
-	s, err := authn.NewSigner(root, "preview links")
-	if err != nil {
-		return nil, err
-	}
-	return &Links{signer: s}, nil
-}
-
-// Claims are what a link's token says.
-type Claims struct {
-	Preview string `json:"p"`
-	Version int64  `json:"v"`
-	Action  string `json:"a"`
-	Expires int64  `json:"e"`
-}
-
-// Token returns the signed token of action ("approve" or "reject") on p.
-func (l *Links) Token(p store.Preview, action string) (string, error) {
-	return l.signer.Sign(Claims{Preview: p.ID, Version: p.SettingsVersion, Action: action, Expires: p.Expires.Unix()})
-}
-
-// URL returns the link a report carries: a page that shows a button (GET
-// never acts; mail scanners open links).
-func (l *Links) URL(webURL string, p store.Preview, action string) (string, error) {
-	t, err := l.Token(p, action)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(webURL, "/") + "/preview/" + action + "?t=" + url.QueryEscape(t), nil
-}
-
-// Open checks a token and returns its claims: Invalid when tampered with,
-// expired or not a preview link.
-func (l *Links) Open(token string, now time.Time) (Claims, error) {
-	const op = "preview: link"
-	var c Claims
-	if err := l.signer.Open(token, &c); err != nil {
-		return Claims{}, err
-	}
-	if c.Preview == "" || (c.Action != "approve" && c.Action != "reject") {
-		return Claims{}, failure.Errorf(op, failure.Invalid, "this is not a preview link")
-	}
-	if now.Unix() >= c.Expires {
-		return Claims{}, failure.Errorf(op, failure.Invalid, "this link expired on %s; save your settings again for a new preview", time.Unix(c.Expires, 0).UTC().Format("2 Jan 2006 15:04 MST"))
-	}
-	return c, nil
+// LinkURL is the link a report carries for action ("approve" or
+// "reject"): the preview's id, no secret.
+func LinkURL(webURL, id, action string) string {
+	return strings.TrimSuffix(webURL, "/") + "/preview/" + action + "?p=" + url.QueryEscape(id)
 }
 
 // DirectionText names a sync direction as the settings page does.

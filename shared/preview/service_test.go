@@ -41,11 +41,10 @@ func TestRunSendsOncePerVersion(t *testing.T) {
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})
 	st.Users().Create(ctx, store.User{TenantID: "firm", Email: "cat@firm.test", SettingsVersion: 2, SyncState: store.PendingApproval,
 		Contacts: store.ContactsSetup{Direction: "both"}, Calendar: store.CalendarSetup{Direction: "google-to-crm"}})
-	links, _ := preview.NewLinks([]byte("0123456789abcdef0123456789abcdef"))
 	contacts := &planner{plan: twoway.Plan{Actions: []twoway.Action{{Op: twoway.Create, Side: twoway.B, Name: "Gina Green"}}}}
 	cal := &planner{err: failure.Errorf("calendar", failure.Transient, "Google answered 503")}
 	out := &outbox{}
-	s := &preview.Service{Store: st, Contacts: contacts, Calendar: cal, Sender: out, Links: links, WebURL: "https://web.example", Clock: clk, Log: logging.Discard()}
+	s := &preview.Service{Store: st, Contacts: contacts, Calendar: cal, Sender: out, WebURL: "https://web.example", Clock: clk, Log: logging.Discard()}
 
 	if err := s.Run(ctx, "cat@firm.test", 2); !failure.Is(err, failure.Transient) || len(out.sent) != 0 {
 		t.Fatalf("a passing failure: %v, %d sent; want the error (retried) and nothing sent", err, len(out.sent))
@@ -55,7 +54,7 @@ func TestRunSendsOncePerVersion(t *testing.T) {
 		t.Fatalf("Run: %v, %d sent", err, len(out.sent))
 	}
 	m := out.sent[0]
-	for _, want := range []string{"Gina Green", `no Google calendar named &#34;Work&#34;`, "https://web.example/preview/approve?t="} {
+	for _, want := range []string{"Gina Green", `no Google calendar named &#34;Work&#34;`, "https://web.example/preview/approve?p="} {
 		if !strings.Contains(m.HTML, want) {
 			t.Errorf("the report lacks %q", want)
 		}
@@ -71,10 +70,14 @@ func TestRunSendsOncePerVersion(t *testing.T) {
 		t.Errorf("the stored preview: %+v, %v", p, err)
 	}
 	// The link in the e-mail approves it.
-	tok := m.Text[strings.Index(m.Text, "?t=")+3:]
-	tok = tok[:strings.IndexByte(tok, '\n')]
-	tok, _ = url.QueryUnescape(tok)
-	u, err := s.Decide(ctx, tok, true)
+	id := m.Text[strings.Index(m.Text, "?p=")+3:]
+	id = id[:strings.IndexByte(id, '\n')]
+	id, _ = url.QueryUnescape(id)
+	st.Users().Create(ctx, store.User{TenantID: "firm", Email: "bob@firm.test", SettingsVersion: 2, SyncState: store.PendingApproval})
+	if _, err := s.Decide(ctx, "bob@firm.test", id, true); !failure.Is(err, failure.Forbidden) {
+		t.Errorf("another user decided Cat's preview: %v", err)
+	}
+	u, err := s.Decide(ctx, "cat@firm.test", id, true)
 	if err != nil || u.SyncState != store.Active || u.Decision.State != store.PreviewApproved {
 		t.Errorf("Decide: %+v, %v", u.Decision, err)
 	}

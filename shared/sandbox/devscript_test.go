@@ -150,7 +150,8 @@ func TestDevScriptStartsServesAndStopsCleanly(t *testing.T) {
 	if !strings.Contains(users, "ann@demo.test") || !strings.Contains(users, "bob@demo.test") {
 		t.Errorf("reference CRM users: %s", users)
 	}
-	if crmGet(t, crmURL+"/v1/contacts?email=carol@client.test", "sandbox-crm-key") == "" {
+	// As the docs show it: the sync key acts for a named CRM user.
+	if crmGet(t, crmURL+"/v1/contacts?email=carol@client.test", "sandbox-crm-key", "X-CRM-User", "ann") == "" {
 		t.Error("the demo contact is missing")
 	}
 	if code := crmStatus(t, crmURL+"/v1/users", ""); code != 401 {
@@ -183,10 +184,13 @@ func crmStatus(t *testing.T, url, key string) int {
 	return resp.StatusCode
 }
 
-func crmGet(t *testing.T, url, key string) string {
+func crmGet(t *testing.T, url, key string, header ...string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)

@@ -49,7 +49,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Setenv("CRMSYNC_SECRET_CRM_API_KEY", "e2e-key")
 	t.Setenv("FUNCTION_TARGET", "")
 	for _, k := range []string{"CRM_URL", "GOOGLE_API_ENDPOINT", "GOOGLE_TOKEN_URL", "GOOGLE_AUTH_URL", "GOOGLE_REVOKE_URL", "GOOGLE_JWKS_URL", "CALENDAR_WEBHOOK_URL",
-		"WEB_URL", "SYSTEM_SENDER", "CRMSYNC_SECRET_GOOGLE_DELEGATION_KEY", "CRMSYNC_SECRET_OAUTH_CLIENT_SECRET", "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY"} {
+		"WEB_URL", "SYSTEM_SENDER", "CRMSYNC_SECRET_GOOGLE_DELEGATION_KEY", "CRMSYNC_SECRET_OAUTH_CLIENT_SECRET", "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY", "CRMSYNC_SECRET_SIGNING_KEY", "CRMSYNC_SECRET_CRM_ADMIN_KEY"} {
 		t.Setenv(k, "") // restored after the test; the sandbox sets them
 	}
 	cfg, err := config.FromEnv()
@@ -96,7 +96,9 @@ func TestSandboxEndToEnd(t *testing.T) {
 			"a refresh token":          "1//fake-refresh-",
 			"an access token":          "ya29.fake-",
 			"an authorization code":    "4/fake-code-",
-			"the token-encryption key": os.Getenv("CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY"),
+			"the token-encryption key": keyOf(os.Getenv("CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY")),
+			"the signing key":          keyOf(os.Getenv("CRMSYNC_SECRET_SIGNING_KEY")),
+			"the CRM admin key":        os.Getenv("CRMSYNC_SECRET_CRM_ADMIN_KEY"),
 			"the OAuth client secret":  sandbox.OAuthClientSecret,
 			"the CRM API key":          "e2e-key",
 			"a private key":            "PRIVATE KEY",
@@ -493,4 +495,10 @@ func labelsByName(t *testing.T, gm *gmail.Service) map[string]string {
 		out[l.Name] = l.Id
 	}
 	return out
+}
+
+// keyOf is the key of a one-line keyring, as the logs could show it.
+func keyOf(ring string) string {
+	_, k, _ := strings.Cut(strings.TrimSpace(ring), ":")
+	return k
 }

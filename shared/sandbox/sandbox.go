@@ -11,8 +11,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +27,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/crmsync/crmsync/functions/web"
+	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/config"
 	"github.com/crmsync/crmsync/shared/connect"
@@ -38,6 +37,7 @@ import (
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/keyring"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/topology"
@@ -131,6 +131,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: the reference CRM's API key: %w", err)
 	}
+	adminKey, err := sec.Secret(ctx, secrets.CRMAdminKey)
+	if err != nil {
+		// The CRM's admin key for this run (the Web function's admin page
+		// and the console use it).
+		adminKey = []byte("sandbox-admin-" + authn.RandomID(16))
+		os.Setenv(secrets.EnvName(secrets.CRMAdminKey), string(adminKey))
+	}
 	crmFS, err := firestore.NewClientWithDatabase(ctx, o.Config.ProjectID, o.Config.FirestoreDatabase)
 	if err != nil {
 		return failure.E("sandbox: firestore client for the reference CRM", failure.Permanent, err)
@@ -141,7 +148,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("sandbox: seeding the reference CRM: %w", err)
 	}
 	crmURL := fmt.Sprintf("http://%s:%d", o.Host, o.CRMPort)
-	crmServer := &http.Server{Addr: fmt.Sprintf("%s:%d", o.Host, o.CRMPort), Handler: refcrm.Handler(crmStore, string(key), o.Log), ReadHeaderTimeout: 10 * time.Second}
+	crmServer := &http.Server{Addr: fmt.Sprintf("%s:%d", o.Host, o.CRMPort), Handler: refcrm.Handler(crmStore, refcrm.Keys{Sync: string(key), Admin: string(adminKey)}, o.Log), ReadHeaderTimeout: 10 * time.Second}
 	crmServed := make(chan error, 1)
 	go func() { crmServed <- crmServer.ListenAndServe() }()
 	defer crmServer.Close()
@@ -172,11 +179,16 @@ func Run(ctx context.Context, o Options) error {
 		"WEB_URL":              webURL + "/Web",
 		"SYSTEM_SENDER":        SystemSender,
 	}
-	if _, err := sec.Secret(ctx, secrets.TokenEncryptionKey); err != nil {
-		// A key for this run: the emulators' data lives for the run only.
-		key := make([]byte, 32)
-		rand.Read(key)
-		vars[secrets.EnvName(secrets.TokenEncryptionKey)] = base64.StdEncoding.EncodeToString(key)
+	for _, name := range []string{secrets.TokenEncryptionKey, secrets.SigningKey} {
+		if _, err := sec.Secret(ctx, name); err != nil {
+			// A keyring for this run: the emulators' data lives for the
+			// run only.
+			key, err := keyring.New("sandbox-1")
+			if err != nil {
+				return err
+			}
+			vars[secrets.EnvName(name)] = (&keyring.Ring{Keys: []keyring.Key{key}}).String()
+		}
 	}
 	for k, v := range vars {
 		os.Setenv(k, v)
@@ -225,7 +237,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	sched.start(ctx)
-	crmClient := restcrm.New(crmURL+"/", string(key))
+	// The console is the operator's: it sees the CRM as the system user.
+	crmClient := restcrm.New(crmURL+"/", string(adminKey))
 	console.Store(&Console{Google: google, GoogleURL: googleURL, CRM: crmClient, Store: st, WebURL: webURL, Firm: firm, Jobs: sched, Clock: clk})
 	defer console.Store(nil)
 	printBanner(o, firm, webURL, googleURL, crmURL)

@@ -1,9 +1,13 @@
 // Package secrets reads the product's secrets: the OAuth client secret, the
-// token-encryption key and the CRM API key.
+// token-encryption and signing keyrings, and the CRM's two keys.
 //
 // In production they live in Secret Manager (SecretManager, the official
-// client, latest enabled version, checksum verified, cached for a few
-// minutes so rotation is picked up without a redeploy). In the sandbox and in
+// client, latest enabled version, checksum verified, cached for five
+// minutes). Most consumers read a secret once, when their function
+// instance is built, so a new version reaches them with new instances; the
+// token-encryption keyring is read again every few minutes
+// (tokencrypt.NewReloading), which is what lets a key rotation proceed
+// without a redeployment (docs/operations.md). In the sandbox and in
 // tests they come from a JSON file and the environment (Local). Open picks
 // the source the configuration names.
 //
@@ -35,9 +39,18 @@ import (
 // The secrets the product reads. Terraform creates them empty; an admin adds
 // the values (docs/deploy.md).
 const (
-	OAuthClientSecret  = "oauth-client-secret"
+	OAuthClientSecret = "oauth-client-secret"
+	// TokenEncryptionKey is the keyring (package keyring) that seals
+	// users' refresh tokens.
 	TokenEncryptionKey = "token-encryption-key"
-	CRMAPIKey          = "crm-api-key"
+	// SigningKey is the keyring sessions and CSRF tokens are signed with.
+	SigningKey = "signing-key"
+	// CRMAPIKey is the CRM API's key for the product's engines.
+	CRMAPIKey = "crm-api-key"
+	// CRMAdminKey is the CRM API's administrator key (import, users, the
+	// integration right): the CRMAPI function checks it, the Web function
+	// uses it for the admin page's Give and Withdraw.
+	CRMAdminKey = "crm-admin-key"
 	// GoogleDelegationKey is the JSON key of the service account a tenant
 	// using domain-wide delegation acts for its users with.
 	GoogleDelegationKey = "google-delegation-key"

@@ -111,18 +111,39 @@ func (r *Previews) MarkSent(ctx context.Context, id string, summary map[string]i
 	return classify("store: preview mark sent", err)
 }
 
-// Decide applies a user's Approve (approve=true) or Reject to a preview, in
-// one transaction with the user: the preview must be pending and
-// unexpired, and made for the user's current settings version while the
-// setup waits for approval. Approve makes the setup Active, Reject makes
-// it Rejected; either is recorded on the user. A used, expired or
-// superseded preview is Invalid with a message for the user.
-func (r *Previews) Decide(ctx context.Context, id string, approve bool) (Preview, User, error) {
+// Refusal says why u cannot decide p now (nil when they can): the
+// preview must be u's, pending, unexpired, and of u's current settings
+// version while the setup waits for approval.
+func (p Preview) Refusal(u User, now time.Time) error {
 	const op = "store: preview decide"
+	switch {
+	case p.User != u.ID:
+		return failure.Errorf(op, failure.Forbidden, "this preview belongs to another user; sign in as the user it was sent to")
+	case p.State == PreviewApproved || p.State == PreviewRejected:
+		return failure.Errorf(op, failure.Invalid, "this preview was already %s on %s; its links work once", p.State, p.DecidedAt.Format("2 Jan 2006 15:04 MST"))
+	case p.State == PreviewSuperseded || u.SettingsVersion != p.SettingsVersion || u.SyncState != PendingApproval:
+		return failure.Errorf(op, failure.Invalid, "your sync settings changed after this preview was made; use the links of the newest preview e-mail")
+	case !now.Before(p.Expires):
+		return failure.Errorf(op, failure.Invalid, "this preview expired on %s; save your settings again for a new one", p.Expires.Format("2 Jan 2006 15:04 MST"))
+	}
+	return nil
+}
+
+// Decide applies user's Approve (approve=true) or Reject to a preview, in
+// one transaction with the user, if Refusal allows it. Approve makes the
+// setup Active, Reject makes it Rejected; either is recorded on the user.
+// A refused decision changes nothing but a superseded preview's state,
+// and its error says why in words for the user.
+func (r *Previews) Decide(ctx context.Context, user, id string, approve bool) (Preview, User, error) {
+	const op = "store: preview decide"
+	uid, err := UserID(user)
+	if err != nil {
+		return Preview{}, User{}, err
+	}
 	var p Preview
 	var u User
 	var refusal error
-	err := r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		refusal = nil
 		pref := r.col().Doc(id)
 		snap, err := tx.Get(pref)
@@ -133,7 +154,7 @@ func (r *Previews) Decide(ctx context.Context, id string, approve bool) (Preview
 			return failure.E(op, failure.Permanent, err)
 		}
 		p.ID = id
-		uref := r.s.fs.Collection("users").Doc(p.User)
+		uref := r.s.fs.Collection("users").Doc(uid)
 		usnap, err := tx.Get(uref)
 		if err != nil {
 			return err
@@ -142,18 +163,10 @@ func (r *Previews) Decide(ctx context.Context, id string, approve bool) (Preview
 			return err
 		}
 		now := r.s.now()
-		switch {
-		case p.State == PreviewApproved || p.State == PreviewRejected:
-			refusal = failure.Errorf(op, failure.Invalid, "this preview was already %s on %s; its links work once", p.State, p.DecidedAt.Format("2 Jan 2006 15:04 MST"))
-			return nil
-		case p.State == PreviewSuperseded || u.SettingsVersion != p.SettingsVersion || u.SyncState != PendingApproval:
-			refusal = failure.Errorf(op, failure.Invalid, "your sync settings changed after this preview was made; use the links of the newest preview e-mail")
-			if p.State == PreviewPending {
+		if refusal = p.Refusal(u, now); refusal != nil {
+			if p.User == u.ID && p.State == PreviewPending && (u.SettingsVersion != p.SettingsVersion || u.SyncState != PendingApproval) {
 				return tx.Update(pref, []firestore.Update{{Path: "state", Value: PreviewSuperseded}})
 			}
-			return nil
-		case !now.Before(p.Expires):
-			refusal = failure.Errorf(op, failure.Invalid, "this preview expired on %s; save your settings again for a new one", p.Expires.Format("2 Jan 2006 15:04 MST"))
 			return nil
 		}
 		p.State, p.DecidedAt = PreviewRejected, now
@@ -166,7 +179,8 @@ func (r *Previews) Decide(ctx context.Context, id string, approve bool) (Preview
 		if err := tx.Update(pref, []firestore.Update{{Path: "state", Value: p.State}, {Path: "decidedAt", Value: now}}); err != nil {
 			return err
 		}
-		return tx.Set(uref, u)
+		return tx.Update(uref, []firestore.Update{{Path: "syncState", Value: u.SyncState}, {Path: "decision", Value: u.Decision},
+			{Path: "updatedAt", Value: now}, {Path: "version", Value: u.Version}})
 	})
 	if isNotFound(err) {
 		return Preview{}, User{}, failure.Errorf(op, failure.Invalid, "no such preview; it may have been deleted with its sync setup")

@@ -47,6 +47,11 @@ func New(c *firestore.Client, clk clock.Clock) *Store {
 // Close closes the Firestore client.
 func (s *Store) Close() error { return s.fs.Close() }
 
+// Client is the store's Firestore client, for a component that keeps its
+// own documents in the same database (the reference CRM's function), so
+// an instance holds one client.
+func (s *Store) Client() *firestore.Client { return s.fs }
+
 // Ping reads one document to prove the database answers. A missing document
 // is a healthy answer.
 func (s *Store) Ping(ctx context.Context) error {

@@ -306,6 +306,34 @@ func (r *Users) RecordPass(ctx context.Context, email, feature string, p PassSta
 	return classify(op, err)
 }
 
+// Reseal replaces the user's sealed refresh token with the same token
+// sealed under a newer key, if the stored one is still old: a grant that
+// changed meanwhile (a reconnect, a disconnect) is left as it is. Only the
+// one field is written.
+func (r *Users) Reseal(ctx context.Context, email, old, resealed string) (bool, error) {
+	const op = "store: user reseal"
+	id, err := UserID(email)
+	if err != nil {
+		return false, err
+	}
+	done := false
+	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		done = false
+		ref := r.col().Doc(id)
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		cur, err := snap.DataAt("grant.sealedRefreshToken")
+		if err != nil || cur != old {
+			return nil
+		}
+		done = true
+		return tx.Update(ref, []firestore.Update{{Path: "grant.sealedRefreshToken", Value: resealed}})
+	})
+	return done, classify(op, err)
+}
+
 // ListByTenant returns a tenant's users ordered by address.
 func (r *Users) ListByTenant(ctx context.Context, tenantID string) ([]User, error) {
 	const op = "store: user list"

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"golang.org/x/oauth2"
@@ -25,6 +26,7 @@ import (
 	"github.com/crmsync/crmsync/shared/crm/restcrm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/instance"
+	"github.com/crmsync/crmsync/shared/keyring"
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/notify"
 	"github.com/crmsync/crmsync/shared/preview"
@@ -49,6 +51,21 @@ func CRM(ctx context.Context, env *instance.Env) (*restcrm.Client, error) {
 	return restcrm.New(env.Config.CRMURL, string(key)), nil
 }
 
+// AdminCRM is CRM with the CRM's admin key as well, for the admin page's
+// Give and Withdraw of the integration right (the Web function only).
+func AdminCRM(ctx context.Context, env *instance.Env) (*restcrm.Client, error) {
+	c, err := CRM(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	key, err := env.Secrets.Secret(ctx, secrets.CRMAdminKey)
+	if err != nil {
+		return nil, err
+	}
+	c.AdminKey = string(key)
+	return c, nil
+}
+
 // Flow is the per-user Google connection of the environment: the OAuth
 // client's secret and the token key from the secrets, Google's endpoints
 // (or the fake's, outside production).
@@ -57,15 +74,12 @@ func Flow(ctx context.Context, env *instance.Env, redirectURL string) (*connect.
 	if err != nil {
 		return nil, err
 	}
-	key, err := env.Secrets.Secret(ctx, secrets.TokenEncryptionKey)
+	load := func(ctx context.Context) ([]byte, error) { return env.Secrets.Secret(ctx, secrets.TokenEncryptionKey) }
+	box, err := tokencrypt.NewReloading(ctx, load, KeyringRefresh, env.Clock)
 	if err != nil {
 		return nil, err
 	}
-	box, err := tokencrypt.New(key)
-	if err != nil {
-		return nil, err
-	}
-	f := &connect.Flow{Store: env.Store, Box: box, ClientSecret: string(secret), Endpoint: connect.DefaultEndpoint,
+	f := &connect.Flow{Store: env.Store, Box: box, Log: env.Log, ClientSecret: string(secret), Endpoint: connect.DefaultEndpoint,
 		RevokeURL: connect.GoogleRevokeURL, RedirectURL: redirectURL, Clock: env.Clock}
 	if env.Config.GoogleAuthURL != "" {
 		f.Endpoint.AuthURL = env.Config.GoogleAuthURL
@@ -164,11 +178,18 @@ func (t TopicPublisher) Publish(ctx context.Context, data []byte, attrs map[stri
 // JobsPublisher publishes to the jobs topic of the environment's project
 // (the emulator's when PUBSUB_EMULATOR_HOST is set).
 func JobsPublisher(ctx context.Context, env *instance.Env) (TopicPublisher, error) {
-	c, err := pubsub.NewClient(ctx, env.Config.ProjectID)
+	// One client and publisher per instance, whoever asks.
+	p, err := env.Keep("jobs publisher", func() (any, error) {
+		c, err := pubsub.NewClient(context.WithoutCancel(ctx), env.Config.ProjectID)
+		if err != nil {
+			return nil, failure.E("wiring: pubsub client", failure.Transient, err)
+		}
+		return TopicPublisher{p: c.Publisher(topology.TopicPath(env.Config.ProjectID, topology.JobsTopic))}, nil
+	})
 	if err != nil {
-		return TopicPublisher{}, failure.E("wiring: pubsub client", failure.Transient, err)
+		return TopicPublisher{}, err
 	}
-	return TopicPublisher{p: c.Publisher(topology.TopicPath(env.Config.ProjectID, topology.JobsTopic))}, nil
+	return p.(TopicPublisher), nil
 }
 
 // holder names one function instance in leases and claims.
@@ -246,12 +267,20 @@ func GmailSender(ctx context.Context, env *instance.Env) (*notify.Gmail, error) 
 	return &notify.Gmail{Google: f, From: env.Config.SystemSender, Name: "CRM Sync", Now: env.Clock.Now}, nil
 }
 
-// RootKey is the secret every signing key (sessions, CSRF, preview links)
-// is derived from: the token-encryption key, through HKDF with a label
-// per use (package authn).
-func RootKey(ctx context.Context, env *instance.Env) ([]byte, error) {
-	return env.Secrets.Secret(ctx, secrets.TokenEncryptionKey)
+// SigningKeys is the keyring sessions and CSRF tokens are signed with:
+// the signing-key secret, never the token-encryption key.
+func SigningKeys(ctx context.Context, env *instance.Env) (*keyring.Ring, error) {
+	v, err := env.Secrets.Secret(ctx, secrets.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	return keyring.Parse(secrets.SigningKey, v)
 }
+
+// KeyringRefresh is how often a token box reads its keyring again, so a
+// rotation reaches running instances (Secret Manager values are cached as
+// long again).
+const KeyringRefresh = 5 * time.Minute
 
 // Previews is the preview report service of a function instance.
 func Previews(ctx context.Context, env *instance.Env, name string) (*preview.Service, error) {
@@ -267,15 +296,7 @@ func Previews(ctx context.Context, env *instance.Env, name string) (*preview.Ser
 		return nil, err
 	}
 	sender := Sender(ctx, env)
-	root, err := RootKey(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	links, err := preview.NewLinks(root)
-	if err != nil {
-		return nil, err
-	}
-	return &preview.Service{Store: env.Store, Contacts: contacts, Calendar: cal, Sender: sender, Links: links, WebURL: env.Config.WebURL,
+	return &preview.Service{Store: env.Store, Contacts: contacts, Calendar: cal, Sender: sender, WebURL: env.Config.WebURL,
 		Clock: env.Clock, Log: env.Log}, nil
 }
 

@@ -16,7 +16,12 @@ locals {
   scheduler_sa  = "crmsync-scheduler@${var.project_id}.iam.gserviceaccount.com"
   crm_url       = var.deploy_reference_crm ? "${local.base}/crmsync-crmapi/" : var.crm_url
   system_sender = var.system_sender != "" ? var.system_sender : "crm-sync@${var.domain}"
-  all_secrets   = ["oauth-client-secret", "token-encryption-key", "crm-api-key"]
+  # Each function reads only what it uses: the engines the OAuth client,
+  # the token keyring and the CRM's sync key; Web also the session signing
+  # keyring and the CRM's admin key (the admin page gives and withdraws
+  # the integration right).
+  engine_secrets = ["oauth-client-secret", "token-encryption-key", "crm-api-key"]
+  web_secrets    = concat(local.engine_secrets, ["signing-key", "crm-admin-key"])
 
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project_id
@@ -42,16 +47,16 @@ locals {
   functions = merge({
     "crmsync-web" = {
       folder = "web", entry_point = "Web", memory = "512Mi", cpu = "1", timeout_seconds = 60, max_instances = 10, concurrency = 40,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = true, env = local.engine_env, invokers = [], public = true, ingress = "ALLOW_ALL"
+      roles  = ["roles/datastore.user"], secrets = local.web_secrets, publishes_jobs = true, env = local.engine_env, invokers = [], public = true, ingress = "ALLOW_ALL"
     }
     "crmsync-gmailpush" = {
       folder = "gmailpush", entry_point = "GmailPush", memory = "1Gi", cpu = "1", timeout_seconds = 300, max_instances = 50, concurrency = 8,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"], public = false, ingress = "ALLOW_INTERNAL_ONLY",
+      roles  = ["roles/datastore.user"], secrets = local.engine_secrets, publishes_jobs = false, invokers = ["push"], public = false, ingress = "ALLOW_INTERNAL_ONLY",
       env    = merge(local.engine_env, { OIDC_AUDIENCES = local.gmailpush_url, OIDC_INVOKERS = local.push_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-jobs" = {
       folder = "jobs", entry_point = "Jobs", memory = "1Gi", cpu = "1", timeout_seconds = 600, max_instances = 50, concurrency = 4,
-      roles  = ["roles/datastore.user"], secrets = local.all_secrets, publishes_jobs = false, invokers = ["push"], public = false, ingress = "ALLOW_INTERNAL_ONLY",
+      roles  = ["roles/datastore.user"], secrets = local.engine_secrets, publishes_jobs = false, invokers = ["push"], public = false, ingress = "ALLOW_INTERNAL_ONLY",
       env    = merge(local.engine_env, { OIDC_AUDIENCES = local.jobs_url, OIDC_INVOKERS = local.push_sa, OIDC_CHECKED_BY_PLATFORM = "true" })
     }
     "crmsync-dispatch" = {
@@ -70,7 +75,7 @@ locals {
     }, var.deploy_reference_crm ? {
     "crmsync-crmapi" = {
       folder = "crmapi", entry_point = "CRMAPI", memory = "512Mi", cpu = "1", timeout_seconds = 60, max_instances = 10, concurrency = 40,
-      roles  = ["roles/datastore.user"], secrets = ["crm-api-key"], publishes_jobs = false, env = local.common_env, invokers = [], public = true, ingress = "ALLOW_ALL"
+      roles  = ["roles/datastore.user"], secrets = ["crm-api-key", "crm-admin-key"], publishes_jobs = false, env = local.common_env, invokers = [], public = true, ingress = "ALLOW_ALL"
     }
   } : {})
 

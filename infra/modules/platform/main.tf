@@ -28,8 +28,10 @@ locals {
 
   secrets = {
     "oauth-client-secret"  = "The OAuth client's secret (Google Cloud console, APIs & Services > Credentials)."
-    "token-encryption-key" = "32 random bytes in base64: seals refresh tokens; session, CSRF and link keys derive from it."
-    "crm-api-key"          = "The Bearer key of the CRM REST API."
+    "token-encryption-key" = "Keyring (lines of ID:base64 of 32 random bytes, primary first) sealing users' refresh tokens."
+    "signing-key"          = "Keyring (lines of ID:base64 of 32 random bytes, primary first) signing sessions and CSRF tokens."
+    "crm-api-key"          = "The CRM REST API's key for the sync engines (acts for a named CRM user)."
+    "crm-admin-key"        = "The CRM REST API's administrator key (import, users, the integration right)."
   }
 
   # Documents that expire carry expireAt; the TTL policy deletes them.

@@ -23,30 +23,76 @@ import (
 // change feed and Idempotency-Key makes creates safe to retry. Errors are
 // {"error":{"code","status","message"}}.
 
-// Handler serves the CRM REST API over s. Requests without the API key get
-// 401; with an empty apiKey every request does.
-func Handler(s *Store, apiKey string, log *slog.Logger) http.Handler {
+// Keys are the API's credentials. Sync is the product's: it reads and
+// writes contacts, notes and records only for a named CRM user
+// (X-CRM-User; office security applies). Admin is the firm's
+// administrator's: it alone imports data, creates users and gives or
+// withdraws the integration right, and it may act as the system user (no
+// X-CRM-User), who sees every contact.
+type Keys struct{ Sync, Admin string }
+
+type role int
+
+const (
+	syncRole role = iota + 1
+	adminRole
+)
+
+// Handler serves the CRM REST API over s. Requests without one of the keys
+// get 401; an empty key matches nothing.
+func Handler(s *Store, keys Keys, log *slog.Logger) http.Handler {
 	a := &api{s: s, log: log}
 	mux := http.NewServeMux()
 	for _, rt := range a.routes() {
-		fn := rt.fn
-		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, fn) })
+		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, rt) })
 	}
 	mux.HandleFunc(attachmentRoute, a.attachment)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || apiKey == "" || subtle.ConstantTimeCompare([]byte(got), []byte(apiKey)) != 1 {
+		var who role
+		switch {
+		case !ok:
+		case keys.Admin != "" && subtle.ConstantTimeCompare([]byte(got), []byte(keys.Admin)) == 1:
+			who = adminRole
+		case keys.Sync != "" && subtle.ConstantTimeCompare([]byte(got), []byte(keys.Sync)) == 1:
+			who = syncRole
+		}
+		if who == 0 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crm"`)
 			writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "a valid API key is required (Authorization: Bearer <key>)")
 			return
 		}
 		// Every request answers within RequestTimeout, whatever the store
 		// does (a Firestore out of reach is otherwise retried forever).
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), roleKey{}, who), RequestTimeout)
 		defer cancel()
 		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+type roleKey struct{}
+
+func roleOf(r *http.Request) role { v, _ := r.Context().Value(roleKey{}).(role); return v }
+
+// The largest request bodies the API reads: a note or an e-mail carries
+// its attachments (base64), an import a firm's data; the rest are small.
+const (
+	MaxBody       = 1 << 20
+	MaxNoteBody   = 50 << 20
+	MaxImportBody = 64 << 20
+)
+
+// needs says what a route asks of its caller beyond a valid key.
+type needs int
+
+const (
+	anyKey needs = iota
+	// actor: the request names the CRM user it acts for (X-CRM-User),
+	// unless it comes with the admin key.
+	actor
+	// admin: only the admin key.
+	admin
+)
 
 // RequestTimeout bounds each API request.
 var RequestTimeout = 30 * time.Second
@@ -71,6 +117,9 @@ type api struct {
 type apiRoute struct {
 	pattern string
 	fn      func(r *http.Request) (int, any, error)
+	needs   needs
+	// limit is the largest body the route reads (MaxBody when 0).
+	limit int64
 }
 
 // attachmentRoute answers raw bytes rather than JSON.
@@ -78,38 +127,38 @@ const attachmentRoute = "GET /v1/contacts/{id}/notes/{note}/attachments/{index}"
 
 func (a *api) routes() []apiRoute {
 	return []apiRoute{
-		{"GET /v1/users", a.listUsers},
-		{"POST /v1/users", a.createUser},
-		{"GET /v1/users/{id}", a.getUser},
-		{"PATCH /v1/users/{id}", a.patchUser},
-		{"GET /v1/users/{id}/activities", a.listActivities},
-		{"GET /v1/contacts", a.listContacts},
-		{"POST /v1/contacts", a.createContact},
-		{"GET /v1/contacts/{id}", a.getContact},
-		{"PATCH /v1/contacts/{id}", a.patchContact},
-		{"DELETE /v1/contacts/{id}", a.deleteContact},
-		{"POST /v1/contacts/{id}/restore", a.restoreContact},
-		{"GET /v1/contacts/{id}/notes", a.listNotes},
-		{"POST /v1/contacts/{id}/notes", a.postNote},
-		{"GET /v1/contacts/{id}/records", a.listRecords},
-		{"POST /v1/records", a.createRecord},
-		{"GET /v1/sets", a.listSets},
-		{"POST /v1/sets", a.createSet},
-		{"PUT /v1/sets/{id}/members/{contact}", a.addMember},
-		{"DELETE /v1/sets/{id}/members/{contact}", a.removeMember},
-		{"GET /v1/changes", a.changes},
-		{"GET /v1/clients", a.listClients},
-		{"POST /v1/clients", a.createClient},
-		{"GET /v1/clients/{id}", a.getClient},
-		{"GET /v1/emails", a.listEmails},
-		{"POST /v1/emails", a.createEmail},
-		{"GET /v1/emails/{id}", a.getEmail},
-		{"POST /v1/emails/{id}/resolve", a.resolveEmail},
-		{"POST /v1/activities", a.createActivity},
-		{"GET /v1/activities/{id}", a.getActivity},
-		{"PUT /v1/activities/{id}", a.putActivity},
-		{"DELETE /v1/activities/{id}", a.deleteActivity},
-		{"POST /v1/import", a.importData},
+		{"GET /v1/users", a.listUsers, anyKey, 0},
+		{"POST /v1/users", a.createUser, admin, 0},
+		{"GET /v1/users/{id}", a.getUser, anyKey, 0},
+		{"PATCH /v1/users/{id}", a.patchUser, admin, 0},
+		{"GET /v1/users/{id}/activities", a.listActivities, anyKey, 0},
+		{"GET /v1/contacts", a.listContacts, actor, 0},
+		{"POST /v1/contacts", a.createContact, actor, 0},
+		{"GET /v1/contacts/{id}", a.getContact, actor, 0},
+		{"PATCH /v1/contacts/{id}", a.patchContact, actor, 0},
+		{"DELETE /v1/contacts/{id}", a.deleteContact, actor, 0},
+		{"POST /v1/contacts/{id}/restore", a.restoreContact, actor, 0},
+		{"GET /v1/contacts/{id}/notes", a.listNotes, actor, 0},
+		{"POST /v1/contacts/{id}/notes", a.postNote, actor, MaxNoteBody},
+		{"GET /v1/contacts/{id}/records", a.listRecords, actor, 0},
+		{"POST /v1/records", a.createRecord, actor, 0},
+		{"GET /v1/sets", a.listSets, anyKey, 0},
+		{"POST /v1/sets", a.createSet, anyKey, 0},
+		{"PUT /v1/sets/{id}/members/{contact}", a.addMember, actor, 0},
+		{"DELETE /v1/sets/{id}/members/{contact}", a.removeMember, actor, 0},
+		{"GET /v1/changes", a.changes, anyKey, 0},
+		{"GET /v1/clients", a.listClients, anyKey, 0},
+		{"POST /v1/clients", a.createClient, anyKey, 0},
+		{"GET /v1/clients/{id}", a.getClient, anyKey, 0},
+		{"GET /v1/emails", a.listEmails, anyKey, 0},
+		{"POST /v1/emails", a.createEmail, actor, MaxNoteBody},
+		{"GET /v1/emails/{id}", a.getEmail, anyKey, 0},
+		{"POST /v1/emails/{id}/resolve", a.resolveEmail, actor, 0},
+		{"POST /v1/activities", a.createActivity, actor, 0},
+		{"GET /v1/activities/{id}", a.getActivity, anyKey, 0},
+		{"PUT /v1/activities/{id}", a.putActivity, actor, 0},
+		{"DELETE /v1/activities/{id}", a.deleteActivity, actor, 0},
+		{"POST /v1/import", a.importData, admin, MaxImportBody},
 	}
 }
 
@@ -142,6 +191,9 @@ func writeError(w http.ResponseWriter, code int, status, msg string) {
 
 // statusOf maps an error's kind to the API's HTTP status.
 func statusOf(err error) (int, string) {
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"
+	}
 	switch failure.KindOf(err) {
 	case failure.Invalid:
 		return 400, "INVALID_ARGUMENT"
@@ -165,8 +217,30 @@ func statusOf(err error) (int, string) {
 	return 500, "INTERNAL"
 }
 
-func (a *api) serve(w http.ResponseWriter, r *http.Request, fn func(r *http.Request) (int, any, error)) {
-	code, out, err := fn(r)
+// allowed refuses a request its key or its acting user does not allow.
+func allowed(r *http.Request, n needs) error {
+	const op = "crm api"
+	switch {
+	case n == admin && roleOf(r) != adminRole:
+		return failure.Errorf(op, failure.Forbidden, "this route needs the CRM's admin key (import, users and the integration right are the administrator's)")
+	case n == actor && roleOf(r) != adminRole && strings.TrimSpace(r.Header.Get("X-CRM-User")) == "":
+		return failure.Errorf(op, failure.Invalid, "X-CRM-User: name the CRM user this request acts for (office security applies to contacts)")
+	}
+	return nil
+}
+
+func (a *api) serve(w http.ResponseWriter, r *http.Request, rt apiRoute) {
+	limit := rt.limit
+	if limit == 0 {
+		limit = MaxBody
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := allowed(r, rt.needs)
+	var code int
+	var out any
+	if err == nil {
+		code, out, err = rt.fn(r)
+	}
 	if err != nil {
 		code, status := statusOf(err)
 		msg := err.Error()
@@ -186,12 +260,12 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, fn func(r *http.Requ
 // refused, naming the problem.
 func decode(r *http.Request, v any) error {
 	const op = "crm api: request body"
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<20))
+	dec := json.NewDecoder(r.Body) // bounded by serve
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return failure.Errorf(op, failure.Invalid, "body: larger than %d bytes", mbe.Limit)
+			return failure.E(op, failure.Invalid, fmt.Errorf("body: larger than this route's limit of %d bytes: %w", mbe.Limit, err))
 		}
 		return failure.Errorf(op, failure.Invalid, "body: %v", err)
 	}
@@ -365,6 +439,11 @@ func (a *api) postNote(r *http.Request) (int, any, error) {
 }
 
 func (a *api) attachment(w http.ResponseWriter, r *http.Request) {
+	if err := allowed(r, actor); err != nil {
+		code, status := statusOf(err)
+		writeError(w, code, status, err.Error())
+		return
+	}
 	i, err := strconv.Atoi(r.PathValue("index"))
 	if err != nil {
 		writeError(w, 400, "INVALID_ARGUMENT", "index: not a number")

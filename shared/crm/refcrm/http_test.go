@@ -30,7 +30,7 @@ func TestARequestAnswersWhenFirestoreIsOutOfReach(t *testing.T) {
 	}
 	defer fs.Close()
 	const key = "a-key-of-at-least-thirty-two-characters!"
-	h := refcrm.Handler(refcrm.New(fs, "test", nil), key, logging.Discard())
+	h := refcrm.Handler(refcrm.New(fs, "test", nil), refcrm.Keys{Sync: key}, logging.Discard())
 	req := httptest.NewRequest("GET", "/v1/users", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	rec := httptest.NewRecorder()

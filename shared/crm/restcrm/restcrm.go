@@ -39,6 +39,10 @@ type Client struct {
 	// Backoff is the wait before retry n (1-based); default 200ms·2ⁿ⁻¹
 	// with ±50% jitter.
 	Backoff func(n int) time.Duration
+	// AdminKey is the CRM's admin key, for creating users and giving or
+	// withdrawing the integration right; only the Web function (the admin
+	// page) has it. Without it those calls fail saying so.
+	AdminKey string
 }
 
 var _ crm.CRM = (*Client)(nil)
@@ -66,6 +70,7 @@ type call struct {
 	match            bool
 	body, out        any
 	asUser           string // X-CRM-User for reads
+	admin            bool   // with the admin key
 }
 
 func (c *Client) do(ctx context.Context, k call) error {
@@ -106,7 +111,14 @@ func (c *Client) once(ctx context.Context, k call, u string, payload []byte) (re
 	if err != nil {
 		return false, failure.E(k.op, failure.Invalid, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	key := c.apiKey
+	if k.admin {
+		if c.AdminKey == "" {
+			return false, failure.Errorf(k.op, failure.Configuration, "this call needs the CRM's admin key (secret crm-admin-key), which this function does not have")
+		}
+		key = c.AdminKey
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -197,14 +209,14 @@ func esc(s string) string { return url.PathEscape(s) }
 // CreateUser adds a CRM user (administration and seeding).
 func (c *Client) CreateUser(ctx context.Context, u crm.User) (crm.User, error) {
 	var out crm.User
-	return out, c.do(ctx, call{op: "restcrm: create user", method: "POST", path: "v1/users", body: u, out: &out, w: &crm.Write{}})
+	return out, c.do(ctx, call{op: "restcrm: create user", method: "POST", path: "v1/users", body: u, out: &out, w: &crm.Write{}, admin: true})
 }
 
 // SetIntegration grants or withdraws a user's integration right.
 func (c *Client) SetIntegration(ctx context.Context, id string, enabled bool) (crm.User, error) {
 	var out crm.User
 	return out, c.do(ctx, call{op: "restcrm: set integration", method: "PATCH", path: "v1/users/" + esc(id),
-		body: map[string]bool{"integrationEnabled": enabled}, out: &out})
+		body: map[string]bool{"integrationEnabled": enabled}, out: &out, admin: true})
 }
 
 func (c *Client) Users(ctx context.Context) ([]crm.User, error) {
@@ -349,6 +361,10 @@ func (c *Client) Notes(ctx context.Context, asUser, contactID string) ([]crm.Not
 	return out.Notes, c.do(ctx, call{op: "restcrm: notes", method: "GET", path: "v1/contacts/" + esc(contactID) + "/notes", asUser: asUser, out: &out})
 }
 
+// MaxAttachment is the most an attachment download reads: the reference
+// CRM takes no larger note (refcrm.MaxNoteBody, base64 included).
+const MaxAttachment = 50 << 20
+
 func (c *Client) Attachment(ctx context.Context, asUser, contactID, noteID string, index int) (crm.Attachment, error) {
 	const op = "restcrm: attachment"
 	var notes []crm.Note
@@ -376,12 +392,19 @@ func (c *Client) Attachment(ctx context.Context, asUser, contactID, noteID strin
 		return crm.Attachment{}, failure.E(op, failure.Transient, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return crm.Attachment{}, statusError(op, resp.StatusCode, data)
+	}
+	if resp.ContentLength > MaxAttachment {
+		return crm.Attachment{}, failure.Errorf(op, failure.Permanent, "the attachment has %d bytes, over the %d this client reads", resp.ContentLength, MaxAttachment)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAttachment+1))
 	if err != nil {
 		return crm.Attachment{}, failure.E(op, failure.Transient, err)
 	}
-	if resp.StatusCode != 200 {
-		return crm.Attachment{}, statusError(op, resp.StatusCode, data)
+	if len(data) > MaxAttachment {
+		return crm.Attachment{}, failure.Errorf(op, failure.Permanent, "the attachment is over the %d bytes this client reads", MaxAttachment)
 	}
 	out := *meta
 	out.Data = data

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,13 +22,16 @@ import (
 	"github.com/crmsync/crmsync/shared/store/storetest"
 )
 
-const apiKey = "test-key"
+const (
+	apiKey   = "test-key"
+	adminKey = "test-admin-key"
+)
 
 // serve runs the reference CRM's API over HTTP, with wrap in front of it.
 func serve(t *testing.T, wrap func(http.Handler) http.Handler) (*refcrm.Store, string) {
 	s := refcrm.New(storetest.Client(t), "test", nil)
 	s.MaxNoteBytes = crmtest.MaxNoteBytes
-	var h http.Handler = refcrm.Handler(s, apiKey, logging.Discard())
+	var h http.Handler = refcrm.Handler(s, refcrm.Keys{Sync: apiKey, Admin: adminKey}, logging.Discard())
 	if wrap != nil {
 		h = wrap(h)
 	}
@@ -38,9 +42,121 @@ func serve(t *testing.T, wrap func(http.Handler) http.Handler) (*refcrm.Store, s
 
 func TestConformanceOverHTTP(t *testing.T) {
 	crmtest.Run(t, func(t *testing.T) crmtest.Subject {
+		// The suite seeds users and reads as the system user: the
+		// administrator's key.
 		_, url := serve(t, nil)
-		return restcrm.New(url, apiKey)
+		c := restcrm.New(url, adminKey)
+		c.AdminKey = adminKey
+		return c
 	})
+}
+
+// The engines' key reads and writes contacts only for a named CRM user and
+// cannot import, create users or give rights; the admin key can.
+func TestTheSyncKeyIsNotTheAdminKey(t *testing.T) {
+	s, url := serve(t, nil)
+	ctx := context.Background()
+	admin := restcrm.New(url, apiKey)
+	admin.AdminKey = adminKey
+	u, err := admin.CreateUser(ctx, crm.User{Email: "ann@firm.test", Name: "Ann", Domains: []string{"firm.test"}})
+	if err != nil {
+		t.Fatalf("creating a user with the admin key: %v", err)
+	}
+	do := func(key, method, path, user, body string) int {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		if user != "" {
+			req.Header.Set("X-CRM-User", user)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		name, key, method, path, user, body string
+		want                                int
+	}{
+		{"sync key creates a user", apiKey, "POST", "v1/users", "", `{"email":"eve@firm.test","name":"Eve","domains":["firm.test"]}`, 403},
+		{"sync key gives the right", apiKey, "PATCH", "v1/users/" + u.ID, "", `{"integrationEnabled":true}`, 403},
+		{"sync key imports", apiKey, "POST", "v1/import", "", `{}`, 403},
+		{"sync key reads contacts as nobody", apiKey, "GET", "v1/contacts?email=carol@client.test", "", "", 400},
+		{"sync key lists contacts as nobody", apiKey, "GET", "v1/contacts", "", "", 400},
+		{"sync key writes a contact as nobody", apiKey, "POST", "v1/contacts", "", `{"type":"contact","firstName":"Carol","emails":["carol@client.test"]}`, 400},
+		{"sync key reads contacts as Ann", apiKey, "GET", "v1/contacts?email=carol@client.test", u.ID, "", 200},
+		{"sync key reads the directory", apiKey, "GET", "v1/users", "", "", 200},
+		{"admin key reads as the system user", adminKey, "GET", "v1/contacts?email=carol@client.test", "", "", 200},
+		{"admin key gives the right", adminKey, "PATCH", "v1/users/" + u.ID, "", `{"integrationEnabled":true}`, 200},
+	} {
+		if got := do(c.key, c.method, c.path, c.user, c.body); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	if got, _ := s.User(ctx, u.ID); !got.IntegrationEnabled {
+		t.Error("the admin key's PATCH did not give the right")
+	}
+	// A client without the admin key says so before asking the CRM.
+	if _, err := restcrm.New(url, apiKey).SetIntegration(ctx, u.ID, false); !failure.Is(err, failure.Configuration) || !strings.Contains(err.Error(), "crm-admin-key") {
+		t.Errorf("SetIntegration without the admin key: %v", err)
+	}
+}
+
+// Bodies are bounded per route, with 413 and the limit in words; an
+// attachment larger than the client reads is refused from its length,
+// before its bytes are read.
+func TestBodiesAreBounded(t *testing.T) {
+	_, url := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/attachments/") {
+				w.Header().Set("Content-Length", strconv.Itoa(restcrm.MaxAttachment+1))
+				w.WriteHeader(200)
+				return // the client must not wait for these bytes
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	c := restcrm.New(url, adminKey)
+	c.AdminKey = adminKey
+	post := func(path string, size int) (int, string) {
+		body := `{"type":"contact","firstName":"` + strings.Repeat("a", size) + `"}`
+		req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("v1/contacts", refcrm.MaxBody); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "PAYLOAD_TOO_LARGE") || !strings.Contains(body, strconv.Itoa(refcrm.MaxBody)) {
+		t.Errorf("a contact over the limit: %d %.200s", code, body)
+	}
+	if code, _ := post("v1/contacts", 1000); code != http.StatusCreated {
+		t.Errorf("a small contact: %d", code)
+	}
+	ct, err := c.CreateContact(ctx, crm.Write{}, crm.Contact{FirstName: "Carol", Type: crm.TypeContact, Emails: []string{"carol@client.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.PostNote(ctx, crm.Write{}, crm.Note{ContactID: ct.ID, Email: crm.Email{Subject: "s", Text: "t", Date: time.Now(), Attachments: []crm.Attachment{{Filename: "a.txt", ContentType: "text/plain", Data: []byte("hello")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := c.Attachment(ctx, "", ct.ID, n.ID, 0); done <- err }()
+	select {
+	case err := <-done:
+		if !failure.Is(err, failure.Permanent) || !strings.Contains(err.Error(), strconv.Itoa(restcrm.MaxAttachment)) {
+			t.Errorf("an attachment over the limit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client waited for an attachment over its limit")
+	}
 }
 
 func TestRequestsWithoutTheKeyAre401(t *testing.T) {
@@ -89,7 +205,7 @@ func TestRetriesTransientFailures(t *testing.T) {
 	ctx := context.Background()
 	wrap, seen := flaky(503, 2, func(r *http.Request) bool { return r.Method == "POST" })
 	_, url := serve(t, wrap)
-	c := fast(restcrm.New(url, apiKey))
+	c := fast(restcrm.New(url, adminKey))
 	// A keyed create is retried through two 503s and made once.
 	ct, err := c.CreateContact(ctx, crm.Write{IdempotencyKey: "k1"}, crm.Contact{FirstName: "Retry", Emails: []string{"r@client.test"}})
 	if err != nil || seen.Load() != 3 {
@@ -102,7 +218,7 @@ func TestRetriesTransientFailures(t *testing.T) {
 	// been made.
 	wrap, seen = flaky(503, 1, func(r *http.Request) bool { return r.Method == "POST" })
 	_, url = serve(t, wrap)
-	c = fast(restcrm.New(url, apiKey))
+	c = fast(restcrm.New(url, adminKey))
 	_, err = c.CreateContact(ctx, crm.Write{}, crm.Contact{FirstName: "Once"})
 	if failure.KindOf(err) != failure.Transient || seen.Load() != 1 {
 		t.Errorf("keyless create after a 503: %v after %d requests, want Transient after 1", err, seen.Load())
@@ -110,14 +226,14 @@ func TestRetriesTransientFailures(t *testing.T) {
 	// 429 is always retried (nothing was done), reads through 5xx too.
 	wrap, seen = flaky(429, 2, func(*http.Request) bool { return true })
 	_, url = serve(t, wrap)
-	c = fast(restcrm.New(url, apiKey))
+	c = fast(restcrm.New(url, adminKey))
 	if _, err := c.Users(ctx); err != nil || seen.Load() != 3 {
 		t.Errorf("read through two 429s: %v after %d requests", err, seen.Load())
 	}
 	// Attempts run out: the error says Quota.
 	wrap, _ = flaky(429, 100, func(*http.Request) bool { return true })
 	_, url = serve(t, wrap)
-	c = fast(restcrm.New(url, apiKey))
+	c = fast(restcrm.New(url, adminKey))
 	if _, err := c.Users(ctx); failure.KindOf(err) != failure.Quota {
 		t.Errorf("after the attempts: %v, want Quota", err)
 	}
@@ -135,7 +251,7 @@ func TestBadRequestBodiesNameTheField(t *testing.T) {
 		`{"firstName":"A","type":"shareholder"}`: "type",
 	} {
 		req, _ := http.NewRequest("POST", url+"v1/contacts", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -148,7 +264,7 @@ func TestBadRequestBodiesNameTheField(t *testing.T) {
 		}
 	}
 	// Nothing was created.
-	if cs, err := restcrm.New(url, apiKey).ListContacts(context.Background(), "", crm.ContactQuery{}); err != nil || len(cs) != 0 {
+	if cs, err := restcrm.New(url, adminKey).ListContacts(context.Background(), "", crm.ContactQuery{}); err != nil || len(cs) != 0 {
 		t.Errorf("after bad requests: %d contacts, %v", len(cs), err)
 	}
 }
@@ -159,7 +275,7 @@ func TestPatchMergesAndChecksTheVersion(t *testing.T) {
 	ct, _ := s.CreateContact(ctx, crm.Write{}, crm.Contact{FirstName: "Pat", LastName: "Client", Emails: []string{"pat@client.test"}})
 	patch := func(body, ifMatch string) (int, string) {
 		req, _ := http.NewRequest("PATCH", url+"v1/contacts/"+ct.ID, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
 		if ifMatch != "" {
 			req.Header.Set("If-Match", ifMatch)
 		}
