@@ -324,6 +324,29 @@ func TestPlanSecurity(t *testing.T) {
 		}
 	})
 
+	// The project's Gmail limit is shared by the instances that can call
+	// Gmail at once; the count they are told must be theirs.
+	t.Run("the Gmail limits reach the functions that call Gmail", func(t *testing.T) {
+		total, told := 0, map[string]bool{}
+		for _, r := range ofType(rs, "google_cloudfunctions2_function") {
+			name := fmt.Sprint(r.Values["name"])
+			sc := first(r.Values["service_config"])
+			env, _ := sc["environment_variables"].(map[string]any)
+			if !slices.Contains([]string{"crmsync-web", "crmsync-gmailpush", "crmsync-jobs"}, name) {
+				continue
+			}
+			n, _ := sc["max_instance_count"].(float64)
+			total += int(n)
+			if env["GMAIL_USER_UNITS_PER_MINUTE"] != "6000" || env["GMAIL_PROJECT_UNITS_PER_MINUTE"] != "1200000" {
+				t.Errorf("%s is not told Gmail's 2026 limits: %v, %v", name, env["GMAIL_USER_UNITS_PER_MINUTE"], env["GMAIL_PROJECT_UNITS_PER_MINUTE"])
+			}
+			told[fmt.Sprint(env["GMAIL_INSTANCES"])] = true
+		}
+		if want := map[string]bool{strconv.Itoa(total): true}; !maps.Equal(told, want) || total == 0 {
+			t.Errorf("the functions are told GMAIL_INSTANCES %v; Web, GmailPush and Jobs can run %d instances", told, total)
+		}
+	})
+
 	t.Run("each function reads only the secrets it needs", func(t *testing.T) {
 		reads := map[string][]string{}
 		for _, r := range ofType(rs, "google_secret_manager_secret_iam_member") {

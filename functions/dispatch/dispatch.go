@@ -46,6 +46,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		Kind string `json:"kind"`
+		// Now asks for every eligible user (a run someone asked for),
+		// not only those a scheduled run needs.
+		Now bool `json:"now"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
@@ -53,7 +56,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		logging.WriteError(w, http.StatusBadRequest, "the body must be {\"kind\": …}: "+err.Error())
 		return
 	}
-	n, err := jobs.Dispatch(r.Context(), h.Store, h.Publisher, req.Kind)
+	run := jobs.Dispatch
+	if req.Now {
+		run = jobs.DispatchNow
+	}
+	n, err := run(r.Context(), h.Store, h.Publisher, req.Kind)
 	if err != nil {
 		status := http.StatusServiceUnavailable
 		if failure.Is(err, failure.Invalid) {

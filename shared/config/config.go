@@ -72,17 +72,25 @@ type Config struct {
 	CRMURL                string // ends with "/"
 	// CRMInstance names the reference CRM's data (refcrm/{instance}) in
 	// the CRMAPI function; "default" when unset.
-	CRMInstance        string
-	GoogleAPIEndpoint  string
-	GoogleTokenURL     string
-	GoogleAuthURL      string
-	GoogleRevokeURL    string
-	CalendarWebhookURL string
-	GoogleJWKSURL      string
-	WebURL             string // no trailing "/"
-	SystemSender       string
-	OIDCAudiences      []string
-	OIDCInvokers       []string
+	CRMInstance string
+	// GmailUserUnitsPerMinute and GmailProjectUnitsPerMinute are Gmail's
+	// usage limits for the deployment's project (the quota page's values
+	// for projects created since 1 May 2026 by default: 6,000 and
+	// 1,200,000); GmailInstances is the most function instances that call
+	// Gmail at once, which share the project's limit evenly.
+	GmailUserUnitsPerMinute    int
+	GmailProjectUnitsPerMinute int
+	GmailInstances             int
+	GoogleAPIEndpoint          string
+	GoogleTokenURL             string
+	GoogleAuthURL              string
+	GoogleRevokeURL            string
+	CalendarWebhookURL         string
+	GoogleJWKSURL              string
+	WebURL                     string // no trailing "/"
+	SystemSender               string
+	OIDCAudiences              []string
+	OIDCInvokers               []string
 	// OIDCCheckedByPlatform says Cloud Run's invoker check stands in front
 	// of the endpoint.
 	OIDCCheckedByPlatform bool
@@ -131,6 +139,9 @@ func Load(lookup Lookup) (Config, error) {
 	c.SecretsFile = r.String("SECRETS_FILE", "")
 	c.CRMURL = r.URL("CRM_URL")
 	c.CRMInstance = r.String("CRM_INSTANCE", "default")
+	c.GmailUserUnitsPerMinute = r.Int("GMAIL_USER_UNITS_PER_MINUTE", 6_000, 60, 1_000_000)
+	c.GmailProjectUnitsPerMinute = r.Int("GMAIL_PROJECT_UNITS_PER_MINUTE", 1_200_000, 60, 100_000_000)
+	c.GmailInstances = r.Int("GMAIL_INSTANCES", 1, 1, 10_000)
 	if c.CRMURL != "" && !strings.HasSuffix(c.CRMURL, "/") {
 		c.CRMURL += "/"
 	}

@@ -29,6 +29,11 @@ func TestLoadDefaultsInProduction(t *testing.T) {
 		FirestoreDatabase: "(default)",
 		LogLevel:          slog.LevelInfo,
 		SecretsSource:     "secretmanager",
+		CRMInstance:       "default",
+		// Gmail's limits for projects made since 1 May 2026.
+		GmailUserUnitsPerMinute:    6000,
+		GmailProjectUnitsPerMinute: 1200000,
+		GmailInstances:             1,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)

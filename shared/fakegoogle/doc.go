@@ -153,11 +153,12 @@
 //     every user of the fake; JWT
 //     assertions are checked against Options.Clock, so tests that sign with
 //     the real time use clock.Real; id_tokens carry no at_hash.
-//   - Quota: one budget per user and API, a token bucket refilled at the
-//     per-minute rate and holding QuotaBurst's worth of units (default a
-//     minute; a second models Gmail's moving average of 250 units per user
-//     per second); Google's per-project and daily request limits (403
-//     dailyLimitExceeded) are not modelled. Gmail's daily sending limit
-//     is (Options.SendLimitPerDay, recipients over a rolling day: 429
-//     "User-rate limit exceeded. Retry after …").
+//   - Quota: a budget per user and API and one per project and API, each
+//     the units of any rolling minute (Gmail's quota page, updated 1 May
+//     2026: 6,000 per minute per user per project and 1,200,000 per minute
+//     per project; QuotaBurst turns the per-user one into the older token
+//     bucket). The daily threshold (80 million units a day per project,
+//     a billing threshold, not a refusal) is not modelled. Gmail's daily
+//     sending limit is (Options.SendLimitPerDay, recipients over a rolling
+//     day: 429 "User-rate limit exceeded. Retry after …").
 package fakegoogle

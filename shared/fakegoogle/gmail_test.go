@@ -594,20 +594,69 @@ func TestQuotaBudget(t *testing.T) {
 	if !strings.Contains(ge.Body, `"domain": "usageLimits"`) && !strings.Contains(ge.Body, `"domain":"usageLimits"`) || ge.Message != "User Rate Limit Exceeded" {
 		t.Errorf("403 = %+v", ge)
 	}
+	// The limit is per minute: half a minute later the same minute still
+	// holds the 100 units; a minute after them, there is room again.
+	clk.Advance(30 * time.Second)
+	if _, err := svc.Users.Messages.Get("me", ref.Id).Do(); err == nil {
+		t.Error("within the same minute the spent budget took another call")
+	}
 	clk.Advance(30 * time.Second)
 	if _, err := svc.Users.Messages.Get("me", ref.Id).Do(); err != nil {
-		t.Errorf("after refill: %v", err)
+		t.Errorf("a minute later: %v", err)
 	}
 	// Bob's budget is his own.
 	if _, err := gmailFor(t, f, "bob@acme.test").Users.GetProfile("me").Do(); err != nil {
 		t.Errorf("bob: %v", err)
 	}
 	u := f.Usage("ann@acme.test")
-	if got := u["gmail.users.messages.get"]; got.Units != 80 || got.RateLimited != 1 || got.Calls != 17 {
+	if got := u["gmail.users.messages.get"]; got.Units != 80 || got.RateLimited != 2 || got.Calls != 18 {
 		t.Errorf("messages.get usage = %+v", got)
 	}
 	if got := u["gmail.users.messages.insert"]; got.Units != 25 {
 		t.Errorf("insert usage = %+v", got)
+	}
+}
+
+// Gmail's quota page (developers.google.com/workspace/gmail/api/reference/
+// quota, updated for projects created since 1 May 2026) states two limits
+// per minute: 6,000 units per user per project and 1,200,000 per project.
+// The fake counts the units of any rolling minute against each; the
+// project's limit refuses with rateLimitExceeded, the user's with
+// userRateLimitExceeded.
+func TestQuotaPerMinuteWindowsForUserAndProject(t *testing.T) {
+	clk := clock.NewFake(t0)
+	f := newFake(t, fakegoogle.Options{Clock: clk, QuotaPerUserPerMinute: 6000, QuotaPerProjectPerMinute: 9000})
+	ann, bob := gmailFor(t, f, "ann@acme.test"), gmailFor(t, f, "bob@acme.test")
+	spend := func(svc *gmail.Service, n int) (int, error) {
+		for i := range n {
+			if _, err := svc.Users.GetProfile("me").Do(); err != nil {
+				return i, err
+			}
+		}
+		return n, nil
+	}
+	// Ann spends her 6,000 over the minute, 1 unit a call.
+	for range 6 {
+		if got, err := spend(ann, 1000); err != nil {
+			t.Fatalf("Ann's call %d: %v", got, err)
+		}
+		clk.Advance(9 * time.Second)
+	}
+	if _, err := spend(ann, 1); err == nil {
+		t.Fatal("Ann's 6,001st unit within a minute was taken")
+	} else {
+		apiErr(t, err, 403, "userRateLimitExceeded")
+	}
+	// Bob has his own 6,000, but the project has only 3,000 left.
+	got, err := spend(bob, 4000)
+	if got != 3000 || err == nil {
+		t.Fatalf("Bob got %d units before a refusal (%v), want 3,000", got, err)
+	}
+	apiErr(t, err, 403, "rateLimitExceeded")
+	// 9 s after Ann's first thousand turned a minute old, that much is free.
+	clk.Advance(7 * time.Second)
+	if got, err := spend(ann, 1000); got != 1000 {
+		t.Errorf("after Ann's first thousand aged out: %d units, %v", got, err)
 	}
 }
 

@@ -21,13 +21,46 @@ type bucket struct {
 	last   time.Time
 }
 
+// window is the units charged in the last minute, oldest first.
+type window struct {
+	at    []time.Time
+	units []int
+	sum   int
+}
+
+// room drops what is a minute old and says whether n more units fit in
+// limit.
+func (w *window) room(now time.Time, n, limit int) bool {
+	drop := 0
+	for drop < len(w.at) && now.Sub(w.at[drop]) >= time.Minute {
+		w.sum -= w.units[drop]
+		drop++
+	}
+	w.at, w.units = w.at[drop:], w.units[drop:]
+	return w.sum+n <= limit
+}
+
+func (w *window) add(now time.Time, n int) {
+	w.at, w.units, w.sum = append(w.at, now), append(w.units, n), w.sum+n
+}
+
 type quotaState struct {
 	buckets map[string]*bucket                 // user + "/" + service
+	windows map[string]*window                 // user + "/" + service, or "project/" + service
 	usage   map[string]map[string]*MethodUsage // user → method → usage
 }
 
 func newQuotaState() *quotaState {
-	return &quotaState{buckets: map[string]*bucket{}, usage: map[string]map[string]*MethodUsage{}}
+	return &quotaState{buckets: map[string]*bucket{}, windows: map[string]*window{}, usage: map[string]map[string]*MethodUsage{}}
+}
+
+func (q *quotaState) window(key string) *window {
+	w := q.windows[key]
+	if w == nil {
+		w = &window{}
+		q.windows[key] = w
+	}
+	return w
 }
 
 func (s *Server) usageLocked(email, method string) *MethodUsage {
@@ -53,39 +86,56 @@ func (s *Server) countFault(rt *route, email string) {
 	u.Faults++
 }
 
-// charge takes rt's units from the user's per-minute budget of rt's
-// service, a token bucket refilled continuously. It reports false, and
-// counts a rate-limited call, when the budget is spent.
-func (s *Server) charge(rt *route, email string) bool {
+// charge takes rt's units from the user's budget of rt's service and from
+// the project's. The quota page states both per minute: by default the
+// fake counts the units of the last minute (a rolling window), so no
+// minute ever holds more than the limit. With QuotaBurst set, the user's
+// budget is a token bucket instead, refilled at the per-minute rate and
+// holding QuotaBurst's worth (Gmail's older "250 units per user per second,
+// moving average"). It reports which limit refused the call (and counts it
+// as rate limited), or ok.
+func (s *Server) charge(rt *route, email string) (ok, perUser bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.usageLocked(email, rt.id)
 	u.Calls++
+	now := s.opts.Clock.Now()
+	key := email + "/" + rt.service
 	if limit := s.opts.QuotaPerUserPerMinute; limit > 0 {
-		now := s.opts.Clock.Now()
-		key := email + "/" + rt.service
-		capacity := float64(limit)
 		if burst := s.opts.QuotaBurst; burst > 0 {
-			capacity = float64(limit) * burst.Minutes()
-		}
-		b := s.quota.buckets[key]
-		if b == nil {
-			b = &bucket{tokens: capacity, last: now}
-			s.quota.buckets[key] = b
-		}
-		b.tokens += now.Sub(b.last).Minutes() * float64(limit)
-		if b.tokens > capacity {
-			b.tokens = capacity
-		}
-		b.last = now
-		if b.tokens < float64(rt.units) {
+			capacity := float64(limit) * burst.Minutes()
+			b := s.quota.buckets[key]
+			if b == nil {
+				b = &bucket{tokens: capacity, last: now}
+				s.quota.buckets[key] = b
+			}
+			b.tokens = min(capacity, b.tokens+now.Sub(b.last).Minutes()*float64(limit))
+			b.last = now
+			if b.tokens < float64(rt.units) {
+				u.RateLimited++
+				return false, true
+			}
+		} else if !s.quota.window(key).room(now, rt.units, limit) {
 			u.RateLimited++
-			return false
+			return false, true
 		}
-		b.tokens -= float64(rt.units)
+	}
+	if limit := s.opts.QuotaPerProjectPerMinute; limit > 0 && !s.quota.window("project/"+rt.service).room(now, rt.units, limit) {
+		u.RateLimited++
+		return false, false
+	}
+	if s.opts.QuotaPerUserPerMinute > 0 {
+		if s.opts.QuotaBurst > 0 {
+			s.quota.buckets[key].tokens -= float64(rt.units)
+		} else {
+			s.quota.window(key).add(now, rt.units)
+		}
+	}
+	if s.opts.QuotaPerProjectPerMinute > 0 {
+		s.quota.window("project/"+rt.service).add(now, rt.units)
 	}
 	u.Units += rt.units
-	return true
+	return true, false
 }
 
 // Usage returns a copy of the user's counters by method ID.

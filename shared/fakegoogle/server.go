@@ -27,8 +27,14 @@ type Options struct {
 	// Default 1.
 	Seed uint64
 	// QuotaPerUserPerMinute is each user's budget of quota units per minute
-	// and API (Gmail's published limit is 15,000). Zero means unlimited.
+	// and API: Gmail's quota page gives 6,000 per minute per user per
+	// project for projects created since 1 May 2026 (15,000 before). Zero
+	// means unlimited.
 	QuotaPerUserPerMinute int
+	// QuotaPerProjectPerMinute is the project's budget of quota units per
+	// minute and API, all users together (Gmail: 1,200,000); past it calls
+	// answer rateLimitExceeded. Zero means unlimited.
+	QuotaPerProjectPerMinute int
 	// QuotaExceededStatus is how a spent per-user budget answers: 403
 	// usageLimits userRateLimitExceeded, as Gmail's and Calendar's error
 	// guides document (the default), or 429 RESOURCE_EXHAUSTED, as newer
@@ -44,11 +50,11 @@ type Options struct {
 	// messages.send answers 429 until the oldest send is a day old. Zero
 	// means no limit.
 	SendLimitPerDay int
-	// QuotaBurst is how much of the budget can be spent at once: a token
-	// bucket refilled at the per-minute rate holds QuotaBurst's worth of
-	// units. Gmail enforces 250 units per user per second as a moving
-	// average, which a burst of a second or two models; the default, one
-	// minute, is lenient.
+	// QuotaBurst, when set, makes the per-user budget a token bucket
+	// refilled at the per-minute rate and holding QuotaBurst's worth of
+	// units (Gmail's older "250 units per user per second, moving
+	// average", which a burst of a second models). Zero: the units of any
+	// rolling minute, as the quota page states the limits now.
 	QuotaBurst time.Duration
 	// HistoryRetention is how long Gmail history records are kept; a
 	// history.list from before the retained history answers 404. Default
@@ -313,8 +319,8 @@ func (s *Server) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errServer(injected))
 		return
 	}
-	if !s.charge(rt, user.email) {
-		writeAPIError(w, errRateLimited(rt.service, rt.id, true, s.opts.QuotaExceededStatus))
+	if ok, perUser := s.charge(rt, user.email); !ok {
+		writeAPIError(w, errRateLimited(rt.service, rt.id, perUser, s.opts.QuotaExceededStatus))
 		return
 	}
 	c := &call{s: s, w: w, r: r, route: rt, user: user}

@@ -8,7 +8,12 @@
 // Kinds:
 //
 //	mail-sweep     every 10 minutes: post mail still carrying the CRM label
-//	               (a lost notification delays a message by one period at most)
+//	               (a lost notification delays a message by one period at
+//	               most). Only for users without a successful pass started
+//	               by a notification within the period: while notifications
+//	               flow, each pass reads the history since the cursor, which
+//	               holds what a lost notification was about, so sweeping
+//	               would spend quota on nothing.
 //	watch-renewal  daily: renew the Gmail watch (it lapses after 7 days) and
 //	               re-make deleted labels
 //	contact-sync   every 15 minutes: a contact sync pass (package contactsync)
@@ -96,6 +101,13 @@ type Publisher interface {
 	Publish(ctx context.Context, data []byte, attrs map[string]string) (wait func() error)
 }
 
+// notified says whether a pass a Gmail notification started succeeded
+// within a sweep period before now.
+func notified(u store.User, now time.Time) bool {
+	last := u.Passes["mail"]
+	return last.OK && !last.Pushed.IsZero() && now.Sub(last.Pushed) < Period(MailSweep)
+}
+
 // eligible says whether a user takes jobs of kind.
 func eligible(kind string, u store.User) bool {
 	if u.SyncState != store.Active || u.Connection.State != store.Connected || u.RightWithdrawn {
@@ -117,6 +129,17 @@ func eligible(kind string, u store.User) bool {
 // the dispatch with the error (the scheduler retries the tick; a user who
 // gets the job twice runs it twice, which every job allows).
 func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) (int, error) {
+	return dispatch(ctx, st, pub, kind, false)
+}
+
+// DispatchNow is Dispatch for someone who asked for a run now (the
+// sandbox console's Run now, an operator's request): every eligible user,
+// also those whose notifications make a mail sweep needless.
+func DispatchNow(ctx context.Context, st *store.Store, pub Publisher, kind string) (int, error) {
+	return dispatch(ctx, st, pub, kind, true)
+}
+
+func dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string, everyone bool) (int, error) {
 	const op = "jobs: dispatch"
 	if !slices.Contains(Kinds, kind) {
 		return 0, failure.Errorf(op, failure.Invalid, "kind %q is not one of %v", kind, Kinds)
@@ -160,7 +183,7 @@ func Dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string) 
 				sent = append(sent, pending{u.ID, Enqueue(ctx, pub, Job{Kind: AccessCheck, User: u.ID})})
 				continue
 			}
-			if !eligible(kind, u) {
+			if !eligible(kind, u) || kind == MailSweep && !everyone && notified(u, st.Now()) {
 				continue
 			}
 			sent = append(sent, pending{u.ID, Enqueue(ctx, pub, Job{Kind: kind, User: u.ID})})

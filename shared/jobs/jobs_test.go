@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/mailbox"
@@ -58,6 +60,28 @@ func TestDispatchPublishesOneJobPerEligibleUser(t *testing.T) {
 	want := []string{`{"kind":"mail-sweep","user":"ann@a.test"} mail-sweep`, `{"kind":"mail-sweep","user":"bob@b.test"} mail-sweep`}
 	if !slices.Equal(rec.sent, want) {
 		t.Errorf("published %v", rec.sent)
+	}
+	// While Gmail notifications flow (Ann's last pushed pass succeeded 3
+	// minutes ago), her sweep is skipped; a pushed pass older than the
+	// period, or a failed last pass, sweeps again.
+	for _, c := range []struct {
+		status store.PassStatus
+		swept  bool
+	}{
+		{store.PassStatus{At: st.Now(), OK: true, Pushed: st.Now().Add(-3 * time.Minute)}, false},
+		{store.PassStatus{At: st.Now(), OK: true, Pushed: st.Now().Add(-11 * time.Minute)}, true},
+		{store.PassStatus{At: st.Now(), OK: false, Pushed: st.Now().Add(-3 * time.Minute)}, true},
+	} {
+		if err := st.Users().RecordPass(ctx, "ann@a.test", "mail", c.status); err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		if _, err := Dispatch(ctx, st, rec, MailSweep); err != nil {
+			t.Fatal(err)
+		}
+		if swept := slices.ContainsFunc(rec.sent, func(s string) bool { return strings.Contains(s, "ann@a.test") }); swept != c.swept {
+			t.Errorf("last pass %+v: swept %v, want %v", c.status, swept, c.swept)
+		}
 	}
 	if _, err := Dispatch(ctx, st, rec, "tea"); !failure.Is(err, failure.Invalid) {
 		t.Errorf("unknown kind: %v", err)

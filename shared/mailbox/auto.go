@@ -138,7 +138,7 @@ func (p *pass) file(ctx context.Context, id string) error {
 
 // fileMessage reads a message, finds its client and files it.
 func (p *pass) fileMessage(ctx context.Context, id string) (string, map[string]string, error) {
-	msg, raw, release, err := p.fetchRaw(ctx, id)
+	msg, raw, release, err := p.fetchRaw(ctx, id, false)
 	var big *tooLarge
 	switch {
 	case errors.As(err, &big):

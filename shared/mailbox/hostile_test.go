@@ -3,6 +3,8 @@ package mailbox_test
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/shared/matching"
+	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 // Oversized and malformed messages get a clear outcome (Failed with the
@@ -108,10 +112,14 @@ func TestHostileMessagesGetAClearOutcome(t *testing.T) {
 
 // The instance's memory budget bounds the messages in hand at once: eight
 // 2.7 MB messages under a 40 MB budget are handled a few at a time (each
-// reserves six times its size before it is downloaded), and a message
-// that could never fit is labeled Failed with the reason, never fetched.
+// reserves six times its size as its download arrives; one that finds the
+// budget taken stops, reads its size and waits for room), and a message
+// that could never fit is labeled Failed with the reason once its download
+// passes the budget, without reading the rest.
 func TestMemoryBudgetBoundsTheMessagesInHand(t *testing.T) {
-	w := newWorld(t, nil)
+	// Attachments are not posted here: the firm's attachment limit is
+	// another test's.
+	w := newWorld(t, func(m *store.MailSetup) { m.IncludeAttachments = false })
 	const budget = 40 << 20
 	w.engine.MemoryBudget = budget
 	attachment := func(size int) string {
@@ -146,4 +154,62 @@ func TestMemoryBudgetBoundsTheMessagesInHand(t *testing.T) {
 		t.Errorf("peak in hand %d MB; want at least two messages' %d MB and at most the %d MB budget", peak>>20, 2*one>>20, budget>>20)
 	}
 	t.Logf("peak in hand %.1f MB of a %d MB budget (one message: %.1f MB)", float64(peak)/(1<<20), budget>>20, float64(one)/(1<<20))
+}
+
+// A message larger than the firm's attachment limit, with an attachment
+// over it, is failed with the posting rule's reason without downloading
+// all of it: its raw download stops at the limit, and its structure
+// (format full, without attachment data) shows the attachment's size.
+func TestAnAttachmentOverTheLimitIsNotDownloaded(t *testing.T) {
+	w := newWorld(t, nil) // the firm's limit is 50,000 bytes; attachments are posted
+	var read atomic.Int64
+	w.engine.Google.(*workspace.Factory).HTTP = &http.Client{Transport: countingTransport{&read}}
+	msg := "From: \"Carol Client\" <carol@client.test>\nTo: ann@firm.test\nSubject: Scans\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nThe scans.\n--x\n" +
+		"Content-Type: application/octet-stream; name=scans.bin\nContent-Disposition: attachment; filename=scans.bin\nContent-Transfer-Encoding: base64\n\n" +
+		base64.StdEncoding.EncodeToString([]byte(strings.Repeat("A", 4<<20))) + "\n--x--\n"
+	id := w.deliver(msg)
+	w.label(id)
+	w.google.ResetUsage()
+	if r := w.process(); r.Failed != 1 {
+		t.Fatalf("result %+v", r)
+	}
+	if r := w.ledger(id).Detail["reason"]; !strings.Contains(r, `attachment "scans.bin" is 4194304 bytes, over the firm's limit of 50000`) {
+		t.Errorf("reason %q", r)
+	}
+	if got := read.Load(); got > 1<<20 {
+		t.Errorf("read %d bytes of Gmail's answers for a 5.6 MB message; the download should stop near the limit", got)
+	}
+	if got := w.google.Usage(ann)["gmail.users.messages.get"]; got.Units != 10 {
+		t.Errorf("messages.get: %+v, want the stopped download and the structure (10 units)", got)
+	}
+	// Under the limit, the same shape is posted whole.
+	small := strings.Replace(msg, base64.StdEncoding.EncodeToString([]byte(strings.Repeat("A", 4<<20))), base64.StdEncoding.EncodeToString([]byte("A small scan")), 1)
+	id2 := w.deliver(small)
+	w.label(id2)
+	if r := w.process(); r.Posted != 1 {
+		t.Errorf("a small attachment: %+v", r)
+	}
+}
+
+// countingTransport counts the bytes of the answers read through it.
+type countingTransport struct{ n *atomic.Int64 }
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		resp.Body = &countingBody{resp.Body, c.n}
+	}
+	return resp, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }

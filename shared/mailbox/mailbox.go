@@ -8,9 +8,11 @@
 // (history.list, labelAdded of the trigger label, pages of 500), or, when
 // Gmail no longer has that history (404), lists the messages carrying the
 // trigger label. Each message is claimed in the ledger, fetched within the
-// instance's memory budget (its size, then its raw form), matched (package matching) and posted with an idempotency
-// key of user, message and contact, so no redelivery, crash or retry ever
-// posts it twice. Outcomes are written back in batches with
+// instance's memory budget (its raw form, the budget reserved as the bytes
+// arrive), matched (package matching) and posted with an idempotency key
+// of user, message and contact, so no redelivery, crash or retry ever
+// posts it twice. Gmail calls are paced to the user's and the project's
+// per-minute limits (pacing.go). Outcomes are written back in batches with
 // messages.batchModify: the trigger label off, exactly one status label on.
 // The cursor advances only after that. A message that fails transiently
 // keeps its trigger label and is tried again by the next sweep (the cursor
@@ -19,6 +21,7 @@
 package mailbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +36,6 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 	gmail "google.golang.org/api/gmail/v1"
 
 	"github.com/crmsync/crmsync/shared/clock"
@@ -127,10 +129,17 @@ type Engine struct {
 	// Parallel is how many messages of a pass are fetched and posted at
 	// once (default 8); Gmail's per-user quota, not this, bounds the rate.
 	Parallel int
-	// UnitsPerSecond is the Gmail quota each user's calls are paced to
-	// (default 240, under Gmail's 250 units per user per second), so a
-	// burst runs at the quota's pace instead of into 429 answers.
-	UnitsPerSecond float64
+	// UserUnitsPerMinute is Gmail's per-user limit each user's calls are
+	// paced to (default DefaultUserUnitsPerMinute), so a burst runs at the
+	// quota's pace instead of into refusals.
+	UserUnitsPerMinute int
+	// InstanceUnitsPerMinute is this instance's share of the project's
+	// limit (the project's units a minute divided by the most instances
+	// that call Gmail at once; config GMAIL_PROJECT_UNITS_PER_MINUTE and
+	// GMAIL_INSTANCES). Every user's calls in the instance are paced to it
+	// too, so all instances together stay under the project's limit. Zero:
+	// no instance pace.
+	InstanceUnitsPerMinute int
 	// Lost handles a user whose Google access is gone; nil marks the user
 	// disconnected without an e-mail.
 	Lost LostAccess
@@ -144,46 +153,100 @@ type Engine struct {
 	MemoryBudget int64
 
 	budgetsMu sync.Mutex
-	budgets   map[string]*rate.Limiter
+	budgets   map[string]*pacer
+	instance  *pacer
+	tenantsMu sync.Mutex
+	tenants   map[string]cachedTenant
 	memOnce   sync.Once
 	mem       *memoryBudget
 }
 
-// budget is the user's Gmail quota pacer in this instance.
-func (e *Engine) budget(user string) *rate.Limiter {
+// tenantTTL is how long an instance reuses a firm's settings before it
+// reads them again: an admin's change reaches passes within it.
+const tenantTTL = time.Minute
+
+// tenant is the firm's settings, read at most once a tenantTTL per
+// instance rather than once a pass.
+func (e *Engine) tenant(ctx context.Context, id string) (store.Tenant, error) {
+	now := e.Clock.Now()
+	e.tenantsMu.Lock()
+	c, ok := e.tenants[id]
+	e.tenantsMu.Unlock()
+	if ok && now.Sub(c.at) < tenantTTL {
+		return c.t, nil
+	}
+	t, err := e.Store.Tenants().Get(ctx, id)
+	if err != nil {
+		return store.Tenant{}, err
+	}
+	e.tenantsMu.Lock()
+	if e.tenants == nil {
+		e.tenants = map[string]cachedTenant{}
+	}
+	e.tenants[id] = cachedTenant{t: t, at: now}
+	e.tenantsMu.Unlock()
+	return t, nil
+}
+
+type cachedTenant struct {
+	t  store.Tenant
+	at time.Time
+}
+
+// userPacer is the user's Gmail pacer in this instance.
+func (e *Engine) userPacer(user string) *pacer {
 	e.budgetsMu.Lock()
 	defer e.budgetsMu.Unlock()
 	if e.budgets == nil {
-		e.budgets = map[string]*rate.Limiter{}
+		e.budgets = map[string]*pacer{}
 	}
-	l := e.budgets[user]
-	if l == nil {
-		ups := e.UnitsPerSecond
-		if ups <= 0 {
-			ups = 240
-		}
-		l = rate.NewLimiter(rate.Limit(ups), int(max(ups, 100)))
-		e.budgets[user] = l
+	p := e.budgets[user]
+	if p == nil {
+		p = newPacer(cmp.Or(e.UserUnitsPerMinute, DefaultUserUnitsPerMinute))
+		e.budgets[user] = p
 	}
-	return l
+	return p
 }
 
-// gmailCall makes the call within the retry budget, spending its quota
-// units from the user's budget before every attempt, so retries keep to
-// the pace too. An answer that the user's quota is spent (other clients
-// share it) empties the budget, so every call of the user waits for the
-// quota to refill instead of retrying into more refusals.
+// instancePacer is the instance's share of the project's limit, or nil.
+func (e *Engine) instancePacer() *pacer {
+	e.budgetsMu.Lock()
+	defer e.budgetsMu.Unlock()
+	if e.instance == nil && e.InstanceUnitsPerMinute > 0 {
+		e.instance = newPacer(e.InstanceUnitsPerMinute)
+	}
+	return e.instance
+}
+
+// gmailCall makes the call within the retry budget, waiting for its quota
+// units from the user's pacer (and the instance's) before every attempt,
+// so retries keep to the pace too. A refusal for the quota slows the
+// user's pace (and the instance's, when the project's limit refused), so
+// the next calls wait for the quota instead of retrying into more
+// refusals.
 func gmailCall[T any](ctx context.Context, p *pass, op string, units int, fn func() (T, error)) (T, error) {
-	budget := p.e.budget(p.user.ID)
+	user, inst := p.e.userPacer(p.user.ID), p.e.instancePacer()
 	return workspace.Call(ctx, p.e.Retry, op, func() (T, error) {
-		if err := budget.WaitN(ctx, units); err != nil {
-			var zero T
+		var zero T
+		if err := user.wait(ctx, units); err != nil {
 			return zero, failure.E(op, failure.Transient, err)
 		}
+		if inst != nil {
+			if err := inst.wait(ctx, units); err != nil {
+				return zero, failure.E(op, failure.Transient, err)
+			}
+		}
 		v, err := fn()
-		if err != nil && failure.KindOf(workspace.Classify(op, err)) == failure.Quota {
-			if left := int(budget.Tokens()); left > 0 {
-				budget.ReserveN(time.Now(), left)
+		switch {
+		case err != nil && failure.KindOf(workspace.Classify(op, err)) == failure.Quota:
+			user.refused()
+			if inst != nil && projectLimited(err) {
+				inst.refused()
+			}
+		case err == nil:
+			user.passed()
+			if inst != nil {
+				inst.passed()
 			}
 		}
 		return v, err
@@ -246,6 +309,10 @@ type pass struct {
 
 	mu     sync.Mutex // guards result while messages are handled in parallel
 	result Result
+	// cursor is the history cursor as the pass read it.
+	cursor store.Cursor
+	// status is the pass's status, written when the lease is released.
+	status []store.Write
 }
 
 // ErrBusy is returned (as Transient) when another pass of the user is
@@ -255,7 +322,9 @@ var ErrBusy = errors.New("mailbox: another pass of this user is running")
 // begin loads the user and takes the lease. A nil pass with a nil error
 // means there is nothing to do for this address.
 func (e *Engine) begin(ctx context.Context, email string) (context.Context, *pass, func(), error) {
-	u, err := e.Store.Users().Get(ctx, email)
+	// The user, the history cursor and the lease, in one read.
+	start, err := e.Store.StartPass(ctx, email, leaseScope, cursorName)
+	u := start.User
 	if failure.Is(err, failure.NotFound) {
 		e.Log.Info("mail: notification for an unknown user; acknowledged", "user", email)
 		return ctx, nil, nil, nil
@@ -273,19 +342,20 @@ func (e *Engine) begin(ctx context.Context, email string) (context.Context, *pas
 		e.Log.Info("mail: no access granted to Gmail; acknowledged", "user", u.ID)
 		return ctx, nil, nil, nil
 	}
-	work, holder, end, err := e.Store.Leases().HoldPass(ctx, u.ID, leaseScope, e.Holder, e.leaseTTL())
+	work, holder, end, err := e.Store.Leases().HoldPassFrom(ctx, start, e.Holder, e.leaseTTL())
 	if failure.Is(err, failure.Conflict) {
 		return ctx, nil, nil, failure.E("mailbox: lease", failure.Transient, ErrBusy)
 	}
 	if err != nil {
 		return ctx, nil, nil, err
 	}
+	p := &pass{e: e, user: u, holder: holder, cursor: start.Cursor}
 	release := func() {
-		if err := end(); err != nil {
+		// The pass's status is written with the lease's release.
+		if err := end(p.status...); err != nil {
 			e.Log.Warn("mail: lease release", "user", u.ID, "err", err)
 		}
 	}
-	p := &pass{e: e, user: u, holder: holder}
 	if err := p.load(work); err != nil {
 		release()
 		return ctx, nil, nil, p.fail(ctx, err)
@@ -295,7 +365,7 @@ func (e *Engine) begin(ctx context.Context, email string) (context.Context, *pas
 
 func (p *pass) load(ctx context.Context) error {
 	var err error
-	if p.tenant, err = p.e.Store.Tenants().Get(ctx, p.user.TenantID); err != nil {
+	if p.tenant, err = p.e.tenant(ctx, p.user.TenantID); err != nil {
 		return err
 	}
 	if p.crmer, err = p.e.CRM.UserByEmail(ctx, p.user.Email); err != nil {
@@ -355,11 +425,7 @@ func (e *Engine) Connect(ctx context.Context, email string) error {
 	if err != nil {
 		return p.fail(ctx, err)
 	}
-	cur, err := e.Store.Cursors().Get(ctx, p.user.ID, cursorName)
-	if err != nil {
-		return err
-	}
-	if cur.Value == "" {
+	if cur := p.cursor; cur.Value == "" {
 		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, strconv.FormatUint(resp.HistoryId, 10)); err != nil {
 			return err
 		}
@@ -429,31 +495,51 @@ func (e *Engine) Process(ctx context.Context, email string) (Result, error) {
 		return Result{}, err
 	}
 	defer release()
-	cur, err := e.Store.Cursors().Get(ctx, p.user.ID, cursorName)
-	if err != nil {
-		return p.result, p.fail(ctx, err)
-	}
+	return p.result, p.fromHistory(ctx, true)
+}
+
+// fromHistory handles what changed since the cursor: messages labeled
+// (label posting) and new messages (automatic mail sync), then moves the
+// cursor and records the pass. pushed says a notification started it.
+func (p *pass) fromHistory(ctx context.Context, pushed bool) error {
+	cur := p.cursor
 	newest := ""
 	if p.user.Mail.Enabled {
+		var err error
 		if newest, err = p.processLabeled(ctx, cur.Value); err != nil {
-			return p.result, p.fail(ctx, err)
+			return p.fail(ctx, err)
 		}
 	}
 	if p.auto() {
 		n, err := p.processNew(ctx, cur.Value)
 		if err != nil {
-			return p.result, p.fail(ctx, err)
+			return p.fail(ctx, err)
 		}
 		if newer(n, newest) {
 			newest = n
 		}
 	}
 	if newest != "" && newest != cur.Value && newer(newest, cur.Value) {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, newest); err != nil && !failure.Is(err, failure.Conflict) {
-			return p.result, p.fail(ctx, err)
+		if _, err := p.e.Store.Cursors().Advance(ctx, p.user.ID, cur, newest); err != nil && !failure.Is(err, failure.Conflict) {
+			return p.fail(ctx, err)
 		}
 	}
-	return p.result, p.done(ctx)
+	return p.done(ctx, pushed, false)
+}
+
+// listingEvery is how often a sweep lists every message carrying the
+// trigger label even when nothing says it must.
+const listingEvery = 24 * time.Hour
+
+// listingDue says whether the sweep must list the labeled messages rather
+// than read the history since the cursor: a message waits to be tried
+// again (it keeps its label, but the cursor moved past it), the last pass
+// failed, there is no cursor or the labels are not all known, or the
+// last listing is a day old.
+func (p *pass) listingDue() bool {
+	last := p.user.Passes["mail"]
+	return p.user.Mail.Enabled && (!last.OK || last.RetryPending || p.cursor.Value == "" || len(p.labels) != len(roles) ||
+		p.e.Clock.Now().Sub(last.Listed) >= listingEvery)
 }
 
 // processLabeled posts the messages labeled since the cursor (all labeled
@@ -485,43 +571,70 @@ func (e *Engine) Sweep(ctx context.Context, email string) (Result, error) {
 		return Result{}, err
 	}
 	defer release()
+	if !p.listingDue() {
+		// The history since the cursor holds whatever a lost notification
+		// was about: 2 quota units instead of the listing's 7.
+		return p.result, p.fromHistory(ctx, false)
+	}
+	cur, newest := p.cursor, ""
 	if p.user.Mail.Enabled {
 		if err := p.ensureLabels(ctx); err != nil {
 			return p.result, p.fail(ctx, err)
 		}
-		ids, _, err := p.labeled(ctx)
+		// Every message labeled before the mailbox's history id read
+		// here is in the listing; later ones are in the history after it.
+		ids, listedAt, err := p.labeled(ctx)
 		if err != nil {
 			return p.result, p.fail(ctx, err)
 		}
 		if err := p.handle(ctx, ids); err != nil {
 			return p.result, p.fail(ctx, err)
 		}
+		newest = listedAt
 	}
 	if p.auto() {
 		// The safety net of automatic sync: the history since the cursor,
 		// for mail whose notification was lost. Labeled mail was all
 		// listed above, so moving the cursor skips none of it.
-		cur, err := e.Store.Cursors().Get(ctx, p.user.ID, cursorName)
+		n, err := p.processNew(ctx, cur.Value)
 		if err != nil {
 			return p.result, p.fail(ctx, err)
 		}
-		newest, err := p.processNew(ctx, cur.Value)
-		if err != nil {
-			return p.result, p.fail(ctx, err)
-		}
-		if newest != "" && newer(newest, cur.Value) {
-			if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, newest); err != nil && !failure.Is(err, failure.Conflict) {
-				return p.result, p.fail(ctx, err)
-			}
+		if newer(n, newest) {
+			newest = n
 		}
 	}
-	return p.result, p.done(ctx)
+	if newest != "" && newer(newest, cur.Value) {
+		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cur, newest); err != nil && !failure.Is(err, failure.Conflict) {
+			return p.result, p.fail(ctx, err)
+		}
+	}
+	return p.result, p.done(ctx, false, p.user.Mail.Enabled)
 }
 
-func (p *pass) done(ctx context.Context) error {
+// done records the pass. A pass a notification started (pushed) says so,
+// which lets the next sweeps be skipped while notifications flow; a sweep
+// that listed the labeled messages (listed) says so, and whether a message
+// still waits to be tried again; other passes keep what the last said.
+func (p *pass) done(ctx context.Context, pushed, listed bool) error {
 	p.e.Log.Info("mail: pass done", "user", p.user.ID, "posted", p.result.Posted, "failed", p.result.Failed,
 		"unmatched", p.result.Unmatched, "retrying", p.result.Retrying, "resynced", p.result.Resynced)
-	return p.e.Store.Users().RecordPass(ctx, p.user.ID, "mail", store.PassStatus{At: p.e.Clock.Now(), OK: true, Counts: p.result.counts()})
+	now := p.e.Clock.Now()
+	last := p.user.Passes["mail"]
+	st := store.PassStatus{At: now, OK: true, Counts: p.result.counts(), Pushed: last.Pushed, Listed: last.Listed,
+		RetryPending: last.RetryPending || p.result.Retrying > 0}
+	if pushed {
+		st.Pushed = now
+	}
+	if listed || p.result.Resynced {
+		st.Listed, st.RetryPending = now, p.result.Retrying > 0
+	}
+	w, err := p.e.Store.Users().PassWrite(p.user.ID, "mail", st)
+	if err != nil {
+		return err
+	}
+	p.status = []store.Write{w} // with the lease's release
+	return nil
 }
 
 func newer(a, b string) bool {
@@ -804,11 +917,14 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 	if !p.crmer.IntegrationEnabled {
 		return matching.Outcome{Status: matching.Failed, Reason: "the CRM has not granted you the right to use the Google integration"}, nil, nil
 	}
-	msg, raw, release, err := p.fetchRaw(ctx, id)
+	msg, raw, release, err := p.fetchRaw(ctx, id, p.user.Mail.IncludeAttachments)
 	var big *tooLarge
+	var over *overLimit
 	switch {
 	case errors.As(err, &big):
 		return matching.Outcome{Status: matching.Failed, Reason: big.Error()}, nil, nil
+	case errors.As(err, &over):
+		return matching.Outcome{Status: matching.Failed, Reason: over.reason}, nil, nil
 	case errors.Is(err, errNotBase64):
 		return matching.Outcome{Status: matching.Failed, Reason: err.Error()}, nil, nil
 	case err != nil:

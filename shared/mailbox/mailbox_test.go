@@ -428,7 +428,7 @@ func TestSpentQuotaIsWaitedFor(t *testing.T) {
 	}
 	w.google.ResetUsage()
 	e := &mailbox.Engine{Store: w.st, CRM: w.engine.CRM, Log: logging.Discard(), Clock: clock.Real{}, Topic: w.engine.Topic, Holder: "paced-worker",
-		Google: w.engine.Google, UnitsPerSecond: 10,
+		Google: w.engine.Google, UserUnitsPerMinute: 600,
 		Retry: workspace.Retry{Attempts: 3, Sleep: func(context.Context, time.Duration) error { return nil }}}
 	r, err := e.Process(w.ctx, ann)
 	if err != nil || r.Posted != 1 || r.Retrying != 0 {
@@ -440,6 +440,88 @@ func TestSpentQuotaIsWaitedFor(t *testing.T) {
 	}
 	if limited == 0 {
 		t.Error("no call met the spent quota; the test did not test it")
+	}
+}
+
+// A labeled message costs what Gmail's quota page makes the floor: the
+// history since the cursor (2 units), the raw message (5) and its relabel
+// (5). No size is read first.
+func TestALabeledMessageCostsTwelveUnits(t *testing.T) {
+	w := newWorld(t, nil)
+	id := w.deliver(fromCarol)
+	w.label(id)
+	w.google.ResetUsage()
+	if r := w.process(); r.Posted != 1 {
+		t.Fatalf("result %+v", r)
+	}
+	units, calls := 0, map[string]int{}
+	for m, u := range w.google.Usage(ann) {
+		units += u.Units
+		calls[m] = u.Calls
+	}
+	if units != 12 {
+		t.Errorf("%d units for one labeled message (%v), want 12", units, calls)
+	}
+}
+
+// A sweep costs 2 quota units when nothing waits: it reads the history
+// since the cursor (which holds whatever a lost notification was about)
+// instead of listing the labeled messages (7 units). It lists them when a
+// message waits to be tried again, which the history no longer shows.
+func TestASweepReadsTheHistoryUnlessAMessageWaits(t *testing.T) {
+	w := newWorld(t, nil)
+	units := func() int {
+		n := 0
+		for _, u := range w.google.Usage(ann) {
+			n += u.Units
+		}
+		return n
+	}
+	// The first sweep lists (none has yet), then a quiet one reads the
+	// history.
+	if _, err := w.engine.Sweep(w.ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	w.google.ResetUsage()
+	if r, err := w.engine.Sweep(w.ctx, ann); err != nil || r.Posted != 0 {
+		t.Fatalf("a quiet sweep: %+v, %v", r, err)
+	}
+	if got := units(); got != 2 {
+		t.Errorf("a quiet sweep spent %d units, want 2 (history.list)", got)
+	}
+	// A lost notification: the sweep finds the message in the history.
+	lost := w.deliver(fromCarol)
+	w.label(lost)
+	if r, err := w.engine.Sweep(w.ctx, ann); err != nil || r.Posted != 1 {
+		t.Fatalf("the sweep after a lost notification: %+v, %v", r, err)
+	}
+	// A message left for a later pass (the CRM failing) keeps its label
+	// while the cursor moves past it; the next sweep lists the label.
+	waiting := w.deliver("From: dan@client.test\nTo: ann@firm.test\nSubject: later\n\nhi")
+	w.label(waiting)
+	w.flaky.failures.Store(2)
+	if r := w.process(); r.Retrying != 1 {
+		t.Fatalf("pass during the outage: %+v", r)
+	}
+	w.flaky.failures.Store(0)
+	if r := w.process(); r.Posted != 0 {
+		t.Fatalf("a notification pass with nothing new: %+v", r)
+	}
+	w.google.ResetUsage()
+	if r, err := w.engine.Sweep(w.ctx, ann); err != nil || r.Posted != 1 {
+		t.Fatalf("the sweep after the outage: %+v, %v", r, err)
+	}
+	want(t, w.statusOf(waiting), "SmartOfficePosted")
+	if got := w.google.Usage(ann)["gmail.users.messages.list"].Calls; got != 1 {
+		t.Errorf("the sweep after the outage listed the label %d times, want once", got)
+	}
+	// Listed and nothing waits: back to the history.
+	w.google.ResetUsage()
+	if _, err := w.engine.Sweep(w.ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	if got := units(); got != 2 {
+		t.Errorf("the sweep after that spent %d units, want 2", got)
 	}
 }
 

@@ -110,7 +110,7 @@ func TestReliabilityUnderDuplicatesFaultsAndKills(t *testing.T) {
 	}
 	engine := func(holder string) *mailbox.Engine {
 		return &mailbox.Engine{Store: w.st, CRM: client, Google: w.engine.Google, Log: logging.Discard(), Clock: clock.Real{},
-			Topic: w.engine.Topic, Holder: holder, LeaseTTL: 2 * time.Second, MaxAttempts: 50, UnitsPerSecond: 1e6,
+			Topic: w.engine.Topic, Holder: holder, LeaseTTL: 2 * time.Second, MaxAttempts: 50, UserUnitsPerMinute: 60e6,
 			Retry: workspace.Retry{Attempts: 4, Base: time.Millisecond, Max: 5 * time.Millisecond}}
 	}
 

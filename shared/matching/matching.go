@@ -200,7 +200,7 @@ func Prepare(m Message, u User, o Options) Plan {
 	if o.IncludeAttachments && u.AttachmentLimit > 0 {
 		for _, a := range m.Attachments {
 			if a.Size > u.AttachmentLimit {
-				return fail(fmt.Sprintf("attachment %q is %d bytes, over the firm's limit of %d", a.Filename, a.Size, u.AttachmentLimit))
+				return fail(AttachmentOverLimit(a.Filename, a.Size, u.AttachmentLimit))
 			}
 		}
 	}
@@ -268,4 +268,10 @@ func Decide(p Plan, found map[string][]string, u User, o Options) Outcome {
 		reason = "the compared headers hold no address other than yours"
 	}
 	return Outcome{Status: Unmatched, Reason: reason}
+}
+
+// AttachmentOverLimit is the reason a message fails for an attachment over
+// the firm's limit.
+func AttachmentOverLimit(filename string, size, limit int64) string {
+	return fmt.Sprintf("attachment %q is %d bytes, over the firm's limit of %d", filename, size, limit)
 }

@@ -220,7 +220,7 @@ func autoMailSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 	}
 	gap2 := deliver("Still in the gap", "Frank Finance <frank@corp.test>", bob, "", "INBOX")
 	for range 2 {
-		if err := sandbox.RunJob(ctx, parts.WebURL, "mail-sweep"); err != nil {
+		if err := sandbox.RunJobNow(ctx, parts.WebURL, "mail-sweep"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -256,7 +256,7 @@ func autoMailSync(t *testing.T, ctx context.Context, parts sandbox.Parts, projec
 		t.Fatal(err)
 	}
 	tick := parts.Clock.Now()
-	if err := sandbox.RunJob(ctx, parts.WebURL, "mail-sweep"); err != nil {
+	if err := sandbox.RunJobNow(ctx, parts.WebURL, "mail-sweep"); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {

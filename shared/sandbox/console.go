@@ -235,7 +235,7 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 			return fmt.Errorf("no job %q", kind)
 		}
 		c.Jobs.ranNow(kind)
-		return RunJob(ctx, c.WebURL, kind)
+		return RunJobNow(ctx, c.WebURL, kind)
 	}
 	return fmt.Errorf("unknown action %q", r.PostForm.Get("action"))
 }

@@ -275,9 +275,20 @@ func consent(ctx context.Context, flow *connect.Flow, email string) error {
 }
 
 // RunJob calls the sandbox's Dispatch function with a job kind, as a
-// Cloud Scheduler tick (or a "run now" button) does.
+// Cloud Scheduler tick does.
 func RunJob(ctx context.Context, webURL, kind string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webURL+"/Dispatch", strings.NewReader(`{"kind":"`+kind+`"}`))
+	return runJob(ctx, webURL, `{"kind":"`+kind+`"}`, kind)
+}
+
+// RunJobNow is RunJob as the console's Run now: for every eligible user,
+// also those a scheduled run would leave out (a mail sweep while their
+// notifications flow).
+func RunJobNow(ctx context.Context, webURL, kind string) error {
+	return runJob(ctx, webURL, `{"kind":"`+kind+`","now":true}`, kind)
+}
+
+func runJob(ctx context.Context, webURL, body, kind string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webURL+"/Dispatch", strings.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,12 @@ type Cursor struct {
 	Value     string    `firestore:"value"`
 	Seq       int64     `firestore:"seq"`
 	UpdatedAt time.Time `firestore:"updatedAt"`
+
+	// read says the cursor came from Get, which saw it stored at written
+	// (or absent, when written is zero): Advance then writes in one call,
+	// on the condition that nothing wrote since.
+	read    bool
+	written time.Time
 }
 
 // Cursors is the repository of per-user cursors.
@@ -48,7 +54,7 @@ func (r *Cursors) Get(ctx context.Context, userID, name string) (Cursor, error) 
 	}
 	snap, err := ref.Get(ctx)
 	if isNotFound(err) {
-		return Cursor{Name: name}, nil
+		return Cursor{Name: name, read: true}, nil
 	}
 	if err != nil {
 		return Cursor{}, classify(op, err)
@@ -57,7 +63,7 @@ func (r *Cursors) Get(ctx context.Context, userID, name string) (Cursor, error) 
 	if err := snap.DataTo(&c); err != nil {
 		return Cursor{}, failure.E(op, failure.Permanent, err)
 	}
-	c.Name = name
+	c.Name, c.read, c.written = name, true, snap.UpdateTime
 	return c, nil
 }
 
@@ -69,6 +75,25 @@ func (r *Cursors) Advance(ctx context.Context, userID string, from Cursor, value
 	ref, err := r.ref(userID, from.Name)
 	if err != nil {
 		return Cursor{}, err
+	}
+	if from.read {
+		// One call: create it if it was absent, else update it if nothing
+		// wrote since it was read. Either fails if someone did.
+		out := Cursor{Name: from.Name, Value: value, Seq: from.Seq + 1, UpdatedAt: r.s.now()}
+		var err error
+		if from.written.IsZero() {
+			_, err = ref.Create(ctx, out)
+		} else {
+			_, err = ref.Update(ctx, []firestore.Update{{Path: "value", Value: out.Value}, {Path: "seq", Value: out.Seq}, {Path: "updatedAt", Value: out.UpdatedAt}},
+				firestore.LastUpdateTime(from.written))
+		}
+		if err = classify(op, err); failure.Is(err, failure.Conflict) || failure.Is(err, failure.NotFound) {
+			return Cursor{}, failure.Errorf(op, failure.Conflict, "cursor %s of %s moved since it was read at seq %d", from.Name, userID, from.Seq)
+		}
+		if err != nil {
+			return Cursor{}, err
+		}
+		return out, nil
 	}
 	var out Cursor
 	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {

@@ -26,6 +26,11 @@ type Lease struct {
 	// ExpireAt is when the TTL policy may delete the document: a day
 	// after the lease ran out.
 	ExpireAt time.Time `firestore:"expireAt"`
+
+	// written is when this holder last stored the lease: Renew and
+	// Release then write in one call, on the condition that nobody wrote
+	// since.
+	written time.Time
 }
 
 // leaseTTLGrace is how long an expired lease document is kept before the
@@ -33,8 +38,10 @@ type Lease struct {
 const leaseTTLGrace = 24 * time.Hour
 
 // Leases is the repository of per-user leases: one pass per user and scope
-// at a time, across every function instance. Acquire, Renew and Release are
-// transactions, safe under concurrent callers.
+// at a time, across every function instance. Each call is a conditional
+// write (on the document being absent, or unchanged since the holder last
+// wrote it), so it is safe under concurrent callers and costs one call
+// (Acquire a read more).
 type Leases struct{ s *Store }
 
 func (r *Leases) ref(userID, scope string) (*firestore.DocumentRef, string, error) {
@@ -84,15 +91,24 @@ func (r *Leases) Acquire(ctx context.Context, userID, scope, holder string, ttl 
 	if err != nil {
 		return Lease{}, err
 	}
+	snap, err := ref.Get(ctx)
+	if err != nil && !isNotFound(err) {
+		return Lease{}, classify(op, err)
+	}
+	return r.acquire(ctx, ref, uid, scope, holder, ttl, snap)
+}
+
+// acquire is Acquire from the lease document as read (snap; absent when it
+// does not exist).
+func (r *Leases) acquire(ctx context.Context, ref *firestore.DocumentRef, uid, scope, holder string, ttl time.Duration, snap *firestore.DocumentSnapshot) (Lease, error) {
+	const op = "store: lease acquire"
+	if holder == "" || ttl <= 0 {
+		return Lease{}, failure.Errorf(op, failure.Invalid, "holder %q, ttl %v", holder, ttl)
+	}
 	now := r.s.now()
 	var cur Lease
-	snap, err := ref.Get(ctx)
-	exists := err == nil
-	switch {
-	case isNotFound(err):
-	case err != nil:
-		return Lease{}, classify(op, err)
-	default:
+	exists := snap != nil && snap.Exists()
+	if exists {
 		if err := snap.DataTo(&cur); err != nil {
 			return Lease{}, failure.E(op, failure.Permanent, err)
 		}
@@ -106,11 +122,16 @@ func (r *Leases) Acquire(ctx context.Context, userID, scope, holder string, ttl 
 	}
 	out := Lease{UserID: uid, Scope: scope, Holder: holder, Token: token, ExpiresAt: now.Add(ttl)}
 	out.ExpireAt = out.ExpiresAt.Add(leaseTTLGrace)
+	var wr *firestore.WriteResult
+	var err error
 	if !exists {
-		_, err = ref.Create(ctx, out)
+		wr, err = ref.Create(ctx, out)
 	} else {
-		_, err = ref.Update(ctx, []firestore.Update{{Path: "holder", Value: out.Holder}, {Path: "token", Value: out.Token},
+		wr, err = ref.Update(ctx, []firestore.Update{{Path: "holder", Value: out.Holder}, {Path: "token", Value: out.Token},
 			{Path: "expiresAt", Value: out.ExpiresAt}, {Path: "expireAt", Value: out.ExpireAt}}, firestore.LastUpdateTime(snap.UpdateTime))
+	}
+	if err == nil {
+		out.written = wr.UpdateTime
 	}
 	if err != nil {
 		err = classify(op, err)
@@ -131,6 +152,25 @@ func (r *Leases) Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, 
 		return Lease{}, err
 	}
 	out := l
+	if !l.written.IsZero() {
+		// Ours, unexpired, and nobody wrote since: one conditional update.
+		now := r.s.now()
+		if !now.Before(l.ExpiresAt) {
+			return Lease{}, failure.Errorf(op, failure.Conflict, "lease %s of %s expired at %s", l.Scope, l.UserID, l.ExpiresAt.Format(time.RFC3339))
+		}
+		out.ExpiresAt = now.Add(ttl)
+		out.ExpireAt = out.ExpiresAt.Add(leaseTTLGrace)
+		wr, err := ref.Update(ctx, []firestore.Update{{Path: "expiresAt", Value: out.ExpiresAt}, {Path: "expireAt", Value: out.ExpireAt}},
+			firestore.LastUpdateTime(l.written))
+		if err = classify(op, err); failure.Is(err, failure.Conflict) || failure.Is(err, failure.NotFound) {
+			return Lease{}, failure.Errorf(op, failure.Conflict, "lease %s of %s was written by another holder", l.Scope, l.UserID)
+		}
+		if err != nil {
+			return Lease{}, err
+		}
+		out.written = wr.UpdateTime
+		return out, nil
+	}
 	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		now := r.s.now()
 		cur, err := r.read(tx, ref, op)
@@ -165,10 +205,12 @@ var ErrLeaseLost = errors.New("store: the lease was lost")
 // function to call when the work is done (before Release). A renewal
 // that fails for another reason (Firestore unavailable) is tried again at
 // the next tick.
-func (r *Leases) Hold(ctx context.Context, l Lease, ttl time.Duration) (context.Context, func()) {
+func (r *Leases) Hold(ctx context.Context, l Lease, ttl time.Duration) (context.Context, func() Lease) {
 	work, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		t := time.NewTicker(max(ttl/3, time.Millisecond))
 		defer t.Stop()
 		for {
@@ -190,11 +232,13 @@ func (r *Leases) Hold(ctx context.Context, l Lease, ttl time.Duration) (context.
 		}
 	}()
 	var once sync.Once
-	return work, func() {
+	return work, func() Lease {
 		once.Do(func() {
 			close(done)
+			<-stopped // the renewals are over: l is the lease as last stored
 			cancel(context.Canceled)
 		})
+		return l
 	}
 }
 
@@ -211,17 +255,37 @@ func (r *Leases) HoldPass(ctx context.Context, userID, scope, instance string, t
 	}
 	work, stop := r.Hold(ctx, lease, ttl)
 	return work, holder, func() error {
-		stop()
-		return r.Release(context.WithoutCancel(ctx), lease)
+		return r.Release(context.WithoutCancel(ctx), stop())
 	}, nil
 }
 
-// Release gives the lease up. Releasing a lease that was already lost is not
-// an error: the caller is done either way.
-func (r *Leases) Release(ctx context.Context, l Lease) error {
+// Release gives the lease up, and makes the writes also in the same call
+// (they are made alone when the lease was lost meanwhile). Releasing a
+// lease that was already lost is not an error: the caller is done either
+// way.
+func (r *Leases) Release(ctx context.Context, l Lease, also ...Write) error {
 	const op = "store: lease release"
 	ref, _, err := r.ref(l.UserID, l.Scope)
 	if err != nil {
+		return err
+	}
+	if !l.written.IsZero() {
+		// One conditional update, with the other writes; if anybody wrote
+		// the lease since, it is not ours to release any more.
+		now := r.s.now()
+		b := r.s.fs.Batch()
+		b.Update(ref, []firestore.Update{{Path: "holder", Value: ""}, {Path: "expiresAt", Value: now}, {Path: "expireAt", Value: now.Add(leaseTTLGrace)}},
+			firestore.LastUpdateTime(l.written))
+		for _, w := range also {
+			b.Update(w.ref, w.updates)
+		}
+		_, err := b.Commit(ctx)
+		if err = classify(op, err); failure.Is(err, failure.Conflict) || failure.Is(err, failure.NotFound) {
+			return r.s.write(ctx, op, also)
+		}
+		return err
+	}
+	if err := r.s.write(ctx, op, also); err != nil {
 		return err
 	}
 	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {

@@ -37,6 +37,11 @@ type LedgerEntry struct {
 	UpdatedAt    time.Time         `firestore:"updatedAt"`
 	// ExpireAt is when the TTL policy may delete the entry.
 	ExpireAt time.Time `firestore:"expireAt"`
+
+	// written is when the claim that returned the entry was stored: its
+	// Complete or Abandon then writes only if nothing wrote since, in one
+	// call.
+	written time.Time
 }
 
 // LedgerRetention is how long a ledger entry is kept after its last write.
@@ -89,6 +94,19 @@ func (l *Ledger) Claim(ctx context.Context, scope, key, holder string, ttl time.
 	}
 	ref, err := l.ref(scope, key)
 	if err != nil {
+		return LedgerEntry{}, err
+	}
+	// The common case, an effect never tried: one create, which fails if
+	// the entry exists (then the transaction below decides).
+	now := l.s.now()
+	first := LedgerEntry{Scope: scope, Key: key, CreatedAt: now, State: Claimed, Holder: holder, ClaimedUntil: now.Add(ttl), Attempts: 1,
+		UpdatedAt: now, ExpireAt: now.Add(LedgerRetention)}
+	wr, err := ref.Create(ctx, first)
+	if err == nil {
+		first.written = wr.UpdateTime
+		return first, nil
+	}
+	if err = classify(op, err); !failure.Is(err, failure.Conflict) {
 		return LedgerEntry{}, err
 	}
 	var out LedgerEntry
@@ -174,6 +192,28 @@ func (l *Ledger) finish(ctx context.Context, op string, e LedgerEntry, apply fun
 	ref, err := l.ref(e.Scope, e.Key)
 	if err != nil {
 		return LedgerEntry{}, err
+	}
+	if !e.written.IsZero() {
+		// Nothing wrote since our claim: it is still ours. One update,
+		// on that condition.
+		now := l.s.now()
+		cur := e
+		apply(&cur)
+		cur.Holder, cur.ClaimedUntil = "", now
+		cur.UpdatedAt, cur.ExpireAt = now, now.Add(LedgerRetention)
+		_, err := ref.Update(ctx, []firestore.Update{{Path: "state", Value: cur.State}, {Path: "outcome", Value: cur.Outcome},
+			{Path: "detail", Value: cur.Detail}, {Path: "lastError", Value: cur.LastError}, {Path: "holder", Value: cur.Holder},
+			{Path: "claimedUntil", Value: cur.ClaimedUntil}, {Path: "updatedAt", Value: cur.UpdatedAt}, {Path: "expireAt", Value: cur.ExpireAt}},
+			firestore.LastUpdateTime(e.written))
+		if err == nil {
+			cur.written = time.Time{}
+			return cur, nil
+		}
+		if err = classify(op, err); !failure.Is(err, failure.Conflict) && !failure.Is(err, failure.NotFound) {
+			return LedgerEntry{}, err
+		}
+		// Written since (the claim ran out and another holder took it,
+		// or the entry was reopened): the transaction below says which.
 	}
 	var out LedgerEntry
 	err = l.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {

@@ -79,6 +79,22 @@ func (s *Store) Ledger() *Ledger { return &Ledger{s: s} }
 
 func (s *Store) now() time.Time { return s.clock.Now().UTC() }
 
+// write makes writes in one call (none: nothing).
+func (s *Store) write(ctx context.Context, op string, ws []Write) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	b := s.fs.Batch()
+	for _, w := range ws {
+		b.Update(w.ref, w.updates)
+	}
+	_, err := b.Commit(ctx)
+	return classify(op, err)
+}
+
+// Now is the store's time (its clock's).
+func (s *Store) Now() time.Time { return s.now() }
+
 // classify gives a Firestore error its kind; see failure.FromGRPC.
 func classify(op string, err error) error { return failure.FromGRPC(op, err) }
 

@@ -627,3 +627,78 @@ func TestLinksApplyWritesEachLinkOnce(t *testing.T) {
 		t.Errorf("links after Apply: %+v", got)
 	}
 }
+
+// A pass reads the user, its cursor and its lease in one call, takes the
+// lease with one write, and writes its status with the lease's release.
+// When the lease was lost meanwhile (it ran out and another pass took it),
+// the status is still written and the other pass keeps its lease.
+func TestAPassStartsInOneReadAndEndsInOneWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(start)
+	st := storetest.New(t, clk)
+	const user = "ann@acme.test"
+	if _, err := st.Users().Create(ctx, store.User{TenantID: "acme", Email: user}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := st.StartPass(ctx, user, "mail", "gmail-history")
+	if err != nil || ps.User.ID != user || ps.Cursor.Value != "" {
+		t.Fatalf("StartPass: %+v, %v", ps, err)
+	}
+	if _, err := st.StartPass(ctx, "nobody@acme.test", "mail", "gmail-history"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("an unknown user: %v", err)
+	}
+	_, _, end, err := st.Leases().HoldPassFrom(ctx, ps, "i1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second pass that read before the first took the lease cannot take it.
+	if _, _, _, err := st.Leases().HoldPassFrom(ctx, ps, "i2", time.Minute); !failure.Is(err, failure.Conflict) {
+		t.Errorf("a second pass from the same read: %v, want Conflict", err)
+	}
+	// The cursor read at the start advances once; a second advance from
+	// the same read is refused.
+	if _, err := st.Cursors().Advance(ctx, user, ps.Cursor, "100"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Cursors().Advance(ctx, user, ps.Cursor, "90"); !failure.Is(err, failure.Conflict) {
+		t.Errorf("advancing again from the same read: %v, want Conflict", err)
+	}
+	w, err := st.Users().PassWrite(user, "mail", store.PassStatus{OK: true, Counts: map[string]int{"posted": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := end(w); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := st.Users().Get(ctx, user)
+	if p := u.Passes["mail"]; !p.OK || p.Counts["posted"] != 1 {
+		t.Errorf("the status written with the release: %+v", p)
+	}
+	again, err := st.StartPass(ctx, user, "mail", "gmail-history")
+	if err != nil || again.Cursor.Value != "100" {
+		t.Fatalf("after the pass: %+v, %v", again.Cursor, err)
+	}
+	_, _, end2, err := st.Leases().HoldPassFrom(ctx, again, "i1", time.Minute)
+	if err != nil {
+		t.Fatalf("the released lease was not free: %v", err)
+	}
+	// The lease runs out and another pass takes it; the late release
+	// still writes its status and leaves the other's lease alone.
+	clk.Advance(2 * time.Minute)
+	other, err := st.Leases().Acquire(ctx, user, "mail", "i3", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, _ := st.Users().PassWrite(user, "mail", store.PassStatus{OK: false, Error: "late"})
+	if err := end2(w2); err != nil {
+		t.Fatal(err)
+	}
+	u, _ = st.Users().Get(ctx, user)
+	if u.Passes["mail"].Error != "late" {
+		t.Errorf("the late pass's status was lost: %+v", u.Passes["mail"])
+	}
+	if _, err := st.Leases().Acquire(ctx, user, "mail", "i4", time.Minute); !failure.Is(err, failure.Conflict) {
+		t.Errorf("the late release freed the other pass's lease (%+v): %v", other, err)
+	}
+}

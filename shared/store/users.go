@@ -68,6 +68,15 @@ type PassStatus struct {
 	OK     bool           `firestore:"ok"`
 	Counts map[string]int `firestore:"counts,omitempty"`
 	Error  string         `firestore:"error,omitempty"`
+	// Pushed (mail) is when a pass a Gmail notification started last
+	// succeeded: while notifications flow, the mail sweep is not needed.
+	Pushed time.Time `firestore:"pushed,omitempty"`
+	// Listed (mail) is when a pass last listed every message carrying the
+	// trigger label, and RetryPending whether a message has waited since
+	// to be tried again: the sweep lists them again then, and reads only
+	// the history since the cursor otherwise.
+	Listed       time.Time `firestore:"listed,omitempty"`
+	RetryPending bool      `firestore:"retryPending,omitempty"`
 }
 
 // Grant is a user's Google authorization: the refresh token, sealed by
@@ -288,22 +297,12 @@ func (r *Users) Update(ctx context.Context, email string, fn func(*User) error) 
 // RecordPass stores the outcome of a feature's pass without touching the
 // rest of the user document.
 func (r *Users) RecordPass(ctx context.Context, email, feature string, p PassStatus) error {
-	const op = "store: user record pass"
-	id, err := UserID(email)
+	w, err := r.PassWrite(email, feature, p)
 	if err != nil {
 		return err
 	}
-	if feature == "" || strings.ContainsAny(feature, ".`/") {
-		return failure.Errorf(op, failure.Invalid, "feature name %q", feature)
-	}
-	if p.At.IsZero() {
-		p.At = r.s.now()
-	}
-	_, err = r.col().Doc(id).Update(ctx, []firestore.Update{
-		{FieldPath: firestore.FieldPath{"passes", feature}, Value: p},
-		{Path: "updatedAt", Value: r.s.now()},
-	})
-	return classify(op, err)
+	_, err = w.ref.Update(ctx, w.updates)
+	return classify("store: user record pass", err)
 }
 
 // Reseal replaces the user's sealed refresh token with the same token

@@ -224,8 +224,10 @@ func MailEngine(ctx context.Context, env *instance.Env, name string) (*mailbox.E
 	if err != nil {
 		return nil, err
 	}
+	cfg := env.Config
 	return &mailbox.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: env.Clock,
-		Topic: topology.TopicPath(env.Config.ProjectID, topology.GmailTopic), Holder: holder(name), Lost: Reconnect(ctx, env)}, nil
+		Topic: topology.TopicPath(cfg.ProjectID, topology.GmailTopic), Holder: holder(name), Lost: Reconnect(ctx, env),
+		UserUnitsPerMinute: cfg.GmailUserUnitsPerMinute, InstanceUnitsPerMinute: cfg.GmailProjectUnitsPerMinute / max(cfg.GmailInstances, 1)}, nil
 }
 
 // Reconnect handles users whose Google access is gone: marked

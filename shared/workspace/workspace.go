@@ -69,7 +69,7 @@ func (f *Factory) options(ctx context.Context, email string, scopes []string, pa
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	hc := &http.Client{Timeout: base.Timeout, Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, ts), Base: transport}}
+	hc := &http.Client{Timeout: base.Timeout, Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, ts), Base: meteredTransport{transport}}}
 	opts := []option.ClientOption{option.WithHTTPClient(hc)}
 	if f.Endpoint != "" {
 		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(f.Endpoint, "/")+path))

@@ -29,7 +29,14 @@ locals {
     CRMSYNC_VERSION      = var.release
     LOG_LEVEL            = var.log_level
   }
+  # The most instances that call Gmail at once: Web, GmailPush and Jobs
+  # at their max_instances below (the plan test checks the sum). They share
+  # the project's Gmail limit evenly.
+  gmail_instances = 110
   engine_env = merge(local.common_env, {
+    GMAIL_USER_UNITS_PER_MINUTE    = tostring(var.gmail_user_units_per_minute)
+    GMAIL_PROJECT_UNITS_PER_MINUTE = tostring(var.gmail_project_units_per_minute)
+    GMAIL_INSTANCES                = tostring(local.gmail_instances)
     # Domain-wide delegation is keyless: the function's identity has
     # Google sign as this account.
     DELEGATION_SERVICE_ACCOUNT = "crmsync-delegation@${var.project_id}.iam.gserviceaccount.com"

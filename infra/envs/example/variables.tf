@@ -116,3 +116,23 @@ variable "log_level" {
     error_message = "log_level is debug, info, warn or error."
   }
 }
+
+variable "gmail_user_units_per_minute" {
+  description = "Gmail's per-user limit for this project, in quota units a minute (the quota page: 6,000 for projects created since 1 May 2026; 15,000 for older ones that keep their quota). Every user's calls are paced to it."
+  type        = number
+  default     = 6000
+  validation {
+    condition     = var.gmail_user_units_per_minute >= 60
+    error_message = "gmail_user_units_per_minute must be at least 60."
+  }
+}
+
+variable "gmail_project_units_per_minute" {
+  description = "Gmail's per-project limit, in quota units a minute (the quota page: 1,200,000). It is shared evenly by the instances that can call Gmail at once (Web, GmailPush and Jobs at their max_instances)."
+  type        = number
+  default     = 1200000
+  validation {
+    condition     = var.gmail_project_units_per_minute >= 60
+    error_message = "gmail_project_units_per_minute must be at least 60."
+  }
+}
