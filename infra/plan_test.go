@@ -192,8 +192,8 @@ func TestPlanSecurity(t *testing.T) {
 
 	t.Run("every scheduler job sends an OIDC token", func(t *testing.T) {
 		scheduled := ofType(rs, "google_cloud_scheduler_job")
-		if len(scheduled) != len(jobs.Kinds) {
-			t.Errorf("%d scheduler jobs, want %d (one per job kind)", len(scheduled), len(jobs.Kinds))
+		if len(scheduled) != len(jobs.Kinds()) {
+			t.Errorf("%d scheduler jobs, want %d (one per job kind)", len(scheduled), len(jobs.Kinds()))
 		}
 		for _, r := range scheduled {
 			ht := first(r.Values["http_target"])
@@ -209,7 +209,7 @@ func TestPlanSecurity(t *testing.T) {
 	t.Run("every scheduler job runs at the period the product documents", func(t *testing.T) {
 		scheduled := map[string]bool{}
 		defer func() {
-			for _, k := range jobs.Kinds {
+			for _, k := range jobs.Kinds() {
 				if !scheduled[k] {
 					t.Errorf("job kind %s has no scheduler job", k)
 				}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh: runs every test of the product.
 #
-# Starts the Firestore and Pub/Sub emulators on free ports, checks formatting
-# and go vet, runs `go test -race ./...` against the emulators, checks the
+# Starts the Firestore and Pub/Sub emulators on free ports, checks formatting,
+# go vet and staticcheck, runs `go test -race ./...` against the emulators, checks the
 # Terraform, and stops the emulators on every exit path. Exits non-zero on
 # any failure. Works with CI=true and no terminal.
 #
@@ -27,6 +27,15 @@ unformatted=$(gofmt -l functions shared scripts 2>/dev/null || true)
 
 say "== go vet"
 go vet ./...
+
+say "== staticcheck"
+# Pinned, and installed here: a fresh machine has only the module proxy.
+staticcheck_version=v0.8.2
+if ! command -v staticcheck >/dev/null || ! staticcheck -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
+  GOBIN="$work/bin" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+  export PATH="$work/bin:$PATH"
+fi
+staticcheck ./...
 
 say "== starting the emulators"
 start_on_free_port fs_port start_firestore "$work/firestore.log" || die "the Firestore emulator did not start"

@@ -42,6 +42,8 @@ type Checker interface {
 	CheckNotification(ctx context.Context, n calendarsync.Notification) (bool, error)
 }
 
+var _ Checker = (*calendarsync.Engine)(nil)
+
 // Handler serves Calendar push notifications.
 type Handler struct {
 	Channels Checker

@@ -38,6 +38,8 @@ type Passer interface {
 	Process(ctx context.Context, email string) (mailbox.Result, error)
 }
 
+var _ Passer = (*mailbox.Engine)(nil)
+
 // Handler serves Pub/Sub pushes of Gmail notifications.
 type Handler struct {
 	Engine Passer

@@ -18,6 +18,7 @@ import (
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/store"
 )
 
 func init() {
@@ -30,6 +31,8 @@ func init() {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+var _ Pinger = (*store.Store)(nil)
 
 // Handler answers health checks.
 type Handler struct {

@@ -47,7 +47,7 @@ const problemWindow = 7 * 24 * time.Hour
 
 // DelegationScopes are the scopes office-level impersonation needs.
 func DelegationScopes() []string {
-	s := slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes, workspace.SendScopes)
+	s := slices.Concat(workspace.GmailScopes(), workspace.PeopleScopes(), workspace.CalendarScopes(), workspace.SendScopes())
 	slices.Sort(s)
 	return slices.Compact(s)
 }

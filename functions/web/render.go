@@ -61,7 +61,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 	"fieldError": func(f setup.Invalid, name string) string { return f.Message(name) },
 	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-	"list4":      func() []string { return setup.Directions },
+	"list4":      setup.Directions,
 	"headers4":   func() []string { return []string{"From", "To", "Cc", "Bcc"} },
 	"headers3":   func() []string { return []string{"From", "To", "Cc"} },
 	"deref":      func(b *bool) bool { return b != nil && *b },

@@ -31,6 +31,7 @@ import (
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/jobs/jobstest"
 	"github.com/crmsync/crmsync/shared/keyring"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/mailbox"
@@ -53,19 +54,6 @@ const (
 	client = "firm-client.apps.googleusercontent.com"
 )
 
-// published records the jobs the web function asks for.
-type published struct {
-	mu   sync.Mutex
-	jobs []string
-}
-
-func (p *published) Publish(_ context.Context, data []byte, _ map[string]string) func() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.jobs = append(p.jobs, string(data))
-	return func() error { return nil }
-}
-
 type world struct {
 	ctx  context.Context
 	clk  *clock.Fake
@@ -73,7 +61,7 @@ type world struct {
 	g    *fakegoogle.Server
 	srv  *httptest.Server
 	box  *tokencrypt.Box
-	jobs *published
+	jobs *jobstest.Recorder
 	crm  *refcrm.Store
 	raw  func(path string) map[string]any
 	h    *web.Handler
@@ -109,7 +97,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.AuthorizeDelegation(saClient, workspace.SendScopes...)
+	g.AuthorizeDelegation(saClient, workspace.SendScopes()...)
 	newRing := func(id string) []byte {
 		k, _ := keyring.New(id)
 		return []byte(k.Line())
@@ -120,7 +108,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{ctx: ctx, clk: clk, st: st, g: g, box: box, jobs: &published{}, crm: crmStore}
+	w := &world{ctx: ctx, clk: clk, st: st, g: g, box: box, jobs: &jobstest.Recorder{}, crm: crmStore}
 	mux := http.NewServeMux()
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
@@ -332,8 +320,8 @@ func TestFormsNeedTheSessionsCSRFToken(t *testing.T) {
 		t.Errorf("another session's CSRF token: %d", code)
 	}
 	u, _ := w.st.Users().Get(w.ctx, cat)
-	if u.SettingsVersion != 0 || len(w.jobs.jobs) != 0 {
-		t.Errorf("a refused form changed something: version %d, jobs %v", u.SettingsVersion, w.jobs.jobs)
+	if u.SettingsVersion != 0 || len(w.jobs.Jobs) != 0 {
+		t.Errorf("a refused form changed something: version %d, jobs %v", u.SettingsVersion, w.jobs.Jobs)
 	}
 	form.Set("csrf", w.csrf(t, b))
 	if code, body := post(t, b, w.url("/settings"), form); code != http.StatusSeeOther {
@@ -483,8 +471,8 @@ func TestSaveSettings(t *testing.T) {
 	if u.SettingsVersion != 1 || u.SyncState != store.PendingApproval || u.Contacts.Direction != "both" || !u.Mail.Enabled || !u.Mail.IncludeAttachments {
 		t.Errorf("stored: %+v", u)
 	}
-	if len(w.jobs.jobs) != 1 || w.jobs.jobs[0] != `{"kind":"preview","user":"cat@firm.test","version":1}` {
-		t.Errorf("jobs asked for: %v", w.jobs.jobs)
+	if len(w.jobs.Jobs) != 1 || w.jobs.Jobs[0] != `{"kind":"preview","user":"cat@firm.test","version":1}` {
+		t.Errorf("jobs asked for: %v", w.jobs.Jobs)
 	}
 	gm, _ := gmail.NewService(w.ctx, option.WithEndpoint(w.g.URL()+"/"), option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: w.g.Token(cat, fakegoogle.ScopeGmailModify)})))
 	list, err := gm.Users.Messages.List("me").Q("from:" + sender).Do()
@@ -606,8 +594,8 @@ func TestPreviewLinks(t *testing.T) {
 	if state() != store.Active {
 		t.Errorf("after refused decisions the setup is %s", state())
 	}
-	if len(w.jobs.jobs) < 3 || !strings.Contains(strings.Join(w.jobs.jobs, " "), `"kind":"contact-sync"`) {
-		t.Errorf("approval did not start the first passes: %v", w.jobs.jobs)
+	if len(w.jobs.Jobs) < 3 || !strings.Contains(strings.Join(w.jobs.Jobs, " "), `"kind":"contact-sync"`) {
+		t.Errorf("approval did not start the first passes: %v", w.jobs.Jobs)
 	}
 	// Expired.
 	v3 := save()
@@ -650,8 +638,8 @@ func TestConfirmingGuardedDeletions(t *testing.T) {
 		t.Fatalf("confirming: %d", code)
 	}
 	u, _ := w.st.Users().Get(w.ctx, cat)
-	if !u.Contacts.ConfirmedDeletes || len(w.jobs.jobs) == 0 || w.jobs.jobs[len(w.jobs.jobs)-1] != `{"kind":"contact-sync","user":"cat@firm.test"}` {
-		t.Errorf("after confirming: confirmed %v, jobs %v", u.Contacts.ConfirmedDeletes, w.jobs.jobs)
+	if !u.Contacts.ConfirmedDeletes || len(w.jobs.Jobs) == 0 || w.jobs.Jobs[len(w.jobs.Jobs)-1] != `{"kind":"contact-sync","user":"cat@firm.test"}` {
+		t.Errorf("after confirming: confirmed %v, jobs %v", u.Contacts.ConfirmedDeletes, w.jobs.Jobs)
 	}
 }
 
@@ -863,7 +851,7 @@ func TestUntickingGmailOnGooglesPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	back, err := fakegoogle.ConsentGranting(resp.Header.Get("Location"), cat, []string{workspace.PeopleScopes[0], workspace.CalendarScopes[0]})
+	back, err := fakegoogle.ConsentGranting(resp.Header.Get("Location"), cat, []string{workspace.PeopleScopes()[0], workspace.CalendarScopes()[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -942,7 +930,7 @@ func TestUntickingGmailOnGooglesPage(t *testing.T) {
 	v.Status = setup.Status{}
 	w.getJSON(t, b, "/settings", &v)
 	u, _ := w.st.Users().Get(w.ctx, cat)
-	if len(v.Status.NeedsAccess) != 0 || !u.Granted(slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)) {
+	if len(v.Status.NeedsAccess) != 0 || !u.Granted(slices.Concat(workspace.GmailScopes(), workspace.PeopleScopes(), workspace.CalendarScopes())) {
 		t.Errorf("after giving Gmail: needs %v, granted %v", v.Status.NeedsAccess, u.Grant.Scopes)
 	}
 }
@@ -994,7 +982,7 @@ func TestSystemMailOverTheSendingLimitWaitsAndIsSent(t *testing.T) {
 	}
 
 	// The system-mail job before Gmail takes mail again: nothing due.
-	pub := &published{}
+	pub := &jobstest.Recorder{}
 	if n, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.SystemMail); err != nil || n != 0 {
 		t.Errorf("dispatch before the time: %d, %v", n, err)
 	}
@@ -1094,13 +1082,13 @@ func TestOfficeLevelImpersonation(t *testing.T) {
 		t.Fatalf("after the suspension: %+v, attention %q, %d e-mails", u.Connection, u.Attention, len(mails.msg))
 	}
 	tick := func() bool {
-		pub := &published{}
+		pub := &jobstest.Recorder{}
 		if _, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.MailSweep); err != nil {
 			t.Fatal(err)
 		}
 		want := `{"kind":"access-check","user":"cat@firm.test"}`
-		if !slices.Contains(pub.jobs, want) {
-			t.Fatalf("the mail-sweep tick published %v, want %s", pub.jobs, want)
+		if !slices.Contains(pub.Jobs, want) {
+			t.Fatalf("the mail-sweep tick published %v, want %s", pub.Jobs, want)
 		}
 		if err := jobs.Run(w.ctx, jobs.Job{Kind: jobs.AccessCheck, User: cat}, jobs.Engines{Access: lost, Mail: mail}); err != nil {
 			t.Fatal(err)
@@ -1237,11 +1225,11 @@ func TestSessionsEndOnTheServer(t *testing.T) {
 	if code := w.getJSON(t, phone, "/settings", &struct{}{}); code != http.StatusForbidden {
 		t.Errorf("Cat's session after the right was withdrawn: %d, want 403", code)
 	}
-	pub := &published{}
+	pub := &jobstest.Recorder{}
 	if _, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.ContactSync); err != nil {
 		t.Fatal(err)
 	}
-	for _, j := range pub.jobs {
+	for _, j := range pub.Jobs {
 		if strings.Contains(j, cat) {
 			t.Errorf("a contact-sync job for Cat after the right was withdrawn: %s", j)
 		}
@@ -1272,12 +1260,12 @@ func TestSessionsEndOnTheServer(t *testing.T) {
 	if resp := w.signIn(t, again, cat); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("signing in after the right was given back: %d", resp.StatusCode)
 	}
-	pub = &published{}
+	pub = &jobstest.Recorder{}
 	if _, err := jobs.Dispatch(w.ctx, w.st, pub, jobs.ContactSync); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(pub.jobs, func(j string) bool { return strings.Contains(j, cat) }) {
-		t.Errorf("no contact-sync job for Cat after the right was given back: %v", pub.jobs)
+	if !slices.ContainsFunc(pub.Jobs, func(j string) bool { return strings.Contains(j, cat) }) {
+		t.Errorf("no contact-sync job for Cat after the right was given back: %v", pub.Jobs)
 	}
 }
 
@@ -1344,5 +1332,41 @@ func TestDisconnectingEndsTheOtherSessions(t *testing.T) {
 		}
 		w.clk.Advance(time.Second)
 		w.signIn(t, phone, cat).Body.Close()
+	}
+}
+
+// A user set up before the settings page existed (Ann: options stored, no
+// settings version) opens the page and sees what runs for her; the page's
+// checkboxes and selects carry it, so saving with one option changed keeps
+// the rest.
+func TestTheSettingsPageShowsWhatRunsForUsersSetUpBeforeIt(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, ann).Body.Close()
+	if _, err := w.st.Users().Update(w.ctx, ann, func(u *store.User) error {
+		u.SettingsVersion, u.SyncState = 0, store.Active
+		u.Mail = store.MailSetup{Enabled: true, Incoming: []string{"From"}, Outgoing: []string{"To"}}
+		u.Contacts = store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}
+		u.Calendar = store.CalendarSetup{Direction: "google-to-crm"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Settings struct {
+			Mail     struct{ Enabled bool }
+			Contacts struct{ Direction string }
+			Calendar struct{ Direction string }
+		}
+	}
+	w.getJSON(t, b, "/settings", &v)
+	if !v.Settings.Mail.Enabled || v.Settings.Contacts.Direction != "both" || v.Settings.Calendar.Direction != "google-to-crm" {
+		t.Errorf("the settings shown: %+v", v.Settings)
+	}
+	page := getPage(t, b, w.url("/settings"))
+	for _, want := range []string{`id="mail.enabled" checked`, `value="both" selected`} {
+		if !strings.Contains(strings.ReplaceAll(page, "\n", " "), want) {
+			t.Errorf("the page does not carry %q", want)
+		}
 	}
 }

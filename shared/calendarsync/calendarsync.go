@@ -31,6 +31,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/direction"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/twoway"
@@ -113,18 +114,11 @@ type options struct {
 // planOptions turns the stored options into the planner's.
 func planOptions(c store.CalendarSetup) (twoway.Options, options, error) {
 	var o twoway.Options
-	switch c.Direction {
-	case "", "off":
-		o.Direction = twoway.Off
-	case "crm-to-google":
-		o.Direction = twoway.BToA
-	case "google-to-crm":
-		o.Direction = twoway.AToB
-	case "both":
-		o.Direction = twoway.Both
-	default:
-		return o, options{}, failure.Errorf("calendarsync: options", failure.Invalid, "direction %q is not off, crm-to-google, google-to-crm or both", c.Direction)
+	d, err := direction.Parse(c.Direction)
+	if err != nil {
+		return o, options{}, failure.E("calendarsync: options", failure.Invalid, err)
 	}
+	o.Direction = d.Flow()
 	o.OnDeleteA, o.OnDeleteB = twoway.Propagate, twoway.Propagate
 	// Contact association reads Google's guests; it never writes guests.
 	o.OneWay = map[string]twoway.Side{fContacts: twoway.A}
@@ -164,7 +158,7 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if popts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active || u.RightWithdrawn {
 		return Result{}, nil
 	}
-	if !u.Granted(workspace.CalendarScopes) {
+	if !u.Granted(workspace.CalendarScopes()) {
 		// The user unticked Calendar on Google's consent screen: nothing to
 		// do until they give it (the status page asks them to).
 		e.Log.Info("calendar: no access granted to Google Calendar; pass skipped", "user", u.ID)

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -46,11 +47,11 @@ const (
 func FeatureScopes(f Feature) []string {
 	switch f {
 	case Mail:
-		return workspace.GmailScopes
+		return workspace.GmailScopes()
 	case Contacts:
-		return workspace.PeopleScopes
+		return workspace.PeopleScopes()
 	case Calendar:
-		return workspace.CalendarScopes
+		return workspace.CalendarScopes()
 	}
 	return nil
 }
@@ -245,7 +246,7 @@ func emailOf(tok *oauth2.Token) (string, error) {
 	raw, _ := tok.Extra("id_token").(string)
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return "", fmt.Errorf("Google returned no id_token; the openid and email scopes are needed")
+		return "", errors.New("no id_token came back from Google; the openid and email scopes are needed")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {

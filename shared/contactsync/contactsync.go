@@ -25,6 +25,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
+	"github.com/crmsync/crmsync/shared/direction"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/twoway"
@@ -94,18 +95,11 @@ type Result struct {
 // Options turns the stored options into the planner's.
 func Options(c store.ContactsSetup) (twoway.Options, error) {
 	var o twoway.Options
-	switch c.Direction {
-	case "", "off":
-		o.Direction = twoway.Off
-	case "crm-to-google":
-		o.Direction = twoway.BToA
-	case "google-to-crm":
-		o.Direction = twoway.AToB
-	case "both":
-		o.Direction = twoway.Both
-	default:
-		return o, fmt.Errorf("contactsync: direction %q is not off, crm-to-google, google-to-crm or both", c.Direction)
+	d, err := direction.Parse(c.Direction)
+	if err != nil {
+		return o, fmt.Errorf("contactsync: %w", err)
 	}
+	o.Direction = d.Flow()
 	switch c.OnGoogleDelete {
 	case "", "delete":
 		o.OnDeleteA = twoway.Propagate
@@ -188,7 +182,7 @@ func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
 	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active || u.RightWithdrawn {
 		return Result{}, nil
 	}
-	if !u.Granted(workspace.PeopleScopes) {
+	if !u.Granted(workspace.PeopleScopes()) {
 		// The user unticked Contacts on Google's consent screen: nothing to
 		// do until they give it (the status page asks them to).
 		e.Log.Info("contacts: no access granted to Google Contacts; pass skipped", "user", u.ID)

@@ -65,7 +65,9 @@ const (
 )
 
 // Kinds lists the job kinds.
-var Kinds = []string{MailSweep, WatchRenewal, ContactSync, CalendarSync, SystemMail}
+func Kinds() []string {
+	return []string{MailSweep, WatchRenewal, ContactSync, CalendarSync, SystemMail}
+}
 
 // Period is how often Cloud Scheduler runs a job of kind: the default
 // schedules of the Terraform (infra/envs/example, checked by its plan test)
@@ -141,8 +143,8 @@ func DispatchNow(ctx context.Context, st *store.Store, pub Publisher, kind strin
 
 func dispatch(ctx context.Context, st *store.Store, pub Publisher, kind string, everyone bool) (int, error) {
 	const op = "jobs: dispatch"
-	if !slices.Contains(Kinds, kind) {
-		return 0, failure.Errorf(op, failure.Invalid, "kind %q is not one of %v", kind, Kinds)
+	if !slices.Contains(Kinds(), kind) {
+		return 0, failure.Errorf(op, failure.Invalid, "kind %q is not one of %v", kind, Kinds())
 	}
 	type pending struct {
 		user string
@@ -214,7 +216,7 @@ func Decode(body []byte) (Job, error) {
 	if err := json.Unmarshal(m.Data, &j); err != nil {
 		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "the message data is not a job: %v", err)
 	}
-	if (!slices.Contains(Kinds, j.Kind) && j.Kind != Preview && j.Kind != AccessCheck) || j.User == "" || (j.Kind == Preview && j.Version <= 0) {
+	if (!slices.Contains(Kinds(), j.Kind) && j.Kind != Preview && j.Kind != AccessCheck) || j.User == "" || (j.Kind == Preview && j.Version <= 0) {
 		return Job{}, failure.Errorf("jobs: decode", failure.Invalid, "job %+v: unknown kind or no user", j)
 	}
 	return j, nil

@@ -336,7 +336,7 @@ func (e *Engine) begin(ctx context.Context, email string) (context.Context, *pas
 		e.Log.Info("mail: posting is not active for the user; acknowledged", "user", u.ID, "connection", u.Connection.State, "setup", u.SyncState)
 		return ctx, nil, nil, nil
 	}
-	if !u.Granted(workspace.GmailScopes) {
+	if !u.Granted(workspace.GmailScopes()) {
 		// The user unticked Gmail on Google's consent screen: no 403 loop;
 		// the status page asks them to give access.
 		e.Log.Info("mail: no access granted to Gmail; acknowledged", "user", u.ID)

@@ -110,7 +110,7 @@ func (t *tooLarge) Error() string {
 }
 
 // errNotBase64 is a raw message Gmail sent that does not decode.
-var errNotBase64 = errors.New("Gmail's raw message is not base64url")
+var errNotBase64 = errors.New("the raw message Gmail sent is not base64url")
 
 // errMemoryBusy stops a download that needs more of the budget than is
 // free at that moment; it is fetched again once its size is known.

@@ -44,11 +44,11 @@ func (u *unreliable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case x < u.rate/2:
 		u.before.Add(1)
-		http.Error(w, `{"error":{"code":503,"status":"UNAVAILABLE","message":"flaky"}}`, 503)
+		http.Error(w, `{"error":{"code":503,"status":"UNAVAILABLE","message":"flaky"}}`, http.StatusServiceUnavailable)
 	case x < u.rate:
 		u.lost.Add(1)
 		u.next.ServeHTTP(httptest.NewRecorder(), r)
-		http.Error(w, `{"error":{"code":503,"status":"UNAVAILABLE","message":"answer lost"}}`, 503)
+		http.Error(w, `{"error":{"code":503,"status":"UNAVAILABLE","message":"answer lost"}}`, http.StatusServiceUnavailable)
 	default:
 		u.next.ServeHTTP(w, r)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/shared/clock"
+	"github.com/crmsync/crmsync/shared/direction"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/notify"
 	"github.com/crmsync/crmsync/shared/store"
@@ -170,15 +171,8 @@ func LinkURL(webURL, id, action string) string {
 	return strings.TrimSuffix(webURL, "/") + "/preview/" + action + "?p=" + url.QueryEscape(id)
 }
 
-// DirectionText names a sync direction as the settings page does.
+// DirectionText names a stored sync direction as the settings page does.
 func DirectionText(d string) string {
-	switch d {
-	case "crm-to-google":
-		return "CRM to Google only"
-	case "google-to-crm":
-		return "Google to CRM only"
-	case "both":
-		return "both ways"
-	}
-	return "do not sync"
+	parsed, _ := direction.Parse(d)
+	return parsed.Text()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jhillyerd/enmime"
 
+	"github.com/crmsync/crmsync/shared/golden"
 	"github.com/crmsync/crmsync/shared/notify"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/twoway"
@@ -117,3 +118,30 @@ func TestLinkURL(t *testing.T) {
 }
 
 func mailAddr(a string) mail.Address { return mail.Address{Address: a} }
+
+// The report and the confirmation as users receive them, whole: a change
+// to either shows in review as a change to its golden file.
+func TestEmailsMatchTheirGoldenFiles(t *testing.T) {
+	tn := store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"}
+	u := store.User{ID: "cat@firm.test", Email: "cat@firm.test", DisplayName: "Cat Chen", SettingsVersion: 2,
+		Contacts: store.ContactsSetup{Direction: "both"}, Calendar: store.CalendarSetup{Direction: "google-to-crm"}, Mail: store.MailSetup{Enabled: true}}
+	r := Report{App: "SmartOffice Sync", Firm: "Firm", User: u, Tenant: tn,
+		Contacts: SectionOf(Section{Title: "Contacts", Direction: "both ways"}, twoway.Plan{Actions: []twoway.Action{
+			{Op: twoway.Create, Side: twoway.B, Name: "Gina Green <gina@green.test>"}, {Op: twoway.Update, Side: twoway.A, Name: "Frank Finance"}}}),
+		Calendar:   Section{Title: "Calendar", Direction: "Google to CRM only", Problem: `cat@firm.test has no Google calendar named "Work"`},
+		Mail:       MailBehaviour(tn, u.Mail),
+		ApproveURL: LinkURL("https://web.example/Web", "cat@firm.test:2", "approve"), RejectURL: LinkURL("https://web.example/Web", "cat@firm.test:2", "reject"),
+		Expires: time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)}
+	msg, err := r.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "report.html", []byte(msg.HTML))
+	golden.Check(t, "report.txt", []byte(msg.Subject+"\n\n"+msg.Text))
+	c, err := Confirmation(tn, u, "https://web.example/Web/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "confirmation.html", []byte(c.HTML))
+	golden.Check(t, "confirmation.txt", []byte(c.Subject+"\n\n"+c.Text))
+}

@@ -227,7 +227,7 @@ var reportHTML = htmltemplate.Must(htmltemplate.New("report").Funcs(funcs).Parse
 <ul style="margin:0 0 16px;padding-left:20px">{{range .Mail}}<li>{{.}}</li>{{end}}</ul>
 <p style="margin:16px 0">If this is what you expect, approve it; sync starts right away. If not, reject it and change your settings.</p>
 <p style="margin:0 0 16px"><a href="{{.ApproveURL}}" style="` + styleButton + `;background:#1a73e8">Approve</a>&nbsp;&nbsp;<a href="{{.RejectURL}}" style="` + styleButton + `;background:#5f6368">Reject</a></p>
-<p style="margin:0;color:#5f6368;font-size:12px">These links work once, until {{date .Expires}}, and only for these settings: saving your settings again sends a new preview.</p>
+<p style="margin:0;color:#5f6368;font-size:12px">These links ask you to sign in as {{.User.Email}}, work once, until {{date .Expires}}, and only for these settings: saving your settings again sends a new preview.</p>
 </div></body></html>
 `))
 
@@ -251,7 +251,7 @@ Approve (sync starts right away):
 Reject (nothing starts; change your settings):
 {{.RejectURL}}
 
-These links work once, until {{date .Expires}}, and only for these settings.
+These links ask you to sign in as {{.User.Email}}, work once, until {{date .Expires}}, and only for these settings.
 `))
 
 var confirmHTML = htmltemplate.Must(htmltemplate.New("confirm").Parse(`<!DOCTYPE html>

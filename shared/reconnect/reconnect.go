@@ -232,7 +232,7 @@ func (h *Handler) Restore(ctx context.Context, email string) (bool, error) {
 	if t.AuthMode != store.AuthDelegation || u.Connection.State != store.Disconnected || h.Tokens == nil {
 		return false, nil
 	}
-	scopes := slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes)
+	scopes := slices.Concat(workspace.GmailScopes(), workspace.PeopleScopes(), workspace.CalendarScopes())
 	ts, err := h.Tokens(ctx, u.ID, scopes)
 	if err == nil {
 		_, err = ts.Token()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/golden"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/notify"
 	"github.com/crmsync/crmsync/shared/reconnect"
@@ -97,4 +98,18 @@ func TestManyUsersLosingAccessAtOnceIsTheDeploymentsProblem(t *testing.T) {
 	if state(users[7]) != store.Disconnected {
 		t.Error("a user who lost access after the storm was not disconnected")
 	}
+}
+
+// The reconnect e-mail as users receive it, whole.
+func TestTheEmailMatchesItsGoldenFiles(t *testing.T) {
+	tn := store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"}
+	u := store.User{ID: "cat@firm.test", Email: "cat@firm.test", DisplayName: "Cat Chen",
+		Connection: store.Connection{State: store.Disconnected, Reason: "Google no longer accepts this service's access (the grant was revoked)",
+			ChangedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}}
+	m, err := reconnect.Message(tn, u, "https://web.example/Web/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "reconnect.html", []byte(m.HTML))
+	golden.Check(t, "reconnect.txt", []byte(m.Subject+"\n\n"+m.Text))
 }

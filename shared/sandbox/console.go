@@ -231,7 +231,7 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		return err
 	case "run":
 		kind := r.PostForm.Get("kind")
-		if !slices.Contains(jobs.Kinds, kind) {
+		if !slices.Contains(jobs.Kinds(), kind) {
 			return fmt.Errorf("no job %q", kind)
 		}
 		c.Jobs.ranNow(kind)
@@ -333,7 +333,7 @@ type clientView struct {
 
 func (c *Console) page(ctx context.Context) (*pageData, error) {
 	p := &pageData{Firm: c.Firm.Tenant.Name, CRMName: c.Firm.Tenant.CRMName, Templates: Templates, Now: c.Clock.Now().Format("15:04:05")}
-	for _, k := range jobs.Kinds {
+	for _, k := range jobs.Kinds() {
 		last, next := c.Jobs.times(k)
 		row := jobRow{Kind: k, Last: "not yet", Next: next.Format("Jan 2 15:04:05"), NextAt: next.Format(time.RFC3339)}
 		if !last.IsZero() {

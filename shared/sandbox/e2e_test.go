@@ -469,7 +469,7 @@ func consoleInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 		page("step 7, running the mail sweep from the console", err)
 	}
 	next, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("tr[data-job]")].map(r => r.dataset.next)`))
-	if err != nil || len(next) != len(jobs.Kinds) {
+	if err != nil || len(next) != len(jobs.Kinds()) {
 		page(fmt.Sprintf("reading the jobs' next runs (%v)", next), err)
 	}
 	for _, n := range next {

@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: service account: %w", err)
 	}
-	google.AuthorizeDelegation(saClientID, slices.Concat(workspace.GmailScopes, workspace.PeopleScopes, workspace.CalendarScopes, workspace.SendScopes)...)
+	google.AuthorizeDelegation(saClientID, slices.Concat(workspace.GmailScopes(), workspace.PeopleScopes(), workspace.CalendarScopes(), workspace.SendScopes())...)
 	// The firm's OAuth client, for "Sign in with Google" and connecting
 	// Google on the Web function's pages.
 	google.AddClient(fakegoogle.OAuthClient{ID: OAuthClientID, Secret: OAuthClientSecret,

@@ -33,7 +33,7 @@ func newScheduler(periods map[string]time.Duration, run func(context.Context, st
 // productionPeriods are the periods Cloud Scheduler runs the jobs at.
 func productionPeriods() map[string]time.Duration {
 	p := map[string]time.Duration{}
-	for _, k := range jobs.Kinds {
+	for _, k := range jobs.Kinds() {
 		p[k] = jobs.Period(k)
 	}
 	return p

@@ -16,6 +16,7 @@ import (
 	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/contactsync"
+	"github.com/crmsync/crmsync/shared/direction"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/store"
 )
@@ -40,14 +41,29 @@ func Defaults() Settings {
 
 // Of returns a user's settings (the defaults for a user never set up).
 func Of(u store.User) Settings {
-	if u.SettingsVersion == 0 {
+	if neverSetUp(u) {
 		return Defaults()
 	}
 	return Settings{Mail: u.Mail, Contacts: u.Contacts, Calendar: u.Calendar}
 }
 
+// neverSetUp says whether the user has no sync setup at all: no saved
+// settings, and nothing configured before the settings page existed (users
+// set up by an import or an earlier version have options but no settings
+// version; what runs for them is what the page must show).
+func neverSetUp(u store.User) bool {
+	return u.SettingsVersion == 0 && (u.SyncState == "" || u.SyncState == store.NotConfigured) &&
+		!u.Mail.Enabled && !u.Mail.AutoSync && u.Contacts.Direction == "" && u.Calendar.Direction == ""
+}
+
 // Directions are the sync directions, as the form offers them.
-var Directions = []string{"off", "crm-to-google", "google-to-crm", "both"}
+func Directions() []string {
+	var out []string
+	for _, d := range direction.All() {
+		out = append(out, string(d))
+	}
+	return out
+}
 
 // FieldError is one rejected form field.
 type FieldError struct {
@@ -127,7 +143,7 @@ func FromForm(f url.Values, t store.Tenant) (Settings, error) {
 	}
 	scope := oneOf("contacts.scope", "all", "all", "set")
 	s.Contacts = store.ContactsSetup{
-		Direction:         oneOf("contacts.direction", "off", Directions...),
+		Direction:         oneOf("contacts.direction", "off", Directions()...),
 		Group:             strings.TrimSpace(f.Get("contacts.group")),
 		BirthDates:        on("contacts.birthDates"),
 		CreateType:        oneOf("contacts.createType", "contact", "contact", "advisor"),
@@ -153,7 +169,7 @@ func FromForm(f url.Values, t store.Tenant) (Settings, error) {
 		fail("contacts", "%s", failure.Message(err))
 	}
 	s.Calendar = store.CalendarSetup{
-		Direction:          oneOf("calendar.direction", "off", Directions...),
+		Direction:          oneOf("calendar.direction", "off", Directions()...),
 		CalendarName:       strings.TrimSpace(f.Get("calendar.name")),
 		Recurring:          on("calendar.recurring"),
 		AllDay:             on("calendar.allDay"),
@@ -163,7 +179,7 @@ func FromForm(f url.Values, t store.Tenant) (Settings, error) {
 	if len(s.Calendar.CalendarName) > 200 {
 		fail("calendar.name", "a calendar name has at most 200 characters")
 	}
-	if s.Calendar.ContactAssociation && (s.Calendar.Direction == "off" || s.Calendar.Direction == "crm-to-google") {
+	if s.Calendar.ContactAssociation && (s.Calendar.Direction == string(direction.Off) || s.Calendar.Direction == string(direction.CRMToGoogle)) {
 		fail("calendar.contactAssociation", "contact e-mail association needs Google to CRM or both directions")
 	}
 	if err := calendarsync.Validate(s.Calendar); err != nil && len(bad) == 0 {

@@ -96,3 +96,21 @@ func TestOfficeFromForm(t *testing.T) {
 		}
 	}
 }
+
+// A user set up before the settings page existed (by an import or an
+// earlier version: options stored, no settings version) sees what runs
+// for them, not the defaults: saving the page with one option changed
+// must not switch the rest off.
+func TestOfShowsWhatRunsForUsersSetUpBeforeThePage(t *testing.T) {
+	before := store.User{SyncState: store.Active, Mail: store.MailSetup{Enabled: true, Incoming: []string{"From"}},
+		Contacts: store.ContactsSetup{Direction: "both"}, Calendar: store.CalendarSetup{Direction: "google-to-crm"}}
+	if got := Of(before); !got.Mail.Enabled || got.Contacts.Direction != "both" || got.Calendar.Direction != "google-to-crm" {
+		t.Errorf("Of(a user set up before the page) = %+v", got)
+	}
+	if got := Of(store.User{}); got.Contacts.Direction != "off" || got.Mail.Enabled {
+		t.Errorf("Of(a user never set up) = %+v, want the defaults", got)
+	}
+	if got := Of(store.User{SyncState: store.NotConfigured, SettingsVersion: 3}); got.Contacts.Direction != "" {
+		t.Errorf("Of(a saved setup) = %+v, want what is stored", got)
+	}
+}

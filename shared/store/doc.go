@@ -1,5 +1,7 @@
-// Package store keeps the product's state in Firestore. It is the only
-// package that imports the Firestore client.
+// Package store keeps the product's state in Firestore. The engines and
+// functions reach Firestore only through it; the reference CRM (package
+// refcrm) keeps its own documents in the same database with the client
+// Store.Client gives, and the sandbox and tests open clients of their own.
 //
 // A Store is opened once per function instance (Open) and hands out typed
 // repositories, each over one part of the data model:
@@ -13,8 +15,9 @@
 //	oauthStates/{state}                   OAuthStates: pending sign-ins and connections
 //	previews/{user}:{version}             Previews: preview reports, decided once
 //
-// Every write that depends on what is stored runs in a transaction, so
-// repositories are safe for concurrent use by many instances. Errors carry a
+// Every write that depends on what is stored runs in a transaction or is a
+// conditional write (the document absent, or unchanged since it was read),
+// so repositories are safe for concurrent use by many instances. Errors carry a
 // failure.Kind: NotFound for a missing document, Conflict for a failed
 // precondition (a lease held by another, a stale cursor, an existing key),
 // Transient for contention and unavailability.

@@ -15,8 +15,10 @@ import (
 )
 
 // Lease is the right of one holder to run a user's pass of one scope until
-// ExpiresAt. Token increases with every new holder (a fencing token): work
-// stamped with an older token lost its lease.
+// ExpiresAt. Token counts the holders the lease has had (it increases with
+// every new one); nothing else is stamped with it. What keeps a pass that
+// lost its lease from doing harm is the ledger (each effect claimed once)
+// and the conditional writes of cursors.
 type Lease struct {
 	UserID    string    `firestore:"-"`
 	Scope     string    `firestore:"-"`
@@ -270,23 +272,39 @@ func (r *Leases) Release(ctx context.Context, l Lease, also ...Write) error {
 		return err
 	}
 	if !l.written.IsZero() {
-		// One conditional update, with the other writes; if anybody wrote
-		// the lease since, it is not ours to release any more.
+		// One call (a BulkWriter's batch of independent writes): the
+		// release, on the condition that nobody wrote the lease since
+		// (else it is not ours to release any more), and the others.
 		now := r.s.now()
-		b := r.s.fs.Batch()
-		b.Update(ref, []firestore.Update{{Path: "holder", Value: ""}, {Path: "expiresAt", Value: now}, {Path: "expireAt", Value: now.Add(leaseTTLGrace)}},
+		bw := r.s.fs.BulkWriter(ctx)
+		release, err := bw.Update(ref, []firestore.Update{{Path: "holder", Value: ""}, {Path: "expiresAt", Value: now}, {Path: "expireAt", Value: now.Add(leaseTTLGrace)}},
 			firestore.LastUpdateTime(l.written))
-		for _, w := range also {
-			b.Update(w.ref, w.updates)
+		if err != nil {
+			bw.End()
+			return classify(op, err)
 		}
-		_, err := b.Commit(ctx)
-		if err = classify(op, err); failure.Is(err, failure.Conflict) || failure.Is(err, failure.NotFound) {
-			return r.s.write(ctx, op, also)
+		jobs, err := r.s.bulk(bw, also)
+		bw.End()
+		if err != nil {
+			return classify(op, err)
 		}
-		return err
+		if _, err := release.Results(); err != nil {
+			if err = classify(op, err); !failure.Is(err, failure.Conflict) && !failure.Is(err, failure.NotFound) {
+				return err
+			}
+		}
+		return results(op, jobs)
 	}
-	if err := r.s.write(ctx, op, also); err != nil {
-		return err
+	if len(also) > 0 {
+		bw := r.s.fs.BulkWriter(ctx)
+		jobs, err := r.s.bulk(bw, also)
+		bw.End()
+		if err != nil {
+			return classify(op, err)
+		}
+		if err := results(op, jobs); err != nil {
+			return err
+		}
 	}
 	err = r.s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		cur, err := r.read(tx, ref, op)

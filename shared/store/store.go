@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"time"
 
@@ -79,17 +80,49 @@ func (s *Store) Ledger() *Ledger { return &Ledger{s: s} }
 
 func (s *Store) now() time.Time { return s.clock.Now().UTC() }
 
-// write makes writes in one call (none: nothing).
-func (s *Store) write(ctx context.Context, op string, ws []Write) error {
-	if len(ws) == 0 {
-		return nil
+// contended makes a single write that does not read first, trying it
+// again (up to 5 times, with growing jittered waits) while Firestore
+// aborts it for contention: a transaction of another writer holds the
+// document's lock ("Transaction lock timeout"), which the client does not
+// retry for a write outside a transaction.
+func (s *Store) contended(ctx context.Context, op string, write func() error) error {
+	wait := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := write()
+		if status.Code(err) != codes.Aborted || attempt == 5 {
+			return classify(op, err)
+		}
+		select {
+		case <-ctx.Done():
+			return classify(op, err)
+		case <-time.After(wait/2 + time.Duration(rand.Int64N(int64(wait)))):
+		}
+		wait *= 2
 	}
-	b := s.fs.Batch()
+}
+
+// bulk adds the writes to bw.
+func (s *Store) bulk(bw *firestore.BulkWriter, ws []Write) ([]*firestore.BulkWriterJob, error) {
+	var jobs []*firestore.BulkWriterJob
 	for _, w := range ws {
-		b.Update(w.ref, w.updates)
+		j, err := bw.Update(w.ref, w.updates)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
 	}
-	_, err := b.Commit(ctx)
-	return classify(op, err)
+	return jobs, nil
+}
+
+// results waits for the jobs of an ended BulkWriter and returns the first
+// failure.
+func results(op string, jobs []*firestore.BulkWriterJob) error {
+	for _, j := range jobs {
+		if _, err := j.Results(); err != nil {
+			return classify(op, err)
+		}
+	}
+	return nil
 }
 
 // Now is the store's time (its clock's).

@@ -702,3 +702,95 @@ func TestAPassStartsInOneReadAndEndsInOneWrite(t *testing.T) {
 		t.Errorf("the late release freed the other pass's lease (%+v): %v", other, err)
 	}
 }
+
+// Many writers of one user document at once (the Web function saving
+// settings, engines recording passes and changing the connection, a
+// decision on a preview, a re-sealed grant) never undo each other's
+// fields: each writes by field or in a transaction that reads first.
+func TestConcurrentWritersOfAUserKeepEachOthersFields(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	const user = "ann@acme.test"
+	if _, err := st.Users().Create(ctx, store.User{TenantID: "acme", Email: user, SettingsVersion: 1, SyncState: store.PendingApproval,
+		Grant: store.Grant{SealedRefreshToken: "v2.k1.old"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := st.Previews().Create(ctx, store.Preview{User: user, TenantID: "acme", SettingsVersion: 1, Expires: st.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*n+2)
+	for i := range n {
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			_, err := st.Users().Update(ctx, user, func(u *store.User) error {
+				u.Contacts.Direction = "both"
+				u.Mail.Labels = map[string]string{fmt.Sprintf("w%d", i): "x"}
+				return nil
+			})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := st.Users().Update(ctx, user, func(u *store.User) error {
+				u.Attention = "check"
+				u.Connection.State = store.Connected
+				return nil
+			})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			errs <- st.Users().RecordPass(ctx, user, fmt.Sprintf("feature%d", i), store.PassStatus{OK: true})
+		}()
+		go func() {
+			defer wg.Done()
+			// A pass ending: its status written with its lease's release.
+			ps, err := st.StartPass(ctx, user, fmt.Sprintf("s%d", i), "c")
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, _, end, err := st.Leases().HoldPassFrom(ctx, ps, "i", time.Minute)
+			if err != nil {
+				errs <- err
+				return
+			}
+			w, err := st.Users().PassWrite(user, "mail", store.PassStatus{OK: true, Counts: map[string]int{"posted": i}})
+			if err == nil {
+				err = end(w)
+			}
+			errs <- err
+		}()
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_, _, err := st.Previews().Decide(ctx, user, p.ID, true)
+		errs <- err
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := st.Users().Reseal(ctx, user, "v2.k1.old", "v2.k2.new")
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a writer failed: %v", err)
+		}
+	}
+	u, err := st.Users().Get(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Contacts.Direction != "both" || u.Attention != "check" || u.Connection.State != store.Connected || u.SyncState != store.Active ||
+		u.Decision.Preview != p.ID || u.Grant.SealedRefreshToken != "v2.k2.new" || !u.Passes["mail"].OK || len(u.Passes) != n+1 {
+		t.Errorf("a writer's field was undone: %+v", u)
+	}
+}

@@ -301,8 +301,10 @@ func (r *Users) RecordPass(ctx context.Context, email, feature string, p PassSta
 	if err != nil {
 		return err
 	}
-	_, err = w.ref.Update(ctx, w.updates)
-	return classify("store: user record pass", err)
+	return r.s.contended(ctx, "store: user record pass", func() error {
+		_, err := w.ref.Update(ctx, w.updates)
+		return err
+	})
 }
 
 // Reseal replaces the user's sealed refresh token with the same token

@@ -35,7 +35,7 @@ func TestTokensFollowTheTenantsAuthMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.AuthorizeDelegation(clientID, workspace.GmailScopes...)
+	g.AuthorizeDelegation(clientID, workspace.GmailScopes()...)
 	vals := map[string]string{secrets.EnvName(secrets.GoogleDelegationKey): string(key)}
 	sec, _ := secrets.NewLocal("", func(k string) (string, bool) { v, ok := vals[k]; return v, ok })
 	st := storetest.New(t, nil)
@@ -153,7 +153,7 @@ func TestTokensRetryAFailedSetup(t *testing.T) {
 	st.Users().Create(ctx, store.User{TenantID: "oauth", Email: "bob@oauth.test", Grant: store.Grant{SealedRefreshToken: "v1.sealed-elsewhere"}})
 	env := &instance.Env{Config: config.Config{ProjectID: "p"}, Log: logging.Discard(), Store: st, Secrets: sec, Clock: clock.Real{}}
 	tokens := Tokens(env)
-	_, err := tokens(ctx, "bob@oauth.test", workspace.GmailScopes)
+	_, err := tokens(ctx, "bob@oauth.test", workspace.GmailScopes())
 	if err == nil || failure.Is(err, failure.Configuration) {
 		t.Fatalf("without the secrets: %v, want the missing secret", err)
 	}
@@ -161,7 +161,7 @@ func TestTokensRetryAFailedSetup(t *testing.T) {
 	vals[secrets.EnvName(secrets.TokenEncryptionKey)] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	// Now the flow is built; the grant, sealed under another key, does not
 	// open: the deployment's problem, which proves the secrets were read.
-	if _, err := tokens(ctx, "bob@oauth.test", workspace.GmailScopes); !failure.Is(err, failure.Configuration) {
+	if _, err := tokens(ctx, "bob@oauth.test", workspace.GmailScopes()); !failure.Is(err, failure.Configuration) {
 		t.Errorf("after the secrets were added: %v, want the grant not opening (Configuration)", err)
 	}
 }

@@ -49,12 +49,14 @@ type Factory struct {
 	HTTP *http.Client
 }
 
-// Scopes of the features.
-var (
-	GmailScopes    = []string{gmail.GmailModifyScope}
-	PeopleScopes   = []string{people.ContactsScope}
-	CalendarScopes = []string{calendar.CalendarScope}
-)
+// GmailScopes are e-mail posting's scopes (a new slice each call).
+func GmailScopes() []string { return []string{gmail.GmailModifyScope} }
+
+// PeopleScopes are contact sync's scopes.
+func PeopleScopes() []string { return []string{people.ContactsScope} }
+
+// CalendarScopes are calendar sync's scopes.
+func CalendarScopes() []string { return []string{calendar.CalendarScope} }
 
 func (f *Factory) options(ctx context.Context, email string, scopes []string, path string) ([]option.ClientOption, error) {
 	ts, err := f.Tokens(ctx, email, scopes)
@@ -79,7 +81,7 @@ func (f *Factory) options(ctx context.Context, email string, scopes []string, pa
 
 // Gmail returns a Gmail client acting as email.
 func (f *Factory) Gmail(ctx context.Context, email string) (*gmail.Service, error) {
-	opts, err := f.options(ctx, email, GmailScopes, "/")
+	opts, err := f.options(ctx, email, GmailScopes(), "/")
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +89,12 @@ func (f *Factory) Gmail(ctx context.Context, email string) (*gmail.Service, erro
 }
 
 // SendScopes are the system sender's: sending and nothing else.
-var SendScopes = []string{gmail.GmailSendScope}
+func SendScopes() []string { return []string{gmail.GmailSendScope} }
 
 // GmailSender returns a Gmail client of email that may only send (the
 // product's system sender mailbox).
 func (f *Factory) GmailSender(ctx context.Context, email string) (*gmail.Service, error) {
-	opts, err := f.options(ctx, email, SendScopes, "/")
+	opts, err := f.options(ctx, email, SendScopes(), "/")
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +103,7 @@ func (f *Factory) GmailSender(ctx context.Context, email string) (*gmail.Service
 
 // People returns a People client acting as email.
 func (f *Factory) People(ctx context.Context, email string) (*people.Service, error) {
-	opts, err := f.options(ctx, email, PeopleScopes, "/")
+	opts, err := f.options(ctx, email, PeopleScopes(), "/")
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +112,7 @@ func (f *Factory) People(ctx context.Context, email string) (*people.Service, er
 
 // Calendar returns a Calendar client acting as email.
 func (f *Factory) Calendar(ctx context.Context, email string) (*calendar.Service, error) {
-	opts, err := f.options(ctx, email, CalendarScopes, "/calendar/v3/")
+	opts, err := f.options(ctx, email, CalendarScopes(), "/calendar/v3/")
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +150,7 @@ func Classify(op string, err error) error {
 		// A delegation assertion Google refused for its signature, time or
 		// audience: our signer or clock, not the user.
 		case code == "invalid_grant" && strings.Contains(said, "Invalid JWT"):
-			return failure.E(op, failure.Configuration, fmt.Errorf("Google refused the delegation assertion (its signature, time or audience): check the delegation service account and the clock: %w", err))
+			return failure.E(op, failure.Configuration, fmt.Errorf("the delegation assertion was refused by Google (its signature, time or audience): check the delegation service account and the clock: %w", err))
 		case code == "invalid_grant", code == "access_denied":
 			return failure.E(op, failure.AuthRevoked, err)
 		case status == http.StatusTooManyRequests:

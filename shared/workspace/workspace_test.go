@@ -127,7 +127,7 @@ func TestDelegatedTokens(t *testing.T) {
 	if failure.KindOf(err) != failure.Configuration || !strings.Contains(failure.Message(err), "Domain-wide delegation") {
 		t.Errorf("before the admin authorizes the client: %v, want Configuration saying where to authorize it", err)
 	}
-	f.AuthorizeDelegation(clientID, workspace.GmailScopes...)
+	f.AuthorizeDelegation(clientID, workspace.GmailScopes()...)
 	g, _ = fac.Gmail(ctx, "ann@demo.test")
 	p, err := g.Users.GetProfile("me").Do()
 	if err != nil || p.EmailAddress != "ann@demo.test" {
@@ -147,7 +147,7 @@ func TestDelegationAssertionUsesTheProductsClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.AuthorizeDelegation(clientID, workspace.GmailScopes...)
+	f.AuthorizeDelegation(clientID, workspace.GmailScopes()...)
 	for _, tt := range []struct {
 		name string
 		clk  clock.Clock
@@ -178,7 +178,7 @@ func TestKeylessDelegationSignsThroughIAMCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.AuthorizeDelegation(clientID, workspace.GmailScopes...)
+	f.AuthorizeDelegation(clientID, workspace.GmailScopes()...)
 	iam, err := iamcredentials.NewService(ctx, option.WithEndpoint(f.URL()+"/"),
 		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: f.IdentityToken(fn)})))
 	if err != nil {

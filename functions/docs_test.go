@@ -42,3 +42,40 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 		}
 	}
 }
+
+// docs/development.md's package map names every package of the tree (test
+// helpers and commands are described with their parents), so a newcomer
+// finds each one there.
+func TestThePackageMapMatchesTheTree(t *testing.T) {
+	doc, err := os.ReadFile("../docs/development.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for _, root := range []string{"../shared", "../functions"} {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			// Test helpers (storetest, crmtest, jobstest) and commands
+			// are described with the package they serve.
+			if name := d.Name(); name == "testdata" || name == "cmd" || name == "templates" || strings.HasSuffix(name, "test") && path != "../shared/loadtest" {
+				return filepath.SkipDir
+			}
+			entries, _ := os.ReadDir(path)
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
+					pkg := strings.TrimPrefix(path, "../")
+					if !strings.Contains(string(doc), "`"+pkg+"`") {
+						missing = append(missing, pkg)
+					}
+					break
+				}
+			}
+			return nil
+		})
+	}
+	if len(missing) > 0 {
+		t.Errorf("docs/development.md's package map lacks %v", missing)
+	}
+}
