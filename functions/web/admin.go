@@ -159,12 +159,16 @@ func (h *Handler) saveOffice(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) setRight(w http.ResponseWriter, r *http.Request) {
-	_, u, t, ok := h.form(w, r)
+	sess, u, t, ok := h.form(w, r)
 	if !ok || !h.adminOnly(w, r, u, t) {
 		return
 	}
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	enabled := r.PostFormValue("enabled") == "true"
+	if !enabled && !h.confirmed(w, r, sess, u, t, &confirmation{Title: "Withdraw " + email + "'s right?", Button: "Withdraw the right", Back: "/admin",
+		Text: "Their sync stops at the next pass and their sessions end at once. Nothing is deleted in Google or in the CRM; giving the right back resumes sync."}) {
+		return
+	}
 	if err := h.Setup.SetRight(r.Context(), t, email, enabled); err != nil {
 		h.fail(w, r, err, "")
 		return

@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/connect"
@@ -62,6 +64,12 @@ func (h *Handler) signInDone(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(signinCookie)
 	http.SetCookie(w, &http.Cookie{Name: signinCookie, Path: h.cookiePath(), MaxAge: -1, HttpOnly: true, Secure: h.Sessions.Secure, SameSite: http.SameSiteLaxMode})
 	if err != nil || q.Get("state") == "" || !authn.Equal(c.Value, q.Get("state")) {
+		if _, serr := h.Sessions.Read(r); serr == nil {
+			// The callback reloaded (or opened again from the history)
+			// after this browser signed in: it is signed in.
+			http.Redirect(w, r, h.path("/settings"), http.StatusSeeOther)
+			return
+		}
 		h.fail(w, r, failure.Errorf("web: sign in", failure.Unauthenticated, "this sign-in was started in another browser or took too long; sign in again"), "")
 		return
 	}
@@ -123,8 +131,45 @@ type settingsView struct {
 	GoogleLabels     []string          `json:"googleLabels"`
 	Calendars        []string          `json:"calendars"`
 	CSRF             string            `json:"csrf"`
+	// RecentMail is what the user's last labeled messages came to, and why.
+	RecentMail []mailOutcome `json:"recentMail,omitempty"`
 	// GuardStopped: the mass-deletion guard waits for the user.
 	GuardStopped bool `json:"contactDeletionsWaiting"`
+}
+
+// mailOutcome is one labeled message's outcome as the settings page shows it.
+type mailOutcome struct {
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"`
+	Reason  string    `json:"reason,omitempty"`
+	// Open is the message in Gmail.
+	Open string `json:"open"`
+}
+
+// recentMail reads the user's last labeled messages' outcomes.
+func (h *Handler) recentMail(ctx context.Context, u store.User) []mailOutcome {
+	entries, err := h.Store.Ledger().Recent(ctx, "mail:"+u.ID, 10)
+	if err != nil {
+		h.Log.Warn("web: recent mail", "user", u.ID, "err", err)
+		return nil
+	}
+	var out []mailOutcome
+	for _, e := range entries {
+		o := mailOutcome{At: e.UpdatedAt, Reason: e.Detail["reason"], Open: "https://mail.google.com/mail/u/" + url.PathEscape(u.Email) + "/#all/" + url.PathEscape(e.Key)}
+		switch {
+		case e.State == store.Done && e.Outcome == "gone":
+			continue // deleted before it could be posted
+		case e.State == store.Done:
+			o.Outcome = strings.ToLower(e.Outcome) // matching's Posted, Failed, Unmatched
+			if o.Outcome == "posted" && e.Detail["contacts"] != "" {
+				o.Reason = fmt.Sprintf("posted to %d contact(s)", len(strings.Split(e.Detail["contacts"], ",")))
+			}
+		default:
+			o.Outcome, o.Reason = "waiting", fmt.Sprintf("not posted yet (tried %d time(s)); it is tried again at the next pass", e.Attempts)
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 func (h *Handler) settingsData(ctx context.Context, sess authn.Session, u store.User, t store.Tenant) settingsView {
@@ -143,6 +188,9 @@ func (h *Handler) settingsData(ctx context.Context, sess authn.Session, u store.
 		if u.Connection.State == store.Connected && len(setup.MissingScopes(s, t, u)) == 0 {
 			v.Granted = append(v.Granted, f)
 		}
+	}
+	if u.Mail.Enabled {
+		v.RecentMail = h.recentMail(ctx, u)
 	}
 	if sets, err := h.Setup.CRM.Sets(ctx); err == nil {
 		v.Sets = sets
@@ -203,7 +251,12 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	set, err := setup.FromForm(r.PostForm, t)
 	if err == nil {
-		u, err = h.Setup.Save(r.Context(), u.ID, set)
+		// A refused save keeps the page's user as stored (its header and
+		// status), not Save's empty answer.
+		var saved store.User
+		if saved, err = h.Setup.Save(r.Context(), u.ID, set); err == nil {
+			u = saved
+		}
 	}
 	if err != nil {
 		if wantsJSON(r) {
@@ -294,7 +347,8 @@ func (h *Handler) connectDone(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
-	h.userAction(w, r, "/settings?done=disconnected", func(ctx context.Context, u store.User, t store.Tenant) (store.User, error) {
+	h.userAction(w, r, "/settings?done=disconnected", &confirmation{Title: "Disconnect Google?", Button: "Disconnect Google",
+		Text: "Sync of your mail, contacts and calendar stops, and this service's access to your Google account is revoked at Google. Nothing is deleted in Google or in the CRM, and you can connect again at any time."}, func(ctx context.Context, u store.User, t store.Tenant) (store.User, error) {
 		if t.AuthMode == store.AuthDelegation {
 			return u, failure.Errorf("web: disconnect", failure.Invalid, "your firm gives this service access to Google for you; delete your sync setup to stop syncing")
 		}
@@ -307,7 +361,8 @@ func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) deleteSetup(w http.ResponseWriter, r *http.Request) {
-	h.userAction(w, r, "/settings?done=deleted", func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
+	h.userAction(w, r, "/settings?done=deleted", &confirmation{Title: "Delete your sync setup?", Button: "Delete sync setup",
+		Text: "Sync stops and every option goes back to its default; the next setup reads everything again. Your contacts, events and posted mail stay where they are: nothing is deleted in Google or in the CRM."}, func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
 		u, err := h.Setup.Delete(ctx, u.ID)
 		if err == nil {
 			err = h.endOtherSessions(ctx, w, u.ID)
@@ -328,16 +383,17 @@ func (h *Handler) endOtherSessions(ctx context.Context, w http.ResponseWriter, e
 }
 
 func (h *Handler) confirmDeletions(w http.ResponseWriter, r *http.Request) {
-	h.userAction(w, r, "/settings?done=confirmed", func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
+	// The settings page's button is itself the confirmation the guard asked for.
+	h.userAction(w, r, "/settings?done=confirmed", nil, func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
 		return h.Setup.ConfirmDeletions(ctx, u.ID)
 	})
 }
 
 // userAction runs a form's action on the signed-in user and answers with
 // the user's status.
-func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, doneTo string, act func(context.Context, store.User, store.Tenant) (store.User, error)) {
-	_, u, t, ok := h.form(w, r)
-	if !ok {
+func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, doneTo string, confirm *confirmation, act func(context.Context, store.User, store.Tenant) (store.User, error)) {
+	sess, u, t, ok := h.form(w, r)
+	if !ok || !h.confirmed(w, r, sess, u, t, confirm) {
 		return
 	}
 	u, err := act(r.Context(), u, t)
@@ -346,6 +402,32 @@ func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, doneTo stri
 		return
 	}
 	h.done(w, r, doneTo, setup.StatusOf(t, u))
+}
+
+// confirmation is the question a form that cannot be undone asks first.
+type confirmation struct {
+	Title, Text, Button string
+	// Back is where Cancel goes ("" is the settings page).
+	Back string
+	// Fields are the posted fields the confirming form sends again.
+	Fields map[string]string
+}
+
+// confirmed says whether the browser confirmed the action (confirm=yes,
+// from the page this shows otherwise, with the form's fields and a
+// Cancel). JSON callers confirm by calling.
+func (h *Handler) confirmed(w http.ResponseWriter, r *http.Request, sess authn.Session, u store.User, t store.Tenant, c *confirmation) bool {
+	if c == nil || wantsJSON(r) || r.PostFormValue("confirm") == "yes" {
+		return true
+	}
+	c.Fields = map[string]string{}
+	for k, v := range r.PostForm {
+		if k != "csrf" && k != "confirm" && len(v) > 0 {
+			c.Fields[k] = v[0]
+		}
+	}
+	h.render(w, http.StatusOK, "confirm", page{Title: c.Title, User: &u, Tenant: &t, CSRF: h.Sessions.CSRF(sess), Confirm: c, Action: r.URL.Path})
+	return false
 }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
@@ -395,7 +477,7 @@ func (h *Handler) previewPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sess, u, _, ok := h.session(w, r)
+	sess, u, t, ok := h.session(w, r)
 	if !ok {
 		return
 	}
@@ -409,7 +491,7 @@ func (h *Handler) previewPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, http.StatusOK, "decide", page{Title: map[string]string{"approve": "Approve", "reject": "Reject"}[action] + " your sync setup", Action: action,
-		Preview: id, User: &u, CSRF: h.Sessions.CSRF(sess)})
+		Preview: id, User: &u, Tenant: &t, CSRF: h.Sessions.CSRF(sess)})
 }
 
 // previewAction is the link's action, approve or reject; anything else is
@@ -430,7 +512,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, u, _, ok := h.form(w, r)
+	_, u, t, ok := h.form(w, r)
 	if !ok {
 		return
 	}
@@ -449,5 +531,5 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"setup": u.SyncState, "decision": u.Decision})
 		return
 	}
-	h.render(w, http.StatusOK, "decided", page{Title: "Sync setup " + string(u.Decision.State), Action: action, User: &u})
+	h.render(w, http.StatusOK, "decided", page{Title: "Sync setup " + string(u.Decision.State), Action: action, User: &u, Tenant: &t})
 }

@@ -32,6 +32,7 @@ type page struct {
 	Fields               setup.Invalid
 	CSRF                 string
 	Action, Preview      string
+	Confirm              *confirmation
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{

@@ -297,6 +297,22 @@ func TestSignInIsBoundToItsBrowser(t *testing.T) {
 	if code := w.getJSON(t, other, "/status", &struct{}{}); code != http.StatusUnauthorized {
 		t.Errorf("the other browser got a session: %d", code)
 	}
+	// In its own browser the sign-in works; reloading the callback
+	// afterwards lands on the settings, not on "another browser".
+	if resp, err = b.Get(back.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the sign-in in its own browser answered %d", resp.StatusCode)
+	}
+	if resp, err = b.Get(back.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/Web/settings" {
+		t.Errorf("reloading the callback: %d → %q, want the settings", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
 
 func TestFormsNeedTheSessionsCSRFToken(t *testing.T) {
@@ -382,7 +398,7 @@ func TestAdminPagesAreForAdmins(t *testing.T) {
 		t.Errorf("office settings not saved: %+v", tn)
 	}
 	office.Set("attachmentLimitMB", "lots")
-	if code, body := post(t, a, w.url("/admin/office"), office); code != http.StatusBadRequest || !strings.Contains(body, "megabytes") {
+	if code, body := post(t, a, w.url("/admin/office"), office); code != http.StatusBadRequest || !strings.Contains(body, "MiB") {
 		t.Errorf("a bad attachment limit: %d %.300s", code, body)
 	}
 }
@@ -428,7 +444,7 @@ func TestTheRefreshTokenIsNeverStoredInPlainText(t *testing.T) {
 	}
 	walk(reflect.ValueOf(doc))
 	// Disconnect revokes it at Google and wipes it.
-	if code, _ := post(t, b, w.url("/disconnect"), url.Values{"csrf": {w.csrf(t, b)}}); code != http.StatusSeeOther {
+	if code, _ := post(t, b, w.url("/disconnect"), url.Values{"csrf": {w.csrf(t, b)}, "confirm": {"yes"}}); code != http.StatusSeeOther {
 		t.Fatalf("disconnect: %d", code)
 	}
 	if _, err := (&oauth2.Config{ClientID: client, ClientSecret: "s3cret", Endpoint: w.g.Endpoint()}).TokenSource(w.ctx, &oauth2.Token{RefreshToken: rt}).Token(); err == nil {
@@ -447,7 +463,10 @@ func TestSaveSettings(t *testing.T) {
 	b := w.browser(t)
 	w.signIn(t, b, cat).Body.Close()
 	token := w.csrf(t, b)
-	if code, body := post(t, b, w.url("/settings"), url.Values{"csrf": {token}, "contacts.direction": {"both"}}); code != http.StatusBadRequest || !strings.Contains(body, "connect Google first") {
+	// (The page shown again keeps the header's address and the status:
+	// Save's refusal does not blank the user.)
+	if code, body := post(t, b, w.url("/settings"), url.Values{"csrf": {token}, "contacts.direction": {"both"}}); code != http.StatusBadRequest || !strings.Contains(body, "connect Google first") ||
+		!strings.Contains(body, "<span>"+cat+"</span>") || strings.Contains(body, `id="sync-state"></span>`) {
 		t.Errorf("saving unconnected: %d %.300s", code, body)
 	}
 	w.connect(t, b, cat)
@@ -480,7 +499,7 @@ func TestSaveSettings(t *testing.T) {
 		t.Fatalf("the confirmation e-mail: %v, %v", list, err)
 	}
 	// Delete setup: back to the defaults, a new version (old previews void).
-	if code, _ := post(t, b, w.url("/setup/delete"), url.Values{"csrf": {token}}); code != http.StatusSeeOther {
+	if code, _ := post(t, b, w.url("/setup/delete"), url.Values{"csrf": {token}, "confirm": {"yes"}}); code != http.StatusSeeOther {
 		t.Fatalf("delete setup: %d", code)
 	}
 	u, _ = w.st.Users().Get(w.ctx, cat)
@@ -549,7 +568,7 @@ func TestPreviewLinks(t *testing.T) {
 	}
 	// GET shows a button and changes nothing.
 	page := getPage(t, fresh, link)
-	if !strings.Contains(page, `method="post"`) || !strings.Contains(page, `name="csrf"`) || state() != store.PendingApproval {
+	if !strings.Contains(page, `method="post"`) || !strings.Contains(page, `name="csrf"`) || !strings.Contains(page, "<strong>SmartOffice Sync</strong>") || state() != store.PendingApproval {
 		t.Errorf("GET of the link: state %s, %.300s", state(), page)
 	}
 	// Another user of the firm, signed in, can neither see nor decide it.
@@ -1219,7 +1238,7 @@ func TestSessionsEndOnTheServer(t *testing.T) {
 	w.signIn(t, admin, ann).Body.Close()
 	w.clk.Advance(time.Second)
 	token := w.csrf(t, admin)
-	if code, body := post(t, admin, w.url("/admin/rights"), url.Values{"csrf": {token}, "email": {cat}, "enabled": {"false"}}); code != http.StatusSeeOther {
+	if code, body := post(t, admin, w.url("/admin/rights"), url.Values{"csrf": {token}, "email": {cat}, "enabled": {"false"}, "confirm": {"yes"}}); code != http.StatusSeeOther {
 		t.Fatalf("withdrawing the right: %d %.200s", code, body)
 	}
 	if code := w.getJSON(t, phone, "/settings", &struct{}{}); code != http.StatusForbidden {
@@ -1321,7 +1340,7 @@ func TestDisconnectingEndsTheOtherSessions(t *testing.T) {
 	w.signIn(t, phone, cat).Body.Close()
 	for _, step := range []struct{ path, done string }{{"/disconnect", "disconnected"}, {"/setup/delete", "deleted"}} {
 		w.clk.Advance(time.Second)
-		if code, _ := post(t, laptop, w.url(step.path), url.Values{"csrf": {w.csrf(t, laptop)}}); code != http.StatusSeeOther {
+		if code, _ := post(t, laptop, w.url(step.path), url.Values{"csrf": {w.csrf(t, laptop)}, "confirm": {"yes"}}); code != http.StatusSeeOther {
 			t.Fatalf("%s: %d", step.path, code)
 		}
 		if code := w.getJSON(t, phone, "/settings", &struct{}{}); code != http.StatusUnauthorized {
@@ -1368,5 +1387,97 @@ func TestTheSettingsPageShowsWhatRunsForUsersSetUpBeforeIt(t *testing.T) {
 		if !strings.Contains(strings.ReplaceAll(page, "\n", " "), want) {
 			t.Errorf("the page does not carry %q", want)
 		}
+	}
+}
+
+// Disconnecting Google, deleting the setup and withdrawing a right cannot
+// be undone, so the first press asks: a page that says what happens and
+// what does not, with the button that does it and a Cancel. Nothing
+// changes until it is pressed.
+func TestDestructiveActionsAskFirst(t *testing.T) {
+	w := newWorld(t)
+	b := w.connectedCat(t)
+	admin := w.browser(t)
+	w.signIn(t, admin, ann).Body.Close()
+	adminCSRF := w.csrf(t, admin)
+	state := func() store.User { u, _ := w.st.Users().Get(w.ctx, cat); return u }
+	for _, c := range []struct {
+		name    string
+		admin   bool
+		path    string
+		form    url.Values
+		says    string
+		changed func(store.User) bool
+	}{
+		{"disconnect", false, "/disconnect", url.Values{}, "Nothing is deleted in Google or in the CRM", func(u store.User) bool { return u.Connection.State != store.Connected }},
+		{"withdraw", true, "/admin/rights", url.Values{"email": {cat}, "enabled": {"false"}}, "sessions end at once", func(u store.User) bool { return u.RightWithdrawn }},
+		{"delete setup", false, "/setup/delete", url.Values{}, "nothing is deleted in Google or in the CRM", func(u store.User) bool { return u.SyncState == store.NotConfigured && u.SettingsVersion > 0 }},
+	} {
+		browser, csrf := admin, adminCSRF
+		if !c.admin {
+			browser, csrf = b, w.csrf(t, b)
+		}
+		c.form.Set("csrf", csrf)
+		code, page := post(t, browser, w.url(c.path), c.form)
+		if code != http.StatusOK || !strings.Contains(page, c.says) || !strings.Contains(page, `id="cancel"`) || !strings.Contains(page, `name="confirm" value="yes"`) || c.changed(state()) {
+			t.Errorf("%s, first press: %d, changed %v\n%.600s", c.name, code, c.changed(state()), page)
+		}
+		if c.name == "withdraw" && !strings.Contains(page, `name="email" value="`+cat+`"`) {
+			t.Errorf("the withdraw confirmation does not carry the user: %.600s", page)
+		}
+		c.form.Set("confirm", "yes")
+		if code, _ := post(t, browser, w.url(c.path), c.form); code != http.StatusSeeOther || !c.changed(state()) {
+			t.Errorf("%s, confirmed: %d, changed %v", c.name, code, c.changed(state()))
+		}
+		if c.name == "withdraw" {
+			// Give it back, and sign Cat in again, for the next step.
+			post(t, admin, w.url("/admin/rights"), url.Values{"csrf": {adminCSRF}, "email": {cat}, "enabled": {"true"}})
+			b = w.browser(t)
+			w.signIn(t, b, cat).Body.Close()
+		}
+	}
+}
+
+// The settings page says what the user's last labeled messages came to,
+// and why a message failed or went unmatched, with a link to it in Gmail:
+// the reason is no longer only in the operator's log.
+func TestTheSettingsPageShowsWhyMessagesFailed(t *testing.T) {
+	w := newWorld(t)
+	b := w.connectedCat(t)
+	if _, err := w.st.Users().Update(w.ctx, cat, func(u *store.User) error { u.Mail.Enabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ledger := w.st.Ledger()
+	for _, m := range []struct{ id, outcome, reason string }{
+		{"m1", "Posted", ""},
+		{"m2", "Failed", `attachment "scan.pdf" is 30000000 bytes, over the firm's limit of 10485760`},
+		{"m3", "Unmatched", "no CRM contact has any of these addresses: x@else.test"},
+	} {
+		w.clk.Advance(time.Second)
+		e, err := ledger.Claim(w.ctx, "mail:"+cat, m.id, "test", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		detail := map[string]string{}
+		if m.reason != "" {
+			detail["reason"] = m.reason
+		} else {
+			detail["contacts"] = "c1,c2"
+		}
+		if _, err := ledger.Complete(w.ctx, e, m.outcome, detail); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v struct {
+		RecentMail []struct{ Outcome, Reason, Open string }
+	}
+	w.getJSON(t, b, "/settings", &v)
+	if len(v.RecentMail) != 3 || v.RecentMail[0].Outcome != "unmatched" || !strings.Contains(v.RecentMail[1].Reason, "over the firm's limit") ||
+		v.RecentMail[2].Reason != "posted to 2 contact(s)" || !strings.HasSuffix(v.RecentMail[0].Open, "/#all/m3") {
+		t.Errorf("recent mail: %+v", v.RecentMail)
+	}
+	page := getPage(t, b, w.url("/settings"))
+	if !strings.Contains(page, "Your last labeled messages") || !strings.Contains(page, "no CRM contact has any of these addresses") {
+		t.Errorf("the page does not show the outcomes:\n%.2000s", page)
 	}
 }

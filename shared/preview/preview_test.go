@@ -144,4 +144,19 @@ func TestEmailsMatchTheirGoldenFiles(t *testing.T) {
 	}
 	golden.Check(t, "confirmation.html", []byte(c.HTML))
 	golden.Check(t, "confirmation.txt", []byte(c.Subject+"\n\n"+c.Text))
+	// A later save is a change, not a creation.
+	u.SettingsVersion = 3
+	if c, err = Confirmation(tn, u, "https://web.example/Web/settings"); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "confirmation-changed.txt", []byte(c.Subject+"\n\n"+c.Text))
+	// A section whose pass would change nothing says so.
+	r.Contacts = SectionOf(Section{Title: "Contacts", Direction: "both ways"}, twoway.Plan{})
+	if msg, err = r.Message(); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "report-no-changes.txt", []byte(msg.Text))
+	if !strings.Contains(msg.HTML, "No changes: both sides already agree.") {
+		t.Error("the HTML of a section without changes does not say so")
+	}
 }

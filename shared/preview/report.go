@@ -38,6 +38,15 @@ type Section struct {
 	More int
 }
 
+// Changes is how many actions the section's pass would take.
+func (s Section) Changes() int {
+	n := 0
+	for _, c := range s.Counts {
+		n += c.N
+	}
+	return n
+}
+
 // Count is how many actions of one kind a pass would take.
 type Count struct {
 	What string
@@ -186,8 +195,12 @@ func (r Report) Message() (notify.Message, error) {
 
 // Confirmation is the e-mail sent when a user saves a sync setup.
 func Confirmation(t store.Tenant, u store.User, settingsURL string) (notify.Message, error) {
+	verb := "created"
+	if u.SettingsVersion > 1 {
+		verb = "changed" // saved before: this is a change of it
+	}
 	data := map[string]any{"App": appName(t), "User": u, "SettingsURL": settingsURL, "Contacts": DirectionText(u.Contacts.Direction),
-		"Calendar": DirectionText(u.Calendar.Direction), "Mail": u.Mail.Enabled}
+		"Calendar": DirectionText(u.Calendar.Direction), "Mail": u.Mail.Enabled, "Verb": verb}
 	var h, txt bytes.Buffer
 	if err := confirmHTML.Execute(&h, data); err != nil {
 		return notify.Message{}, err
@@ -195,7 +208,7 @@ func Confirmation(t store.Tenant, u store.User, settingsURL string) (notify.Mess
 	if err := confirmText.Execute(&txt, data); err != nil {
 		return notify.Message{}, err
 	}
-	return notify.Message{To: u.Email, Subject: appName(t) + ": your sync setup was created", Text: txt.String(), HTML: h.String(),
+	return notify.Message{To: u.Email, Subject: appName(t) + ": your sync setup was " + verb, Text: txt.String(), HTML: h.String(),
 		Key: fmt.Sprintf("setup-%s-%d", u.ID, u.SettingsVersion)}, nil
 }
 
@@ -218,7 +231,7 @@ var reportHTML = htmltemplate.Must(htmltemplate.New("report").Funcs(funcs).Parse
 <h2 style="font-size:16px;margin:16px 0 4px">{{$s.Title}}: {{$s.Direction}}</h2>
 {{if $s.Off}}<p style="margin:0 0 8px;color:#5f6368">{{$s.Title}} sync is off.</p>{{else}}
 {{with $s.Problem}}<p style="margin:0 0 8px;color:#b3261e">{{.}}</p>{{end}}
-<table role="presentation" style="` + styleTable + `">{{range $s.Counts}}{{if .N}}<tr><td style="` + styleCell + `">{{.What}}</td><td style="` + styleCell + `;text-align:right;font-weight:bold">{{.N}}</td></tr>{{end}}{{else}}<tr><td style="` + styleCell + `">No changes</td></tr>{{end}}</table>
+{{if or $s.Changes (not $s.Problem)}}<table role="presentation" style="` + styleTable + `">{{if $s.Changes}}{{range $s.Counts}}{{if .N}}<tr><td style="` + styleCell + `">{{.What}}</td><td style="` + styleCell + `;text-align:right;font-weight:bold">{{.N}}</td></tr>{{end}}{{end}}{{else}}<tr><td style="` + styleCell + `">No changes: both sides already agree.</td></tr>{{end}}</table>{{end}}
 {{if $s.Rows}}<table style="` + styleTable + `"><tr><th style="` + styleCell + `">Action</th><th style="` + styleCell + `">Record</th></tr>
 {{range $s.Rows}}<tr><td style="` + styleCell + `">{{.What}}</td><td style="` + styleCell + `">{{.Name}}</td></tr>{{end}}
 {{if $s.More}}<tr><td colspan="2" style="` + styleCell + `;color:#5f6368">… and {{$s.More}} more</td></tr>{{end}}</table>{{end}}{{end}}
@@ -238,7 +251,8 @@ Hello {{with .User.DisplayName}}{{.}}{{else}}{{.User.Email}}{{end}}, this is wha
 {{$s.Title}}: {{$s.Direction}}
 {{if $s.Off}}  {{$s.Title}} sync is off.
 {{else}}{{with $s.Problem}}  {{.}}
-{{end}}{{range $s.Counts}}{{if .N}}  {{.What}}: {{.N}}
+{{else}}{{if not $s.Changes}}  No changes: both sides already agree.
+{{end}}{{end}}{{range $s.Counts}}{{if .N}}  {{.What}}: {{.N}}
 {{end}}{{end}}{{range $s.Rows}}  - {{.What}}: {{.Name}}
 {{end}}{{if $s.More}}  … and {{$s.More}} more
 {{end}}{{end}}{{end}}
@@ -255,16 +269,16 @@ These links ask you to sign in as {{.User.Email}}, work once, until {{date .Expi
 `))
 
 var confirmHTML = htmltemplate.Must(htmltemplate.New("confirm").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.App}}: your sync setup was created</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{{.App}}: your sync setup was {{.Verb}}</title></head>
 <body style="` + styleBody + `"><div style="` + styleCard + `">
-<h1 style="font-size:20px;margin:0 0 8px">Your sync setup was created</h1>
+<h1 style="font-size:20px;margin:0 0 8px">Your sync setup was {{.Verb}}</h1>
 <p>Contacts: {{.Contacts}}. Calendar: {{.Calendar}}. E-mail posting: {{if .Mail}}on{{else}}off{{end}}.</p>
 <p>Within a few minutes you will receive a preview report of what the first sync will do, with links to approve or reject it. Nothing syncs until you approve.</p>
 <p><a href="{{.SettingsURL}}" style="color:#1a73e8">Review or change your settings</a></p>
 </div></body></html>
 `))
 
-var confirmText = texttemplate.Must(texttemplate.New("confirm").Parse(`Your sync setup was created
+var confirmText = texttemplate.Must(texttemplate.New("confirm").Parse(`Your sync setup was {{.Verb}}
 
 Contacts: {{.Contacts}}. Calendar: {{.Calendar}}. E-mail posting: {{if .Mail}}on{{else}}off{{end}}.
 

@@ -211,7 +211,7 @@ func setupInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 	if err != nil {
 		page("saving again: " + err.Error())
 	}
-	waitForMail(t, ctx, parts, cat, "your sync setup was created", seen)
+	waitForMail(t, ctx, parts, cat, "your sync setup was changed", seen)
 	second := waitForMail(t, ctx, parts, cat, "preview of your sync setup", seen)
 	err = chromedp.Do(tctx,
 		chromedp.Navigate(parts.WebURL+"/Console?mail="+url.QueryEscape(cat+"/"+second)),

@@ -36,7 +36,7 @@ func OfficeFromForm(f url.Values) (Office, error) {
 		AllowAllContacts: f.Get("allowAllContacts") == "on", LabelName: strings.TrimSpace(f.Get("labelName")),
 		AuthMode: store.AuthMode(f.Get("authMode")), AutoMailSync: f.Get("autoMailSync") == "on"}
 	if n, err := strconv.Atoi(strings.TrimSpace(f.Get("attachmentLimitMB"))); err != nil || n < 0 || n > 1024 {
-		bad = append(bad, FieldError{"attachmentLimitMB", "a whole number of megabytes from 0 (no limit) to 1024"})
+		bad = append(bad, FieldError{"attachmentLimitMB", "a whole number of MiB (1,048,576 bytes) from 0 (no limit) to 1024"})
 	} else {
 		o.AttachmentLimitMB = n
 	}

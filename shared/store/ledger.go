@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
 
 	"github.com/crmsync/crmsync/shared/failure"
 )
@@ -80,6 +81,29 @@ func (l *Ledger) Get(ctx context.Context, scope, key string) (LedgerEntry, error
 		return LedgerEntry{}, failure.E(op, failure.Permanent, err)
 	}
 	return e, nil
+}
+
+// Recent returns the entries of scope finished or tried last, newest
+// first, at most n: what a user's recent messages came to, and why.
+func (l *Ledger) Recent(ctx context.Context, scope string, n int) ([]LedgerEntry, error) {
+	const op = "store: ledger recent"
+	it := l.s.fs.Collection("ledger").Where("scope", "==", scope).OrderBy("updatedAt", firestore.Desc).Limit(n).Documents(ctx)
+	defer it.Stop()
+	var out []LedgerEntry
+	for {
+		snap, err := it.Next()
+		if err == iterator.Done {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		var e LedgerEntry
+		if err := snap.DataTo(&e); err != nil {
+			return nil, failure.E(op, failure.Permanent, err)
+		}
+		out = append(out, e)
+	}
 }
 
 // Claim takes the effect of scope and key for holder for ttl. It returns the

@@ -59,6 +59,22 @@ resource "google_firestore_database" "main" {
 # The reference CRM's change feed: one collection's changes after a
 # sequence number, optionally one owner's or one set's; and its pending (unnumbered)
 # entries oldest first, which a reader numbers before it reads.
+# A user's recent mail outcomes, newest first (the settings page).
+resource "google_firestore_index" "ledger_by_scope" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "ledger"
+  query_scope = "COLLECTION"
+  fields {
+    field_path = "scope"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updatedAt"
+    order      = "DESCENDING"
+  }
+}
+
 resource "google_firestore_index" "changes_by_collection" {
   project     = var.project_id
   database    = google_firestore_database.main.name
