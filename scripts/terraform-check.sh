@@ -3,7 +3,10 @@
 # and a plan of the example environment (-refresh=false, a fake access
 # token) whose JSON the Go test infra/plan_test.go checks for the security
 # properties (OIDC on every push and tick, Gmail's publisher binding, no allUsers, internal ingress, the build account, no
-# basic roles, no secret values, content-named sources, TTL policies).
+# basic roles, no secret values, content-named sources, TTL policies), and
+# infra/operations_test.go for the operations (point-in-time recovery, the
+# daily backup, alerts that link their runbook sections). TF_TEST_FLAGS
+# adds flags to that go test (e.g. "-run TestPlanOperations -v").
 #
 # The Google provider is built from the Go module proxy (about 5 minutes on
 # a 2-core machine) into $CRMSYNC_CACHE (default ~/.cache/crmsync) and used
@@ -48,4 +51,4 @@ terraform -chdir="$env" plan -refresh=false -input=false -no-color -var-file=exa
   { cat "$work/plan.txt"; exit 1; }
 grep -E '^Plan:' "$work/plan.txt"
 terraform -chdir="$env" show -json "$work/plan.bin" >"$work/plan.json"
-CRMSYNC_TF_PLAN="$work/plan.json" CRMSYNC_TF_SOURCES="$work/functions" go test -count=1 ./infra/
+CRMSYNC_TF_PLAN="$work/plan.json" CRMSYNC_TF_SOURCES="$work/functions" go test -count=1 ${TF_TEST_FLAGS:-} ./infra/

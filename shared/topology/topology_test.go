@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +19,8 @@ import (
 // Ensure builds a working push path on the Pub/Sub emulator: a message
 // published to the topic arrives at the function's URL in Pub/Sub's push
 // envelope, and a second Ensure is harmless.
-func TestEnsurePushesToTheFunction(t *testing.T) {
+// emulator is a client of the Pub/Sub emulator for a project of the test.
+func emulator(t *testing.T) (context.Context, string, *pubsub.Client) {
 	storetest.RequireEmulator(t, "PUBSUB_EMULATOR_HOST")
 	ctx := context.Background()
 	project := storetest.ProjectID(t)
@@ -26,7 +28,12 @@ func TestEnsurePushesToTheFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return ctx, project, c
+}
+
+func TestEnsurePushesToTheFunction(t *testing.T) {
+	ctx, project, c := emulator(t)
 
 	got := make(chan []byte, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -75,5 +82,54 @@ func TestEnsurePushesToTheFunction(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no push arrived within 20s")
+	}
+}
+
+// Dead-lettered jobs go back to their topic with their data and
+// attributes, and leave the dead-letter subscription, on the Pub/Sub
+// emulator.
+func TestReplayMovesDeadLettersBack(t *testing.T) {
+	ctx, project, c := emulator(t)
+	from := DeadLetters()[JobsTopic]
+	for _, name := range []string{JobsTopic, from} {
+		if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: TopicPath(project, name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for sub, topic := range map[string]string{"check": JobsTopic, from: from} {
+		if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: SubscriptionPath(project, sub), Topic: TopicPath(project, topic), AckDeadlineSeconds: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sent []*pubsubpb.PubsubMessage
+	for i := range 3 {
+		sent = append(sent, &pubsubpb.PubsubMessage{Data: []byte(fmt.Sprintf(`{"kind":"contact-sync","user":"u%d@firm.test"}`, i)), Attributes: map[string]string{"kind": "contact-sync"}})
+	}
+	if _, err := c.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{Topic: TopicPath(project, from), Messages: sent}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Replay(ctx, c, project, from, JobsTopic, 2); err != nil || n != 2 {
+		t.Fatalf("Replay with -max 2: %d, %v", n, err)
+	}
+	if n, err := Replay(ctx, c, project, from, JobsTopic, 0); err != nil || n != 1 {
+		t.Fatalf("Replay of the rest: %d, %v", n, err)
+	}
+	got := map[string]string{}
+	for deadline := time.Now().Add(10 * time.Second); len(got) < 3 && time.Now().Before(deadline); {
+		resp, err := c.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: SubscriptionPath(project, "check"), MaxMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range resp.ReceivedMessages {
+			got[string(m.GetMessage().GetData())] = m.GetMessage().GetAttributes()["kind"]
+		}
+	}
+	for _, m := range sent {
+		if got[string(m.Data)] != "contact-sync" {
+			t.Errorf("%s did not come back to the topic with its attributes: %v", m.Data, got)
+		}
+	}
+	if n, err := Replay(ctx, c, project, from, JobsTopic, 0); err != nil || n != 0 {
+		t.Errorf("the dead-letter subscription still held %d message(s): %v", n, err)
 	}
 }

@@ -101,6 +101,18 @@ module "platform" {
   region                    = var.region
   firestore_location        = var.firestore_location
   firestore_deletion_policy = "ABANDON"
+  backup_retention_days     = var.backup_retention_days
+}
+
+module "monitoring" {
+  source                    = "../../modules/monitoring"
+  count                     = var.monitoring_enabled ? 1 : 0
+  project_id                = var.project_id
+  notification_channels     = var.notification_channels
+  runbook_url               = var.runbook_url
+  dead_letter_subscriptions = ["gmail-push-dead-letter", "jobs-push-dead-letter"]
+  functions                 = [for k, f in local.functions : k]
+  depends_on                = [module.platform]
 }
 
 module "iam" {

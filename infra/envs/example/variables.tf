@@ -136,3 +136,27 @@ variable "gmail_project_units_per_minute" {
     error_message = "gmail_project_units_per_minute must be at least 60."
   }
 }
+
+variable "backup_retention_days" {
+  description = "How many days each daily Firestore backup is kept (1 to 98)."
+  type        = number
+  default     = 14
+}
+
+variable "monitoring_enabled" {
+  description = "Create the log-based metrics, alert policies and dashboard (docs/operations.md)."
+  type        = bool
+  default     = true
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel IDs every alert notifies (create one for the admins' e-mail in the console, or with google_monitoring_notification_channel). Empty: incidents show in the console only."
+  type        = list(string)
+  default     = []
+}
+
+variable "runbook_url" {
+  description = "Where the admins read docs/operations.md (your copy of the repository); each alert links its section."
+  type        = string
+  default     = "docs/operations.md"
+}

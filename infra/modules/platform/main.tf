@@ -53,7 +53,18 @@ resource "google_firestore_database" "main" {
   type                    = "FIRESTORE_NATIVE"
   deletion_policy         = var.firestore_deletion_policy
   delete_protection_state = var.firestore_deletion_policy == "DELETE" ? "DELETE_PROTECTION_DISABLED" : "DELETE_PROTECTION_ENABLED"
-  depends_on              = [google_project_service.apis]
+  # Any moment of the last 7 days can be read back or restored
+  # (docs/operations.md, "Restoring").
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  depends_on                        = [google_project_service.apis]
+}
+
+# A backup of the whole database every day, kept var.backup_retention_days.
+resource "google_firestore_backup_schedule" "daily" {
+  project   = var.project_id
+  database  = google_firestore_database.main.name
+  retention = "${var.backup_retention_days * 86400}s"
+  daily_recurrence {}
 }
 
 # The reference CRM's change feed: one collection's changes after a

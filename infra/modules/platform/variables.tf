@@ -32,3 +32,13 @@ variable "disable_apis_on_destroy" {
   type        = bool
   default     = false
 }
+
+variable "backup_retention_days" {
+  description = "How many days each daily Firestore backup is kept (1 to 98: Firestore keeps backups at most 14 weeks)."
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 98
+    error_message = "backup_retention_days must be from 1 to 98."
+  }
+}
