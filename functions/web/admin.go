@@ -175,3 +175,27 @@ func (h *Handler) setRight(w http.ResponseWriter, r *http.Request) {
 	}
 	h.done(w, r, "/admin?done=rights", map[string]any{"email": email, "integrationRight": enabled})
 }
+
+// removeUser offboards a user who leaves the firm (asks first), and shows
+// what was removed.
+func (h *Handler) removeUser(w http.ResponseWriter, r *http.Request) {
+	sess, u, t, ok := h.form(w, r)
+	if !ok || !h.adminOnly(w, r, u, t) {
+		return
+	}
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	if !h.confirmed(w, r, sess, u, t, &confirmation{Title: "Remove " + email + "?", Button: "Remove the user", Back: "/admin",
+		Text: "For someone who left the firm: their Gmail watch and Calendar channel are stopped, their Google grant is revoked at Google, and everything this service keeps about them (settings, sync positions, link tables, the record of posted mail) is deleted. The CRM is not touched: their notes, contacts and activities stay. They can be set up again from scratch."}) {
+		return
+	}
+	rep, err := h.Setup.Offboard(r.Context(), t, u.ID, email)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, rep)
+		return
+	}
+	h.render(w, http.StatusOK, "removed", page{Title: email + " was removed", User: &u, Tenant: &t, Removed: &rep})
+}

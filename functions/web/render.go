@@ -33,6 +33,7 @@ type page struct {
 	CSRF                 string
 	Action, Preview      string
 	Confirm              *confirmation
+	Removed              *setup.Offboarded
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{

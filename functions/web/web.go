@@ -159,6 +159,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /admin", h.admin)
 	m.HandleFunc("POST /admin/office", h.saveOffice)
 	m.HandleFunc("POST /admin/rights", h.setRight)
+	m.HandleFunc("POST /admin/remove", h.removeUser)
 	m.HandleFunc("GET /status", h.status)
 	m.HandleFunc("GET /review", h.review)
 	m.HandleFunc("POST /review/{id}", h.resolve)

@@ -29,6 +29,7 @@ import (
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
+	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/jobs/jobstest"
@@ -1479,5 +1480,66 @@ func TestTheSettingsPageShowsWhyMessagesFailed(t *testing.T) {
 	page := getPage(t, b, w.url("/settings"))
 	if !strings.Contains(page, "Your last labeled messages") || !strings.Contains(page, "no CRM contact has any of these addresses") {
 		t.Errorf("the page does not show the outcomes:\n%.2000s", page)
+	}
+}
+
+// A user who leaves the firm is removed by an admin (who is asked first):
+// the grant is revoked at Google, everything the product keeps about the
+// user is deleted, the CRM is untouched, and the page says what was
+// removed. Another firm's admin cannot remove them, nor can an admin
+// remove themself.
+func TestAnAdminRemovesAUserWhoLeft(t *testing.T) {
+	w := newWorld(t)
+	b := w.connectedCat(t)
+	token := w.csrf(t, b)
+	if code, body := post(t, b, w.url("/settings"), url.Values{"csrf": {token}, "contacts.direction": {"both"}, "contacts.scope": {"all"}}); code != http.StatusSeeOther {
+		t.Fatalf("saving: %d %.300s", code, body)
+	}
+	u, _ := w.st.Users().Get(w.ctx, cat)
+	w.st.Cursors().Advance(w.ctx, cat, store.Cursor{Name: "gmail-history"}, "42")
+	e, _ := w.st.Ledger().Claim(w.ctx, "mail:"+cat, "m1", "test", time.Minute)
+	w.st.Ledger().Complete(w.ctx, e, "Posted", nil)
+	crmBefore, _ := w.crm.Users(w.ctx)
+	if u.Grant.SealedRefreshToken == "" {
+		t.Fatal("Cat has no grant to revoke")
+	}
+	rt, _ := w.box.Open(u.ID, u.Grant.SealedRefreshToken)
+
+	zed := w.browser(t)
+	w.signIn(t, zed, "zed@other.test").Body.Close()
+	if code, _ := post(t, zed, w.url("/admin/remove"), url.Values{"csrf": {w.csrf(t, zed)}, "email": {cat}, "confirm": {"yes"}}); code != http.StatusNotFound {
+		t.Errorf("another firm's admin removing Cat: %d, want 404", code)
+	}
+	admin := w.browser(t)
+	w.signIn(t, admin, ann).Body.Close()
+	csrf := w.csrf(t, admin)
+	if page := getPage(t, admin, w.url("/admin")); !strings.Contains(page, `action="/Web/admin/remove"`) {
+		t.Error("the admin page offers no Remove")
+	}
+	if code, page := post(t, admin, w.url("/admin/remove"), url.Values{"csrf": {csrf}, "email": {cat}}); code != http.StatusOK || !strings.Contains(page, "The CRM is not touched") {
+		t.Errorf("the first press: %d %.400s", code, page)
+	}
+	if _, err := w.st.Users().Get(w.ctx, cat); err != nil {
+		t.Fatalf("Cat was removed before the admin confirmed: %v", err)
+	}
+	code, page := post(t, admin, w.url("/admin/remove"), url.Values{"csrf": {csrf}, "email": {cat}, "confirm": {"yes"}})
+	if code != http.StatusOK || !strings.Contains(page, "revoked at Google") || !strings.Contains(page, "cursors: 1 deleted") || !strings.Contains(page, "ledger: 1 deleted") {
+		t.Errorf("removing Cat: %d %.1200s", code, page)
+	}
+	if _, err := w.st.Users().Get(w.ctx, cat); !failure.Is(err, failure.NotFound) {
+		t.Errorf("Cat's user document is still there: %v", err)
+	}
+	if _, err := w.st.Ledger().Get(w.ctx, "mail:"+cat, "m1"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("Cat's ledger entry is still there: %v", err)
+	}
+	conf := &oauth2.Config{ClientID: client, ClientSecret: "s3cret", Endpoint: w.g.Endpoint()}
+	if _, err := conf.TokenSource(w.ctx, &oauth2.Token{RefreshToken: rt}).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("Cat's refresh token after the removal: %v, want invalid_grant (revoked)", err)
+	}
+	if crmAfter, _ := w.crm.Users(w.ctx); len(crmAfter) != len(crmBefore) {
+		t.Errorf("the CRM changed: %d users, then %d", len(crmBefore), len(crmAfter))
+	}
+	if code, _ := post(t, admin, w.url("/admin/remove"), url.Values{"csrf": {csrf}, "email": {ann}, "confirm": {"yes"}}); code != http.StatusBadRequest {
+		t.Errorf("an admin removing themself: %d, want 400", code)
 	}
 }

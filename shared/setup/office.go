@@ -138,12 +138,15 @@ type Status struct {
 	ChannelExpires  *time.Time                  `json:"calendarChannelExpires,omitempty"`
 	Attention       string                      `json:"attention,omitempty"`
 	Integration     *bool                       `json:"integrationRight,omitempty"`
+	// Stored: the product keeps state for the user (they signed in), which
+	// removing them deletes.
+	Stored bool `json:"stored"`
 }
 
 // StatusOf returns a user's status.
 func StatusOf(t store.Tenant, u store.User) Status {
 	s := Status{Email: u.Email, Name: u.DisplayName, Admin: IsAdmin(t, u.Email), Connection: u.Connection.State, ConnectionWhy: u.Connection.Reason,
-		Setup: u.SyncState, SettingsVersion: u.SettingsVersion, Passes: u.Passes, Attention: u.Attention}
+		Setup: u.SyncState, SettingsVersion: u.SettingsVersion, Passes: u.Passes, Attention: u.Attention, Stored: !u.CreatedAt.IsZero()}
 	if u.Connection.State == store.Connected {
 		s.NeedsAccess = u.Connection.Missing
 	}

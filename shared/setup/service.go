@@ -233,6 +233,54 @@ func (s *Service) Disconnect(ctx context.Context, email string) (store.User, err
 	return u, nil
 }
 
+// Offboarded is what removing a user did.
+type Offboarded struct {
+	User string `json:"user"`
+	// PushStopped: the Gmail watch and the Calendar channel were stopped.
+	PushStopped bool `json:"pushStopped"`
+	// GrantRevoked: the user's own Google grant was revoked at Google
+	// (per-user OAuth; office-level impersonation has none).
+	GrantRevoked bool `json:"grantRevoked"`
+	// Deleted counts the documents deleted, by kind.
+	Deleted store.Removed `json:"deleted"`
+}
+
+// Offboard removes a user who leaves the firm: their Gmail watch and
+// Calendar channel are stopped and their grant revoked at Google while it
+// still works, then everything the product keeps about them is deleted.
+// The CRM is not touched: their notes, contacts and activities stay. The
+// user must be of tenant t; the admin's own account cannot be removed
+// from here.
+func (s *Service) Offboard(ctx context.Context, t store.Tenant, admin, email string) (Offboarded, error) {
+	const op = "setup: offboard"
+	u, err := s.Store.Users().Get(ctx, email)
+	if err != nil {
+		return Offboarded{}, err
+	}
+	if u.TenantID != t.ID {
+		return Offboarded{}, failure.Errorf(op, failure.NotFound, "%s is not a user of this firm", email)
+	}
+	if strings.EqualFold(u.ID, admin) {
+		return Offboarded{}, failure.Errorf(op, failure.Invalid, "you cannot remove your own account; another admin can")
+	}
+	out := Offboarded{User: u.ID}
+	if u.Connection.State == store.Connected {
+		s.stopPush(ctx, u)
+		out.PushStopped = true
+	}
+	if u.Grant.SealedRefreshToken != "" && s.Flow != nil {
+		if _, err := s.Flow.Disconnect(ctx, u.ID); err != nil {
+			return out, err
+		}
+		out.GrantRevoked = true
+	}
+	if out.Deleted, err = s.Store.Users().Remove(ctx, u.ID); err != nil {
+		return out, err
+	}
+	s.Log.Info("setup: user offboarded", "user", u.ID, "admin", admin, "pushStopped", out.PushStopped, "grantRevoked", out.GrantRevoked)
+	return out, nil
+}
+
 // ConfirmDeletions is the user's go-ahead for a contact pass the
 // mass-deletion guard stopped: the next pass applies the deletions once,
 // and it runs now.

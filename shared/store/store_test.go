@@ -794,3 +794,40 @@ func TestConcurrentWritersOfAUserKeepEachOthersFields(t *testing.T) {
 		t.Errorf("a writer's field was undone: %+v", u)
 	}
 }
+
+// Removing a user deletes everything the store keeps about them (the user
+// document and its subcollections, their ledger, previews and outbox) and
+// nothing of another user; removing them again deletes nothing.
+func TestRemoveDeletesAUsersStateOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	for _, email := range []string{"ann@acme.test", "bob@acme.test"} {
+		st.Users().Create(ctx, store.User{TenantID: "acme", Email: email})
+		st.Cursors().Advance(ctx, email, store.Cursor{Name: "gmail-history"}, "7")
+		st.Leases().Acquire(ctx, email, "mail", "h", time.Minute)
+		e, _ := st.Ledger().Claim(ctx, "mail:"+email, "m1", "h", time.Minute)
+		st.Ledger().Complete(ctx, e, "Posted", nil)
+		st.Previews().Create(ctx, store.Preview{User: email, TenantID: "acme", SettingsVersion: 1, Expires: st.Now().Add(time.Hour)})
+	}
+	got, err := st.Users().Remove(ctx, "ann@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Removed{"users": 1, "cursors": 1, "leases": 1, "ledger": 1, "previews": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("removed %v, want %v", got, want)
+	}
+	if _, err := st.Users().Get(ctx, "ann@acme.test"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("Ann is still there: %v", err)
+	}
+	if _, err := st.Ledger().Get(ctx, "mail:bob@acme.test", "m1"); err != nil {
+		t.Errorf("Bob's ledger went with Ann: %v", err)
+	}
+	if c, _ := st.Cursors().Get(ctx, "bob@acme.test", "gmail-history"); c.Value != "7" {
+		t.Errorf("Bob's cursor went with Ann: %+v", c)
+	}
+	if again, err := st.Users().Remove(ctx, "ann@acme.test"); err != nil || len(again) != 0 {
+		t.Errorf("removing again: %v, %v", again, err)
+	}
+}
