@@ -62,6 +62,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		return "—"
 	},
 	"fieldError": func(f setup.Invalid, name string) string { return f.Message(name) },
+	"fieldLabel": fieldLabel,
 	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"list4":      setup.Directions,
 	"headers4":   func() []string { return []string{"From", "To", "Cc", "Bcc"} },
@@ -82,4 +83,22 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, p page)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
+}
+
+// fieldLabels name the form's fields as their labels do.
+var fieldLabels = map[string]string{
+	"contacts.direction": "Contact sync", "contacts.scope": "Contacts from the CRM", "contacts.set": "Set name",
+	"contacts.createType": "New CRM contacts are", "contacts.onGoogleDelete": "When a contact is deleted in Google",
+	"calendar.direction": "Calendar sync", "calendar.name": "Calendar name", "calendar.contactAssociation": "Contact e-mail association",
+	"mail.autoSync": "Automatic mail sync", "mail.outgoing": "Outgoing e-mail: compare", "mail.incoming": "Incoming e-mail: compare",
+	"appName": "Application name", "attachmentLimitMB": "Attachment size limit", "authMode": "How users connect Google",
+	"labelName": "Label name", "oauthClientId": "OAuth client ID",
+}
+
+// fieldLabel is a form field's label, for the list of what was refused.
+func fieldLabel(field string) string {
+	if l, ok := fieldLabels[field]; ok {
+		return l
+	}
+	return field
 }

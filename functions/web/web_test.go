@@ -474,9 +474,13 @@ func TestSaveSettings(t *testing.T) {
 	bad := url.Values{"csrf": {token}, "contacts.direction": {"sideways"}, "contacts.scope": {"set"}, "calendar.direction": {"crm-to-google"},
 		"calendar.contactAssociation": {"on"}, "mail.enabled": {"on"}}
 	code, body := post(t, b, w.url("/settings"), bad)
-	for _, want := range []string{"sideways", "choose the CRM set", "contact e-mail association needs", "choose at least one header"} {
+	for _, want := range []string{"sideways", "choose the CRM set", "contact e-mail association needs", "choose at least one header",
+		// The list names fields by their labels and links to their errors,
+		// which the fields point at; the chosen scope stays chosen.
+		`href="#contacts.set-error">Set name</a>`, `id="contacts.set-error"`, `aria-invalid="true" aria-describedby="contacts.set-error"`,
+		`value="set" checked`, `<span>` + cat + `</span>`} {
 		if !strings.Contains(body, want) {
-			t.Errorf("field errors lack %q", want)
+			t.Errorf("the refused form lacks %q", want)
 		}
 	}
 	if code != http.StatusBadRequest {

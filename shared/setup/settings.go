@@ -26,6 +26,21 @@ type Settings struct {
 	Mail     store.MailSetup     `json:"mail"`
 	Contacts store.ContactsSetup `json:"contacts"`
 	Calendar store.CalendarSetup `json:"calendar"`
+	// Scope is which CRM contacts the form chose, "all" or "set" (stored
+	// as whether Contacts.SetID is set); a refused form shows it again as
+	// chosen.
+	Scope string `json:"scope"`
+}
+
+// ContactScope is "set" when the settings sync a CRM set, else "all".
+func (s Settings) ContactScope() string {
+	if s.Scope != "" {
+		return s.Scope
+	}
+	if s.Contacts.SetID != "" {
+		return "set"
+	}
+	return "all"
 }
 
 // Defaults are the options of a new setup, after the product description:
@@ -142,6 +157,7 @@ func FromForm(f url.Values, t store.Tenant) (Settings, error) {
 		fail("mail.outgoing", "choose at least one header to compare, or turn e-mail posting off")
 	}
 	scope := oneOf("contacts.scope", "all", "all", "set")
+	s.Scope = scope
 	s.Contacts = store.ContactsSetup{
 		Direction:         oneOf("contacts.direction", "off", Directions()...),
 		Group:             strings.TrimSpace(f.Get("contacts.group")),
