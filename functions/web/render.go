@@ -2,7 +2,9 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/shared/connect"
+	"github.com/crmsync/crmsync/shared/jobs"
 	"github.com/crmsync/crmsync/shared/preview"
 	"github.com/crmsync/crmsync/shared/setup"
 	"github.com/crmsync/crmsync/shared/store"
@@ -63,6 +66,9 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 	"fieldError": func(f setup.Invalid, name string) string { return f.Message(name) },
 	"fieldLabel": fieldLabel,
+	"countWords": countWords,
+	"feature":    func(k string) string { return cmp.Or(featureNames[k], k) },
+	"nextPass":   nextPass,
 	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"list4":      setup.Directions,
 	"headers4":   func() []string { return []string{"From", "To", "Cc", "Bcc"} },
@@ -101,4 +107,31 @@ func fieldLabel(field string) string {
 		return l
 	}
 	return field
+}
+
+// countLabels say a pass's counters in words.
+var countLabels = map[string]string{
+	"createdGoogle": "created in Google", "updatedGoogle": "updated in Google", "deletedGoogle": "deleted in Google",
+	"createdCRM": "created in the CRM", "updatedCRM": "updated in the CRM", "deletedCRM": "deleted in the CRM",
+	"posted": "posted", "failed": "failed", "unmatched": "unmatched", "retrying": "waiting to be tried again",
+	"synced": "filed on a client", "review": "waiting for your review", "noClient": "of no client", "duplicates": "not copied (duplicates)", "paused": "paused (outside the synced label or set)",
+}
+
+// countWords is "3 updated in Google" for a counter of a pass.
+func countWords(key string, n int) string {
+	return fmt.Sprintf("%d %s", n, cmp.Or(countLabels[key], key))
+}
+
+// featureNames name the passes' features.
+var featureNames = map[string]string{"mail": "E-mail posting", "contacts": "Contact sync", "calendar": "Calendar sync"}
+
+// nextPass is when the scheduler runs a feature's pass again at the
+// latest, after one at last (its job's period); zero when it is not
+// scheduled.
+func nextPass(feature string, last time.Time) time.Time {
+	kind := map[string]string{"mail": jobs.MailSweep, "contacts": jobs.ContactSync, "calendar": jobs.CalendarSync}[feature]
+	if p := jobs.Period(kind); p > 0 && !last.IsZero() {
+		return last.Add(p)
+	}
+	return time.Time{}
 }

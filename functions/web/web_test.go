@@ -1547,3 +1547,29 @@ func TestAnAdminRemovesAUserWhoLeft(t *testing.T) {
 		t.Errorf("an admin removing themself: %d, want 400", code)
 	}
 }
+
+// The status says what the passes did in words, when the next one runs at
+// the latest, and that sync is paused while Google is not connected.
+func TestTheStatusSaysItInWords(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	w.signIn(t, b, cat).Body.Close()
+	at := w.clk.Now().Add(-time.Minute)
+	if _, err := w.st.Users().Update(w.ctx, cat, func(u *store.User) error {
+		u.SyncState, u.SettingsVersion = store.Active, 1
+		u.Contacts.Direction = "both"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.st.Users().RecordPass(w.ctx, cat, "contacts", store.PassStatus{At: at, OK: true, Counts: map[string]int{"updatedGoogle": 3, "createdCRM": 0}})
+	page := getPage(t, b, w.url("/settings"))
+	for _, want := range []string{"Contact sync", "OK; 3 updated in Google", `id="paused"`, w.clk.Now().Add(14 * time.Minute).Format("15:04")} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the status lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "updatedGoogle") || strings.Contains(page, "created in the CRM") {
+		t.Error("the status shows a raw counter, or one that is zero")
+	}
+}
