@@ -17,6 +17,9 @@
 package calendarsync
 
 import (
+	// The zones of events' times, also where the runtime has no zoneinfo.
+	_ "time/tzdata"
+
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -208,7 +211,7 @@ func (e *Engine) Preview(ctx context.Context, email string) (twoway.Plan, error)
 
 // name says which entry an action is about: its title and start.
 func (p *pass) name(a twoway.Action) string {
-	title, start := a.Fields[fTitle], a.Fields[fStart]
+	title, start, zone := a.Fields[fTitle], a.Fields[fStart], a.Fields[fZone]
 	for _, id := range []struct {
 		side twoway.Side
 		id   string
@@ -220,11 +223,11 @@ func (p *pass) name(a twoway.Action) string {
 			if ev, ok := p.events[id.id]; ok {
 				title = ev.Summary
 				if ev.Start != nil {
-					start = ev.Start.DateTime + ev.Start.Date
+					start, zone = ev.Start.DateTime+ev.Start.Date, ev.Start.TimeZone
 				}
 			}
 		} else if act, ok := p.acts[id.id]; ok {
-			title, start = act.Title, act.StartDate
+			title, start, zone = act.Title, act.StartDate, act.TimeZone
 			if !act.Start.IsZero() {
 				start = act.Start.Format(time.RFC3339)
 			}
@@ -233,10 +236,34 @@ func (p *pass) name(a twoway.Action) string {
 	if title == "" {
 		title = "(no title)"
 	}
-	if start = strings.TrimPrefix(start, "date:"); start != "" {
-		return title + " (" + start + ")"
+	if when := humanStart(start, zone); when != "" {
+		return title + " (" + when + ")"
 	}
 	return title
+}
+
+// humanStart says when an event starts as people read it: in the event's
+// time zone ("Tue 24 Nov 2026 14:00 America/New_York"), or the day of an
+// all-day event ("Tue 24 Nov 2026, all day"). Unreadable input is shown
+// as it is.
+func humanStart(start, zone string) string {
+	if day, ok := strings.CutPrefix(start, "date:"); ok || (len(start) == 10 && strings.Count(start, "-") == 2) {
+		if !ok {
+			day = start
+		}
+		if d, err := time.Parse(time.DateOnly, day); err == nil {
+			return d.Format("Mon 2 Jan 2006") + ", all day"
+		}
+		return day
+	}
+	t, err := time.Parse(time.RFC3339, start)
+	if err != nil {
+		return start
+	}
+	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
+		return t.In(loc).Format("Mon 2 Jan 2006 15:04") + " " + zone
+	}
+	return t.UTC().Format("Mon 2 Jan 2006 15:04") + " UTC"
 }
 
 // positions are the cursors a pass read from and those it will store.
