@@ -29,6 +29,12 @@ type adminView struct {
 	// sending limit, an outage), sent by the system-mail job.
 	Waiting []waitingMail `json:"waitingMail"`
 	CSRF    string        `json:"csrf"`
+	// Counts sum the users up: all, syncing (active and connected), not
+	// connected, waiting for approval, needing attention, without the
+	// integration right.
+	Counts map[string]int `json:"counts"`
+	// Query is the search the list is filtered by (name or address).
+	Query string `json:"query,omitempty"`
 }
 
 // waitingMail is what the admin page shows of a queued system e-mail (not
@@ -125,6 +131,29 @@ func (h *Handler) adminData(r *http.Request, t store.Tenant) (adminView, error) 
 		v.Users = append(v.Users, setup.Status{Email: id, Name: cu.Name, Admin: setup.IsAdmin(t, id), Connection: store.NotConnected, Setup: store.NotConfigured, Integration: &right})
 	}
 	slices.SortFunc(v.Users, func(a, b setup.Status) int { return strings.Compare(a.Email, b.Email) })
+	v.Counts = map[string]int{}
+	for _, s := range v.Users {
+		v.Counts["all"]++
+		switch {
+		case s.Integration != nil && !*s.Integration:
+			v.Counts["noRight"]++
+		case s.Setup == store.Active && s.Connection == store.Connected:
+			v.Counts["syncing"]++
+		case s.Setup == store.PendingApproval:
+			v.Counts["pending"]++
+		case s.Stored && s.Connection != store.Connected:
+			v.Counts["notConnected"]++
+		}
+		if s.Attention != "" || len(s.NeedsAccess) > 0 {
+			v.Counts["attention"]++
+		}
+	}
+	if q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q"))); q != "" {
+		v.Query = q
+		v.Users = slices.DeleteFunc(v.Users, func(s setup.Status) bool {
+			return !strings.Contains(strings.ToLower(s.Email), q) && !strings.Contains(strings.ToLower(s.Name), q)
+		})
+	}
 	return v, nil
 }
 

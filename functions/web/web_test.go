@@ -1573,3 +1573,31 @@ func TestTheStatusSaysItInWords(t *testing.T) {
 		t.Error("the status shows a raw counter, or one that is zero")
 	}
 }
+
+// The admin page sums the users up, shows their names, labels the two
+// push expiries, finds a user by name or address, and tells a phone that
+// the table scrolls.
+func TestTheAdminPageSumsUpAndFinds(t *testing.T) {
+	w := newWorld(t)
+	w.connectedCat(t)
+	admin := w.browser(t)
+	w.signIn(t, admin, ann).Body.Close()
+	var v struct {
+		Counts map[string]int
+		Users  []struct{ Email, Name string }
+	}
+	w.getJSON(t, admin, "/admin", &v)
+	if v.Counts["all"] != len(v.Users) || v.Counts["all"] < 3 || v.Counts["noRight"] != 1 {
+		t.Errorf("counts %v for %d users", v.Counts, len(v.Users))
+	}
+	page := getPage(t, admin, w.url("/admin"))
+	for _, want := range []string{`id="user-counts"`, "without the integration right", "Gmail watch:", "Calendar channel:", `class="hint scroll-hint"`, `role="search"`, "Dora<br>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the admin page lacks %q", want)
+		}
+	}
+	w.getJSON(t, admin, "/admin?q=dora", &v)
+	if len(v.Users) != 1 || v.Users[0].Email != dora {
+		t.Errorf("finding dora: %+v", v.Users)
+	}
+}
