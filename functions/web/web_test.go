@@ -503,6 +503,11 @@ func TestSaveSettings(t *testing.T) {
 	if err != nil || len(list.Messages) != 1 {
 		t.Fatalf("the confirmation e-mail: %v, %v", list, err)
 	}
+	// It comes from the firm's app name, not from "CRM Sync".
+	if m, err := gm.Users.Messages.Get("me", list.Messages[0].Id).Format("metadata").MetadataHeaders("From").Do(); err != nil || len(m.Payload.Headers) == 0 ||
+		!strings.HasPrefix(m.Payload.Headers[0].Value, `"SmartOffice Sync"`) && !strings.HasPrefix(m.Payload.Headers[0].Value, "SmartOffice Sync") {
+		t.Errorf("the confirmation's From: %+v, %v", m, err)
+	}
 	// Delete setup: back to the defaults, a new version (old previews void).
 	if code, _ := post(t, b, w.url("/setup/delete"), url.Values{"csrf": {token}, "confirm": {"yes"}}); code != http.StatusSeeOther {
 		t.Fatalf("delete setup: %d", code)

@@ -11,6 +11,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -37,6 +38,9 @@ type Message struct {
 	// Key makes the Message-ID, so a message sent twice for the same
 	// reason is recognisably the same message.
 	Key string
+	// FromName is the sender's name users see: the firm's app name
+	// ("SmartOffice Sync"); empty, the sender's own name.
+	FromName string
 }
 
 // Sender sends system e-mail.
@@ -66,7 +70,7 @@ func (g *Gmail) Send(ctx context.Context, m Message) error {
 	if g.From == "" {
 		return failure.Errorf(op, failure.Permanent, "no system sender mailbox is configured (SYSTEM_SENDER)")
 	}
-	raw, err := Compose(mail.Address{Name: g.Name, Address: g.From}, m, g.now())
+	raw, err := Compose(mail.Address{Name: cmp.Or(m.FromName, g.Name), Address: g.From}, m, g.now())
 	if err != nil {
 		return err
 	}

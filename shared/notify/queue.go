@@ -45,7 +45,7 @@ func (q *Queue) Send(ctx context.Context, m Message) error {
 	}
 	now := q.Clock.Now()
 	queued, perr := q.Store.Outbox().Put(ctx, store.QueuedMail{Tenant: tenant, User: user, To: m.To, Subject: m.Subject, Text: m.Text,
-		HTML: m.HTML, Key: m.Key, Attempts: 1, NextAt: retryAt(now, 1, err), LastError: failure.Message(err)})
+		HTML: m.HTML, Key: m.Key, FromName: m.FromName, Attempts: 1, NextAt: retryAt(now, 1, err), LastError: failure.Message(err)})
 	if perr != nil {
 		return failure.E("notify: queue", failure.Transient, perr)
 	}
@@ -65,7 +65,7 @@ func (q *Queue) Flush(ctx context.Context, user string) (int, error) {
 		if m.NextAt.After(now) {
 			continue
 		}
-		err := q.Next.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Key: m.Key})
+		err := q.Next.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Key: m.Key, FromName: m.FromName})
 		if err != nil {
 			next := retryAt(now, m.Attempts+1, err)
 			q.Log.Warn("notify: a queued system e-mail was not taken again", "user", user, "queued", m.ID, "attempt", m.Attempts+1, "next", next, "err", err)

@@ -190,7 +190,7 @@ func (r Report) Message() (notify.Message, error) {
 	if err := reportText.Execute(&t, r); err != nil {
 		return notify.Message{}, err
 	}
-	return notify.Message{To: r.User.Email, Subject: r.App + ": preview of your sync setup, to approve or reject", Text: t.String(), HTML: h.String()}, nil
+	return notify.Message{To: r.User.Email, Subject: r.App + ": preview of your sync setup, to approve or reject", Text: t.String(), HTML: h.String(), FromName: r.App}, nil
 }
 
 // Confirmation is the e-mail sent when a user saves a sync setup.
@@ -208,7 +208,7 @@ func Confirmation(t store.Tenant, u store.User, settingsURL string) (notify.Mess
 	if err := confirmText.Execute(&txt, data); err != nil {
 		return notify.Message{}, err
 	}
-	return notify.Message{To: u.Email, Subject: appName(t) + ": your sync setup was " + verb, Text: txt.String(), HTML: h.String(),
+	return notify.Message{To: u.Email, Subject: appName(t) + ": your sync setup was " + verb, Text: txt.String(), HTML: h.String(), FromName: appName(t),
 		Key: fmt.Sprintf("setup-%s-%d", u.ID, u.SettingsVersion)}, nil
 }
 

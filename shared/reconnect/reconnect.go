@@ -133,7 +133,7 @@ func Message(t store.Tenant, u store.User, settingsURL string) (notify.Message, 
 	if err := reconnectText.Execute(&txt, data); err != nil {
 		return notify.Message{}, err
 	}
-	return notify.Message{To: u.Email, Subject: app + ": reconnect your Google account", Text: txt.String(), HTML: h.String(),
+	return notify.Message{To: u.Email, Subject: app + ": reconnect your Google account", Text: txt.String(), HTML: h.String(), FromName: app,
 		Key: "reconnect-" + u.ID + "-" + u.Connection.ChangedAt.UTC().Format("20060102T150405")}, nil
 }
 

@@ -21,6 +21,7 @@ type QueuedMail struct {
 	Text      string    `firestore:"text"`
 	HTML      string    `firestore:"html"`
 	Key       string    `firestore:"key"`
+	FromName  string    `firestore:"fromName,omitempty"`
 	Attempts  int       `firestore:"attempts"`
 	NextAt    time.Time `firestore:"nextAt"`
 	LastError string    `firestore:"lastError"`
