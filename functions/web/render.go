@@ -93,7 +93,8 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, p page)
 
 // fieldLabels name the form's fields as their labels do.
 var fieldLabels = map[string]string{
-	"contacts.direction": "Contact sync", "contacts.scope": "Contacts from the CRM", "contacts.set": "Set name",
+	"contacts.direction": "Contact sync", "contacts.scope": "Contacts from the CRM", "contacts.set": "Set name", "contacts.group": "Folder (Google contact label)",
+	"contacts": "Contact sync", "calendar": "Calendar sync",
 	"contacts.createType": "New CRM contacts are", "contacts.onGoogleDelete": "When a contact is deleted in Google",
 	"calendar.direction": "Calendar sync", "calendar.name": "Calendar name", "calendar.contactAssociation": "Contact e-mail association",
 	"mail.autoSync": "Automatic mail sync", "mail.outgoing": "Outgoing e-mail: compare", "mail.incoming": "Incoming e-mail: compare",

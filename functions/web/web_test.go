@@ -472,13 +472,14 @@ func TestSaveSettings(t *testing.T) {
 	}
 	w.connect(t, b, cat)
 	bad := url.Values{"csrf": {token}, "contacts.direction": {"sideways"}, "contacts.scope": {"set"}, "calendar.direction": {"crm-to-google"},
-		"calendar.contactAssociation": {"on"}, "mail.enabled": {"on"}}
+		"calendar.contactAssociation": {"on"}, "mail.enabled": {"on"}, "calendar.name": {strings.Repeat("x", 201)}}
 	code, body := post(t, b, w.url("/settings"), bad)
 	for _, want := range []string{"sideways", "choose the CRM set", "contact e-mail association needs", "choose at least one header",
 		// The list names fields by their labels and links to their errors,
 		// which the fields point at; the chosen scope stays chosen.
 		`href="#contacts.set-error">Set name</a>`, `id="contacts.set-error"`, `aria-invalid="true" aria-describedby="contacts.set-error"`,
-		`value="set" checked`, `<span>` + cat + `</span>`} {
+		`value="set" checked`, `<span>` + cat + `</span>`,
+		`id="calendar.name-error"`, `aria-invalid="true" aria-describedby="calendar.name-error"`, `href="#calendar.name-error">Calendar name</a>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the refused form lacks %q", want)
 		}
