@@ -16,6 +16,7 @@ import (
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/setup"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 // cookiePath is the Web function's path, which its cookies are scoped to.
@@ -197,29 +198,58 @@ func (h *Handler) settingsData(ctx context.Context, sess authn.Session, u store.
 	} else {
 		h.Log.Warn("web: CRM sets", "user", u.ID, "err", err)
 	}
+	// The user's Google labels and calendars are suggestions for the form:
+	// without them the page still works, so a failure is logged, not shown.
 	if h.Google != nil && u.Connection.State == store.Connected {
+		var err error
 		if slices.Contains(v.Granted, connect.Contacts) {
-			if ppl, err := h.Google.People(ctx, u.ID); err == nil {
-				if gs, err := ppl.ContactGroups.List().PageSize(200).Context(ctx).Do(); err == nil {
-					for _, g := range gs.ContactGroups {
-						if g.GroupType == "USER_CONTACT_GROUP" {
-							v.GoogleLabels = append(v.GoogleLabels, g.Name)
-						}
-					}
-				}
+			if v.GoogleLabels, err = h.googleLabels(ctx, u.ID); err != nil {
+				h.Log.Warn("web: the user's Google contact labels were not read; the form offers none", "user", u.ID, "err", err)
 			}
 		}
 		if slices.Contains(v.Granted, connect.Calendar) {
-			if cal, err := h.Google.Calendar(ctx, u.ID); err == nil {
-				if cl, err := cal.CalendarList.List().Context(ctx).Do(); err == nil {
-					for _, c := range cl.Items {
-						v.Calendars = append(v.Calendars, c.Summary)
-					}
-				}
+			if v.Calendars, err = h.googleCalendars(ctx, u.ID); err != nil {
+				h.Log.Warn("web: the user's Google calendars were not read; the form offers none", "user", u.ID, "err", err)
 			}
 		}
 	}
 	return v
+}
+
+// googleLabels are the names of the user's own Google contact labels.
+func (h *Handler) googleLabels(ctx context.Context, user string) ([]string, error) {
+	ppl, err := h.Google.People(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := ppl.ContactGroups.List().PageSize(200).Context(ctx).Do()
+	if err != nil {
+		return nil, workspace.Classify("people: contactGroups.list", err)
+	}
+	var out []string
+	for _, g := range gs.ContactGroups {
+		if g.GroupType == "USER_CONTACT_GROUP" {
+			out = append(out, g.Name)
+		}
+	}
+	return out, nil
+}
+
+// googleCalendars are the names of the user's Google calendars.
+func (h *Handler) googleCalendars(ctx context.Context, user string) ([]string, error) {
+	cal, err := h.Google.Calendar(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := cal.CalendarList.List().Context(ctx).Do()
+	if err != nil {
+		return nil, workspace.Classify("calendar: calendarList.list", err)
+	}
+	var out []string
+	for _, c := range cl.Items {
+		out = append(out, c.Summary)
+	}
+	return out, nil
 }
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {

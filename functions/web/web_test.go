@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -237,6 +238,22 @@ func (w *world) connect(t *testing.T, b *http.Client, email string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "done=connected") {
 		t.Fatalf("connect callback answered %d → %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// grantTokens are tokens from each user's stored grant, through flow (as
+// the product's per-user OAuth does).
+func (w *world) grantTokens(flow *connect.Flow) workspace.TokenSourceFunc {
+	return func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
+		u, err := w.st.Users().Get(ctx, email)
+		if err != nil {
+			return nil, err
+		}
+		tn, err := w.st.Tenants().Get(ctx, u.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		return flow.Tokens(ctx, u, tn, scopes)
 	}
 }
 
@@ -781,17 +798,7 @@ func TestAConfigurationFaultDisconnectsNobody(t *testing.T) {
 	lost := &reconnect.Handler{Store: w.st, Sender: mails, WebURL: w.url(""), Clock: w.clk, Log: logging.Discard()}
 	right := &connect.Flow{Store: w.st, Box: w.box, ClientSecret: "s3cret", Endpoint: w.g.Endpoint(), Clock: w.clk}
 	pass := func(flow *connect.Flow) (mailbox.Result, error) {
-		tokens := func(ctx context.Context, email string, scopes []string) (oauth2.TokenSource, error) {
-			u, err := w.st.Users().Get(ctx, email)
-			if err != nil {
-				return nil, err
-			}
-			tn, err := w.st.Tenants().Get(ctx, u.TenantID)
-			if err != nil {
-				return nil, err
-			}
-			return flow.Tokens(ctx, u, tn, scopes)
-		}
+		tokens := w.grantTokens(flow)
 		e := &mailbox.Engine{Store: w.st, CRM: w.crm, Log: logging.Discard(), Clock: w.clk, Topic: "projects/p/topics/gmail-notifications",
 			Holder: "test", Lost: lost, Google: &workspace.Factory{Tokens: tokens, Endpoint: w.g.URL()},
 			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}
@@ -1605,5 +1612,26 @@ func TestTheAdminPageSumsUpAndFinds(t *testing.T) {
 	w.getJSON(t, admin, "/admin?q=dora", &v)
 	if len(v.Users) != 1 || v.Users[0].Email != dora {
 		t.Errorf("finding dora: %+v", v.Users)
+	}
+}
+
+// The settings form's suggestions (Google contact labels and calendars)
+// come from Google; when Google fails, the page still works and the
+// failure is in the log, not dropped.
+func TestGoogleSuggestionsThatFailAreLogged(t *testing.T) {
+	w := newWorld(t)
+	b := w.connectedCat(t)
+	var logs logging.Buffer
+	w.h.Log = logging.New(&logs, slog.LevelInfo, "")
+	w.h.Google = &workspace.Factory{Endpoint: w.g.URL(), Tokens: w.grantTokens(w.h.Flow)}
+	w.g.SetFault("people.contactGroups.list", &fakegoogle.Fault{Rate: 1})
+	if page := getPage(t, b, w.url("/settings")); !strings.Contains(page, "Google sync settings") {
+		t.Fatalf("the page did not render: %.300s", page)
+	}
+	if !strings.Contains(logs.String(), "contact labels were not read") || !strings.Contains(logs.String(), "contactGroups.list") {
+		t.Errorf("the failure was not logged: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), "calendars were not read") {
+		t.Errorf("a calendar list that worked was logged as failed: %s", logs.String())
 	}
 }
