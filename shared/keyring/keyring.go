@@ -12,14 +12,14 @@
 // secret version: add the new key as a second line (every instance learns
 // to read it), promote it to the first line (new data uses it; what is
 // read with the old key is sealed again with the new one), then retire the
-// old line once nothing needs it. Add, Promote and Retire make those
-// edits; scripts/rotate-key.sh applies them to Secret Manager.
+// old line once nothing needs it. scripts/rotate-key.sh makes those edits
+// in Secret Manager (infra's TestRotateKeyScript checks that what it
+// writes parses here).
 package keyring
 
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,15 +104,6 @@ func (r *Ring) Get(id string) (Key, bool) {
 // Line is the key as a line of the secret, "ID:base64".
 func (k Key) Line() string { return k.ID + ":" + base64.StdEncoding.EncodeToString(k.Bytes) }
 
-// String is the ring as the secret holds it, primary first.
-func (r *Ring) String() string {
-	var b strings.Builder
-	for _, k := range r.Keys {
-		fmt.Fprintln(&b, k.Line())
-	}
-	return b.String()
-}
-
 // New returns a new random key with id.
 func New(id string) (Key, error) {
 	if !idPattern.MatchString(id) {
@@ -123,39 +114,4 @@ func New(id string) (Key, error) {
 		return Key{}, failure.E("keyring: new key", failure.Transient, err)
 	}
 	return Key{ID: id, Bytes: b}, nil
-}
-
-// Add returns the ring with k as its last, read-only key.
-func (r *Ring) Add(k Key) (*Ring, error) {
-	if _, dup := r.Get(k.ID); dup {
-		return nil, failure.Errorf("keyring: add", failure.Invalid, "the ring has a key %s already", k.ID)
-	}
-	return &Ring{Secret: r.Secret, Keys: append(slices.Clone(r.Keys), k)}, nil
-}
-
-// Promote returns the ring with the key id first, so it seals and signs.
-func (r *Ring) Promote(id string) (*Ring, error) {
-	k, ok := r.Get(id)
-	if !ok {
-		return nil, failure.Errorf("keyring: promote", failure.NotFound, "the ring has no key %s", id)
-	}
-	keys := []Key{k}
-	for _, o := range r.Keys {
-		if o.ID != id {
-			keys = append(keys, o)
-		}
-	}
-	return &Ring{Secret: r.Secret, Keys: keys}, nil
-}
-
-// Retire returns the ring without the key id, which must not be primary.
-func (r *Ring) Retire(id string) (*Ring, error) {
-	if _, ok := r.Get(id); !ok {
-		return nil, failure.Errorf("keyring: retire", failure.NotFound, "the ring has no key %s", id)
-	}
-	if r.Primary().ID == id {
-		return nil, failure.Errorf("keyring: retire", failure.Invalid, "key %s is primary; promote another key first", id)
-	}
-	keys := slices.DeleteFunc(slices.Clone(r.Keys), func(k Key) bool { return k.ID == id })
-	return &Ring{Secret: r.Secret, Keys: keys}, nil
 }

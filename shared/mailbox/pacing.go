@@ -10,13 +10,12 @@ import (
 	"google.golang.org/api/googleapi"
 )
 
-// Gmail's usage limits for projects created since 1 May 2026 (the quota
-// page, developers.google.com/workspace/gmail/api/reference/quota): units
-// per minute per user per project, and per project.
-const (
-	DefaultUserUnitsPerMinute    = 6_000
-	DefaultProjectUnitsPerMinute = 1_200_000
-)
+// DefaultUserUnitsPerMinute is Gmail's per-user limit for projects
+// created since 1 May 2026 (the quota page,
+// developers.google.com/workspace/gmail/api/reference/quota). The
+// per-project limit reaches the engine as InstanceUnitsPerMinute (config
+// GMAIL_PROJECT_UNITS_PER_MINUTE).
+const DefaultUserUnitsPerMinute = 6_000
 
 // pacer keeps calls under a per-minute limit that Google counts over any
 // rolling minute: it lets through 95% of the limit a minute, evenly, plus

@@ -104,8 +104,7 @@ func TestManyUsersLosingAccessAtOnceIsTheDeploymentsProblem(t *testing.T) {
 func TestTheEmailMatchesItsGoldenFiles(t *testing.T) {
 	tn := store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"}
 	u := store.User{ID: "cat@firm.test", Email: "cat@firm.test", DisplayName: "Cat Chen",
-		Connection: store.Connection{State: store.Disconnected, Reason: "Google no longer accepts this service's access (the grant was revoked)",
-			ChangedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}}
+		Connection: store.Connection{State: store.Disconnected, Reason: "Google no longer accepts this service's access (the grant was revoked)"}}
 	m, err := reconnect.Message(tn, u, "https://web.example/Web/settings")
 	if err != nil {
 		t.Fatal(err)

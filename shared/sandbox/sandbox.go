@@ -187,7 +187,7 @@ func Run(ctx context.Context, o Options) error {
 			if err != nil {
 				return err
 			}
-			vars[secrets.EnvName(name)] = (&keyring.Ring{Keys: []keyring.Key{key}}).String()
+			vars[secrets.EnvName(name)] = key.Line()
 		}
 	}
 	for k, v := range vars {
