@@ -19,6 +19,7 @@ import (
 	"github.com/crmsync/crmsync/shared/calendarsync"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/syncpass"
 	"github.com/crmsync/crmsync/shared/wiring"
 )
 
@@ -32,7 +33,7 @@ func init() {
 		// Checking a notification reads the user's channel in the store,
 		// nothing else: this function needs no secret (no CRM key, no
 		// Google credentials).
-		channels := &calendarsync.Engine{Store: env.Store, Log: env.Log, Clock: env.Clock}
+		channels := &calendarsync.Engine{Deps: syncpass.Deps{Store: env.Store, Log: env.Log, Clock: env.Clock}}
 		return &Handler{Channels: channels, Jobs: pub, Log: env.Log}, nil
 	}))
 }

@@ -67,8 +67,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			if err != nil {
 				return err
 			}
-			l := a.Link
-			l.B, l.BVersion = made.ID, strconv.FormatInt(made.Version, 10)
+			l := a.Link.Wrote(twoway.B, made.ID, strconv.FormatInt(made.Version, 10))
 			googleOf[made.ID], crmOf[l.A] = l.A, made.ID
 			remember(l, twoway.B)
 			p.result.CreatedCRM++
@@ -100,8 +99,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			if err != nil {
 				return err
 			}
-			l := a.Link
-			l.A, l.AVersion = made.Id, made.Etag
+			l := a.Link.Wrote(twoway.A, made.Id, made.Etag)
 			googleOf[l.B], crmOf[made.Id] = made.Id, l.B
 			remember(l, twoway.A)
 			p.result.CreatedGoogle++
@@ -123,9 +121,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			if err != nil {
 				return err
 			}
-			l := a.Link
-			l.AVersion = made.Etag
-			remember(l, twoway.A)
+			remember(a.Link.Wrote(twoway.A, "", made.Etag), twoway.A)
 			p.result.UpdatedGoogle++
 		case a.Op == twoway.Update && a.Side == twoway.B:
 			cur, ok := p.acts[a.ID]
@@ -148,9 +144,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			if err != nil {
 				return err
 			}
-			l := a.Link
-			l.BVersion = strconv.FormatInt(made.Version, 10)
-			remember(l, twoway.B)
+			remember(a.Link.Wrote(twoway.B, "", strconv.FormatInt(made.Version, 10)), twoway.B)
 			p.result.UpdatedCRM++
 		case a.Op == twoway.Delete && a.Side == twoway.A:
 			p.result.CalendarCalls++
@@ -200,5 +194,5 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			puts = append(puts, store.Link{Google: l.A, CRM: l.B, GoogleVersion: l.AVersion, CRMVersion: l.BVersion, Base: l.Base})
 		}
 	}
-	return p.e.Store.Links(kind).Apply(ctx, p.user.ID, puts, drops)
+	return p.e.Store.Links(feature.Kind).Apply(ctx, p.user.ID, puts, drops)
 }

@@ -1,7 +1,6 @@
 package calendarsync_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,14 +15,11 @@ import (
 	calendar "google.golang.org/api/calendar/v3"
 
 	"github.com/crmsync/crmsync/shared/calendarsync"
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
-	"github.com/crmsync/crmsync/shared/store/storetest"
-	"github.com/crmsync/crmsync/shared/workspace"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 )
 
 // The initial sync of N Google events to the CRM (CRMSYNC_BENCH_EVENTS,
@@ -35,11 +31,8 @@ func BenchmarkCalendarSync(b *testing.B) {
 	}
 	for range b.N {
 		b.StopTimer()
-		ctx := context.Background()
-		st := storetest.New(b, nil)
-		g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-		g.Start()
-		b.Cleanup(g.Close)
+		w := syncpasstest.New(b, "bench", fakegoogle.Options{})
+		ctx, g := w.Ctx, w.Google
 		g.AddUser(fakegoogle.User{Email: ann, TimeZone: "America/New_York"})
 		base := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Hour)
 		var ids []string
@@ -53,21 +46,11 @@ func BenchmarkCalendarSync(b *testing.B) {
 			}
 			ids = append(ids, id)
 		}
-		c := refcrm.New(storetest.Client(b), "bench", nil)
-		if _, err := c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}}}); err != nil {
-			b.Fatal(err)
-		}
-		st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
-			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
-		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-		e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
+		w.Import(b, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}}})
+		w.AddSyncingUser(b, store.User{Email: ann, Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
+		e := &calendarsync.Engine{Deps: w.Deps("bench"), CRM: w.CRM, Google: w.Factory}
 		g.ResetUsage()
-		b.StartTimer()
-		start := time.Now()
-		r, err := e.Pass(ctx, ann)
-		initial := time.Since(start)
-		b.StopTimer()
+		r, initial, err := syncpasstest.TimedPass(b, ctx, e.Pass, ann)
 		if err != nil || r.CreatedCRM != n {
 			b.Fatalf("initial: %+v, %v", r, err)
 		}
@@ -79,7 +62,7 @@ func BenchmarkCalendarSync(b *testing.B) {
 		if _, err := e.Pass(ctx, ann); err != nil {
 			b.Fatal(err)
 		}
-		cal, _ := fac.Calendar(ctx, ann)
+		cal, _ := w.Factory.Calendar(ctx, ann)
 		for _, id := range ids[:n/100] {
 			ev, _ := cal.Events.Get("primary", id).Do()
 			t0, _ := time.Parse(time.RFC3339, ev.Start.DateTime)
@@ -90,11 +73,7 @@ func BenchmarkCalendarSync(b *testing.B) {
 			}
 		}
 		g.ResetUsage()
-		b.StartTimer()
-		start = time.Now()
-		r, err = e.Pass(ctx, ann)
-		incr := time.Since(start)
-		b.StopTimer()
+		r, incr, err := syncpasstest.TimedPass(b, ctx, e.Pass, ann)
 		if err != nil || r.UpdatedCRM != n/100 {
 			b.Fatalf("incremental: %+v, %v", r, err)
 		}
@@ -109,19 +88,12 @@ func BenchmarkCalendarSync(b *testing.B) {
 // would after the jobs topic). Reports p50/p99 and Calendar calls per
 // synced event.
 func BenchmarkPushLatency(b *testing.B) {
-	ctx := context.Background()
-	st := storetest.New(b, nil)
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	b.Cleanup(g.Close)
+	w := syncpasstest.New(b, "bench", fakegoogle.Options{})
+	ctx, g, fac := w.Ctx, w.Google, w.Factory
 	g.AddUser(fakegoogle.User{Email: ann})
-	c := refcrm.New(storetest.Client(b), "bench", nil)
-	c.Import(ctx, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}}})
-	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
-		Calendar: store.CalendarSetup{Direction: "both"}})
-	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-	e := &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
+	w.Import(b, refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}}})
+	w.AddSyncingUser(b, store.User{Email: ann, Calendar: store.CalendarSetup{Direction: "both"}})
+	e := &calendarsync.Engine{Deps: w.Deps("bench"), CRM: w.CRM, Google: fac}
 	// The webhook: a checked notification asks a single worker for a pass.
 	kick := make(chan struct{}, 1)
 	var calls, passes atomic.Int64
@@ -159,7 +131,7 @@ func BenchmarkPushLatency(b *testing.B) {
 		}
 	}()
 	b.Cleanup(func() { close(done) })
-	cal, _ := fac.Calendar(ctx, ann)
+	cal, _ := w.Factory.Calendar(ctx, ann)
 	var lat []time.Duration
 	day := time.Now().AddDate(0, 0, 1).Truncate(time.Hour)
 	b.ResetTimer()
@@ -172,7 +144,7 @@ func BenchmarkPushLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		for {
-			acts, _ := c.ListActivities(ctx, "u-ann")
+			acts, _ := w.CRM.ListActivities(ctx, "u-ann")
 			if slices.ContainsFunc(acts, func(a crm.Activity) bool { return a.Title == title }) {
 				break
 			}

@@ -14,6 +14,11 @@
 // and documents only with their options; guests become the activity's
 // primary and additional contacts (Google → CRM only) with contact
 // association on.
+//
+// The frame of a pass (who is due one, the lease, the cursors, the CRM
+// feed, quiet passes, the recorded status, the dry run) is package
+// syncpass's runner, shared with contact sync; this package is the
+// calendar's side of it.
 package calendarsync
 
 import (
@@ -24,7 +29,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -32,30 +36,29 @@ import (
 
 	calendar "google.golang.org/api/calendar/v3"
 
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/direction"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/syncpass"
 	"github.com/crmsync/crmsync/shared/twoway"
 	"github.com/crmsync/crmsync/shared/workspace"
 )
 
+// Google gives a Calendar client acting as a user.
+type Google interface {
+	Calendar(ctx context.Context, email string) (*calendar.Service, error)
+}
+
 // CRM is what calendar sync needs of the CRM.
 type CRM interface {
-	UserByEmail(ctx context.Context, email string) (crm.User, error)
+	syncpass.CRM
 	FindContacts(ctx context.Context, asUser, email string) ([]crm.Contact, error)
 	Activity(ctx context.Context, id string) (crm.Activity, error)
 	ListActivities(ctx context.Context, owner string) ([]crm.Activity, error)
 	CreateActivity(ctx context.Context, w crm.Write, a crm.Activity) (crm.Activity, error)
 	UpdateActivity(ctx context.Context, w crm.Write, a crm.Activity) (crm.Activity, error)
 	DeleteActivity(ctx context.Context, w crm.Write, id string, version int64) (crm.Activity, error)
-	Changes(ctx context.Context, c crm.Collection, scope crm.FeedScope, cursor string, limit int) (crm.ChangePage, error)
-}
-
-// Google gives a Calendar client acting as a user.
-type Google interface {
-	Calendar(ctx context.Context, email string) (*calendar.Service, error)
 }
 
 // pageSize is the events.list page size: Engine.PageSize, or Google's
@@ -73,13 +76,9 @@ const FullWindow = 90 * 24 * time.Hour
 
 // Engine syncs users' calendars. Its fields are its dependencies.
 type Engine struct {
-	Store  *store.Store
+	syncpass.Deps
 	CRM    CRM
 	Google Google
-	Log    *slog.Logger
-	Clock  clock.Clock
-	Holder string
-	Retry  workspace.Retry
 	// WebhookURL, when set, is where Google pushes calendar changes (the
 	// CalendarPush function); each pass keeps a channel open to it.
 	WebhookURL string
@@ -91,21 +90,16 @@ type Engine struct {
 // channelRenewal is how long before its expiry a channel is replaced.
 const channelRenewal = 24 * time.Hour
 
-const (
-	kind         = "calendar"
-	googleCursor = "calendar-sync"
-	crmCursor    = "crm-activities"
-)
+// feature is what calendar sync syncs, and where its state is stored.
+var feature = syncpass.Feature{Kind: "calendar", GoogleCursor: "calendar-sync", CRMCursor: "crm-activities",
+	Product: "Google Calendar", Scopes: workspace.CalendarScopes, Feed: crm.ActivitiesFeed}
 
 // Result counts what a pass did.
 type Result struct {
-	CreatedGoogle, UpdatedGoogle, DeletedGoogle int
-	CreatedCRM, UpdatedCRM, DeletedCRM          int
-	Linked, Unlinked, Conflicts, Skipped        int
-	FullGoogle                                  bool
-	// Quiet says neither side had changed, so the pass read no more.
-	Quiet         bool
-	Guarded       string
+	syncpass.Tally
+	// Skipped counts entries left out (their series is not synced).
+	Skipped int
+	// CalendarCalls counts the Calendar API calls of the pass.
 	CalendarCalls int
 }
 
@@ -129,10 +123,12 @@ func planOptions(c store.CalendarSetup) (twoway.Options, options, error) {
 		contacts: c.ContactAssociation && o.Direction != twoway.BToA}, nil
 }
 
+// pass is one user's pass: the engine's side of a syncpass pass.
 type pass struct {
 	e       *Engine
 	user    store.User
 	setup   store.CalendarSetup
+	popts   twoway.Options
 	opts    options
 	crmUser crm.User
 	cal     *calendar.Service
@@ -140,103 +136,75 @@ type pass struct {
 	links   []store.Link
 	events  map[string]*calendar.Event
 	acts    map[string]crm.Activity
-	result  Result
+	// changedA are the Google records read this pass.
+	changedA []twoway.Record
+	result   Result
 	// dryRun plans without writing (Preview).
 	dryRun bool
 }
 
+// runner runs the engine's passes.
+func (e *Engine) runner() *syncpass.Runner {
+	return &syncpass.Runner{Deps: e.Deps, Feature: feature, CRM: e.CRM}
+}
+
+// newPass makes the user's pass; none when the user's options turn
+// calendar sync off.
+func (e *Engine) newPass(u store.User, dryRun bool) (syncpass.Pass, error) {
+	popts, opts, err := planOptions(u.Calendar)
+	if err != nil || popts.Direction == twoway.Off {
+		return nil, err
+	}
+	return &pass{e: e, user: u, setup: u.Calendar, popts: popts, opts: opts, dryRun: dryRun,
+		events: map[string]*calendar.Event{}, acts: map[string]crm.Activity{}}, nil
+}
+
 // Pass syncs one user's calendar once.
 func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
-	u, err := e.Store.Users().Get(ctx, email)
-	if failure.Is(err, failure.NotFound) {
-		return Result{}, nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	popts, opts, err := planOptions(u.Calendar)
-	if err != nil {
-		return Result{}, err
-	}
-	if popts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active || u.RightWithdrawn {
-		return Result{}, nil
-	}
-	if !u.Granted(workspace.CalendarScopes()) {
-		// The user unticked Calendar on Google's consent screen: nothing to
-		// do until they give it (the status page asks them to).
-		e.Log.Info("calendar: no access granted to Google Calendar; pass skipped", "user", u.ID)
-		return Result{}, nil
-	}
-	ctx, _, end, err := e.Store.Leases().HoldPass(ctx, u.ID, kind, e.Holder, store.PassLeaseTTL)
-	if err != nil {
-		return Result{}, err
-	}
-	defer end()
-	p := &pass{e: e, user: u, setup: u.Calendar, opts: opts, events: map[string]*calendar.Event{}, acts: map[string]crm.Activity{}}
-	err = p.run(ctx, popts)
-	status := store.PassStatus{At: e.Clock.Now(), OK: err == nil, Counts: map[string]int{
-		"createdGoogle": p.result.CreatedGoogle, "updatedGoogle": p.result.UpdatedGoogle, "deletedGoogle": p.result.DeletedGoogle,
-		"createdCRM": p.result.CreatedCRM, "updatedCRM": p.result.UpdatedCRM, "deletedCRM": p.result.DeletedCRM}}
-	if err != nil {
-		status.Error = err.Error()
-	}
-	if rerr := e.Store.Users().RecordPass(ctx, u.ID, kind, status); rerr != nil && err == nil {
-		err = rerr
-	}
-	return p.result, err
+	return syncpass.ResultOf[Result](e.runner().Pass(ctx, email, e.newPass))
 }
 
 // Preview plans a pass for the user without writing anything (the
 // preview report shows it). A calendar that would be created is reported
 // as empty.
 func (e *Engine) Preview(ctx context.Context, email string) (twoway.Plan, error) {
-	u, err := e.Store.Users().Get(ctx, email)
-	if err != nil {
-		return twoway.Plan{}, err
-	}
-	popts, opts, err := planOptions(u.Calendar)
-	if err != nil {
-		return twoway.Plan{}, err
-	}
-	if popts.Direction == twoway.Off {
-		return twoway.Plan{}, nil
-	}
-	p := &pass{e: e, user: u, setup: u.Calendar, opts: opts, events: map[string]*calendar.Event{}, acts: map[string]crm.Activity{}, dryRun: true}
-	plan, _, err := p.plan(ctx, popts)
-	for i, a := range plan.Actions {
-		plan.Actions[i].Name = p.name(a)
-	}
-	return plan, err
+	return e.runner().Preview(ctx, email, e.newPass)
 }
 
-// name says which entry an action is about: its title and start.
-func (p *pass) name(a twoway.Action) string {
-	title, start, zone := a.Fields[fTitle], a.Fields[fStart], a.Fields[fZone]
-	for _, id := range []struct {
-		side twoway.Side
-		id   string
-	}{{a.Side, a.ID}, {a.Side.Other(), a.Source}, {twoway.A, a.Link.A}, {twoway.B, a.Link.B}} {
-		if title != "" {
-			break
+// Named says whether the fields have a title.
+func (p *pass) Named(f twoway.Fields) bool { return f[fTitle] != "" }
+
+// Read gives the title, start and zone of an event or activity read.
+func (p *pass) Read(side twoway.Side, id string) (twoway.Fields, bool) {
+	if side == twoway.A {
+		ev, ok := p.events[id]
+		if !ok {
+			return nil, false
 		}
-		if id.side == twoway.A {
-			if ev, ok := p.events[id.id]; ok {
-				title = ev.Summary
-				if ev.Start != nil {
-					start, zone = ev.Start.DateTime+ev.Start.Date, ev.Start.TimeZone
-				}
-			}
-		} else if act, ok := p.acts[id.id]; ok {
-			title, start, zone = act.Title, act.StartDate, act.TimeZone
-			if !act.Start.IsZero() {
-				start = act.Start.Format(time.RFC3339)
-			}
+		f := twoway.Fields{fTitle: ev.Summary}
+		if ev.Start != nil {
+			f[fStart], f[fZone] = ev.Start.DateTime+ev.Start.Date, ev.Start.TimeZone
 		}
+		return f, true
 	}
+	act, ok := p.acts[id]
+	if !ok {
+		return nil, false
+	}
+	f := twoway.Fields{fTitle: act.Title, fStart: act.StartDate, fZone: act.TimeZone}
+	if !act.Start.IsZero() {
+		f[fStart] = act.Start.Format(time.RFC3339)
+	}
+	return f, true
+}
+
+// Name says which entry the fields are: its title and start.
+func (p *pass) Name(f twoway.Fields) string {
+	title := f[fTitle]
 	if title == "" {
 		title = "(no title)"
 	}
-	if when := humanStart(start, zone); when != "" {
+	if when := humanStart(f[fStart], f[fZone]); when != "" {
 		return title + " (" + when + ")"
 	}
 	return title
@@ -266,96 +234,83 @@ func humanStart(start, zone string) string {
 	return t.UTC().Format("Mon 2 Jan 2006 15:04") + " UTC"
 }
 
-// positions are the cursors a pass read from and those it will store.
-type positions struct {
-	google, crm        store.Cursor
-	nextToken, nextCRM string
+// Begin opens the user's Calendar and finds the synced calendar.
+func (p *pass) Begin(ctx context.Context, crmUser crm.User) error {
+	p.crmUser = crmUser
+	var err error
+	if p.cal, err = p.e.Google.Calendar(ctx, p.user.Email); err != nil {
+		return err
+	}
+	p.calID, err = p.calendar(ctx, p.popts.Direction)
+	return err
 }
 
-// plan reads both sides and plans the pass.
-func (p *pass) plan(ctx context.Context, popts twoway.Options) (twoway.Plan, positions, error) {
-	e := p.e
-	var pos positions
-	var err error
-	if p.crmUser, err = e.CRM.UserByEmail(ctx, p.user.Email); err != nil {
-		return twoway.Plan{}, pos, err
+// Positions reads the stored sync token, which names its calendar: one
+// of another calendar reads the chosen one whole.
+func (p *pass) Positions(google, crm string) (string, string) {
+	token, ok := strings.CutPrefix(google, p.calID+" ")
+	if !ok {
+		token = "" // another calendar was chosen: start over
 	}
-	if p.cal, err = e.Google.Calendar(ctx, p.user.Email); err != nil {
-		return twoway.Plan{}, pos, err
+	return token, crm
+}
+
+// Stamp stores the sync token with its calendar's id.
+func (p *pass) Stamp(token, from string) (string, string) {
+	return p.calID + " " + token, from
+}
+
+// FeedScope is the user's own activities.
+func (p *pass) FeedScope() crm.FeedScope { return crm.FeedScope{Owner: p.crmUser.ID} }
+
+// ReadGoogle reads the calendar's changes (none for a calendar a dry run
+// would create).
+func (p *pass) ReadGoogle(ctx context.Context, token string) (int, string, bool, error) {
+	if p.calID == "" {
+		return 0, "", false, nil
 	}
-	if p.calID, err = p.calendar(ctx, popts.Direction); err != nil {
-		return twoway.Plan{}, pos, err
-	}
-	if pos.google, err = e.Store.Cursors().Get(ctx, p.user.ID, googleCursor); err != nil {
-		return twoway.Plan{}, pos, err
-	}
-	if pos.crm, err = e.Store.Cursors().Get(ctx, p.user.ID, crmCursor); err != nil {
-		return twoway.Plan{}, pos, err
-	}
-	if pos.google.Value != "" && !strings.HasPrefix(pos.google.Value, p.calID+" ") {
-		pos.google.Value = "" // another calendar was chosen: start over
-	}
-	var changedA []twoway.Record
-	if p.calID != "" {
-		if changedA, pos.nextToken, err = p.readGoogle(ctx, strings.TrimPrefix(pos.google.Value, p.calID+" ")); err != nil {
-			return twoway.Plan{}, pos, err
-		}
-	}
-	// Both sides' changes first: a pass that finds none on either side
-	// (most scheduled passes) ends here, without reading the link table,
-	// whose size is the user's whole synced calendar.
-	var feed []crm.Change
-	if pos.crm.Value != "" {
-		if feed, pos.nextCRM, err = p.crmFeed(ctx, pos.crm.Value); err != nil {
-			return twoway.Plan{}, pos, err
-		}
-	}
-	if !p.result.FullGoogle && pos.crm.Value != "" && len(changedA) == 0 && len(feed) == 0 {
-		p.result.Quiet = true
-		return twoway.Plan{}, pos, nil
-	}
-	if p.links, err = e.Store.Links(kind).List(ctx, p.user.ID); err != nil {
-		return twoway.Plan{}, pos, err
-	}
+	recs, next, err := p.listEvents(ctx, token)
+	p.changedA = recs
+	return len(recs), next, p.result.FullGoogle, err
+}
+
+// Plan plans the pass from the links and the CRM's changes.
+func (p *pass) Plan(ctx context.Context, links []store.Link, feed []crm.Change, whole bool) (twoway.Plan, error) {
+	p.links = links
 	var changedB []twoway.Record
-	if pos.crm.Value == "" {
-		changedB, pos.nextCRM, err = p.readAllCRM(ctx)
+	var err error
+	if whole {
+		changedB, err = p.readAllCRM(ctx)
 	} else {
 		changedB, err = p.crmRecords(ctx, feed)
 	}
 	if err != nil {
-		return twoway.Plan{}, pos, err
+		return twoway.Plan{}, err
 	}
-	p.completeCancelled(changedA)
-	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: max(len(p.links), len(changedA)), SizeB: max(len(p.links), len(changedB))}
-	for _, l := range p.links {
-		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base})
-	}
+	p.completeCancelled(p.changedA)
+	in := twoway.Input{ChangedA: p.changedA, ChangedB: changedB, Links: syncpass.Links(links, nil),
+		SizeA: max(len(links), len(p.changedA)), SizeB: max(len(links), len(changedB))}
+	popts := p.popts
 	popts.MaxDeleteShare = 1 // deletions of events and activities are the users' own, one by one
-	return p.cascadeSeries(twoway.PlanSync(in, popts)), pos, nil
+	return p.cascadeSeries(twoway.PlanSync(in, popts)), nil
 }
 
-func (p *pass) run(ctx context.Context, popts twoway.Options) error {
-	e := p.e
-	plan, pos, err := p.plan(ctx, popts)
-	if err != nil {
-		return err
-	}
-	if err := p.apply(ctx, plan); err != nil {
-		return err
-	}
-	if pos.nextToken != "" {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, pos.google, p.calID+" "+pos.nextToken); err != nil {
-			return err
-		}
-	}
-	if pos.nextCRM != "" && pos.nextCRM != pos.crm.Value {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, pos.crm, pos.nextCRM); err != nil {
-			return err
-		}
-	}
-	return p.ensureChannel(ctx)
+// Apply carries out the plan; calendar sync has no mass-deletion guard.
+func (p *pass) Apply(ctx context.Context, plan twoway.Plan) (string, error) {
+	return "", p.apply(ctx, plan)
 }
+
+// Finish keeps the push channel open.
+func (p *pass) Finish(ctx context.Context) error { return p.ensureChannel(ctx) }
+
+// Tally is what the pass did.
+func (p *pass) Tally() *syncpass.Tally { return &p.result.Tally }
+
+// Result is what the pass did, as its engine's Pass returns it.
+func (p *pass) Result() Result { return p.result }
+
+// Counts are what the pass did, for its recorded status.
+func (p *pass) Counts() map[string]int { return p.result.Counts() }
 
 // ensureChannel keeps a push channel open on the synced calendar: it opens
 // one when there is none, the calendar changed, or the channel runs out
@@ -467,15 +422,6 @@ func (p *pass) skipActivity(a crm.Activity) bool {
 	return (!p.opts.allDay && a.StartDate != "") || (!p.opts.recurring && (len(a.Recurrence) > 0 || a.SeriesID != ""))
 }
 
-func (p *pass) readGoogle(ctx context.Context, token string) ([]twoway.Record, string, error) {
-	recs, next, err := p.listEvents(ctx, token)
-	if failure.Is(err, failure.CursorExpired) {
-		p.e.Log.Info("calendar: sync token no longer valid; full resync", "user", p.user.ID)
-		recs, next, err = p.listEvents(ctx, "")
-	}
-	return recs, next, err
-}
-
 func (p *pass) listEvents(ctx context.Context, token string) ([]twoway.Record, string, error) {
 	full := token == ""
 	p.result.FullGoogle = full
@@ -483,8 +429,8 @@ func (p *pass) listEvents(ctx context.Context, token string) ([]twoway.Record, s
 	// Every page repeats the first page's request exactly (Google's
 	// pagination guide): the window is computed once.
 	timeMin := p.e.Clock.Now().Add(-FullWindow).Format(time.RFC3339)
-	page := ""
-	for {
+	next := ""
+	err := workspace.EachPage(func(page string) (string, error) {
 		p.result.CalendarCalls++
 		resp, err := workspace.Call(ctx, p.e.Retry, "calendar: events.list", func() (*calendar.Events, error) {
 			c := p.cal.Events.List(p.calID).MaxResults(p.e.pageSize()).Context(ctx)
@@ -493,13 +439,10 @@ func (p *pass) listEvents(ctx context.Context, token string) ([]twoway.Record, s
 			} else {
 				c = c.TimeMin(timeMin)
 			}
-			if page != "" {
-				c = c.PageToken(page)
-			}
-			return c.Do()
+			return workspace.AtPage(c, page).Do()
 		})
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
 		for _, ev := range resp.Items {
 			if p.skip(ev) {
@@ -507,18 +450,20 @@ func (p *pass) listEvents(ctx context.Context, token string) ([]twoway.Record, s
 			}
 			contacts, err := p.guests(ctx, ev)
 			if err != nil {
-				return nil, "", err
+				return "", err
 			}
 			p.events[ev.Id] = ev
 			recs = append(recs, eventRecord(ev, p.opts, contacts))
 		}
-		if resp.NextPageToken == "" {
-			// A full read does not report deletions, and linked events it
-			// does not show (outside the window) are left alone.
-			return recs, resp.NextSyncToken, nil
-		}
-		page = resp.NextPageToken
+		// A full read does not report deletions, and linked events it
+		// does not show (outside the window) are left alone.
+		next = resp.NextSyncToken
+		return resp.NextPageToken, nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return recs, next, nil
 }
 
 // guests maps an event's guests to CRM contacts: the first guest with a
@@ -555,20 +500,11 @@ func (p *pass) googleSeries(crmID string) string {
 	return "crm:" + crmID // not linked yet: created in this pass, translated when applied
 }
 
-// readAllCRM reads all the user's activities (a first read) and the feed
-// cursor to store.
-func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, string, error) {
-	end := ""
-	for more := true; more; {
-		page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: p.crmUser.ID}, end, 1000)
-		if err != nil {
-			return nil, "", err
-		}
-		end, more = page.Cursor, page.More
-	}
+// readAllCRM reads all the user's activities (a first read).
+func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, error) {
 	all, err := p.e.CRM.ListActivities(ctx, p.crmUser.ID)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	var recs []twoway.Record
 	for _, a := range all {
@@ -577,24 +513,7 @@ func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, string, error) 
 			recs = append(recs, activityRecord(a, p.opts, p.googleSeries))
 		}
 	}
-	return recs, end, nil
-}
-
-// crmFeed reads the user's activity changes since cursor and the cursor
-// after them.
-func (p *pass) crmFeed(ctx context.Context, cursor string) ([]crm.Change, string, error) {
-	var changes []crm.Change
-	for {
-		page, err := p.e.CRM.Changes(ctx, crm.ActivitiesFeed, crm.FeedScope{Owner: p.crmUser.ID}, cursor, 1000)
-		if err != nil {
-			return nil, "", err
-		}
-		changes = append(changes, page.Changes...)
-		cursor = page.Cursor
-		if !page.More {
-			return changes, cursor, nil
-		}
-	}
+	return recs, nil
 }
 
 // crmRecords reads the changed activities (the links loaded).

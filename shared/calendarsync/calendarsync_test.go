@@ -1,7 +1,6 @@
 package calendarsync_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,70 +16,47 @@ import (
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
-	"github.com/crmsync/crmsync/shared/store/storetest"
-	"github.com/crmsync/crmsync/shared/workspace"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 )
 
 const ann = "ann@firm.test"
 
+// world is Ann's calendar and her firm's CRM.
 type world struct {
+	*syncpasstest.World
 	t      *testing.T
-	ctx    context.Context
-	st     *store.Store
-	google *fakegoogle.Server
-	crm    *refcrm.Store
 	ids    refcrm.Imported
 	engine *calendarsync.Engine
-	cal    *calendar.Service
-	rpcs   *storetest.RPCCounter // the store's Firestore use
+	// pass runs one pass of Ann's and fails the test on its error.
+	pass func() calendarsync.Result
+	cal  *calendar.Service
 }
 
 var all = store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true, Documents: true, ContactAssociation: true}
 
 func newWorld(t *testing.T, setup store.CalendarSetup) *world {
 	t.Helper()
-	ctx := context.Background()
-	fs, rpcs := storetest.CountingClient(t)
-	st := store.New(fs, nil)
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
-	g.AddUser(fakegoogle.User{Email: ann, TimeZone: "America/New_York"})
-	c := refcrm.New(storetest.Client(t), "test", nil)
-	ids, err := c.Import(ctx, refcrm.Dataset{
+	sw := syncpasstest.New(t, "test", fakegoogle.Options{})
+	sw.Google.AddUser(fakegoogle.User{Email: ann, TimeZone: "America/New_York"})
+	ids := sw.Import(t, refcrm.Dataset{
 		Contacts: []refcrm.ImportContact{
 			{Key: "carol", FirstName: "Carol", Emails: []string{"carol@client.test"}},
 			{Key: "dan", FirstName: "Dan", Emails: []string{"dan@client.test"}},
 		},
 		Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-	st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Calendar: setup})
-	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids, rpcs: rpcs,
-		engine: &calendarsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
-			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}
-	w.cal, _ = fac.Calendar(ctx, ann)
+	sw.AddSyncingUser(t, store.User{Email: ann, Calendar: setup})
+	w := &world{World: sw, t: t, ids: ids,
+		engine: &calendarsync.Engine{Deps: sw.Deps("test"), CRM: sw.CRM, Google: sw.Factory}}
+	w.cal, _ = sw.Factory.Calendar(sw.Ctx, ann)
+	w.pass = func() calendarsync.Result { return syncpasstest.MustPass(t, sw.Ctx, w.engine.Pass, ann) }
 	return w
-}
-
-func (w *world) pass() calendarsync.Result {
-	w.t.Helper()
-	r, err := w.engine.Pass(w.ctx, ann)
-	if err != nil {
-		w.t.Fatalf("Pass: %v", err)
-	}
-	return r
 }
 
 func (w *world) activities() map[string]crm.Activity {
 	w.t.Helper()
-	as, err := w.crm.ListActivities(w.ctx, "u-ann")
+	as, err := w.CRM.ListActivities(w.Ctx, "u-ann")
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -131,7 +107,7 @@ func TestTwoWayEventsAndActivities(t *testing.T) {
 	if _, err := w.cal.Events.Insert("primary", ev).SupportsAttachments(true).Do(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Planning", Start: at(day, 14).UTC(), End: at(day, 15).UTC(), TimeZone: "America/New_York"}); err != nil {
+	if _, err := w.CRM.CreateActivity(w.Ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Planning", Start: at(day, 14).UTC(), End: at(day, 15).UTC(), TimeZone: "America/New_York"}); err != nil {
 		t.Fatal(err)
 	}
 	r := w.pass()
@@ -163,7 +139,7 @@ func TestTwoWayEventsAndActivities(t *testing.T) {
 	_ = moved
 	p := w.activities()["Planning"]
 	p.Title = "Planning (updated)"
-	if _, err := w.crm.UpdateActivity(w.ctx, crm.Write{}, p); err != nil {
+	if _, err := w.CRM.UpdateActivity(w.Ctx, crm.Write{}, p); err != nil {
 		t.Fatal(err)
 	}
 	w.pass()
@@ -176,7 +152,7 @@ func TestTwoWayEventsAndActivities(t *testing.T) {
 	// Deletions both ways.
 	w.cal.Events.Delete("primary", w.events()["Review with Carol"].Id).Do()
 	p = w.activities()["Planning (updated)"]
-	w.crm.DeleteActivity(w.ctx, crm.Write{}, p.ID, p.Version)
+	w.CRM.DeleteActivity(w.Ctx, crm.Write{}, p.ID, p.Version)
 	w.pass()
 	if len(w.activities()) != 0 || len(w.events()) != 0 {
 		t.Errorf("after deletions: %d activities, %d events", len(w.activities()), len(w.events()))
@@ -203,7 +179,7 @@ func TestSeriesWithMovedAndCancelledInstancesAcrossDST(t *testing.T) {
 	if r.CreatedCRM != 3 {
 		t.Fatalf("a series and two exceptions, not five copies: %+v", r)
 	}
-	as, _ := w.crm.ListActivities(w.ctx, "u-ann")
+	as, _ := w.CRM.ListActivities(w.Ctx, "u-ann")
 	var series crm.Activity
 	var exceptions []crm.Activity
 	for _, a := range as {
@@ -240,7 +216,7 @@ func TestAllDayEventsAndOptions(t *testing.T) {
 		d := time.Now().AddDate(0, 0, 5)
 		w.cal.Events.Insert("primary", &calendar.Event{Summary: "Conference", Start: &calendar.EventDateTime{Date: d.Format(time.DateOnly)},
 			End: &calendar.EventDateTime{Date: d.AddDate(0, 0, 2).Format(time.DateOnly)}}).Do()
-		w.google.AddEvent(ann, "primary", &calendar.Event{Summary: "Carol's birthday", EventType: "birthday",
+		w.Google.AddEvent(ann, "primary", &calendar.Event{Summary: "Carol's birthday", EventType: "birthday",
 			Start: &calendar.EventDateTime{Date: d.Format(time.DateOnly)}, End: &calendar.EventDateTime{Date: d.AddDate(0, 0, 1).Format(time.DateOnly)}})
 		w.pass()
 		acts := w.activities()
@@ -261,9 +237,9 @@ func TestExpiredSyncTokenRelinks(t *testing.T) {
 	w := newWorld(t, all)
 	d := time.Now().AddDate(0, 0, 2)
 	w.cal.Events.Insert("primary", event("One", at(d, 9), 1)).Do()
-	w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Two", Start: at(d, 13).UTC(), End: at(d, 14).UTC(), TimeZone: "America/New_York"})
+	w.CRM.CreateActivity(w.Ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Two", Start: at(d, 13).UTC(), End: at(d, 14).UTC(), TimeZone: "America/New_York"})
 	w.pass()
-	w.google.InvalidateSyncTokens(ann)
+	w.Google.InvalidateSyncTokens(ann)
 	r := w.pass()
 	if !r.FullGoogle || r.CreatedCRM+r.CreatedGoogle != 0 {
 		t.Errorf("after the 410: %+v", r)
@@ -276,7 +252,7 @@ func TestExpiredSyncTokenRelinks(t *testing.T) {
 func TestNamedCalendarIsCreatedForTheCRM(t *testing.T) {
 	w := newWorld(t, store.CalendarSetup{Direction: "crm-to-google", CalendarName: "SmartOffice"})
 	d := time.Now().AddDate(0, 0, 1)
-	w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Call", Start: at(d, 9).UTC(), End: at(d, 10).UTC(), TimeZone: "America/New_York"})
+	w.CRM.CreateActivity(w.Ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Call", Start: at(d, 9).UTC(), End: at(d, 10).UTC(), TimeZone: "America/New_York"})
 	w.pass()
 	list, _ := w.cal.CalendarList.List().Do()
 	var id string
@@ -303,13 +279,13 @@ func TestCRMSeriesReachesGoogleAsASeries(t *testing.T) {
 	w := newWorld(t, all)
 	start := time.Now().AddDate(0, 0, 1)
 	first := at(start, 9)
-	s, err := w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Standup", Start: first.UTC(), End: first.Add(30 * time.Minute).UTC(),
+	s, err := w.CRM.CreateActivity(w.Ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Standup", Start: first.UTC(), End: first.Add(30 * time.Minute).UTC(),
 		TimeZone: "America/New_York", Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=3"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	second := first.AddDate(0, 0, 1)
-	if _, err := w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Standup", SeriesID: s.ID, OriginalStart: second.UTC().Format(time.RFC3339),
+	if _, err := w.CRM.CreateActivity(w.Ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "Standup", SeriesID: s.ID, OriginalStart: second.UTC().Format(time.RFC3339),
 		Cancelled: true, Start: second.UTC(), End: second.Add(30 * time.Minute).UTC(), TimeZone: "America/New_York"}); err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +315,7 @@ func TestPushChannelIsOpenedCheckedAndRenewed(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	w.engine.WebhookURL, w.engine.Clock = hook.URL, clk
 	w.pass()
-	u, _ := w.st.Users().Get(w.ctx, ann)
+	u, _ := w.Store.Users().Get(w.Ctx, ann)
 	ch := u.Calendar.Channel
 	if ch.ID == "" || ch.Token == "" || ch.Expiration.IsZero() {
 		t.Fatalf("no channel after the pass: %+v", ch)
@@ -361,30 +337,30 @@ func TestPushChannelIsOpenedCheckedAndRenewed(t *testing.T) {
 		{calendarsync.Notification{User: ann, ChannelID: "other", Token: ch.Token}, false},
 		{calendarsync.Notification{User: "nobody@firm.test", ChannelID: ch.ID, Token: ch.Token}, false},
 	} {
-		if ok, err := w.engine.CheckNotification(w.ctx, tc.n); err != nil || ok != tc.want {
+		if ok, err := w.engine.CheckNotification(w.Ctx, tc.n); err != nil || ok != tc.want {
 			t.Errorf("CheckNotification(%+v) = %v, %v; want %v", tc.n, ok, err, tc.want)
 		}
 	}
 	// A pass well before expiry keeps the channel; one within a day of it replaces it.
 	w.pass()
-	if u, _ := w.st.Users().Get(w.ctx, ann); u.Calendar.Channel.ID != ch.ID {
+	if u, _ := w.Store.Users().Get(w.Ctx, ann); u.Calendar.Channel.ID != ch.ID {
 		t.Error("the channel was replaced early")
 	}
 	clk.Set(ch.Expiration.Add(-time.Hour))
 	w.pass()
-	u, _ = w.st.Users().Get(w.ctx, ann)
+	u, _ = w.Store.Users().Get(w.Ctx, ann)
 	if u.Calendar.Channel.ID == ch.ID || u.Calendar.Channel.Token == ch.Token {
 		t.Error("the channel was not renewed before it ran out")
 	}
-	if ok, _ := w.engine.CheckNotification(w.ctx, calendarsync.Notification{User: ann, ChannelID: ch.ID, Token: ch.Token}); ok {
+	if ok, _ := w.engine.CheckNotification(w.Ctx, calendarsync.Notification{User: ann, ChannelID: ch.ID, Token: ch.Token}); ok {
 		t.Error("the replaced channel is still accepted")
 	}
 	// Disconnecting (a deleted setup, Google disconnected) stops the
 	// channel at Google and forgets it: a change pushes nothing.
-	if err := w.engine.Disconnect(w.ctx, ann); err != nil {
+	if err := w.engine.Disconnect(w.Ctx, ann); err != nil {
 		t.Fatal(err)
 	}
-	if u, _ := w.st.Users().Get(w.ctx, ann); u.Calendar.Channel.ID != "" {
+	if u, _ := w.Store.Users().Get(w.Ctx, ann); u.Calendar.Channel.ID != "" {
 		t.Errorf("the channel is still stored: %+v", u.Calendar.Channel)
 	}
 	for len(got) > 0 {
@@ -413,7 +389,7 @@ func TestOptionsLeaveThingsOut(t *testing.T) {
 	one.Attachments = []*calendar.EventAttachment{{Title: "a", FileUrl: "https://docs.example/a"}}
 	one.Attendees = []*calendar.EventAttendee{{Email: "carol@client.test"}}
 	w.cal.Events.Insert("primary", one).SupportsAttachments(true).Do()
-	w.crm.CreateActivity(w.ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "CRM only", Start: at(d, 16).UTC(), End: at(d, 17).UTC(), TimeZone: "America/New_York"})
+	w.CRM.CreateActivity(w.Ctx, crm.Write{}, crm.Activity{Owner: "u-ann", Title: "CRM only", Start: at(d, 16).UTC(), End: at(d, 17).UTC(), TimeZone: "America/New_York"})
 	w.pass()
 	acts := w.activities()
 	if _, ok := acts["Weekly"]; ok {
@@ -439,28 +415,11 @@ func TestQuietPassReadsDoNotGrowWithTheCalendar(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w.pass() // the initial sync
-	w.pass() // its echoes
-	w.rpcs.Take()
-	r := w.pass()
-	use := w.rpcs.Take()
-	links, err := w.st.Links("calendar").List(w.ctx, ann)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !r.Quiet {
-		t.Errorf("a pass with nothing changed: %+v, want Quiet", r)
-	}
-	if use.Reads > 12 || len(links) < 40 {
-		t.Errorf("a quiet pass read %d documents (%v); the link table has %d", use.Reads, use.RPCs, len(links))
-	}
-	t.Logf("a quiet pass: %d document reads, %d writes, with %d links", use.Reads, use.Writes, len(links))
-	if _, err := w.cal.Events.Insert("primary", event("After the quiet", at(day, 18), 1)).Do(); err != nil {
-		t.Fatal(err)
-	}
-	if r := w.pass(); r.Quiet || r.CreatedCRM != 1 {
-		t.Errorf("the pass after a new event: %+v, want it created in the CRM", r)
-	}
+	syncpasstest.Quiet(t, w.World, w.pass, ann, "calendar", 40, func() {
+		if _, err := w.cal.Events.Insert("primary", event("After the quiet", at(day, 18), 1)).Do(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // tickingClock moves a second every time it is read, as the real clock
@@ -503,7 +462,7 @@ func TestFullReadOverSeveralPagesKeepsItsParameters(t *testing.T) {
 // liveActivities is every activity of Ann's the CRM still has.
 func (w *world) liveActivities() []crm.Activity {
 	w.t.Helper()
-	as, err := w.crm.ListActivities(w.ctx, "u-ann")
+	as, err := w.CRM.ListActivities(w.Ctx, "u-ann")
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -604,7 +563,7 @@ func TestSeriesDeletedInTheCRMTakesItsExceptions(t *testing.T) {
 	series, _ := w.weeklyWithExceptions()
 	for _, a := range w.liveActivities() {
 		if len(a.Recurrence) > 0 {
-			if _, err := w.crm.DeleteActivity(w.ctx, crm.Write{AsUser: "u-ann"}, a.ID, a.Version); err != nil {
+			if _, err := w.CRM.DeleteActivity(w.Ctx, crm.Write{AsUser: "u-ann"}, a.ID, a.Version); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -5,10 +5,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/shared/crm"
-	"github.com/crmsync/crmsync/shared/crm/crmtest"
-	"github.com/crmsync/crmsync/shared/crm/refcrm"
-	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 )
 
 // The CRM down, then a burst of Calendar 429 and 503 answers: the passes
@@ -16,7 +13,7 @@ import (
 // end carries every change made in the meantime, on both sides, once.
 func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 	w := newWorld(t, all)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
+	outage, client := w.OutageCRM(t)
 	w.engine.CRM = client
 	day := time.Now().AddDate(0, 0, 3)
 	if _, err := w.cal.Events.Insert("primary", event("Before", at(day, 9), 1)).Do(); err != nil {
@@ -24,28 +21,24 @@ func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 	}
 	w.pass()
 
-	outage.Down(true)
-	if _, err := w.cal.Events.Insert("primary", event("During the outage", at(day, 11), 1)).Do(); err != nil {
-		t.Fatal(err)
-	}
-	crmSide, err := w.crm.CreateActivity(w.ctx, crm.Write{AsUser: "u-ann", IdempotencyKey: "crm-during"}, crm.Activity{Owner: "u-ann", Title: "Booked in the CRM",
-		Start: at(day, 14), End: at(day, 15), TimeZone: "America/New_York"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
-			t.Fatal("a pass succeeded while the CRM was down")
-		}
-	}
-	outage.Down(false)
-	w.google.SetFault("calendar.events.list", &fakegoogle.Fault{Script: []int{429, 503, 503, 429}})
-	for range 2 {
-		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
-			t.Fatal("a pass succeeded through the burst of 429 and 503 answers")
-		}
-	}
-	w.google.SetFault("calendar.events.list", nil)
+	var crmSide crm.Activity
+	syncpasstest.Outages{
+		Pass:    func() error { _, err := w.engine.Pass(w.Ctx, ann); return err },
+		CRMDown: outage.Down,
+		During: func() {
+			if _, err := w.cal.Events.Insert("primary", event("During the outage", at(day, 11), 1)).Do(); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			crmSide, err = w.CRM.CreateActivity(w.Ctx, crm.Write{AsUser: "u-ann", IdempotencyKey: "crm-during"}, crm.Activity{Owner: "u-ann", Title: "Booked in the CRM",
+				Start: at(day, 14), End: at(day, 15), TimeZone: "America/New_York"})
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
+		Listing: "calendar.events.list",
+		Burst:   []int{429, 503, 503, 429},
+	}.Ride(t, w.Google)
 
 	w.pass() // the first tick after both outages
 	w.pass()
@@ -70,21 +63,21 @@ func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 // made before them arrives once.
 func TestConcurrentPassesOfOneUserDoNotOverlap(t *testing.T) {
 	w := newWorld(t, all)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
+	outage, client := w.OutageCRM(t)
 	w.engine.CRM = client
 	day := time.Now().AddDate(0, 0, 3)
 	w.pass()
 	if _, err := w.cal.Events.Insert("primary", event("From Google", at(day, 11), 1)).Do(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.crm.CreateActivity(w.ctx, crm.Write{AsUser: "u-ann", IdempotencyKey: "crm-race"}, crm.Activity{Owner: "u-ann", Title: "From the CRM",
+	if _, err := w.CRM.CreateActivity(w.Ctx, crm.Write{AsUser: "u-ann", IdempotencyKey: "crm-race"}, crm.Activity{Owner: "u-ann", Title: "From the CRM",
 		Start: at(day, 14), End: at(day, 15), TimeZone: "America/New_York"}); err != nil {
 		t.Fatal(err)
 	}
 	other := *w.engine
 	other.CRM, other.Holder = client, "another-instance"
-	outage.Contend(t, 12, func() error { _, err := w.engine.Pass(w.ctx, ann); return err },
-		func() error { _, err := other.Pass(w.ctx, ann); return err })
+	outage.Contend(t, 12, func() error { _, err := w.engine.Pass(w.Ctx, ann); return err },
+		func() error { _, err := other.Pass(w.Ctx, ann); return err })
 	w.pass()
 	acts := w.activities() // fails on a title twice
 	evs := w.events()

@@ -1,7 +1,6 @@
 package calendarsync_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -15,14 +14,12 @@ import (
 	calendar "google.golang.org/api/calendar/v3"
 
 	"github.com/crmsync/crmsync/shared/calendarsync"
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/seeded"
 	"github.com/crmsync/crmsync/shared/store"
-	"github.com/crmsync/crmsync/shared/store/storetest"
-	"github.com/crmsync/crmsync/shared/workspace"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 )
 
 // calRun is one seed's randomized calendar run: three users of one firm
@@ -33,12 +30,9 @@ import (
 // nothing gone that nobody deleted, each two-way user's calendar agreeing
 // with their CRM activities, and a pass with no edits writing nothing.
 type calRun struct {
+	*syncpasstest.World
 	t      *testing.T
-	ctx    context.Context
 	rng    *rand.Rand
-	st     *store.Store
-	google *fakegoogle.Server
-	crm    *refcrm.Store
 	engine *calendarsync.Engine
 	users  []string
 	cal    map[string]*calendar.Service
@@ -54,9 +48,6 @@ type calRun struct {
 // A randomized convergence run of calendar sync (package seeded says how
 // to replay a seed).
 func TestRandomizedCalendarConvergence(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a randomized run of many passes")
-	}
 	seeded.Run(t, 5, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
 		r := &calRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}}
 		r.start()
@@ -85,45 +76,35 @@ func (r *calRun) logf(format string, args ...any) { r.story.Printf(format, args.
 
 func (r *calRun) start() {
 	t := r.t
-	r.ctx = context.Background()
 	r.users = []string{"ann@firm.test", "bob@firm.test", "cat@firm.test"}
-	r.st = storetest.New(t, nil)
-	r.google = fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	r.google.Start()
-	t.Cleanup(r.google.Close)
-	r.crm = refcrm.New(storetest.Client(t), "random", nil)
+	r.World = syncpasstest.New(t, "random", fakegoogle.Options{})
 	var ds refcrm.Dataset
 	for _, u := range r.users {
-		r.google.AddUser(fakegoogle.User{Email: u, TimeZone: "America/New_York"})
+		r.Google.AddUser(fakegoogle.User{Email: u, TimeZone: "America/New_York"})
 		ds.Users = append(ds.Users, refcrm.ImportUser{Key: "u-" + u, Email: u, IntegrationEnabled: true})
 	}
-	if _, err := r.crm.Import(r.ctx, ds); err != nil {
-		t.Fatal(err)
-	}
-	r.st.Tenants().Create(r.ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-	fac := &workspace.Factory{Endpoint: r.google.URL(), Tokens: r.google.Tokens}
+	r.Import(t, ds)
 	r.cal = map[string]*calendar.Service{}
 	for _, u := range r.users {
-		r.st.Users().Create(r.ctx, store.User{TenantID: "firm", Email: u, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
-			Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
-		r.cal[u], _ = fac.Calendar(r.ctx, u)
+		r.AddSyncingUser(t, store.User{Email: u, Calendar: store.CalendarSetup{Direction: "both", Recurring: true, AllDay: true}})
+		r.cal[u], _ = r.Factory.Calendar(r.Ctx, u)
 		r.keptApart[u] = map[string]bool{}
 	}
-	r.engine = &calendarsync.Engine{Store: r.st, CRM: r.crm, Google: fac, Clock: clock.Real{}, Holder: "random",
-		Log:   slog.New(slog.NewTextHandler(&r.story.Trace, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}
+	deps := r.Deps("random")
+	deps.Log = slog.New(slog.NewTextHandler(&r.story.Trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r.engine = &calendarsync.Engine{Deps: deps, CRM: r.CRM, Google: r.Factory}
 	r.settle("the first sync")
 }
 
 func (r *calRun) setDirection(u, d string) {
 	r.logf("options: %s syncs %s", u, d)
-	if _, err := r.st.Users().Update(r.ctx, u, func(x *store.User) error { x.Calendar.Direction = d; return nil }); err != nil {
+	if _, err := r.Store.Users().Update(r.Ctx, u, func(x *store.User) error { x.Calendar.Direction = d; return nil }); err != nil {
 		r.t.Fatal(err)
 	}
 }
 
 func (r *calRun) direction(u string) string {
-	x, err := r.st.Users().Get(r.ctx, u)
+	x, err := r.Store.Users().Get(r.Ctx, u)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -147,7 +128,7 @@ func (r *calRun) settle(what string) {
 		quiet := true
 		for _, u := range r.users {
 			wg.Go(func() {
-				res, err := r.engine.Pass(r.ctx, u)
+				res, err := r.engine.Pass(r.Ctx, u)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -241,7 +222,7 @@ func (r *calRun) googleEntries(u string) map[string][]entry {
 // crmEntries lists a user's CRM activities the same way.
 func (r *calRun) crmEntries(u string) map[string][]entry {
 	r.t.Helper()
-	acts, err := r.crm.ListActivities(r.ctx, "u-"+u)
+	acts, err := r.CRM.ListActivities(r.Ctx, "u-"+u)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -378,7 +359,7 @@ func (r *calRun) edit() {
 	u := r.users[r.rng.IntN(len(r.users))]
 	c := r.cal[u]
 	top := r.googleTop(u)
-	acts, err := r.crm.ListActivities(r.ctx, "u-"+u)
+	acts, err := r.CRM.ListActivities(r.Ctx, "u-"+u)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -463,7 +444,7 @@ func (r *calRun) edit() {
 			a = crm.Activity{Owner: "u-" + u, Title: title, StartDate: start.Format(time.DateOnly), EndDate: start.AddDate(0, 0, 1).Format(time.DateOnly)}
 		}
 		r.logf("crm %s: activity %s", u, title)
-		check(r.crm.CreateActivity(r.ctx, crm.Write{}, a))
+		check(r.CRM.CreateActivity(r.Ctx, crm.Write{}, a))
 		r.edited(u, "crm", title)
 	case op == 8 && len(acts) > 0: // move or rename in the CRM
 		a := acts[r.rng.IntN(len(acts))]
@@ -475,12 +456,12 @@ func (r *calRun) edit() {
 			a.Notes = "note " + strconv.Itoa(r.rng.IntN(99))
 			r.logf("crm %s: %s gets %s", u, a.Title, a.Notes)
 		}
-		check(r.crm.UpdateActivity(r.ctx, crm.Write{}, a))
+		check(r.CRM.UpdateActivity(r.Ctx, crm.Write{}, a))
 		r.edited(u, "crm", a.Title)
 	case op == 9 && len(acts) > 0: // delete in the CRM
 		a := acts[r.rng.IntN(len(acts))]
 		r.logf("crm %s: delete %s", u, a.Title)
-		check(r.crm.DeleteActivity(r.ctx, crm.Write{}, a.ID, a.Version))
+		check(r.CRM.DeleteActivity(r.Ctx, crm.Write{}, a.ID, a.Version))
 		r.deleted(u, "crm", a.Title)
 	}
 }

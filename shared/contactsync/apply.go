@@ -204,9 +204,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 					return err
 				}
 			}
-			l := a.Link
-			l.B, l.BVersion = made.ID, strconv.FormatInt(made.Version, 10)
-			remember(l, twoway.B)
+			remember(a.Link.Wrote(twoway.B, made.ID, strconv.FormatInt(made.Version, 10)), twoway.B)
 			p.result.CreatedCRM++
 		case a.Op == twoway.Update && a.Side == twoway.B:
 			cur, ok := p.contacts[a.ID]
@@ -230,9 +228,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			if err != nil {
 				return err
 			}
-			l := a.Link
-			l.BVersion = strconv.FormatInt(made.Version, 10)
-			remember(l, twoway.B)
+			remember(a.Link.Wrote(twoway.B, "", strconv.FormatInt(made.Version, 10)), twoway.B)
 			p.result.UpdatedCRM++
 		case a.Op == twoway.Delete && a.Side == twoway.B:
 			done, err := p.deleteCRM(ctx, a)
@@ -321,7 +317,7 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 	if err := p.joinGroup(ctx, join); err != nil {
 		return err
 	}
-	return p.e.Store.Links(kind).Apply(ctx, p.user.ID, puts, drops)
+	return p.e.Store.Links(feature.Kind).Apply(ctx, p.user.ID, puts, drops)
 }
 
 // joinGroup puts linked people who were outside the synced label into it.
@@ -462,9 +458,7 @@ func (p *pass) updateGoogleMasked(ctx context.Context, mask string, acts []twowa
 		if err == nil {
 			for _, a := range chunk {
 				if r, ok := resp.UpdateResult[a.ID]; ok && r.Person != nil {
-					l := a.Link
-					l.AVersion = r.Person.Etag
-					remember(l, twoway.A)
+					remember(a.Link.Wrote(twoway.A, "", r.Person.Etag), twoway.A)
 					p.result.UpdatedGoogle++
 				}
 			}
@@ -494,9 +488,7 @@ func (p *pass) updateGoogleMasked(ctx context.Context, mask string, acts []twowa
 			case err != nil:
 				return err
 			}
-			l := a.Link
-			l.AVersion = made.Etag
-			remember(l, twoway.A)
+			remember(a.Link.Wrote(twoway.A, "", made.Etag), twoway.A)
 			p.result.UpdatedGoogle++
 		}
 	}
@@ -588,9 +580,7 @@ func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(tw
 			if err != nil {
 				return err
 			}
-			l := act.Link
-			l.AVersion = made.Etag
-			remember(l, twoway.A)
+			remember(act.Link.Wrote(twoway.A, "", made.Etag), twoway.A)
 			p.result.UpdatedGoogle++
 		case act.Op == twoway.Update && act.Side == twoway.B:
 			cur, ok := p.contacts[act.ID]
@@ -608,9 +598,7 @@ func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(tw
 			if err != nil {
 				return err
 			}
-			l := act.Link
-			l.BVersion = strconv.FormatInt(made.Version, 10)
-			remember(l, twoway.B)
+			remember(act.Link.Wrote(twoway.B, "", strconv.FormatInt(made.Version, 10)), twoway.B)
 			p.result.UpdatedCRM++
 		case act.Op == twoway.LinkOp:
 			remember(act.Link, 0)

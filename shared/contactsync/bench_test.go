@@ -12,15 +12,12 @@ import (
 
 	people "google.golang.org/api/people/v1"
 
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
-	"github.com/crmsync/crmsync/shared/store/storetest"
-	"github.com/crmsync/crmsync/shared/workspace"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 )
 
 // countingCRM counts the engine's CRM calls.
@@ -76,38 +73,25 @@ func BenchmarkContactSync(b *testing.B) {
 	n := benchSize(b)
 	for range b.N {
 		b.StopTimer()
-		ctx := context.Background()
-		st := storetest.New(b, nil)
-		g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-		g.Start()
-		b.Cleanup(g.Close)
+		w := syncpasstest.New(b, "bench", fakegoogle.Options{})
+		ctx, g := w.Ctx, w.Google
 		g.AddUser(fakegoogle.User{Email: ann})
 		for i := range n {
 			g.AddContact(fakegoogle.SeedContact{User: ann, Given: "G", Family: strconv.Itoa(i), Emails: []string{fmt.Sprintf("g%d@google.test", i)}})
 		}
-		c := refcrm.New(storetest.Client(b), "bench", nil)
 		ds := refcrm.Dataset{Users: []refcrm.ImportUser{{Key: "u", Email: ann, IntegrationEnabled: true}}}
 		for i := range n {
 			ds.Contacts = append(ds.Contacts, refcrm.ImportContact{Key: strconv.Itoa(i), FirstName: "C", LastName: strconv.Itoa(i), Emails: []string{fmt.Sprintf("c%d@crm.test", i)}})
 		}
 		t0 := time.Now()
-		if _, err := c.Import(ctx, ds); err != nil {
-			b.Fatal(err)
-		}
+		w.Import(b, ds)
 		b.Logf("loaded %d CRM contacts in %v", n, time.Since(t0).Round(time.Second))
-		st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "X"})
-		st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active,
-			Contacts: store.ContactsSetup{Direction: "both"}})
-		fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-		counted := &countingCRM{CRM: c}
-		e := &contactsync.Engine{Store: st, CRM: counted, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "bench"}
+		w.AddSyncingUser(b, store.User{Email: ann, Contacts: store.ContactsSetup{Direction: "both"}})
+		counted := &countingCRM{CRM: w.CRM}
+		e := &contactsync.Engine{Deps: w.Deps("bench"), CRM: counted, Google: w.Factory}
 		g.ResetUsage()
 
-		b.StartTimer()
-		start := time.Now()
-		r, err := e.Pass(ctx, ann)
-		initial := time.Since(start)
-		b.StopTimer()
+		r, initial, err := syncpasstest.TimedPass(b, ctx, e.Pass, ann)
 		if err != nil || r.CreatedGoogle != n || r.CreatedCRM != n {
 			b.Fatalf("initial pass: %+v, %v", r, err)
 		}
@@ -130,27 +114,23 @@ func BenchmarkContactSync(b *testing.B) {
 		b.ReportMetric(float64(counted.calls.Load()), "echo-crm-calls")
 
 		// 1% changed on each side.
-		ppl, _ := fac.People(ctx, ann)
+		ppl, _ := w.Factory.People(ctx, ann)
 		list, _ := ppl.People.Connections.List("people/me").PersonFields("names").PageSize(1000).Do()
 		for i, p := range list.Connections[:n/100] {
 			if _, err := ppl.People.UpdateContact(p.ResourceName, &people.Person{Etag: p.Etag, Names: []*people.Name{{GivenName: "Changed", FamilyName: strconv.Itoa(i)}}}).UpdatePersonFields("names").Do(); err != nil {
 				b.Fatal(err)
 			}
 		}
-		all, _ := c.ListContacts(ctx, "", crm.ContactQuery{})
+		all, _ := w.CRM.ListContacts(ctx, "", crm.ContactQuery{})
 		for _, ct := range all[:n/100] {
 			ct.Phones = []string{"+1 555 0100"}
-			if _, err := c.UpdateContact(ctx, crm.Write{}, ct); err != nil {
+			if _, err := w.CRM.UpdateContact(ctx, crm.Write{}, ct); err != nil {
 				b.Fatal(err)
 			}
 		}
 		counted.calls.Store(0)
 		g.ResetUsage()
-		b.StartTimer()
-		start = time.Now()
-		r, err = e.Pass(ctx, ann)
-		incremental := time.Since(start)
-		b.StopTimer()
+		r, incremental, err := syncpasstest.TimedPass(b, ctx, e.Pass, ann)
 		if err != nil || r.UpdatedGoogle < n/100 || r.UpdatedCRM < n/100 {
 			b.Fatalf("incremental pass: %+v, %v", r, err)
 		}

@@ -10,124 +10,39 @@
 // 200 with etags, batchDeleteContacts; CRM writes with versions and
 // idempotency keys), store the links, then save both cursors. Google is
 // side A and the CRM side B. Birth dates flow from the CRM only.
+//
+// The frame of a pass (who is due one, the lease, the cursors, the CRM
+// feed, quiet passes, the recorded status, the dry run) is package
+// syncpass's runner, shared with calendar sync; this package is the
+// contacts' side of it.
 package contactsync
 
 import (
 	"context"
-	"fmt"
-	"hash/fnv"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 
 	people "google.golang.org/api/people/v1"
 
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
-	"github.com/crmsync/crmsync/shared/direction"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/syncpass"
 	"github.com/crmsync/crmsync/shared/twoway"
 	"github.com/crmsync/crmsync/shared/workspace"
 )
 
-// CRM is what contact sync needs of the CRM.
-type CRM interface {
-	UserByEmail(ctx context.Context, email string) (crm.User, error)
-	FindContacts(ctx context.Context, asUser, email string) ([]crm.Contact, error)
-	Contact(ctx context.Context, asUser, id string) (crm.Contact, error)
-	ListContacts(ctx context.Context, asUser string, q crm.ContactQuery) ([]crm.Contact, error)
-	CreateContact(ctx context.Context, w crm.Write, c crm.Contact) (crm.Contact, error)
-	UpdateContact(ctx context.Context, w crm.Write, c crm.Contact) (crm.Contact, error)
-	DeleteContact(ctx context.Context, w crm.Write, id string, version int64) (crm.Contact, error)
-	RemoveFromSet(ctx context.Context, w crm.Write, setID, contactID string) (crm.Contact, error)
-	Changes(ctx context.Context, c crm.Collection, scope crm.FeedScope, cursor string, limit int) (crm.ChangePage, error)
-}
+const personFields = "names,emailAddresses,phoneNumbers,birthdays,memberships,metadata"
 
-// Google gives a People client acting as a user.
-type Google interface {
-	People(ctx context.Context, email string) (*people.Service, error)
-}
-
-// Engine syncs users' contacts. Its fields are its dependencies.
-type Engine struct {
-	Store  *store.Store
-	CRM    CRM
-	Google Google
-	Log    *slog.Logger
-	Clock  clock.Clock
-	Holder string
-	Retry  workspace.Retry
-}
-
-const (
-	kind         = "contacts"
-	googleCursor = "people-sync"
-	crmCursor    = "crm-contacts"
-	personFields = "names,emailAddresses,phoneNumbers,birthdays,memberships,metadata"
-)
-
-// Result counts what a pass did.
-type Result struct {
-	CreatedGoogle, UpdatedGoogle, DeletedGoogle int
-	CreatedCRM, UpdatedCRM, DeletedCRM          int
-	Linked, Unlinked, Detached, Conflicts       int
-	// Duplicates counts new contacts not copied because their address is
-	// a contact already synced (another user's copy, or one made before):
-	// they are reported to be merged.
-	Duplicates int
-	// Paused counts pairs that stopped syncing because one side left its
-	// scope (a label or set taken away); both records stay.
-	Paused int
-	// Skipped counts Google contacts not copied because their address
-	// belongs to a CRM contact outside the synced scope.
-	Skipped             int
-	FullGoogle, FullCRM bool
-	// Quiet says neither side had changed, so the pass read no more.
-	Quiet bool
-	// Guarded says why the pass stopped before writing anything.
-	Guarded string
-	// PeopleCalls counts the People API calls of the pass.
-	PeopleCalls int
-}
-
-// Options turns the stored options into the planner's.
-func Options(c store.ContactsSetup) (twoway.Options, error) {
-	var o twoway.Options
-	d, err := direction.Parse(c.Direction)
-	if err != nil {
-		return o, fmt.Errorf("contactsync: %w", err)
-	}
-	o.Direction = d.Flow()
-	switch c.OnGoogleDelete {
-	case "", "delete":
-		o.OnDeleteA = twoway.Propagate
-	case "keep":
-		o.OnDeleteA = twoway.Keep
-	case "remove-from-set":
-		if c.SetID == "" {
-			return o, fmt.Errorf("contactsync: \"remove from set\" needs a synced set")
-		}
-		o.OnDeleteA = twoway.Detach
-	default:
-		return o, fmt.Errorf("contactsync: deletion option %q is not delete, keep or remove-from-set", c.OnGoogleDelete)
-	}
-	o.OnDeleteB = twoway.Propagate
-	o.OneWay = map[string]twoway.Side{"birthday": twoway.B}
-	o.MaxDeleteShare = c.MaxDeleteShare
-	return o, nil
-}
-
-// AttentionPrefix starts the user's attention message when the
-// mass-deletion guard stops a pass; the settings page offers to confirm.
-const AttentionPrefix = "Contact sync stopped: "
-
-// pass is one user's pass.
+// pass is one user's pass: the engine's side of a syncpass pass.
 type pass struct {
-	e       *Engine
-	user    store.User
-	setup   store.ContactsSetup
+	e     *Engine
+	user  store.User
+	setup store.ContactsSetup
+	opts  twoway.Options
+	// read are the Google people read this pass, in Google's order.
+	read    []*people.Person
 	crmUser crm.User
 	ppl     *people.Service
 	group   string // contact group resource name, or ""
@@ -166,99 +81,41 @@ type pass struct {
 	contacts map[string]crm.Contact    // read this pass, by id
 }
 
-// Pass syncs one user's contacts once.
-func (e *Engine) Pass(ctx context.Context, email string) (Result, error) {
-	u, err := e.Store.Users().Get(ctx, email)
-	if failure.Is(err, failure.NotFound) {
-		return Result{}, nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
+// newPass makes the user's pass; none when the user's options turn
+// contact sync off.
+func (e *Engine) newPass(u store.User, dryRun bool) (syncpass.Pass, error) {
 	opts, err := Options(u.Contacts)
 	if err != nil {
-		return Result{}, failure.E("contactsync: options", failure.Invalid, err)
-	}
-	if opts.Direction == twoway.Off || u.Connection.State != store.Connected || u.SyncState != store.Active || u.RightWithdrawn {
-		return Result{}, nil
-	}
-	if !u.Granted(workspace.PeopleScopes()) {
-		// The user unticked Contacts on Google's consent screen: nothing to
-		// do until they give it (the status page asks them to).
-		e.Log.Info("contacts: no access granted to Google Contacts; pass skipped", "user", u.ID)
-		return Result{}, nil
-	}
-	ctx, _, end, err := e.Store.Leases().HoldPass(ctx, u.ID, kind, e.Holder, store.PassLeaseTTL)
-	if err != nil {
-		return Result{}, err
-	}
-	defer end()
-	p := &pass{e: e, user: u, setup: u.Contacts, persons: map[string]*people.Person{}, contacts: map[string]crm.Contact{}}
-	res, err := p.run(ctx, opts)
-	now := e.Clock.Now()
-	status := store.PassStatus{At: now, OK: err == nil && res.Guarded == "", Counts: map[string]int{
-		"createdGoogle": res.CreatedGoogle, "updatedGoogle": res.UpdatedGoogle, "deletedGoogle": res.DeletedGoogle,
-		"createdCRM": res.CreatedCRM, "updatedCRM": res.UpdatedCRM, "deletedCRM": res.DeletedCRM,
-		"duplicates": res.Duplicates, "paused": res.Paused}}
-	if err != nil {
-		status.Error = err.Error()
-	}
-	if res.Guarded != "" {
-		status.Error = res.Guarded
-	}
-	if rerr := e.Store.Users().RecordPass(ctx, u.ID, kind, status); rerr != nil && err == nil {
-		err = rerr
-	}
-	return res, err
-}
-
-// Preview plans a pass for the user without writing anything (the preview
-// report shows it): what would be created, changed and deleted where.
-func (e *Engine) Preview(ctx context.Context, email string) (twoway.Plan, error) {
-	u, err := e.Store.Users().Get(ctx, email)
-	if err != nil {
-		return twoway.Plan{}, err
-	}
-	opts, err := Options(u.Contacts)
-	if err != nil {
-		return twoway.Plan{}, failure.E("contactsync: options", failure.Invalid, err)
+		return nil, failure.E("contactsync: options", failure.Invalid, err)
 	}
 	if opts.Direction == twoway.Off {
-		return twoway.Plan{}, nil
+		return nil, nil
 	}
-	p := &pass{e: e, user: u, setup: u.Contacts, persons: map[string]*people.Person{}, contacts: map[string]crm.Contact{}, dryRun: true}
-	plan, _, err := p.plan(ctx, opts)
-	// A new label: the contacts already synced that it will cover.
-	for _, id := range p.relabel {
-		if l := p.linkOfGoogle(id); l != nil && !slices.ContainsFunc(plan.Actions, func(a twoway.Action) bool { return a.Link.A == id }) {
-			plan.Actions = append(plan.Actions, twoway.Action{Op: twoway.LinkOp, Link: twoway.Link{A: l.Google, B: l.CRM},
-				Why: "gets the label " + p.setup.Group + " in Google"})
-		}
-	}
-	for i, a := range plan.Actions {
-		plan.Actions[i].Name = p.name(a)
-	}
-	return plan, err
+	return &pass{e: e, user: u, setup: u.Contacts, opts: opts, dryRun: dryRun,
+		persons: map[string]*people.Person{}, contacts: map[string]crm.Contact{}}, nil
 }
 
-// name says who an action is about, from its fields or the records read.
-func (p *pass) name(a twoway.Action) string {
-	f := a.Fields
-	for _, id := range []struct {
-		side twoway.Side
-		id   string
-	}{{a.Side, a.ID}, {a.Side.Other(), a.Source}, {twoway.A, a.Link.A}, {twoway.B, a.Link.B}} {
-		if f[fGiven] != "" || f[fFamily] != "" || f[fEmails] != "" {
-			break
+// Named says whether the fields have a name or an address.
+func (p *pass) Named(f twoway.Fields) bool {
+	return f[fGiven] != "" || f[fFamily] != "" || f[fEmails] != ""
+}
+
+// Read gives the fields of a person or CRM contact read.
+func (p *pass) Read(side twoway.Side, id string) (twoway.Fields, bool) {
+	if side == twoway.A {
+		if ps, ok := p.persons[id]; ok {
+			return personRecord(ps, false, false).Fields, true
 		}
-		if id.side == twoway.A {
-			if ps, ok := p.persons[id.id]; ok {
-				f = personRecord(ps, false, false).Fields
-			}
-		} else if c, ok := p.contacts[id.id]; ok {
-			f = twoway.Fields{fGiven: c.FirstName, fFamily: c.LastName, fEmails: canonEmails(c.Emails)}
-		}
+		return nil, false
 	}
+	if c, ok := p.contacts[id]; ok {
+		return twoway.Fields{fGiven: c.FirstName, fFamily: c.LastName, fEmails: canonEmails(c.Emails)}, true
+	}
+	return nil, false
+}
+
+// Name says who the fields are: name and first address.
+func (p *pass) Name(f twoway.Fields) string {
 	name := strings.TrimSpace(f[fGiven] + " " + f[fFamily])
 	if e := f[fEmails]; e != "" {
 		first, _, _ := strings.Cut(e, ",")
@@ -273,81 +130,67 @@ func (p *pass) name(a twoway.Action) string {
 	return name
 }
 
-// cursors are the positions a pass read from and will store.
-type cursors struct {
-	google, crm        store.Cursor
-	nextToken, nextCRM string
+// Begin opens the user's People client.
+func (p *pass) Begin(ctx context.Context, crmUser crm.User) error {
+	p.crmUser = crmUser
+	var err error
+	p.ppl, err = p.e.Google.People(ctx, p.user.Email)
+	return err
 }
 
-// plan reads both sides and plans the pass.
-func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, cursors, error) {
-	e := p.e
-	var cur cursors
-	var err error
-	if p.crmUser, err = e.CRM.UserByEmail(ctx, p.user.Email); err != nil {
-		return twoway.Plan{}, cur, err
-	}
-	if p.ppl, err = e.Google.People(ctx, p.user.Email); err != nil {
-		return twoway.Plan{}, cur, err
-	}
-	if cur.google, err = e.Store.Cursors().Get(ctx, p.user.ID, googleCursor); err != nil {
-		return twoway.Plan{}, cur, err
-	}
-	if cur.crm, err = e.Store.Cursors().Get(ctx, p.user.ID, crmCursor); err != nil {
-		return twoway.Plan{}, cur, err
-	}
-	// The cursors were stored under a synced scope; another scope reads
-	// both sides whole (a re-baseline).
+// Positions reads the stored cursors, which name the synced scope they
+// were read under; another scope reads both sides whole (a re-baseline).
+func (p *pass) Positions(google, crm string) (string, string) {
 	scope := scopeKey(p.setup)
-	googleToken, sameG := cutScope(cur.google.Value, scope)
-	crmFrom, sameC := cutScope(cur.crm.Value, scope)
-	if (cur.google.Value != "" && !sameG) || (cur.crm.Value != "" && !sameC) {
-		p.rebaseline, googleToken, crmFrom = true, "", ""
+	token, sameG := strings.CutPrefix(google, scope)
+	from, sameC := strings.CutPrefix(crm, scope)
+	if (google != "" && !sameG) || (crm != "" && !sameC) {
+		p.rebaseline = true
+		return "", ""
 	}
-	// Both sides' changes first: a pass that finds none on either side
-	// (most scheduled passes) ends here, without reading the link table,
-	// whose size is the user's whole synced address book.
-	persons, nextToken, err := p.fetchPeople(ctx, googleToken)
-	if err != nil {
-		return twoway.Plan{}, cur, err
-	}
-	var feed []crm.Change
-	nextCursor := ""
-	if crmFrom != "" {
-		if feed, nextCursor, err = p.crmFeed(ctx, crmFrom); err != nil {
-			return twoway.Plan{}, cur, err
-		}
-	}
-	if !p.result.FullGoogle && crmFrom != "" && len(persons) == 0 && len(feed) == 0 {
-		p.result.Quiet = true
-		cur.nextToken, cur.nextCRM = nextToken, nextCursor
-		return twoway.Plan{}, cur, nil
-	}
-	stored, err := e.Store.Links(kind).List(ctx, p.user.ID)
-	if err != nil {
-		return twoway.Plan{}, cur, err
-	}
+	return token, from
+}
+
+// Stamp stores both positions with the synced scope's name.
+func (p *pass) Stamp(token, from string) (string, string) {
+	scope := scopeKey(p.setup)
+	return scope + token, scope + from
+}
+
+// FeedScope is the synced set, or all the CRM's contacts.
+func (p *pass) FeedScope() crm.FeedScope { return crm.FeedScope{Set: p.setup.SetID} }
+
+// ReadGoogle reads the people changed since token (all of them when
+// token is "").
+func (p *pass) ReadGoogle(ctx context.Context, token string) (int, string, bool, error) {
+	persons, next, err := p.listPeople(ctx, token)
+	p.read = persons
+	return len(persons), next, p.result.FullGoogle, err
+}
+
+// Plan plans the pass from the stored links and the CRM's changes.
+func (p *pass) Plan(ctx context.Context, stored []store.Link, feed []crm.Change, whole bool) (twoway.Plan, error) {
 	p.splitLinks(stored)
+	var err error
 	if p.setup.Group != "" {
 		if p.group, err = p.ensureGroup(ctx, p.setup.Group); err != nil {
-			return twoway.Plan{}, cur, err
+			return twoway.Plan{}, err
 		}
 	}
-	changedA, sizeA := p.peopleRecords(persons)
+	changedA, sizeA := p.peopleRecords(p.read)
 	var changedB []twoway.Record
 	var sizeB int
-	if crmFrom == "" {
-		changedB, sizeB, nextCursor, err = p.readAllCRM(ctx)
+	if whole {
+		changedB, sizeB, err = p.readAllCRM(ctx)
 	} else {
 		changedB, sizeB, err = p.crmRecords(ctx, feed)
 	}
 	if err != nil {
-		return twoway.Plan{}, cur, err
+		return twoway.Plan{}, err
 	}
 	if changedA, changedB, err = p.otherSidesOfRestored(ctx, changedA, changedB); err != nil {
-		return twoway.Plan{}, cur, err
+		return twoway.Plan{}, err
 	}
-	cur.nextToken, cur.nextCRM = nextToken, nextCursor
 	p.links = slices.DeleteFunc(p.links, func(l store.Link) bool { return p.retired[l.Google] })
 	// A Google contact kept alone is not copied back to the CRM, in this
 	// pass or a later one, edited or not (only a new CRM contact with its
@@ -357,60 +200,70 @@ func (p *pass) plan(ctx context.Context, opts twoway.Options) (twoway.Plan, curs
 		_, stored := p.alone[r.ID]
 		return stored || slices.ContainsFunc(p.aloneNow, func(l store.Link) bool { return l.Google == r.ID })
 	})
-	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: sizeA, SizeB: sizeB}
-	for _, l := range p.links {
-		in.Links = append(in.Links, twoway.Link{A: l.Google, B: l.CRM, AVersion: l.GoogleVersion, BVersion: l.CRMVersion, Base: l.Base,
-			Keys: split(l.Base[fEmails])})
-	}
+	in := twoway.Input{ChangedA: changedA, ChangedB: changedB, SizeA: sizeA, SizeB: sizeB,
+		Links: syncpass.Links(p.links, func(l store.Link) []string { return split(l.Base[fEmails]) })}
 	if err := p.unlinkedCandidates(ctx, &in); err != nil {
-		return twoway.Plan{}, cur, err
+		return twoway.Plan{}, err
 	}
 	in.UnlinkedA = p.outside
 	if err := p.aloneCandidates(ctx, &in); err != nil {
-		return twoway.Plan{}, cur, err
+		return twoway.Plan{}, err
 	}
-	return twoway.PlanSync(in, opts), cur, nil
+	plan := twoway.PlanSync(in, p.opts)
+	if p.dryRun {
+		// A new label: the preview shows the contacts already synced that
+		// it will cover.
+		for _, id := range p.relabel {
+			if l := p.linkOfGoogle(id); l != nil && !slices.ContainsFunc(plan.Actions, func(a twoway.Action) bool { return a.Link.A == id }) {
+				plan.Actions = append(plan.Actions, twoway.Action{Op: twoway.LinkOp, Link: twoway.Link{A: l.Google, B: l.CRM},
+					Why: "gets the label " + p.setup.Group + " in Google"})
+			}
+		}
+	}
+	return plan, nil
 }
 
-func (p *pass) run(ctx context.Context, opts twoway.Options) (Result, error) {
+// Apply carries out the plan, unless the mass-deletion guard stops it and
+// the user has not confirmed: then the user's attention says why.
+func (p *pass) Apply(ctx context.Context, plan twoway.Plan) (string, error) {
 	e := p.e
-	plan, cur, err := p.plan(ctx, opts)
-	if err != nil {
-		return p.result, err
-	}
-	gCur, cCur, nextToken, nextCursor := cur.google, cur.crm, cur.nextToken, cur.nextCRM
 	if plan.Guarded != "" && !p.setup.ConfirmedDeletes {
-		p.result.Guarded = plan.Guarded
 		e.Log.Warn("contacts: mass deletion stopped; waiting for the user", "user", p.user.ID, "why", plan.Guarded)
 		_, err := e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error {
 			u.Attention = AttentionPrefix + plan.Guarded + "."
 			return nil
 		})
-		return p.result, err
+		return plan.Guarded, err
 	}
 	if err := p.apply(ctx, plan); err != nil {
-		return p.result, err
+		return "", err
 	}
 	if p.setup.ConfirmedDeletes {
 		if _, err := e.Store.Users().Update(ctx, p.user.ID, func(u *store.User) error {
 			u.Contacts.ConfirmedDeletes, u.Attention = false, ""
 			return nil
 		}); err != nil {
-			return p.result, err
+			return "", err
 		}
 	}
-	scope := scopeKey(p.setup)
-	if nextToken != "" {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, gCur, scope+nextToken); err != nil {
-			return p.result, err
-		}
-	}
-	if nextCursor != "" && scope+nextCursor != cCur.Value {
-		if _, err := e.Store.Cursors().Advance(ctx, p.user.ID, cCur, scope+nextCursor); err != nil {
-			return p.result, err
-		}
-	}
-	return p.result, nil
+	return "", nil
+}
+
+// Finish has nothing to do after the cursors: contact sync has no push
+// channel.
+func (p *pass) Finish(context.Context) error { return nil }
+
+// Tally is what the pass did.
+func (p *pass) Tally() *syncpass.Tally { return &p.result.Tally }
+
+// Result is what the pass did, as its engine's Pass returns it.
+func (p *pass) Result() Result { return p.result }
+
+// Counts are what the pass did, for its recorded status.
+func (p *pass) Counts() map[string]int {
+	c := p.result.Counts()
+	c["duplicates"], c["paused"] = p.result.Duplicates, p.result.Paused
+	return c
 }
 
 // splitLinks sets the pass's active links and its paused pairs. A
@@ -602,20 +455,6 @@ func (p *pass) otherSidesOfRestored(ctx context.Context, changedA, changedB []tw
 	return changedA, changedB, nil
 }
 
-// scopeKey names the synced scope (label, set, types) that the stored
-// cursors were read under; it prefixes both cursors' values.
-func scopeKey(c store.ContactsSetup) string {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%s\x00%t\x00%t", strings.ToLower(c.Group), c.SetID, c.IncludeAdvisors, c.IncludeDependents)
-	return fmt.Sprintf("scope-%x ", h.Sum64())
-}
-
-// cutScope returns a stored cursor's position and whether it was stored
-// under scope.
-func cutScope(stored, scope string) (string, bool) {
-	return strings.CutPrefix(stored, scope)
-}
-
 // ensureGroup finds or makes the contact label and returns its resource name.
 func (p *pass) ensureGroup(ctx context.Context, name string) (string, error) {
 	p.result.PeopleCalls++
@@ -643,44 +482,30 @@ func (p *pass) ensureGroup(ctx context.Context, name string) (string, error) {
 	return g.ResourceName, nil
 }
 
-// readGoogle returns the changed people (all on a full read), the size of
-// the synced address book and the next sync token.
-// fetchPeople reads the people changed since token (all of them when
-// token is "" or Google no longer knows it) and the sync token to store.
-func (p *pass) fetchPeople(ctx context.Context, token string) ([]*people.Person, string, error) {
-	persons, next, err := p.listPeople(ctx, token)
-	if failure.Is(err, failure.CursorExpired) {
-		p.e.Log.Info("contacts: People sync token expired; full read", "user", p.user.ID)
-		persons, next, err = p.listPeople(ctx, "")
-	}
-	return persons, next, err
-}
-
 func (p *pass) listPeople(ctx context.Context, token string) ([]*people.Person, string, error) {
 	p.result.FullGoogle = token == ""
 	var persons []*people.Person
-	page := ""
-	for {
+	next := ""
+	err := workspace.EachPage(func(page string) (string, error) {
 		p.result.PeopleCalls++
 		resp, err := workspace.Call(ctx, p.e.Retry, "people: connections.list", func() (*people.ListConnectionsResponse, error) {
 			c := p.ppl.People.Connections.List("people/me").PersonFields(personFields).RequestSyncToken(true).PageSize(1000).Context(ctx)
 			if token != "" {
 				c = c.SyncToken(token)
 			}
-			if page != "" {
-				c = c.PageToken(page)
-			}
-			return c.Do()
+			return workspace.AtPage(c, page).Do()
 		})
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
 		persons = append(persons, resp.Connections...)
-		if resp.NextPageToken == "" {
-			return persons, resp.NextSyncToken, nil
-		}
-		page = resp.NextPageToken
+		next = resp.NextSyncToken
+		return resp.NextPageToken, nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return persons, next, nil
 }
 
 // peopleRecords turns the people read into records (the links loaded)
@@ -810,17 +635,13 @@ func (p *pass) inScope(c crm.Contact) bool {
 	return true
 }
 
-// readAllCRM reads the whole synced CRM scope (a first read): its records,
-// its size and the feed cursor to store.
-func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, int, string, error) {
+// readAllCRM reads the whole synced CRM scope (a first read): its records
+// and its size.
+func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, int, error) {
 	p.result.FullCRM = true
-	end, err := p.feedEnd(ctx, "")
-	if err != nil {
-		return nil, 0, "", err
-	}
 	all, err := p.e.CRM.ListContacts(ctx, p.crmUser.ID, crm.ContactQuery{SetID: p.setup.SetID})
 	if err != nil {
-		return nil, 0, "", err
+		return nil, 0, err
 	}
 	var recs []twoway.Record
 	seen := map[string]bool{}
@@ -855,29 +676,12 @@ func (p *pass) readAllCRM(ctx context.Context) ([]twoway.Record, int, string, er
 		case failure.Is(err, failure.NotFound) || (err == nil && c.Deleted):
 			recs = append(recs, twoway.Record{ID: l.CRM, Deleted: true})
 		case err != nil:
-			return nil, 0, "", err
+			return nil, 0, err
 		default:
 			recs = append(recs, twoway.Record{ID: l.CRM, Version: strconv.FormatInt(c.Version, 10), Left: true})
 		}
 	}
-	return recs, len(seen), end, nil
-}
-
-// crmFeed reads the synced scope's CRM changes since cursor and the
-// cursor after them.
-func (p *pass) crmFeed(ctx context.Context, cursor string) ([]crm.Change, string, error) {
-	var changes []crm.Change
-	for {
-		page, err := p.e.CRM.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Set: p.setup.SetID}, cursor, 1000)
-		if err != nil {
-			return nil, "", err
-		}
-		changes = append(changes, page.Changes...)
-		cursor = page.Cursor
-		if !page.More {
-			return changes, cursor, nil
-		}
-	}
+	return recs, len(seen), nil
 }
 
 // crmRecords turns the CRM's changes into records of the changed contacts
@@ -925,20 +729,6 @@ func (p *pass) crmRecords(ctx context.Context, changes []crm.Change) ([]twoway.R
 		recs = append(recs, r)
 	}
 	return recs, max(len(p.links), len(recs)), nil
-}
-
-// feedEnd reads the contact feed to its end and returns the cursor there.
-func (p *pass) feedEnd(ctx context.Context, cursor string) (string, error) {
-	for {
-		page, err := p.e.CRM.Changes(ctx, crm.ContactsFeed, crm.FeedScope{Set: p.setup.SetID}, cursor, 1000)
-		if err != nil {
-			return "", err
-		}
-		cursor = page.Cursor
-		if !page.More {
-			return cursor, nil
-		}
-	}
 }
 
 // unlinkedCandidates finds, for each new Google person, unlinked CRM

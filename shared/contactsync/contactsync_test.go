@@ -11,49 +11,39 @@ import (
 
 	people "google.golang.org/api/people/v1"
 
-	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
-	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 	"github.com/crmsync/crmsync/shared/twoway"
-	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 const ann = "ann@firm.test"
 
+// world is Ann's Google Contacts and her firm's CRM.
 type world struct {
+	*syncpasstest.World
 	t      *testing.T
-	ctx    context.Context
-	st     *store.Store
-	google *fakegoogle.Server
-	crm    *refcrm.Store
 	ids    refcrm.Imported
 	engine *contactsync.Engine
-	ppl    *people.Service
-	rpcs   *storetest.RPCCounter // the store's Firestore use
+	// pass runs one pass of Ann's and fails the test on its error.
+	pass func() contactsync.Result
+	ppl  *people.Service
 }
 
 func newWorld(t *testing.T, setup store.ContactsSetup, googleContacts []fakegoogle.SeedContact) *world {
 	t.Helper()
-	ctx := context.Background()
-	fs, rpcs := storetest.CountingClient(t)
-	st := store.New(fs, nil)
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
-	g.AddUser(fakegoogle.User{Email: ann})
+	sw := syncpasstest.New(t, "test", fakegoogle.Options{})
+	sw.Google.AddUser(fakegoogle.User{Email: ann})
 	for _, c := range googleContacts {
 		c.User = ann
-		if _, err := g.AddContact(c); err != nil {
+		if _, err := sw.Google.AddContact(c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := refcrm.New(storetest.Client(t), "test", nil)
-	ids, err := c.Import(ctx, refcrm.Dataset{
+	ids := sw.Import(t, refcrm.Dataset{
 		Sets: []string{"Sync"},
 		Contacts: []refcrm.ImportContact{
 			{Key: "ann", Type: crm.TypeAdvisor, FirstName: "Ann", Emails: []string{ann}},
@@ -64,31 +54,15 @@ func newWorld(t *testing.T, setup store.ContactsSetup, googleContacts []fakegoog
 		},
 		Users: []refcrm.ImportUser{{Key: "u-ann", Email: ann, IntegrationEnabled: true, Contact: "ann"}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if setup.SetID == "Sync" {
 		setup.SetID = ids.Sets["Sync"]
 	}
-	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})
-	if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: ann, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Contacts: setup}); err != nil {
-		t.Fatal(err)
-	}
-	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-	w := &world{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids, rpcs: rpcs,
-		engine: &contactsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "test",
-			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}
-	w.ppl, _ = fac.People(ctx, ann)
+	sw.AddSyncingUser(t, store.User{Email: ann, Contacts: setup})
+	w := &world{World: sw, t: t, ids: ids,
+		engine: &contactsync.Engine{Deps: sw.Deps("test"), CRM: sw.CRM, Google: sw.Factory}}
+	w.pass = func() contactsync.Result { return syncpasstest.MustPass(t, sw.Ctx, w.engine.Pass, ann) }
+	w.ppl, _ = sw.Factory.People(sw.Ctx, ann)
 	return w
-}
-
-func (w *world) pass() contactsync.Result {
-	w.t.Helper()
-	r, err := w.engine.Pass(w.ctx, ann)
-	if err != nil {
-		w.t.Fatalf("Pass: %v", err)
-	}
-	return r
 }
 
 // googleByEmail lists Ann's Google contacts: address → person.
@@ -114,7 +88,7 @@ func (w *world) googleByEmail() map[string]*people.Person {
 // crmByEmail lists the CRM's live contacts: address → contacts.
 func (w *world) crmByEmail() map[string][]crm.Contact {
 	w.t.Helper()
-	all, err := w.crm.ListContacts(w.ctx, "", crm.ContactQuery{})
+	all, err := w.CRM.ListContacts(w.Ctx, "", crm.ContactQuery{})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -171,7 +145,7 @@ func TestInitialTwoWaySyncDoesNotDuplicate(t *testing.T) {
 // The preview plans without writing: the first pass then does what it said.
 func TestPreviewWritesNothing(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", Group: "SmartOffice"}, []fakegoogle.SeedContact{{Given: "Hal", Emails: []string{"hal@else.test"}, Groups: []string{"SmartOffice"}}})
-	plan, err := w.engine.Preview(w.ctx, ann)
+	plan, err := w.engine.Preview(w.Ctx, ann)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +262,7 @@ func TestDeletionModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.pass()
-			c, err := w.crm.Contact(w.ctx, "", w.ids.Contacts["carol"])
+			c, err := w.CRM.Contact(w.Ctx, "", w.ids.Contacts["carol"])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,8 +290,8 @@ func TestDeletionModes(t *testing.T) {
 	// Deleted in the CRM: deleted in Google.
 	w := newWorld(t, store.ContactsSetup{Direction: "both"}, nil)
 	w.pass()
-	dan, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
-	if _, err := w.crm.DeleteContact(w.ctx, crm.Write{}, dan.ID, dan.Version); err != nil {
+	dan, _ := w.CRM.Contact(w.Ctx, "", w.ids.Contacts["dan"])
+	if _, err := w.CRM.DeleteContact(w.Ctx, crm.Write{}, dan.ID, dan.Version); err != nil {
 		t.Fatal(err)
 	}
 	w.pass()
@@ -330,9 +304,9 @@ func TestConflictNewestWins(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both"}, nil)
 	w.pass()
 	// The CRM renames Dan, then Google renames him later: Google's is newer.
-	dan, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	dan, _ := w.CRM.Contact(w.Ctx, "", w.ids.Contacts["dan"])
 	dan.LastName = "CRM-Name"
-	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{}, dan); err != nil {
+	if _, err := w.CRM.UpdateContact(w.Ctx, crm.Write{}, dan); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
@@ -342,7 +316,7 @@ func TestConflictNewestWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.pass()
-	got, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	got, _ := w.CRM.Contact(w.Ctx, "", w.ids.Contacts["dan"])
 	g := w.googleByEmail()["dan@client.test"]
 	if got.LastName != "Google-Name" || g.Names[0].FamilyName != "Google-Name" || !slices.Equal(got.Phones, []string{"+1 555 0199"}) {
 		t.Errorf("after the conflict: CRM %q %v, Google %q", got.LastName, got.Phones, g.Names[0].FamilyName)
@@ -352,7 +326,7 @@ func TestConflictNewestWins(t *testing.T) {
 func TestExpiredSyncTokenResyncsWithoutDuplicates(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both"}, []fakegoogle.SeedContact{gina})
 	w.pass()
-	w.google.InvalidateSyncTokens(ann)
+	w.Google.InvalidateSyncTokens(ann)
 	r := w.pass()
 	if !r.FullGoogle || r.CreatedCRM+r.CreatedGoogle != 0 {
 		t.Errorf("pass after the token expired: %+v", r)
@@ -381,7 +355,7 @@ func TestMassDeletionGuard(t *testing.T) {
 	if r.Guarded == "" || r.DeletedCRM != 0 {
 		t.Fatalf("the guard did not stop the pass: %+v", r)
 	}
-	u, _ := w.st.Users().Get(w.ctx, ann)
+	u, _ := w.Store.Users().Get(w.Ctx, ann)
 	if !strings.Contains(u.Attention, "would delete") {
 		t.Errorf("attention %q", u.Attention)
 	}
@@ -389,7 +363,7 @@ func TestMassDeletionGuard(t *testing.T) {
 		t.Fatalf("the CRM lost contacts while guarded")
 	}
 	// The user confirms: the next pass applies it.
-	w.st.Users().Update(w.ctx, ann, func(u *store.User) error { u.Contacts.ConfirmedDeletes = true; return nil })
+	w.Store.Users().Update(w.Ctx, ann, func(u *store.User) error { u.Contacts.ConfirmedDeletes = true; return nil })
 	if r := w.pass(); r.Guarded != "" || r.DeletedCRM < 20 {
 		t.Errorf("after confirmation: %+v", r)
 	}
@@ -414,12 +388,12 @@ func (h *hookCRM) Changes(ctx context.Context, c crm.Collection, scope crm.FeedS
 func TestStaleEtagIsReplannedInThePass(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both"}, nil)
 	w.pass()
-	dan, _ := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	dan, _ := w.CRM.Contact(w.Ctx, "", w.ids.Contacts["dan"])
 	dan.Phones = []string{"+1 555 0199"}
-	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{}, dan); err != nil {
+	if _, err := w.CRM.UpdateContact(w.Ctx, crm.Write{}, dan); err != nil {
 		t.Fatal(err)
 	}
-	w.engine.CRM = &hookCRM{CRM: w.crm, hook: func() {
+	w.engine.CRM = &hookCRM{CRM: w.CRM, hook: func() {
 		p := w.googleByEmail()["dan@client.test"]
 		if _, err := w.ppl.People.UpdateContact(p.ResourceName, &people.Person{Etag: p.Etag,
 			Names: []*people.Name{{GivenName: "Daniel", FamilyName: "Dee"}}}).UpdatePersonFields("names").Do(); err != nil {
@@ -469,26 +443,9 @@ func TestQuietPassReadsDoNotGrowWithTheAddressBook(t *testing.T) {
 		seed = append(seed, fakegoogle.SeedContact{Given: "Pat", Family: fmt.Sprint(i), Emails: []string{fmt.Sprintf("pat%d@else.test", i)}})
 	}
 	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, seed)
-	w.pass() // the initial sync: 60 + 4 links
-	w.pass() // its echoes
-	w.rpcs.Take()
-	r := w.pass()
-	use := w.rpcs.Take()
-	links, err := w.st.Links("contacts").List(w.ctx, ann)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !r.Quiet {
-		t.Errorf("a pass with nothing changed: %+v, want Quiet", r)
-	}
-	if use.Reads > 12 {
-		t.Errorf("a quiet pass read %d documents (%v); the link table has %d", use.Reads, use.RPCs, len(links))
-	}
-	t.Logf("a quiet pass: %d document reads, %d writes, with %d links", use.Reads, use.Writes, len(links))
-	if _, err := w.google.AddContact(fakegoogle.SeedContact{User: ann, Given: "Quinn", Emails: []string{"quinn@else.test"}}); err != nil {
-		t.Fatal(err)
-	}
-	if r := w.pass(); r.Quiet || r.CreatedCRM != 1 {
-		t.Errorf("the pass after a new Google contact: %+v, want it created in the CRM", r)
-	}
+	syncpasstest.Quiet(t, w.World, w.pass, ann, "contacts", 60, func() {
+		if _, err := w.Google.AddContact(fakegoogle.SeedContact{User: ann, Given: "Quinn", Emails: []string{"quinn@else.test"}}); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

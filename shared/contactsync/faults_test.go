@@ -6,11 +6,11 @@ import (
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
-	"github.com/crmsync/crmsync/shared/crm/crmtest"
-	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/syncpass"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 )
 
 // The CRM down, then a burst of People 429 and 503 answers: the passes in
@@ -18,28 +18,18 @@ import (
 // catches up both ways, with nothing lost and nothing duplicated.
 func TestOutagesCatchUpWithoutLossOrDuplicates(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, nil)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
+	outage, client := w.OutageCRM(t)
 	w.engine.CRM = client
 	w.pass() // the initial sync
 
 	// While the CRM is down: new people in Google, a rename in the CRM.
-	outage.Down(true)
-	w.changeBothSides()
-	for range 2 { // the scheduler's ticks during the outage
-		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
-			t.Fatal("a pass succeeded while the CRM was down")
-		}
-	}
-	outage.Down(false)
-
-	// Then Google answers 429 and 503 for a while.
-	w.google.SetFault("people.people.connections.list", &fakegoogle.Fault{Script: []int{429, 503, 429, 503}})
-	for range 2 {
-		if _, err := w.engine.Pass(w.ctx, ann); err == nil {
-			t.Fatal("a pass succeeded through the burst of 429 and 503 answers")
-		}
-	}
-	w.google.SetFault("people.people.connections.list", nil)
+	syncpasstest.Outages{
+		Pass:    func() error { _, err := w.engine.Pass(w.Ctx, ann); return err },
+		CRMDown: outage.Down,
+		During:  w.changeBothSides,
+		Listing: "people.people.connections.list",
+		Burst:   []int{429, 503, 429, 503},
+	}.Ride(t, w.Google)
 
 	w.pass() // the first tick after both outages
 	w.pass() // and one more: nothing left to do, nothing doubled
@@ -68,16 +58,16 @@ func (w *world) changeBothSides() {
 		{User: ann, Given: "Hal", Family: "Changed", Emails: []string{"hal@else.test"}},
 		{User: ann, Given: "Ida", Family: "Changed", Emails: []string{"ida@else.test"}},
 	} {
-		if _, err := w.google.AddContact(c); err != nil {
+		if _, err := w.Google.AddContact(c); err != nil {
 			w.t.Fatal(err)
 		}
 	}
-	dan, err := w.crm.Contact(w.ctx, "", w.ids.Contacts["dan"])
+	dan, err := w.CRM.Contact(w.Ctx, "", w.ids.Contacts["dan"])
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	dan.FirstName = "Daniel"
-	if _, err := w.crm.UpdateContact(w.ctx, crm.Write{IdempotencyKey: "rename-dan"}, dan); err != nil {
+	if _, err := w.CRM.UpdateContact(w.Ctx, crm.Write{IdempotencyKey: "rename-dan"}, dan); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -89,13 +79,13 @@ func (w *world) changeBothSides() {
 // once.
 func TestConcurrentPassesOfOneUserDoNotOverlap(t *testing.T) {
 	w := newWorld(t, store.ContactsSetup{Direction: "both", CreateType: "contact", OnGoogleDelete: "delete"}, nil)
-	outage, client := crmtest.OutageClient(t, refcrm.Handler(w.crm, refcrm.Keys{Sync: "k"}, logging.Discard()))
+	outage, client := w.OutageCRM(t)
 	w.engine.CRM = client
 	w.pass()
 	w.changeBothSides()
-	other := &contactsync.Engine{Store: w.st, CRM: client, Google: w.engine.Google, Log: logging.Discard(), Clock: clock.Real{}, Holder: "another-instance"}
-	outage.Contend(t, 12, func() error { _, err := w.engine.Pass(w.ctx, ann); return err },
-		func() error { _, err := other.Pass(w.ctx, ann); return err })
+	other := &contactsync.Engine{Deps: syncpass.Deps{Store: w.Store, Log: logging.Discard(), Clock: clock.Real{}, Holder: "another-instance"}, CRM: client, Google: w.engine.Google}
+	outage.Contend(t, 12, func() error { _, err := w.engine.Pass(w.Ctx, ann); return err },
+		func() error { _, err := other.Pass(w.Ctx, ann); return err })
 	w.pass() // the next tick: nothing left, nothing doubled
 	crmSide := w.crmByEmail()
 	for addr, cs := range crmSide {

@@ -17,22 +17,17 @@ import (
 	"github.com/crmsync/crmsync/shared/crm/refcrm"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/fakegoogle"
-	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/store"
-	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/syncpass/syncpasstest"
 	"github.com/crmsync/crmsync/shared/twoway"
-	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 // firm is several users of one firm sharing one CRM, each with their own
 // Google Contacts, synced by one engine (as the Jobs function's instances
 // share the store and the CRM).
 type firm struct {
+	*syncpasstest.World
 	t      *testing.T
-	ctx    context.Context
-	st     *store.Store
-	google *fakegoogle.Server
-	crm    *refcrm.Store
 	ids    refcrm.Imported
 	engine *contactsync.Engine
 	users  []string
@@ -48,37 +43,22 @@ func newFirm(t *testing.T, users []string, setup store.ContactsSetup, seed refcr
 // real one unless they name one).
 func newFirmWith(t *testing.T, users []string, setup store.ContactsSetup, seed refcrm.Dataset, opts fakegoogle.Options) *firm {
 	t.Helper()
-	ctx := context.Background()
-	st := storetest.New(t, nil)
-	if opts.Clock == nil {
-		opts.Clock = clock.Real{}
-	}
-	g := fakegoogle.New(opts)
-	g.Start()
-	t.Cleanup(g.Close)
-	c := refcrm.New(storetest.Client(t), "firm", nil)
+	w := syncpasstest.New(t, "firm", opts)
 	for _, u := range users {
-		g.AddUser(fakegoogle.User{Email: u})
+		w.Google.AddUser(fakegoogle.User{Email: u})
 		seed.Users = append(seed.Users, refcrm.ImportUser{Key: "u-" + u, Email: u, IntegrationEnabled: true})
 	}
-	ids, err := c.Import(ctx, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})
-	fac := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
-	f := &firm{t: t, ctx: ctx, st: st, google: g, crm: c, ids: ids, users: users, ppl: map[string]*people.Service{},
-		engine: &contactsync.Engine{Store: st, CRM: c, Google: fac, Log: logging.Discard(), Clock: clock.Real{}, Holder: "firm-test",
-			Retry: workspace.Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}}}
+	ids := w.Import(t, seed)
+	f := &firm{World: w, t: t, ids: ids, users: users, ppl: map[string]*people.Service{},
+		engine: &contactsync.Engine{Deps: w.Deps("firm-test"),
+			CRM: w.CRM, Google: w.Factory}}
 	for _, u := range users {
 		s := setup
 		if s.SetID != "" {
 			s.SetID = ids.Sets[s.SetID]
 		}
-		if _, err := st.Users().Create(ctx, store.User{TenantID: "firm", Email: u, Connection: store.Connection{State: store.Connected}, SyncState: store.Active, Contacts: s}); err != nil {
-			t.Fatal(err)
-		}
-		f.ppl[u], _ = fac.People(ctx, u)
+		w.AddSyncingUser(t, store.User{Email: u, Contacts: s})
+		f.ppl[u], _ = w.Factory.People(w.Ctx, u)
 	}
 	return f
 }
@@ -92,7 +72,7 @@ func (f *firm) passAll() map[string]contactsync.Result {
 	var wg sync.WaitGroup
 	for _, u := range f.users {
 		wg.Go(func() {
-			r, err := f.engine.Pass(f.ctx, u)
+			r, err := f.engine.Pass(f.Ctx, u)
 			mu.Lock()
 			defer mu.Unlock()
 			out[u] = r
@@ -131,7 +111,7 @@ func (f *firm) googleOf(user string) map[string][]*people.Person {
 // crmContacts lists the CRM's live contacts by address.
 func (f *firm) crmContacts() map[string][]crm.Contact {
 	f.t.Helper()
-	all, err := f.crm.ListContacts(f.ctx, "", crm.ContactQuery{})
+	all, err := f.CRM.ListContacts(f.Ctx, "", crm.ContactQuery{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -146,7 +126,7 @@ func (f *firm) crmContacts() map[string][]crm.Contact {
 
 func (f *firm) addGoogle(user, given, email string) string {
 	f.t.Helper()
-	id, err := f.google.AddContact(fakegoogle.SeedContact{User: user, Given: given, Family: "Same", Emails: []string{email}})
+	id, err := f.Google.AddContact(fakegoogle.SeedContact{User: user, Given: given, Family: "Same", Emails: []string{email}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -186,11 +166,11 @@ func TestTwoUsersMeetingOnePersonAtOnceMakeOneCRMContact(t *testing.T) {
 	users := []string{"ann@firm.test", "bob@firm.test"}
 	f := newFirm(t, users, store.ContactsSetup{Direction: "both", OnGoogleDelete: "delete"}, refcrm.Dataset{})
 	f.passAll() // both linked up, nothing to do
-	f.engine.CRM = &barrierCRM{CRM: f.crm, n: 2, open: make(chan struct{})}
+	f.engine.CRM = &barrierCRM{CRM: f.CRM, n: 2, open: make(chan struct{})}
 	f.addGoogle(users[0], "Xavier", "x@example.com")
 	f.addGoogle(users[1], "Xavi", "X@Example.com")
 	f.passAll()
-	f.engine.CRM = f.crm
+	f.engine.CRM = f.CRM
 	for round := range 3 {
 		f.passAll()
 		if got := f.crmContacts()["x@example.com"]; len(got) != 1 {
@@ -222,7 +202,7 @@ func TestAnEarlierDuplicateIsReportedNotCopied(t *testing.T) {
 	f := newFirm(t, users, store.ContactsSetup{Direction: "both", OnGoogleDelete: "delete"},
 		refcrm.Dataset{Contacts: []refcrm.ImportContact{{Key: "x1", FirstName: "Xavier", Emails: []string{"x@example.com"}}}})
 	f.passAll()
-	if _, err := f.crm.CreateContact(f.ctx, crm.Write{}, crm.Contact{Type: crm.TypeContact, FirstName: "Xavier", LastName: "Again", Emails: []string{"x@example.com"}}); err != nil {
+	if _, err := f.CRM.CreateContact(f.Ctx, crm.Write{}, crm.Contact{Type: crm.TypeContact, FirstName: "Xavier", LastName: "Again", Emails: []string{"x@example.com"}}); err != nil {
 		t.Fatal(err)
 	}
 	r := f.passAll()[users[0]]
@@ -246,12 +226,12 @@ func TestLeavingTheLabelPausesAndDeletesNothing(t *testing.T) {
 			{Key: "dan", FirstName: "Dan", Emails: []string{"dan@client.test"}}}})
 	f.passAll()
 	bob := users[1]
-	if _, err := f.st.Users().Update(f.ctx, bob, func(u *store.User) error { u.Contacts.Group = "Clients"; return nil }); err != nil {
+	if _, err := f.Store.Users().Update(f.Ctx, bob, func(u *store.User) error { u.Contacts.Group = "Clients"; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	// The preview of the change says what it will do: label the synced
 	// contacts, delete nothing.
-	plan, err := f.engine.Preview(f.ctx, bob)
+	plan, err := f.engine.Preview(f.Ctx, bob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +292,7 @@ func TestLeavingTheLabelPausesAndDeletesNothing(t *testing.T) {
 	}
 	// A CRM edit while paused is not copied back into Bob's Google.
 	crmDan[0].LastName = "Dee"
-	if _, err := f.crm.UpdateContact(f.ctx, crm.Write{}, crmDan[0]); err != nil {
+	if _, err := f.CRM.UpdateContact(f.Ctx, crm.Write{}, crmDan[0]); err != nil {
 		t.Fatal(err)
 	}
 	f.passAll()
@@ -347,7 +327,7 @@ func TestLeavingTheSetPausesAndDeletesNothing(t *testing.T) {
 	f.passAll()
 	set := f.ids.Sets["Sync"]
 	dan := f.crmContacts()["dan@client.test"][0]
-	if _, err := f.crm.RemoveFromSet(f.ctx, crm.Write{}, set, dan.ID); err != nil {
+	if _, err := f.CRM.RemoveFromSet(f.Ctx, crm.Write{}, set, dan.ID); err != nil {
 		t.Fatal(err)
 	}
 	r := f.passAll()[users[0]]
@@ -389,7 +369,7 @@ func TestAPausedPairWhoseCRMContactWasDeletedIsNotDuplicated(t *testing.T) {
 	set := f.ids.Sets["Sync"]
 	for _, addr := range []string{"dan@client.test", "eve@client.test"} {
 		c := f.crmContacts()[addr][0]
-		if _, err := f.crm.RemoveFromSet(f.ctx, crm.Write{}, set, c.ID); err != nil {
+		if _, err := f.CRM.RemoveFromSet(f.Ctx, crm.Write{}, set, c.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -398,13 +378,13 @@ func TestAPausedPairWhoseCRMContactWasDeletedIsNotDuplicated(t *testing.T) {
 	}
 	for _, addr := range []string{"dan@client.test", "eve@client.test"} {
 		c := f.crmContacts()[addr][0]
-		if _, err := f.crm.DeleteContact(f.ctx, crm.Write{}, c.ID, c.Version); err != nil {
+		if _, err := f.CRM.DeleteContact(f.Ctx, crm.Write{}, c.ID, c.Version); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.passAll()
 	// Dan comes back: a new CRM contact in the set.
-	if _, err := f.crm.CreateContact(f.ctx, crm.Write{}, crm.Contact{Type: crm.TypeContact, FirstName: "Dan", LastName: "Again",
+	if _, err := f.CRM.CreateContact(f.Ctx, crm.Write{}, crm.Contact{Type: crm.TypeContact, FirstName: "Dan", LastName: "Again",
 		Emails: []string{"dan@client.test"}, Sets: []string{set}}); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +406,7 @@ func TestAPausedPairWhoseCRMContactWasDeletedIsNotDuplicated(t *testing.T) {
 	if len(eve) != 1 {
 		t.Fatalf("Ann's kept copy of Eve: %d", len(eve))
 	}
-	if _, err := f.st.Users().Update(f.ctx, ann, func(u *store.User) error {
+	if _, err := f.Store.Users().Update(f.Ctx, ann, func(u *store.User) error {
 		u.Contacts.SetID = ""
 		return nil
 	}); err != nil {
@@ -447,7 +427,7 @@ func TestAPausedPairWhoseCRMContactWasDeletedIsNotDuplicated(t *testing.T) {
 	for _, c := range f.crmContacts()[""] {
 		t.Errorf("an empty CRM contact was made: %+v", c)
 	}
-	all, _ := f.crm.ListContacts(f.ctx, "", crm.ContactQuery{})
+	all, _ := f.CRM.ListContacts(f.Ctx, "", crm.ContactQuery{})
 	for _, c := range all {
 		if len(c.Emails) == 0 && c.FirstName == "" && c.LastName == "" {
 			t.Errorf("an empty CRM contact was made: %+v", c)
@@ -512,7 +492,7 @@ func TestSyncStaysRightWhileItsOwnWritesArriveLate(t *testing.T) {
 	f.addGoogle(ann, "Eve", "eve@client.test")
 	carol := f.crmContacts()["carol@client.test"][0]
 	carol.FirstName = "Caroline"
-	if _, err := f.crm.UpdateContact(f.ctx, crm.Write{}, carol); err != nil {
+	if _, err := f.CRM.UpdateContact(f.Ctx, crm.Write{}, carol); err != nil {
 		t.Fatal(err)
 	}
 	dan := f.googleOf(bob)["dan@client.test"][0]
@@ -545,22 +525,22 @@ func TestAFullSyncOverItsOwnQuotaWaits(t *testing.T) {
 		t.Fatalf("first sync: %d Carols", len(got))
 	}
 	// A new label is a new starting point: a full sync, within the minute.
-	if _, err := f.st.Users().Update(f.ctx, ann, func(u *store.User) error { u.Contacts.Group = "Clients"; return nil }); err != nil {
+	if _, err := f.Store.Users().Update(f.Ctx, ann, func(u *store.User) error { u.Contacts.Group = "Clients"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	cursorsBefore, _ := f.st.Cursors().Get(f.ctx, ann, "people-sync")
+	cursorsBefore, _ := f.Store.Cursors().Get(f.Ctx, ann, "people-sync")
 	if cursorsBefore.Seq == 0 {
 		t.Fatal("no People cursor after the first sync: this check would prove nothing")
 	}
-	_, err := f.engine.Pass(f.ctx, ann)
+	_, err := f.engine.Pass(f.Ctx, ann)
 	if !failure.Is(err, failure.Quota) {
 		t.Fatalf("a full sync over its quota: %v, want a rate limit", err)
 	}
-	if after, _ := f.st.Cursors().Get(f.ctx, ann, "people-sync"); after.Seq != cursorsBefore.Seq {
+	if after, _ := f.Store.Cursors().Get(f.Ctx, ann, "people-sync"); after.Seq != cursorsBefore.Seq {
 		t.Errorf("the refused pass moved the cursor")
 	}
 	clk.Advance(61 * time.Second)
-	if _, err := f.engine.Pass(f.ctx, ann); err != nil {
+	if _, err := f.engine.Pass(f.Ctx, ann); err != nil {
 		t.Fatalf("after the quota refilled: %v", err)
 	}
 	if got := f.googleOf(ann)["carol@client.test"]; len(got) != 1 {
@@ -580,7 +560,7 @@ func TestAPairActiveAgainAfterARebaselineSyncsDeletions(t *testing.T) {
 			{Key: "dan", FirstName: "Dan", Emails: []string{"dan@client.test"}}}})
 	f.passAll()
 	setOption := func(set string) {
-		if _, err := f.st.Users().Update(f.ctx, ann, func(u *store.User) error { u.Contacts.SetID = set; return nil }); err != nil {
+		if _, err := f.Store.Users().Update(f.Ctx, ann, func(u *store.User) error { u.Contacts.SetID = set; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		f.passAll()

@@ -55,9 +55,6 @@ type randomRun struct {
 // Google, the reference CRM and the Firestore emulator (package seeded
 // says how to replay a seed).
 func TestRandomizedTwoWayConvergence(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a randomized run of many passes")
-	}
 	seeded.Run(t, 6, func(t *testing.T, rng *rand.Rand, story *seeded.Story) {
 		r := &randomRun{t: t, rng: rng, story: story, keptApart: map[string]map[string]bool{}, changedAway: map[string]bool{}}
 		r.run(6)
@@ -139,7 +136,7 @@ func (r *randomRun) settle(what string) {
 }
 
 func (r *randomRun) setup(u string) store.ContactsSetup {
-	got, err := r.f.st.Users().Get(r.f.ctx, u)
+	got, err := r.f.Store.Users().Get(r.f.Ctx, u)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -147,7 +144,7 @@ func (r *randomRun) setup(u string) store.ContactsSetup {
 }
 
 func (r *randomRun) setOption(u string, change func(*store.ContactsSetup)) {
-	if _, err := r.f.st.Users().Update(r.f.ctx, u, func(x *store.User) error { change(&x.Contacts); return nil }); err != nil {
+	if _, err := r.f.Store.Users().Update(r.f.Ctx, u, func(x *store.User) error { change(&x.Contacts); return nil }); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -217,7 +214,7 @@ func (r *randomRun) edited(user, from, a string) {
 // hasPerson says whether a user's Google contact is paired with the CRM
 // contact crmID, synced or paused.
 func (r *randomRun) hasPerson(u, crmID string) bool {
-	links, err := r.f.st.Links("contacts").List(r.f.ctx, u)
+	links, err := r.f.Store.Links("contacts").List(r.f.Ctx, u)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -227,7 +224,7 @@ func (r *randomRun) hasPerson(u, crmID string) bool {
 // linkedCRMAddresses are the addresses of the CRM contact a user's Google
 // contact is linked to.
 func (r *randomRun) linkedCRMAddresses(u, person string) []string {
-	links, err := r.f.st.Links("contacts").List(r.f.ctx, u)
+	links, err := r.f.Store.Links("contacts").List(r.f.Ctx, u)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -235,7 +232,7 @@ func (r *randomRun) linkedCRMAddresses(u, person string) []string {
 		if l.Google != person || l.Left != "" {
 			continue
 		}
-		c, err := r.f.crm.Contact(r.f.ctx, "", l.CRM)
+		c, err := r.f.CRM.Contact(r.f.Ctx, "", l.CRM)
 		if err != nil {
 			return nil
 		}
@@ -288,7 +285,7 @@ func (r *randomRun) persons(u string) []person {
 // crmLive is the CRM's contacts in address order, so a seed picks the
 // same contacts on every replay (the CRM's ids are random).
 func (r *randomRun) crmLive() []crm.Contact {
-	all, err := r.f.crm.ListContacts(r.f.ctx, "", crm.ContactQuery{})
+	all, err := r.f.CRM.ListContacts(r.f.Ctx, "", crm.ContactQuery{})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -332,7 +329,7 @@ func (r *randomRun) edit() {
 		}
 		name := r.name()
 		r.logf("google %s: create %s %s", u, name, addr)
-		if _, err := f.google.AddContact(fakegoogle.SeedContact{User: u, Given: name, Family: "New", Emails: []string{addr}, Groups: groups}); err != nil {
+		if _, err := f.Google.AddContact(fakegoogle.SeedContact{User: u, Given: name, Family: "New", Emails: []string{addr}, Groups: groups}); err != nil {
 			r.t.Fatal(err)
 		}
 		r.edited(u, "google", addr)
@@ -372,7 +369,7 @@ func (r *randomRun) edit() {
 		if r.rng.IntN(2) == 0 {
 			c.Sets = []string{f.ids.Sets[randomSet]}
 		}
-		if _, err := f.crm.CreateContact(f.ctx, crm.Write{}, c); err != nil {
+		if _, err := f.CRM.CreateContact(f.Ctx, crm.Write{}, c); err != nil {
 			r.t.Fatal(err)
 		}
 		r.edited("", "crm", addr)
@@ -381,7 +378,7 @@ func (r *randomRun) edit() {
 		c.FirstName = r.name()
 		addr := strings.ToLower(c.Emails[0])
 		r.logf("crm: rename %s to %s", addr, c.FirstName)
-		if _, err := f.crm.UpdateContact(f.ctx, crm.Write{}, c); err != nil {
+		if _, err := f.CRM.UpdateContact(f.Ctx, crm.Write{}, c); err != nil {
 			r.t.Fatal(err)
 		}
 		r.edited("", "crm", addr)
@@ -398,7 +395,7 @@ func (r *randomRun) edit() {
 		c := cs[r.rng.IntN(len(cs))]
 		addr := strings.ToLower(c.Emails[0])
 		r.logf("crm: delete %s", addr)
-		if _, err := f.crm.DeleteContact(f.ctx, crm.Write{}, c.ID, c.Version); err != nil {
+		if _, err := f.CRM.DeleteContact(f.Ctx, crm.Write{}, c.ID, c.Version); err != nil {
 			r.t.Fatal(err)
 		}
 		r.deleted(addr)
@@ -407,7 +404,7 @@ func (r *randomRun) edit() {
 		old := strings.ToLower(c.Emails[0])
 		c.Emails = []string{r.fresh()}
 		r.logf("crm: %s's address becomes %s", old, c.Emails[0])
-		if _, err := f.crm.UpdateContact(f.ctx, crm.Write{}, c); err != nil {
+		if _, err := f.CRM.UpdateContact(f.Ctx, crm.Write{}, c); err != nil {
 			r.t.Fatal(err)
 		}
 		r.deleted(old)
@@ -496,7 +493,7 @@ func (r *randomRun) checkAgreement(what string) {
 				r.t.Errorf("%s: %s's copy of %s is %q %q, the CRM has %q %q", what, u, a, n.GivenName, n.FamilyName, c.FirstName, c.LastName)
 			}
 		}
-		links, err := r.f.st.Links("contacts").List(r.f.ctx, u)
+		links, err := r.f.Store.Links("contacts").List(r.f.Ctx, u)
 		if err != nil {
 			r.t.Fatal(err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
+	"github.com/crmsync/crmsync/shared/syncpass"
 	"github.com/crmsync/crmsync/shared/workspace"
 	"google.golang.org/api/people/v1"
 )
@@ -163,8 +164,8 @@ func BenchmarkFirm(b *testing.B) {
 	g.SetFault("*", &fakegoogle.Fault{Latency: 20 * time.Millisecond})
 	google := &workspace.Factory{Endpoint: g.URL(), Tokens: g.Tokens}
 	mail := &mailbox.Engine{Store: st, CRM: client, Google: google, Log: logging.Discard(), Clock: clock.Real{}, Topic: "projects/p/topics/gmail", Holder: "load"}
-	contacts := &contactsync.Engine{Store: st, CRM: client, Google: google, Log: logging.Discard(), Clock: clock.Real{}, Holder: "load"}
-	cal := &calendarsync.Engine{Store: st, CRM: client, Google: google, Log: logging.Discard(), Clock: clock.Real{}, Holder: "load"}
+	contacts := &contactsync.Engine{Deps: syncpass.Deps{Store: st, Log: logging.Discard(), Clock: clock.Real{}, Holder: "load"}, CRM: client, Google: google}
+	cal := &calendarsync.Engine{Deps: syncpass.Deps{Store: st, Log: logging.Discard(), Clock: clock.Real{}, Holder: "load"}, CRM: client, Google: google}
 
 	each := func(fn func(i int)) {
 		work := make(chan int)

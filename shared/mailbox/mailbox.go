@@ -679,17 +679,13 @@ func (p *pass) history(ctx context.Context, cursor string, narrow func(*gmail.Us
 			ids = append(ids, id)
 		}
 	}
-	newest, page := cursor, ""
-	for {
+	newest := cursor
+	err = workspace.EachPage(func(page string) (string, error) {
 		resp, err := gmailCall(ctx, p, "gmail: history.list", 2, func() (*gmail.ListHistoryResponse, error) {
-			c := narrow(p.gm.Users.History.List("me").StartHistoryId(start).MaxResults(500).Context(ctx))
-			if page != "" {
-				c = c.PageToken(page)
-			}
-			return c.Do()
+			return workspace.AtPage(narrow(p.gm.Users.History.List("me").StartHistoryId(start).MaxResults(500).Context(ctx)), page).Do()
 		})
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
 		for _, h := range resp.History {
 			pick(h, add)
@@ -697,11 +693,12 @@ func (p *pass) history(ctx context.Context, cursor string, narrow func(*gmail.Us
 		if resp.HistoryId > 0 {
 			newest = strconv.FormatUint(resp.HistoryId, 10)
 		}
-		if resp.NextPageToken == "" {
-			return ids, newest, nil
-		}
-		page = resp.NextPageToken
+		return resp.NextPageToken, nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return ids, newest, nil
 }
 
 // labeled lists every message carrying the trigger label, and the

@@ -56,9 +56,13 @@ func Seeds(t testing.TB, n int) []uint64 {
 }
 
 // Run runs body once per seed (Seeds(t, n)) as a subtest named after the
-// seed, with a generator made from it.
+// seed, with a generator made from it. A randomized run is many passes:
+// -short skips it.
 func Run(t *testing.T, n int, body func(t *testing.T, rng *rand.Rand, s *Story)) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a randomized run of many passes")
+	}
 	for _, seed := range Seeds(t, n) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			s := &Story{}

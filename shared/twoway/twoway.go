@@ -100,6 +100,23 @@ type Link struct {
 	Keys []string
 }
 
+// Wrote is the link after a write to its record on side: the record's id
+// there (kept when id is "") and its new version.
+func (l Link) Wrote(side Side, id, version string) Link {
+	if side == A {
+		if id != "" {
+			l.A = id
+		}
+		l.AVersion = version
+	} else {
+		if id != "" {
+			l.B = id
+		}
+		l.BVersion = version
+	}
+	return l
+}
+
 // Direction says which way changes flow.
 type Direction int
 

@@ -381,3 +381,18 @@ func TestRandomEditsConverge(t *testing.T) {
 		}
 	}
 }
+
+// A write's link keeps the other side as it was; an empty id keeps the
+// written side's id.
+func TestLinkWrote(t *testing.T) {
+	l := Link{A: "people/1", B: "c1", AVersion: "e1", BVersion: "3", Base: Fields{"given": "Ann"}}
+	if got := l.Wrote(A, "", "e2"); got.A != "people/1" || got.AVersion != "e2" || got.B != "c1" || got.BVersion != "3" || got.Base["given"] != "Ann" {
+		t.Errorf("an update in Google: %+v", got)
+	}
+	if got := l.Wrote(B, "c9", "1"); got.B != "c9" || got.BVersion != "1" || got.A != "people/1" || got.AVersion != "e1" {
+		t.Errorf("a create in the CRM: %+v", got)
+	}
+	if l.AVersion != "e1" {
+		t.Error("Wrote changed the link it was called on")
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/crmsync/crmsync/shared/reconnect"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/syncpass"
 	"github.com/crmsync/crmsync/shared/tokencrypt"
 	"github.com/crmsync/crmsync/shared/topology"
 	"github.com/crmsync/crmsync/shared/workspace"
@@ -205,7 +206,7 @@ func ContactsEngine(ctx context.Context, env *instance.Env, name string) (*conta
 	if err != nil {
 		return nil, err
 	}
-	return &contactsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: env.Clock, Holder: holder(name)}, nil
+	return &contactsync.Engine{Deps: syncpass.Deps{Store: env.Store, Log: env.Log, Clock: env.Clock, Holder: holder(name)}, CRM: c, Google: Google(env)}, nil
 }
 
 // CalendarEngine is the calendar sync engine of a function instance.
@@ -214,8 +215,7 @@ func CalendarEngine(ctx context.Context, env *instance.Env, name string) (*calen
 	if err != nil {
 		return nil, err
 	}
-	return &calendarsync.Engine{Store: env.Store, CRM: c, Google: Google(env), Log: env.Log, Clock: env.Clock, Holder: holder(name),
-		WebhookURL: env.Config.CalendarWebhookURL}, nil
+	return &calendarsync.Engine{Deps: syncpass.Deps{Store: env.Store, Log: env.Log, Clock: env.Clock, Holder: holder(name)}, CRM: c, Google: Google(env), WebhookURL: env.Config.CalendarWebhookURL}, nil
 }
 
 // MailEngine is the e-mail posting engine of a function instance.
