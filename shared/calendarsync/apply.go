@@ -124,13 +124,9 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 			remember(a.Link.Wrote(twoway.A, "", made.Etag), twoway.A)
 			p.result.UpdatedGoogle++
 		case a.Op == twoway.Update && a.Side == twoway.B:
-			cur, ok := p.acts[a.ID]
-			if !ok {
-				c, err := p.e.CRM.Activity(ctx, a.ID)
-				if err != nil {
-					return err
-				}
-				cur = c
+			cur, err := p.activity(ctx, a.ID)
+			if err != nil {
+				return err
 			}
 			next := toActivity(cur, a.Fields, p.opts, toCRM)
 			if a.IfVersion != "" {
@@ -195,4 +191,13 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 		}
 	}
 	return p.e.Store.Links(feature.Kind).Apply(ctx, p.user.ID, puts, drops)
+}
+
+// activity is the CRM activity id as this pass read it, or as the CRM has
+// it when the pass did not read it.
+func (p *pass) activity(ctx context.Context, id string) (crm.Activity, error) {
+	if a, ok := p.acts[id]; ok {
+		return a, nil
+	}
+	return p.e.CRM.Activity(ctx, id)
 }
