@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +20,7 @@ type adminView struct {
 		ClientID string   `json:"clientId"`
 		Scopes   []string `json:"scopes"`
 	} `json:"delegation"`
-	Users []setup.Status `json:"users"`
+	setup.Roster
 	// Problems are faults of the product's own configuration met in the
 	// last week: nobody was disconnected for them; an admin fixes them.
 	Problems []store.Problem `json:"problems"`
@@ -29,12 +28,6 @@ type adminView struct {
 	// sending limit, an outage), sent by the system-mail job.
 	Waiting []waitingMail `json:"waitingMail"`
 	CSRF    string        `json:"csrf"`
-	// Counts sum the users up: all, syncing (active and connected), not
-	// connected, waiting for approval, needing attention, without the
-	// integration right.
-	Counts map[string]int `json:"counts"`
-	// Query is the search the list is filtered by (name or address).
-	Query string `json:"query,omitempty"`
 }
 
 // waitingMail is what the admin page shows of a queued system e-mail (not
@@ -50,13 +43,6 @@ type waitingMail struct {
 // problemWindow is how long a configuration problem stays on the admin
 // page after it was last met.
 const problemWindow = 7 * 24 * time.Hour
-
-// DelegationScopes are the scopes office-level impersonation needs.
-func DelegationScopes() []string {
-	s := slices.Concat(workspace.GmailScopes(), workspace.PeopleScopes(), workspace.CalendarScopes(), workspace.SendScopes())
-	slices.Sort(s)
-	return slices.Compact(s)
-}
 
 // adminSession is a form or page session of a tenant admin; anyone else
 // gets 403.
@@ -88,14 +74,15 @@ func (h *Handler) admin(w http.ResponseWriter, r *http.Request) {
 
 var adminNotices = map[string]string{"office": "The office settings were saved.", "rights": "The user right was changed."}
 
-// adminData lists every user of the firm: those set up here and the CRM
-// users of the firm's domains, with their integration right.
+// adminData is the admin page's data: the office settings, what to
+// authorize for delegation, the firm's users (setup.Roster), the recent
+// configuration problems and the system e-mail waiting to be sent.
 func (h *Handler) adminData(r *http.Request, t store.Tenant) (adminView, error) {
 	var v adminView
 	v.Office = setup.OfficeOf(t)
-	v.Delegation.ClientID, v.Delegation.Scopes = h.DelegationClientID, DelegationScopes()
-	users, err := h.Store.Users().ListByTenant(r.Context(), t.ID)
-	if err != nil {
+	v.Delegation.ClientID, v.Delegation.Scopes = h.DelegationClientID, workspace.DelegationScopes()
+	var err error
+	if v.Roster, err = h.Setup.Roster(r.Context(), t, r.URL.Query().Get("q")); err != nil {
 		return v, err
 	}
 	if v.Problems, err = h.Store.Problems().List(r.Context(), t.ID, h.Setup.Clock.Now().Add(-problemWindow)); err != nil {
@@ -107,52 +94,6 @@ func (h *Handler) adminData(r *http.Request, t store.Tenant) (adminView, error) 
 	}
 	for _, m := range queued {
 		v.Waiting = append(v.Waiting, waitingMail{To: m.To, Subject: m.Subject, Attempts: m.Attempts, NextAt: m.NextAt, LastError: m.LastError})
-	}
-	byEmail := map[string]int{}
-	for _, u := range users {
-		byEmail[u.ID] = len(v.Users)
-		v.Users = append(v.Users, setup.StatusOf(t, u))
-	}
-	crmUsers, err := h.Setup.CRM.Users(r.Context())
-	if err != nil {
-		return v, err
-	}
-	for _, cu := range crmUsers {
-		id := strings.ToLower(cu.Email)
-		domain := id[strings.LastIndexByte(id, '@')+1:]
-		if !slices.Contains(t.Domains, domain) {
-			continue
-		}
-		right := cu.IntegrationEnabled
-		if i, ok := byEmail[id]; ok {
-			v.Users[i].Integration = &right
-			continue
-		}
-		v.Users = append(v.Users, setup.Status{Email: id, Name: cu.Name, Admin: setup.IsAdmin(t, id), Connection: store.NotConnected, Setup: store.NotConfigured, Integration: &right})
-	}
-	slices.SortFunc(v.Users, func(a, b setup.Status) int { return strings.Compare(a.Email, b.Email) })
-	v.Counts = map[string]int{}
-	for _, s := range v.Users {
-		v.Counts["all"]++
-		switch {
-		case s.Integration != nil && !*s.Integration:
-			v.Counts["noRight"]++
-		case s.Setup == store.Active && s.Connection == store.Connected:
-			v.Counts["syncing"]++
-		case s.Setup == store.PendingApproval:
-			v.Counts["pending"]++
-		case s.Stored && s.Connection != store.Connected:
-			v.Counts["notConnected"]++
-		}
-		if s.Attention != "" || len(s.NeedsAccess) > 0 {
-			v.Counts["attention"]++
-		}
-	}
-	if q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q"))); q != "" {
-		v.Query = q
-		v.Users = slices.DeleteFunc(v.Users, func(s setup.Status) bool {
-			return !strings.Contains(strings.ToLower(s.Email), q) && !strings.Contains(strings.ToLower(s.Name), q)
-		})
 	}
 	return v, nil
 }

@@ -2,21 +2,19 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/connect"
 	"github.com/crmsync/crmsync/shared/contactsync"
 	"github.com/crmsync/crmsync/shared/crm"
 	"github.com/crmsync/crmsync/shared/failure"
+	"github.com/crmsync/crmsync/shared/mailbox"
 	"github.com/crmsync/crmsync/shared/setup"
 	"github.com/crmsync/crmsync/shared/store"
-	"github.com/crmsync/crmsync/shared/workspace"
 )
 
 // cookiePath is the Web function's path, which its cookies are scoped to.
@@ -133,65 +131,20 @@ type settingsView struct {
 	Calendars        []string          `json:"calendars"`
 	CSRF             string            `json:"csrf"`
 	// RecentMail is what the user's last labeled messages came to, and why.
-	RecentMail []mailOutcome `json:"recentMail,omitempty"`
+	RecentMail []mailbox.Outcome `json:"recentMail,omitempty"`
 	// GuardStopped: the mass-deletion guard waits for the user.
 	GuardStopped bool `json:"contactDeletionsWaiting"`
-}
-
-// mailOutcome is one labeled message's outcome as the settings page shows it.
-type mailOutcome struct {
-	At      time.Time `json:"at"`
-	Outcome string    `json:"outcome"`
-	Reason  string    `json:"reason,omitempty"`
-	// Open is the message in Gmail.
-	Open string `json:"open"`
-}
-
-// recentMail reads the user's last labeled messages' outcomes.
-func (h *Handler) recentMail(ctx context.Context, u store.User) []mailOutcome {
-	entries, err := h.Store.Ledger().Recent(ctx, "mail:"+u.ID, 10)
-	if err != nil {
-		h.Log.Warn("web: recent mail", "user", u.ID, "err", err)
-		return nil
-	}
-	var out []mailOutcome
-	for _, e := range entries {
-		o := mailOutcome{At: e.UpdatedAt, Reason: e.Detail["reason"], Open: "https://mail.google.com/mail/u/" + url.PathEscape(u.Email) + "/#all/" + url.PathEscape(e.Key)}
-		switch {
-		case e.State == store.Done && e.Outcome == "gone":
-			continue // deleted before it could be posted
-		case e.State == store.Done:
-			o.Outcome = strings.ToLower(e.Outcome) // matching's Posted, Failed, Unmatched
-			if o.Outcome == "posted" && e.Detail["contacts"] != "" {
-				o.Reason = fmt.Sprintf("posted to %d contact(s)", len(strings.Split(e.Detail["contacts"], ",")))
-			}
-		default:
-			o.Outcome, o.Reason = "waiting", fmt.Sprintf("not posted yet (tried %d time(s)); it is tried again at the next pass", e.Attempts)
-		}
-		out = append(out, o)
-	}
-	return out
 }
 
 func (h *Handler) settingsData(ctx context.Context, sess authn.Session, u store.User, t store.Tenant) settingsView {
 	v := settingsView{Status: setup.StatusOf(t, u), Settings: setup.Of(u), AuthMode: t.AuthMode, AllowAllContacts: t.AllowAllContacts, CSRF: h.Sessions.CSRF(sess),
 		GuardStopped: strings.HasPrefix(u.Attention, contactsync.AttentionPrefix)}
-	for _, f := range []connect.Feature{connect.Mail, connect.Contacts, connect.Calendar} {
-		s := setup.Settings{}
-		switch f {
-		case connect.Mail:
-			s.Mail.Enabled = true
-		case connect.Contacts:
-			s.Contacts.Direction = "both"
-		case connect.Calendar:
-			s.Calendar.Direction = "both"
-		}
-		if u.Connection.State == store.Connected && len(setup.MissingScopes(s, t, u)) == 0 {
-			v.Granted = append(v.Granted, f)
-		}
-	}
+	v.Granted = setup.Granted(t, u)
 	if u.Mail.Enabled {
-		v.RecentMail = h.recentMail(ctx, u)
+		var err error
+		if v.RecentMail, err = mailbox.Recent(ctx, h.Store, u, 10); err != nil {
+			h.Log.Warn("web: the user's recent mail was not read; the page shows none", "user", u.ID, "err", err)
+		}
 	}
 	if sets, err := h.Setup.CRM.Sets(ctx); err == nil {
 		v.Sets = sets
@@ -203,53 +156,17 @@ func (h *Handler) settingsData(ctx context.Context, sess authn.Session, u store.
 	if h.Google != nil && u.Connection.State == store.Connected {
 		var err error
 		if slices.Contains(v.Granted, connect.Contacts) {
-			if v.GoogleLabels, err = h.googleLabels(ctx, u.ID); err != nil {
+			if v.GoogleLabels, err = setup.GoogleLabels(ctx, h.Google, u.ID); err != nil {
 				h.Log.Warn("web: the user's Google contact labels were not read; the form offers none", "user", u.ID, "err", err)
 			}
 		}
 		if slices.Contains(v.Granted, connect.Calendar) {
-			if v.Calendars, err = h.googleCalendars(ctx, u.ID); err != nil {
+			if v.Calendars, err = setup.GoogleCalendars(ctx, h.Google, u.ID); err != nil {
 				h.Log.Warn("web: the user's Google calendars were not read; the form offers none", "user", u.ID, "err", err)
 			}
 		}
 	}
 	return v
-}
-
-// googleLabels are the names of the user's own Google contact labels.
-func (h *Handler) googleLabels(ctx context.Context, user string) ([]string, error) {
-	ppl, err := h.Google.People(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	gs, err := ppl.ContactGroups.List().PageSize(200).Context(ctx).Do()
-	if err != nil {
-		return nil, workspace.Classify("people: contactGroups.list", err)
-	}
-	var out []string
-	for _, g := range gs.ContactGroups {
-		if g.GroupType == "USER_CONTACT_GROUP" {
-			out = append(out, g.Name)
-		}
-	}
-	return out, nil
-}
-
-// googleCalendars are the names of the user's Google calendars.
-func (h *Handler) googleCalendars(ctx context.Context, user string) ([]string, error) {
-	cal, err := h.Google.Calendar(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := cal.CalendarList.List().Context(ctx).Do()
-	if err != nil {
-		return nil, workspace.Classify("calendar: calendarList.list", err)
-	}
-	var out []string
-	for _, c := range cl.Items {
-		out = append(out, c.Summary)
-	}
-	return out, nil
 }
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {

@@ -74,9 +74,7 @@ func newWorld(t *testing.T) *world {
 	clk := clock.NewFake(time.Now())
 	fs := storetest.Client(t)
 	st := store.New(fs, clk)
-	g := fakegoogle.New(fakegoogle.Options{Clock: clk})
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, fakegoogle.Options{Clock: clk})
 	for _, u := range []string{ann, cat, dora, sender, zed} {
 		g.AddUser(fakegoogle.User{Email: u})
 	}
@@ -1053,7 +1051,7 @@ func TestOfficeLevelImpersonation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.g.AuthorizeDelegation(clientID, web.DelegationScopes()...)
+	w.g.AuthorizeDelegation(clientID, workspace.DelegationScopes()...)
 	tokens := workspace.Delegated(key, w.g.URL()+"/token", w.clk)
 	google := &workspace.Factory{Tokens: tokens, Endpoint: w.g.URL()}
 	w.h.Google = google

@@ -218,9 +218,7 @@ func TestCallersGuardAnEndpoint(t *testing.T) {
 
 // google starts a fake Google whose keys sign identity tokens.
 func google(t *testing.T) *fakegoogle.Server {
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, fakegoogle.Options{Clock: clock.Real{}})
 	return g
 }
 

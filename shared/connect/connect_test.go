@@ -42,9 +42,7 @@ func newWorld(t *testing.T) *world {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Now())
 	st := storetest.New(t, clk)
-	g := fakegoogle.New(fakegoogle.Options{Clock: clk})
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, fakegoogle.Options{Clock: clk})
 	for _, u := range []string{ann, "bob@demo.test"} {
 		g.AddUser(fakegoogle.User{Email: u})
 	}

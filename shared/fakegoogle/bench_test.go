@@ -14,9 +14,7 @@ import (
 // measure the requests per second it serves through the official client.
 
 func benchMailbox(b *testing.B) (*fakegoogle.Server, *gmail.Service, []string, uint64) {
-	f := fakegoogle.New(fakegoogle.Options{})
-	f.Start()
-	b.Cleanup(f.Close)
+	f := fakegoogle.Started(b, fakegoogle.Options{})
 	f.AddUser(fakegoogle.User{Email: "ann@acme.test"})
 	svc := gmailFor(b, f, "ann@acme.test")
 	p, _ := svc.Users.GetProfile("me").Do()
@@ -62,9 +60,7 @@ func BenchmarkGmailHistoryList(b *testing.B) {
 }
 
 func BenchmarkPeopleConnectionsList(b *testing.B) {
-	f := fakegoogle.New(fakegoogle.Options{})
-	f.Start()
-	b.Cleanup(f.Close)
+	f := fakegoogle.Started(b, fakegoogle.Options{})
 	f.AddUser(fakegoogle.User{Email: "ann@acme.test"})
 	for i := range 1000 {
 		if _, err := f.AddContact(fakegoogle.SeedContact{User: "ann@acme.test", Given: "C", Family: fmt.Sprint(i), Emails: []string{fmt.Sprintf("c%d@client.test", i)}}); err != nil {
@@ -85,9 +81,7 @@ func BenchmarkPeopleConnectionsList(b *testing.B) {
 }
 
 func BenchmarkCalendarEventsListSingleEvents(b *testing.B) {
-	f := fakegoogle.New(fakegoogle.Options{})
-	f.Start()
-	b.Cleanup(f.Close)
+	f := fakegoogle.Started(b, fakegoogle.Options{})
 	f.AddUser(fakegoogle.User{Email: "ann@acme.test"})
 	svc := calendarFor(b, f, "ann@acme.test")
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)

@@ -27,9 +27,7 @@ func newFake(t *testing.T, opts fakegoogle.Options) *fakegoogle.Server {
 	if opts.Clock == nil {
 		opts.Clock = clock.NewFake(t0)
 	}
-	f := fakegoogle.New(opts)
-	f.Start()
-	t.Cleanup(f.Close)
+	f := fakegoogle.Started(t, opts)
 	for _, u := range []string{"ann@acme.test", "bob@acme.test"} {
 		if err := f.AddUser(fakegoogle.User{Email: u}); err != nil {
 			t.Fatal(err)

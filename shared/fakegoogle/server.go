@@ -167,6 +167,15 @@ func New(opts Options) *Server {
 	return s
 }
 
+// Started is a fake started for a test, stopped when the test ends (t is
+// a *testing.T or *testing.B).
+func Started(t interface{ Cleanup(func()) }, opts Options) *Server {
+	s := New(opts)
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
 // Start serves the fake on a local port (httptest) and returns its URL.
 func (s *Server) Start() string {
 	s.http = httptest.NewServer(s)

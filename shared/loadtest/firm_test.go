@@ -111,9 +111,7 @@ func BenchmarkFirm(b *testing.B) {
 	ctx := context.Background()
 	fs, rpcs := storetest.CountingClient(b)
 	st := store.New(fs, clock.Real{})
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	b.Cleanup(g.Close)
+	g := fakegoogle.Started(b, fakegoogle.Options{Clock: clock.Real{}})
 	crmFS, crmRPCs := storetest.CountingClient(b)
 	crmStore := refcrm.New(crmFS, "firm", nil)
 	crmHTTP := &counted{next: refcrm.Handler(crmStore, refcrm.Keys{Sync: "k"}, logging.Discard())}

@@ -57,9 +57,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	fs, rpcs := storetest.CountingClient(b)
 	st := store.New(fs, clock.Real{})
 	// Gmail's per-user limit: 6,000 units in any minute.
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}, QuotaPerUserPerMinute: mailbox.DefaultUserUnitsPerMinute})
-	g.Start()
-	b.Cleanup(g.Close)
+	g := fakegoogle.Started(b, fakegoogle.Options{Clock: clock.Real{}, QuotaPerUserPerMinute: mailbox.DefaultUserUnitsPerMinute})
 	g.AddUser(fakegoogle.User{Email: ann})
 	c := refcrm.New(storetest.Client(b), "bench", nil)
 	ids, err := c.Import(ctx, refcrm.Dataset{

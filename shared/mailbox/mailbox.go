@@ -821,7 +821,7 @@ func (p *pass) count(fn func(*Result)) {
 	fn(&p.result)
 }
 
-func (p *pass) scope() string { return "mail:" + p.user.ID }
+func (p *pass) scope() string { return LedgerScope(p.user.ID) }
 
 // message posts one message; it returns the role to label it with, or ""
 // to leave it for a later pass. Only errors that stop the whole pass

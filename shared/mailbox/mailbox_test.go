@@ -65,9 +65,7 @@ func newWorldOn(t *testing.T, opts fakegoogle.Options, setup func(*store.MailSet
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.New(t, nil)
-	g := fakegoogle.New(opts)
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, opts)
 	for _, u := range []string{ann, "bob@firm.test"} {
 		if err := g.AddUser(fakegoogle.User{Email: u}); err != nil {
 			t.Fatal(err)
@@ -630,9 +628,7 @@ func (r *recordingPublisher) count() int {
 func TestConnectWatchesAndDisconnectStops(t *testing.T) {
 	ctx := context.Background()
 	pub := &recordingPublisher{}
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}, Publisher: pub, NotifyInterval: 10 * time.Millisecond})
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, fakegoogle.Options{Clock: clock.Real{}, Publisher: pub, NotifyInterval: 10 * time.Millisecond})
 	g.AddUser(fakegoogle.User{Email: ann})
 	st := storetest.New(t, nil)
 	st.Tenants().Create(ctx, store.Tenant{ID: "firm", Name: "Firm", CRMName: "SmartOffice"})

@@ -228,14 +228,5 @@ func MissingScopes(s Settings, t store.Tenant, u store.User) []connect.Feature {
 	if t.AuthMode == store.AuthDelegation {
 		return nil
 	}
-	var out []connect.Feature
-	for _, f := range s.Features() {
-		for _, sc := range connect.Scopes([]connect.Feature{f}) {
-			if sc != "openid" && sc != "email" && !slices.Contains(u.Grant.Scopes, sc) {
-				out = append(out, f)
-				break
-			}
-		}
-	}
-	return out
+	return connect.Lacking(u.Grant.Scopes, s.Features())
 }

@@ -25,9 +25,7 @@ import (
 // Each tenant's users are acted for the way the tenant chose.
 func TestTokensFollowTheTenantsAuthMode(t *testing.T) {
 	ctx := context.Background()
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, fakegoogle.Options{Clock: clock.Real{}})
 	for _, u := range []string{"ann@deleg.test", "bob@oauth.test"} {
 		g.AddUser(fakegoogle.User{Email: u})
 	}
@@ -69,9 +67,7 @@ func TestTokensFollowTheTenantsAuthMode(t *testing.T) {
 // engines' clients then act with the stored (sealed) grant.
 func TestPerUserGrantFromTheConnectFlow(t *testing.T) {
 	ctx := context.Background()
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, fakegoogle.Options{Clock: clock.Real{}})
 	g.AddUser(fakegoogle.User{Email: "cat@oauth.test"})
 	const callback = "https://crmsync.example/Web/connect/callback"
 	g.AddClient(fakegoogle.OAuthClient{ID: "client-1", Secret: "s3cret", RedirectURIs: []string{callback}})
@@ -110,9 +106,7 @@ func TestPerUserGrantFromTheConnectFlow(t *testing.T) {
 // In production a push or scheduler endpoint does not start without its
 // caller check; with it, only the allowed caller's token gets through.
 func TestGuard(t *testing.T) {
-	g := fakegoogle.New(fakegoogle.Options{Clock: clock.Real{}})
-	g.Start()
-	t.Cleanup(g.Close)
+	g := fakegoogle.Started(t, fakegoogle.Options{Clock: clock.Real{}})
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	env := &instance.Env{Config: config.Config{Env: config.Production}, Log: logging.Discard(), Clock: clock.Real{}}
 	if _, err := Guard(env, "Jobs", ok); !failure.Is(err, failure.Permanent) || !strings.Contains(err.Error(), "OIDC_AUDIENCES") {

@@ -23,6 +23,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,15 @@ type Factory struct {
 	// HTTP carries the requests (its Transport is wrapped with the
 	// user's tokens); nil means http.DefaultTransport with a 60 s timeout.
 	HTTP *http.Client
+}
+
+// DelegationScopes are the scopes office-level impersonation needs: what
+// a Workspace admin authorizes for the product's client in the Admin
+// console.
+func DelegationScopes() []string {
+	s := slices.Concat(GmailScopes(), PeopleScopes(), CalendarScopes(), SendScopes())
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // GmailScopes are e-mail posting's scopes (a new slice each call).

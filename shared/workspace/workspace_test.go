@@ -21,9 +21,7 @@ import (
 )
 
 func fake(t *testing.T, opts fakegoogle.Options) *fakegoogle.Server {
-	f := fakegoogle.New(opts)
-	f.Start()
-	t.Cleanup(f.Close)
+	f := fakegoogle.Started(t, opts)
 	f.AddUser(fakegoogle.User{Email: "ann@demo.test"})
 	return f
 }

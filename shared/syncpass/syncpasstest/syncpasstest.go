@@ -47,9 +47,7 @@ func New(tb testing.TB, instance string, opts fakegoogle.Options) *World {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	g := fakegoogle.New(opts)
-	g.Start()
-	tb.Cleanup(g.Close)
+	g := fakegoogle.Started(tb, opts)
 	if _, err := st.Tenants().Create(ctx, store.Tenant{ID: Tenant, Name: "Firm", CRMName: "SmartOffice"}); err != nil {
 		tb.Fatal(err)
 	}
