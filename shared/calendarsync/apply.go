@@ -129,19 +129,11 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 				return err
 			}
 			next := toActivity(cur, a.Fields, p.opts, toCRM)
-			if a.IfVersion != "" {
-				next.Version, _ = strconv.ParseInt(a.IfVersion, 10, 64)
-			}
+			next.Version = a.IfVersionOr(next.Version)
 			made, err := p.e.CRM.UpdateActivity(ctx, w, next)
-			if failure.Is(err, failure.Conflict) || failure.Is(err, failure.Invalid) {
-				p.result.Conflicts++
-				continue
-			}
-			if err != nil {
+			if err := p.result.SettleCRMUpdate(a, made.Version, err, remember, failure.Conflict, failure.Invalid); err != nil {
 				return err
 			}
-			remember(a.Link.Wrote(twoway.B, "", strconv.FormatInt(made.Version, 10)), twoway.B)
-			p.result.UpdatedCRM++
 		case a.Op == twoway.Delete && a.Side == twoway.A:
 			p.result.CalendarCalls++
 			_, err := workspace.Call(ctx, p.e.Retry, "calendar: events.delete", func() (any, error) {

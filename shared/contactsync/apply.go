@@ -216,20 +216,11 @@ func (p *pass) apply(ctx context.Context, plan twoway.Plan) error {
 				cur = c
 			}
 			next := p.patched(cur, a)
-			next.Version, _ = strconv.ParseInt(a.IfVersion, 10, 64)
-			if a.IfVersion == "" {
-				next.Version = cur.Version
-			}
+			next.Version = a.IfVersionOr(cur.Version)
 			made, err := p.e.CRM.UpdateContact(ctx, w, next)
-			if failure.Is(err, failure.Conflict) {
-				p.result.Conflicts++ // changed meanwhile: the next pass sees it and re-plans
-				continue
-			}
-			if err != nil {
+			if err := p.result.SettleCRMUpdate(a, made.Version, err, remember, failure.Conflict); err != nil {
 				return err
 			}
-			remember(a.Link.Wrote(twoway.B, "", strconv.FormatInt(made.Version, 10)), twoway.B)
-			p.result.UpdatedCRM++
 		case a.Op == twoway.Delete && a.Side == twoway.B:
 			done, err := p.deleteCRM(ctx, a)
 			if err != nil {
@@ -588,18 +579,11 @@ func (p *pass) applyPair(ctx context.Context, plan twoway.Plan, remember func(tw
 				continue
 			}
 			next := p.patched(cur, act)
-			if v, err := strconv.ParseInt(act.IfVersion, 10, 64); err == nil {
-				next.Version = v
-			}
+			next.Version = act.IfVersionOr(next.Version)
 			made, err := p.e.CRM.UpdateContact(ctx, crm.Write{AsUser: p.crmUser.ID, Origin: crm.Origin}, next)
-			if failure.Is(err, failure.Conflict) {
-				continue
-			}
-			if err != nil {
+			if err := p.result.SettleCRMUpdate(act, made.Version, err, remember, failure.Conflict); err != nil {
 				return err
 			}
-			remember(act.Link.Wrote(twoway.B, "", strconv.FormatInt(made.Version, 10)), twoway.B)
-			p.result.UpdatedCRM++
 		case act.Op == twoway.LinkOp:
 			remember(act.Link, 0)
 		case act.Op == twoway.Delete && act.Side == twoway.B:

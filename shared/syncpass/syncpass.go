@@ -13,6 +13,8 @@ package syncpass
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strconv"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/crm"
@@ -102,6 +104,25 @@ type Tally struct {
 // Tallied is the tally itself: an engine's result, which embeds it, gives
 // it by this method.
 func (t Tally) Tallied() Tally { return t }
+
+// SettleCRMUpdate settles a planned update of the CRM record of a's link,
+// given the record's new version and the write's error: a write the CRM
+// refused because the record changed since the pass read it (an error of
+// one of the conflict kinds) is counted and left to the next pass, which
+// plans it again; another error is returned; a done write is remembered
+// on the link with the new version and counted.
+func (t *Tally) SettleCRMUpdate(a twoway.Action, version int64, err error, remember func(twoway.Link, twoway.Side), conflict ...failure.Kind) error {
+	if err != nil && slices.ContainsFunc(conflict, func(k failure.Kind) bool { return failure.Is(err, k) }) {
+		t.Conflicts++
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	remember(a.Link.Wrote(twoway.B, "", strconv.FormatInt(version, 10)), twoway.B)
+	t.UpdatedCRM++
+	return nil
+}
 
 // Counts are the tally's writes, as a pass's recorded status holds them.
 func (t Tally) Counts() map[string]int {

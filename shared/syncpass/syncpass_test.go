@@ -238,3 +238,23 @@ func TestPreviewWritesNothing(t *testing.T) {
 		t.Errorf("a preview wrote: %v", r.side.calls)
 	}
 }
+
+// A CRM update refused for a conflict is counted and left to the next
+// pass; another error stops; a done one is remembered with its version.
+func TestSettleCRMUpdate(t *testing.T) {
+	var tally syncpass.Tally
+	var remembered []twoway.Link
+	remember := func(l twoway.Link, _ twoway.Side) { remembered = append(remembered, l) }
+	a := twoway.Action{Op: twoway.Update, Side: twoway.B, ID: "c1", Link: twoway.Link{A: "people/1", B: "c1", BVersion: "3"}}
+	conflict := failure.Errorf("test: update", failure.Conflict, "changed meanwhile")
+	if err := tally.SettleCRMUpdate(a, 0, conflict, remember, failure.Conflict); err != nil || tally.Conflicts != 1 || len(remembered) != 0 {
+		t.Errorf("a conflict: %v, tally %+v, remembered %v", err, tally, remembered)
+	}
+	down := failure.Errorf("test: update", failure.Transient, "503")
+	if err := tally.SettleCRMUpdate(a, 0, down, remember, failure.Conflict); !failure.Is(err, failure.Transient) {
+		t.Errorf("an outage: %v, want it returned", err)
+	}
+	if err := tally.SettleCRMUpdate(a, 4, nil, remember, failure.Conflict); err != nil || tally.UpdatedCRM != 1 || len(remembered) != 1 || remembered[0].BVersion != "4" {
+		t.Errorf("a done update: %v, tally %+v, remembered %+v", err, tally, remembered)
+	}
+}

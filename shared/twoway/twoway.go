@@ -41,6 +41,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -115,6 +116,15 @@ func (l Link) Wrote(side Side, id, version string) Link {
 		l.BVersion = version
 	}
 	return l
+}
+
+// IfVersionOr is the version the action's write is made against: its
+// IfVersion as a CRM version number, else read (the version the pass read).
+func (a Action) IfVersionOr(read int64) int64 {
+	if v, err := strconv.ParseInt(a.IfVersion, 10, 64); err == nil {
+		return v
+	}
+	return read
 }
 
 // Direction says which way changes flow.

@@ -396,3 +396,12 @@ func TestLinkWrote(t *testing.T) {
 		t.Error("Wrote changed the link it was called on")
 	}
 }
+
+func TestIfVersionOr(t *testing.T) {
+	if v := (Action{IfVersion: "7"}).IfVersionOr(3); v != 7 {
+		t.Errorf("planned version 7: got %d", v)
+	}
+	if v := (Action{}).IfVersionOr(3); v != 3 {
+		t.Errorf("no planned version: got %d, want the one read", v)
+	}
+}
