@@ -60,6 +60,10 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 		return slog.String("severity", severity(a.Value.Any().(slog.Level)))
 	case slog.MessageKey:
 		a.Key = "message"
+	case "message", "severity":
+		// An attribute of that name would hide the entry's own text or
+		// severity in Cloud Logging: it keeps its value under another key.
+		a.Key += "Field"
 	case slog.SourceKey:
 		if src, ok := a.Value.Any().(*slog.Source); ok {
 			return slog.Any(FieldSource, map[string]any{"file": src.File, "line": fmt.Sprint(src.Line), "function": src.Function})

@@ -135,3 +135,13 @@ func TestRecoverTurnsPanicIntoError(t *testing.T) {
 		t.Errorf("Recover passed %v, want %v", got, want)
 	}
 }
+
+// An attribute named like the entry's own fields does not hide them.
+func TestAttributesDoNotHideTheEntrysFields(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, slog.LevelDebug, "p").Info("mail: message failed", "message", "18c2f", "severity", "x")
+	l := decodeLines(t, &buf)[0]
+	if l["message"] != "mail: message failed" || l["severity"] != "INFO" || l["messageField"] != "18c2f" || l["severityField"] != "x" {
+		t.Errorf("entry %v", l)
+	}
+}

@@ -114,13 +114,13 @@ func (p *pass) file(ctx context.Context, id string) error {
 		outcome = AutoGone
 	case failure.KindOf(err).Retryable() && entry.Attempts < p.e.maxAttempts():
 		p.count(func(r *Result) { r.Retrying++ })
-		p.e.Log.Warn("mail: message left for a later pass", "user", p.user.ID, "message", id, "attempt", entry.Attempts, "err", err)
+		p.e.Log.Warn("mail: message left for a later pass", "user", p.user.ID, "messageId", id, "attempt", entry.Attempts, "err", err)
 		_, aerr := ledger.Abandon(ctx, entry, err.Error())
 		return aerr
 	default:
 		outcome, detail = "failed", map[string]string{"reason": err.Error()}
 		p.count(func(r *Result) { r.Failed++ })
-		p.e.Log.Warn("mail: automatic sync gave up on a message", "user", p.user.ID, "message", id, "err", err)
+		p.e.Log.Warn("mail: automatic sync gave up on a message", "user", p.user.ID, "messageId", id, "err", err)
 	}
 	if _, err := ledger.Complete(ctx, entry, outcome, detail); err != nil && !failure.Is(err, failure.Conflict) {
 		return err
@@ -179,7 +179,7 @@ func (p *pass) fileMessage(ctx context.Context, id string) (string, map[string]s
 		date = time.UnixMilli(msg.InternalDate).UTC()
 	}
 	act := crm.EmailActivity{ClientID: link.ClientID, Owner: p.crmer.ID, NeedsReview: link.NeedsReview, Candidates: link.Others, Reason: link.Reason,
-		Email: crm.Email{Subject: parsed.Subject, From: parsed.From, To: matching.Addresses(parsed.To), Cc: matching.Addresses(parsed.Cc),
+		Email: crm.Email{Subject: parsed.Subject, From: parsed.FromText, To: matching.Addresses(parsed.To), Cc: matching.Addresses(parsed.Cc),
 			Date: date, Text: parsed.Text, HTML: htmlPolicy.Sanitize(parsed.HTML), GmailMessageID: id}}
 	w := crm.Write{AsUser: p.crmer.ID, Origin: crm.Origin, IdempotencyKey: "auto:" + p.user.ID + ":" + id}
 	created, err := p.e.CRM.CreateEmailActivity(ctx, w, act)

@@ -861,7 +861,7 @@ func (p *pass) message(ctx context.Context, id string) (string, error) {
 		return "", err
 	case failure.KindOf(err).Retryable() && entry.Attempts < p.e.maxAttempts():
 		p.count(func(r *Result) { r.Retrying++ })
-		p.e.Log.Warn("mail: message left for a later pass", "user", p.user.ID, "message", id, "attempt", entry.Attempts, "err", err)
+		p.e.Log.Warn("mail: message left for a later pass", "user", p.user.ID, "messageId", id, "attempt", entry.Attempts, "err", err)
 		_, aerr := ledger.Abandon(ctx, entry, err.Error())
 		return "", aerr
 	default:
@@ -897,7 +897,7 @@ func (p *pass) message(ctx context.Context, id string) (string, error) {
 		p.count(func(r *Result) { r.Unmatched++ })
 	default:
 		p.count(func(r *Result) { r.Failed++ })
-		p.e.Log.Info("mail: message failed", "user", p.user.ID, "message", id, "reason", out.Reason)
+		p.e.Log.Info("mail: message failed", "user", p.user.ID, "messageId", id, "reason", out.Reason)
 	}
 	return roleOf(out.Status), nil
 }
@@ -965,7 +965,7 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 	if date.IsZero() {
 		date = time.UnixMilli(msg.InternalDate).UTC()
 	}
-	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.From, To: matching.Addresses(parsed.To), Cc: matching.Addresses(parsed.Cc),
+	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.FromText, To: matching.Addresses(parsed.To), Cc: matching.Addresses(parsed.Cc),
 		Date: date, Text: parsed.Text, HTML: htmlPolicy.Sanitize(parsed.HTML), GmailMessageID: id}}
 	if out.WithAttachments {
 		for _, a := range parsed.Attachments {

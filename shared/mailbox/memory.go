@@ -270,8 +270,12 @@ func (p *pass) attachmentOverLimit(ctx context.Context, id string, limit int64) 
 		if part == nil {
 			return nil
 		}
-		if part.Filename != "" && part.Body != nil && part.Body.Size > limit {
-			return &overLimit{reason: matching.AttachmentOverLimit(part.Filename, part.Body.Size, limit)}
+		name := part.Filename
+		if name == "" && part.MimeType == "message/rfc822" {
+			name = "forwarded message.eml" // a message attached whole is a file too
+		}
+		if name != "" && part.Body != nil && part.Body.Size > limit {
+			return &overLimit{reason: matching.AttachmentOverLimit(name, part.Body.Size, limit)}
 		}
 		for _, c := range part.Parts {
 			if o := walk(c); o != nil {

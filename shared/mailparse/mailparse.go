@@ -29,8 +29,12 @@ type Attachment struct {
 
 // Message is a parsed message.
 type Message struct {
-	// From, To, Cc, Bcc are the raw header values, encoded words intact.
+	// From, To, Cc, Bcc are the raw header values, encoded words intact
+	// (matching reads the addresses).
 	From, To, Cc, Bcc string
+	// FromText is the From header as people read it, its encoded words
+	// decoded ("Jørn Støylen <jorn@example.no>"): what a note shows.
+	FromText string
 	Subject           string
 	// Date is the Date header, zero when it is missing or unreadable.
 	Date        time.Time
@@ -64,7 +68,7 @@ func Parse(raw []byte) (*Message, error) {
 	}
 	h := env.Root.Header
 	m := &Message{
-		From: h.Get("From"), To: strings.Join(h.Values("To"), ", "), Cc: strings.Join(h.Values("Cc"), ", "),
+		From: h.Get("From"), FromText: env.GetHeader("From"), To: strings.Join(h.Values("To"), ", "), Cc: strings.Join(h.Values("Cc"), ", "),
 		Bcc: strings.Join(h.Values("Bcc"), ", "), Subject: env.GetHeader("Subject"),
 		MessageID: strings.TrimSpace(h.Get("Message-Id")), Text: env.Text, HTML: env.HTML, Problems: problems,
 	}
@@ -88,6 +92,23 @@ func Parse(raw []byte) (*Message, error) {
 			ct = "application/octet-stream"
 		}
 		m.Attachments = append(m.Attachments, Attachment{Filename: name, ContentType: ct, Data: p.Content})
+	}
+	// A message attached whole (forwarded as an attachment, or the
+	// original in a bounce) is a file of the message too.
+	forwarded := 0
+	for _, p := range env.OtherParts {
+		if !strings.EqualFold(p.ContentType, "message/rfc822") {
+			continue
+		}
+		forwarded++
+		name := p.FileName
+		if name == "" {
+			name = "forwarded message.eml"
+			if forwarded > 1 {
+				name = fmt.Sprintf("forwarded message %d.eml", forwarded)
+			}
+		}
+		m.Attachments = append(m.Attachments, Attachment{Filename: name, ContentType: "message/rfc822", Data: p.Content})
 	}
 	for _, e := range env.Errors {
 		m.Problems = append(m.Problems, e.Error())

@@ -112,3 +112,30 @@ func TestMboxFromLineIsDropped(t *testing.T) {
 		t.Errorf("%+v, %v", m, err)
 	}
 }
+
+// Two real messages of the corpus: a sender's name in ISO-8859-1 encoded
+// words reads decoded in FromText (From keeps the header as written), and
+// the original message inside a bounce (message/rfc822) is an attachment.
+func TestCorpusFromTextAndAttachedMessages(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "testdata", "mime-corpus")
+	read := func(name string) *Message {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Skipf("the MIME corpus is not beside the repository: %v", err)
+		}
+		m, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := read("error_emails/header_fields_with_empty_values.eml")
+	if m.FromText != "Jørn Støylen <jorn@prikkprikkprikk.no>" || !strings.HasPrefix(m.From, "=?iso-8859-1?Q?") {
+		t.Errorf("From %q, FromText %q", m.From, m.FromText)
+	}
+	m = read("mime_emails/raw_email_with_mimepart_without_content_type.eml")
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "forwarded message.eml" || m.Attachments[0].ContentType != "message/rfc822" ||
+		!strings.Contains(string(m.Attachments[0].Data), "roor32@gmail.com") {
+		t.Errorf("attachments of the bounce: %+v", m.Attachments)
+	}
+}
