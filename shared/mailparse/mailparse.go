@@ -35,7 +35,7 @@ type Message struct {
 	// FromText is the From header as people read it, its encoded words
 	// decoded ("Jørn Støylen <jorn@example.no>"): what a note shows.
 	FromText string
-	Subject           string
+	Subject  string
 	// Date is the Date header, zero when it is missing or unreadable.
 	Date        time.Time
 	MessageID   string
