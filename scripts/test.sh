@@ -20,6 +20,7 @@ trap 'exit 130' INT TERM
 require_go
 require_emulators
 require_chromium
+require_axe
 
 say "== gofmt"
 unformatted=$(gofmt -l functions shared scripts 2>/dev/null || true)

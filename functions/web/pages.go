@@ -73,7 +73,7 @@ func (h *Handler) signInDone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		h.Store.OAuthStates().Take(r.Context(), q.Get("state"))
+		h.SignIn.Cancel(r.Context(), q.Get("state"))
 		h.fail(w, r, failure.Errorf("web: sign in", failure.Unauthenticated, "Google did not sign you in (%s)", e), connect.ResetSteps)
 		return
 	}
@@ -189,6 +189,7 @@ var notices = map[string]string{
 	"disconnected":     "Google is disconnected: access was revoked and the token deleted.",
 	"deleted":          "Your sync setup was deleted. Choose your options again to start over.",
 	"confirmed":        "Confirmed: the next contact pass applies those deletions; it runs now.",
+	"again":            "The message has its label back: your next mail pass posts it again, within a few minutes.",
 }
 
 func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
@@ -259,7 +260,7 @@ func (h *Handler) connectDone(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		h.Store.OAuthStates().Take(r.Context(), q.Get("state"))
+		h.Flow.Cancel(r.Context(), q.Get("state"))
 		msg := "Google access was not granted."
 		if e != "access_denied" {
 			msg = "Google answered with an error (" + e + ")."
@@ -267,14 +268,7 @@ func (h *Handler) connectDone(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, failure.Errorf("web: connect", failure.Forbidden, "%s", msg), connect.ResetSteps)
 		return
 	}
-	st, err := h.Store.OAuthStates().Peek(r.Context(), q.Get("state"))
-	if err == nil && st.User != sess.Email {
-		err = failure.Errorf("web: connect", failure.Forbidden, "this Google connection was started by another user")
-	}
-	var u store.User
-	if err == nil {
-		u, err = h.Flow.Finish(r.Context(), q.Get("state"), q.Get("code"))
-	}
+	u, err := h.Flow.FinishFor(r.Context(), sess.Email, q.Get("state"), q.Get("code"))
 	if err != nil {
 		h.fail(w, r, err, connect.ResetSteps)
 		return
@@ -327,6 +321,14 @@ func (h *Handler) endOtherSessions(ctx context.Context, w http.ResponseWriter, e
 	}
 	_, err := h.Sessions.Issue(w, email)
 	return err
+}
+
+// postAgain puts the label back on one of the user's messages that failed
+// or went unmatched: the next mail pass posts it again.
+func (h *Handler) postAgain(w http.ResponseWriter, r *http.Request) {
+	h.userAction(w, r, "/settings?done=again", nil, func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
+		return u, h.Mail.PostAgain(ctx, u.Email, r.PostFormValue("message"))
+	})
 }
 
 func (h *Handler) confirmDeletions(w http.ResponseWriter, r *http.Request) {

@@ -14,11 +14,13 @@
 //	POST /disconnect           revoke at Google, stop watch and channel
 //	POST /setup/delete         delete the sync setup, start over
 //	POST /contacts/confirm-deletions  apply the deletions the mass-deletion guard stopped
+//	POST /mail/again           put the label back on a failed or unmatched message
 //	GET  /preview/{action}     the Approve/Reject link: a page with a button
 //	POST /preview/{action}     approve or reject the preview
 //	GET  /admin                office settings, user rights, every user's status (admins)
 //	POST /admin/office
 //	POST /admin/rights
+//	POST /admin/remove         offboard a user who left (asks to confirm)
 //	GET  /status               the signed-in user's status (JSON)
 //	GET  /review               automatic mail sync's review queue
 //	POST /review/{id}          approve the suggested client, or reassign
@@ -43,7 +45,6 @@ import (
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/instance"
 	"github.com/crmsync/crmsync/shared/preview"
-	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/setup"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/wiring"
@@ -101,20 +102,13 @@ func Build(env *instance.Env) (http.Handler, error) {
 		Previews: &preview.Service{Store: env.Store, Clock: env.Clock, Log: env.Log},
 		Store:    env.Store,
 		Google:   wiring.Google(env),
+		Mail:     mail,
 		Log:      env.Log,
 	}
 	if u, err := url.Parse(env.Config.WebURL); err == nil {
 		h.BasePath = strings.TrimSuffix(u.Path, "/")
 	}
-	h.DelegationClientID = env.Config.DelegationClientID
-	if key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey); err == nil && h.DelegationClientID == "" {
-		var k struct {
-			ClientID string `json:"client_id"`
-		}
-		if json.Unmarshal(key, &k) == nil {
-			h.DelegationClientID = k.ClientID
-		}
-	}
+	h.DelegationClientID = wiring.DelegationClientID(ctx, env)
 	return h, nil
 }
 
@@ -129,6 +123,10 @@ type Handler struct {
 	// Google reads the user's contact labels and calendars for the
 	// settings page; nil leaves the choices as free text.
 	Google *workspace.Factory
+	// Mail posts a message again on the user's request.
+	Mail interface {
+		PostAgain(ctx context.Context, email, id string) error
+	}
 	// DelegationClientID is the service account's client ID the admin
 	// page shows for domain-wide delegation.
 	DelegationClientID string
@@ -154,6 +152,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /disconnect", h.disconnect)
 	m.HandleFunc("POST /setup/delete", h.deleteSetup)
 	m.HandleFunc("POST /contacts/confirm-deletions", h.confirmDeletions)
+	m.HandleFunc("POST /mail/again", h.postAgain)
 	m.HandleFunc("GET /preview/{action}", h.previewPage)
 	m.HandleFunc("POST /preview/{action}", h.decide)
 	m.HandleFunc("GET /admin", h.admin)

@@ -1633,3 +1633,69 @@ func TestGoogleSuggestionsThatFailAreLogged(t *testing.T) {
 		t.Errorf("a calendar list that worked was logged as failed: %s", logs.String())
 	}
 }
+
+// A message that went unmatched is posted again from the settings page
+// once the cause is fixed: the button puts the label back, the next mail
+// pass posts it. A posted message is not posted again.
+func TestPostAgainAfterTheCauseIsFixed(t *testing.T) {
+	w := newWorld(t)
+	b := w.connectedCat(t)
+	if _, err := w.st.Users().Update(w.ctx, cat, func(u *store.User) error {
+		u.Mail = store.MailSetup{Enabled: true, Outgoing: []string{"To"}, Incoming: []string{"From"}, IncludeAttachments: true}
+		u.SyncState = store.Active
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mail := &mailbox.Engine{Store: w.st, CRM: w.crm, Log: logging.Discard(), Clock: w.clk, Topic: "projects/p/topics/gmail-notifications", Holder: "test",
+		Google: &workspace.Factory{Tokens: w.grantTokens(w.h.Flow), Endpoint: w.g.URL()}}
+	w.h.Mail = mail
+	if err := mail.Connect(w.ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := w.st.Users().Get(w.ctx, cat)
+	trigger := u.Mail.Labels[mailbox.RoleTrigger]
+	raw := "From: Quinn <quinn@client.test>\r\nTo: " + cat + "\r\nSubject: Policy question\r\nMessage-ID: <q1@client.test>\r\n\r\nHello\r\n"
+	id, err := w.g.InsertMessage(cat, []byte(raw), []string{"INBOX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gm, err := mail.Google.Gmail(w.ctx, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gm.Users.Messages.Modify("me", id, &gmail.ModifyMessageRequest{AddLabelIds: []string{trigger}}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mail.Process(w.ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := w.st.Ledger().Get(w.ctx, mailbox.LedgerScope(cat), id); e.Outcome != "Unmatched" {
+		t.Fatalf("first pass: %+v", e)
+	}
+	page := getPage(t, b, w.url("/settings"))
+	if !strings.Contains(page, `id="again-`+id+`"`) {
+		t.Fatalf("no Post again button for the unmatched message:\n%.3000s", page)
+	}
+	// The cause: Quinn was not in the CRM. The user adds her, then asks.
+	if _, err := w.crm.CreateContact(w.ctx, crm.Write{IdempotencyKey: "quinn"}, crm.Contact{FirstName: "Quinn", Emails: []string{"quinn@client.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	token := w.csrf(t, b)
+	if code, body := post(t, b, w.url("/mail/again"), url.Values{"csrf": {token}, "message": {id}}); code != http.StatusSeeOther {
+		t.Fatalf("post again: %d %.500s", code, body)
+	}
+	if labels, _ := w.g.MessageLabels(cat, id); !slices.Contains(labels, trigger) {
+		t.Fatalf("the label is not back: %v", labels)
+	}
+	if _, err := mail.Process(w.ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := w.st.Ledger().Get(w.ctx, mailbox.LedgerScope(cat), id); e.Outcome != "Posted" {
+		t.Errorf("after post again: %+v, want Posted", e)
+	}
+	code, body := post(t, b, w.url("/mail/again"), url.Values{"csrf": {token}, "message": {id}})
+	if code != http.StatusBadRequest || !strings.Contains(body, "only a message that failed or went unmatched is posted again") {
+		t.Errorf("post again on a posted message: %d %.500s", code, body)
+	}
+}

@@ -48,6 +48,21 @@ require_chromium() {
   fi
 }
 
+# require_axe installs axe-core (the accessibility checker the browser tests
+# run in Chromium) from the npm registry, pinned, into a cache outside the
+# repository, and exports CRMSYNC_AXE_JS, the path of its script.
+AXE_VERSION=4.14.1
+require_axe() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/crmsync/axe-core-$AXE_VERSION"
+  if [ ! -f "$dir/node_modules/axe-core/axe.min.js" ]; then
+    command -v npm >/dev/null 2>&1 || apt_install npm || die "npm is missing (the browser tests' accessibility check installs axe-core with it): install it with 'apt-get install npm'."
+    say "installing axe-core $AXE_VERSION from the npm registry…"
+    mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$AXE_VERSION" >/dev/null || die "installing axe-core $AXE_VERSION from the npm registry failed"
+  fi
+  export CRMSYNC_AXE_JS="$dir/node_modules/axe-core/axe.min.js"
+}
+
 # require_emulators checks the Google Cloud CLI and its two emulator components.
 require_emulators() {
   command -v gcloud >/dev/null 2>&1 || die "The Google Cloud CLI (gcloud) is missing: install google-cloud-cli with the emulator components (https://cloud.google.com/sdk/docs/install)."

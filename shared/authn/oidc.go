@@ -144,6 +144,12 @@ func (s *SignIn) Begin(ctx context.Context, clientID, email, next string) (strin
 	return s.config(clientID).AuthCodeURL(state, opts...), nil
 }
 
+// Cancel uses up a sign-in's state when Google answered with an error:
+// its link works no more.
+func (s *SignIn) Cancel(ctx context.Context, state string) {
+	s.Store.OAuthStates().Take(ctx, state)
+}
+
 // Finish exchanges the callback's code and returns the verified identity
 // and where to go next. The state works once; the id_token must be signed
 // by Google for the client and carry the state's nonce.

@@ -176,6 +176,26 @@ func (f *Flow) begin(ctx context.Context, email string, features []Feature, incr
 // description ("If you encounter an error message…").
 const ResetSteps = "Open https://myaccount.google.com/permissions, remove this app's access, sign out of other Google accounts in this browser, then connect again and choose the account you sign in to the firm with."
 
+// FinishFor is Finish for the user signed in to the browser the callback
+// came to: a connection another user started is refused, and its state
+// stays for them.
+func (f *Flow) FinishFor(ctx context.Context, signedIn, state, code string) (store.User, error) {
+	st, err := f.Store.OAuthStates().Peek(ctx, state)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !strings.EqualFold(st.User, signedIn) {
+		return store.User{}, failure.Errorf("connect: finish", failure.Forbidden, "this Google connection was started by another user")
+	}
+	return f.Finish(ctx, state, code)
+}
+
+// Cancel uses up a connection's state when Google answered with an error
+// (the user denied access): its link works no more.
+func (f *Flow) Cancel(ctx context.Context, state string) {
+	f.Store.OAuthStates().Take(ctx, state)
+}
+
 // Finish completes a connection from the callback's state and code. It
 // refuses a consent given by another Google account than the user's.
 func (f *Flow) Finish(ctx context.Context, state, code string) (store.User, error) {

@@ -298,3 +298,24 @@ func TestATokenKeyRotationMidRunDisconnectsNobody(t *testing.T) {
 		t.Errorf("only %d reads ran", reads.Load())
 	}
 }
+
+// A connection finished in another user's browser is refused and its
+// state stays for the user who started it; a cancelled one is used up.
+func TestFinishForTheUserWhoStartedIt(t *testing.T) {
+	w := newWorld(t)
+	authURL, _ := w.flow.Begin(w.ctx, ann, []connect.Feature{connect.Calendar})
+	back, _ := fakegoogle.Consent(authURL, ann, true)
+	state, code := back.Query().Get("state"), back.Query().Get("code")
+	if _, err := w.flow.FinishFor(w.ctx, "bob@demo.test", state, code); !failure.Is(err, failure.Forbidden) {
+		t.Errorf("finished in Bob's browser: %v, want Forbidden", err)
+	}
+	if u, err := w.flow.FinishFor(w.ctx, "Ann@Demo.test", state, code); err != nil || u.Connection.State != store.Connected {
+		t.Errorf("finished in Ann's: %+v, %v", u.Connection, err)
+	}
+	authURL, _ = w.flow.Begin(w.ctx, ann, []connect.Feature{connect.Calendar})
+	back, _ = fakegoogle.Consent(authURL, ann, true)
+	w.flow.Cancel(w.ctx, back.Query().Get("state"))
+	if _, err := w.flow.FinishFor(w.ctx, ann, back.Query().Get("state"), back.Query().Get("code")); !failure.Is(err, failure.Invalid) {
+		t.Errorf("a cancelled state: %v, want Invalid", err)
+	}
+}

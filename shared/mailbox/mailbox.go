@@ -290,6 +290,8 @@ type Result struct {
 	Retrying int
 	// Resynced says the history was gone and the labeled messages were listed.
 	Resynced bool
+	// LastFailure is why the pass's last message that failed, failed.
+	LastFailure string
 }
 
 func (r Result) counts() map[string]int {
@@ -629,6 +631,17 @@ func (p *pass) done(ctx context.Context, pushed, listed bool) error {
 	if listed || p.result.Resynced {
 		st.Listed, st.RetryPending = now, p.result.Retrying > 0
 	}
+	// The day's counts go on from the last pass's, unless a day began.
+	st.Day, st.Today, st.LastFailure = now.UTC().Format(time.DateOnly), map[string]int{}, last.LastFailure
+	if last.Day == st.Day {
+		maps.Copy(st.Today, last.Today)
+	}
+	for k, n := range map[string]int{"posted": p.result.Posted, "failed": p.result.Failed, "unmatched": p.result.Unmatched} {
+		st.Today[k] += n
+	}
+	if p.result.LastFailure != "" {
+		st.LastFailure = p.result.LastFailure
+	}
 	w, err := p.e.Store.Users().PassWrite(p.user.ID, "mail", st)
 	if err != nil {
 		return err
@@ -896,7 +909,7 @@ func (p *pass) message(ctx context.Context, id string) (string, error) {
 	case matching.Unmatched:
 		p.count(func(r *Result) { r.Unmatched++ })
 	default:
-		p.count(func(r *Result) { r.Failed++ })
+		p.count(func(r *Result) { r.Failed, r.LastFailure = r.Failed+1, out.Reason })
 		p.e.Log.Info("mail: message failed", "user", p.user.ID, "messageId", id, "reason", out.Reason)
 	}
 	return roleOf(out.Status), nil

@@ -370,6 +370,12 @@ func TestReaddingTheLabelRetriesAFailedMessage(t *testing.T) {
 	if n := len(w.notes("carol")); n != 1 {
 		t.Errorf("%d notes, want 1", n)
 	}
+	// The day's counts add up over its passes; the last failure is kept.
+	u, _ := w.st.Users().Get(w.ctx, ann)
+	today := u.Passes["mail"].MailToday(time.Now())
+	if today["failed"] != 1 || today["posted"] != 1 || !strings.Contains(u.Passes["mail"].LastFailure, "internal") {
+		t.Errorf("today %v, last failure %q", today, u.Passes["mail"].LastFailure)
+	}
 }
 
 func TestTransientFailuresAreRetriedThenFail(t *testing.T) {

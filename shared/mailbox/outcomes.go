@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/store"
+	"github.com/crmsync/crmsync/shared/workspace"
+	"google.golang.org/api/gmail/v1"
 )
 
 // Outcome is what one of a user's messages came to, in words, as the
@@ -59,4 +62,50 @@ func outcomeOf(e store.LedgerEntry, email string) (Outcome, bool) {
 		o.Outcome, o.Reason = "waiting", fmt.Sprintf("not posted yet (tried %d time(s)); it is tried again at the next pass", e.Attempts)
 	}
 	return o, true
+}
+
+// PostAgain asks for a message that failed or went unmatched to be posted
+// again, as a user does in Gmail by putting the label back once the cause
+// is fixed (a contact added to the CRM, the firm's limit raised): the
+// trigger label goes back on the message, and the user's next mail pass
+// (started by Gmail's notification of the change, or by the sweep) posts
+// it under the same rules and the same exactly-once ledger. A message
+// that was posted, is still waiting, or that the product never saw is
+// refused with a reason.
+func (e *Engine) PostAgain(ctx context.Context, email, id string) error {
+	const op = "mail: post again"
+	u, err := e.Store.Users().Get(ctx, email)
+	if err != nil {
+		return err
+	}
+	entry, err := e.Store.Ledger().Get(ctx, LedgerScope(u.ID), id)
+	if failure.Is(err, failure.NotFound) {
+		return failure.Errorf(op, failure.NotFound, "message %s was never labeled for posting", id)
+	}
+	if err != nil {
+		return err
+	}
+	o, ok := outcomeOf(entry, u.Email)
+	if !ok || (o.Outcome != "failed" && o.Outcome != "unmatched") {
+		what := o.Outcome
+		if !ok {
+			what = "deleted"
+		}
+		return failure.Errorf(op, failure.Invalid, "only a message that failed or went unmatched is posted again; this one is %s", what)
+	}
+	trigger := u.Mail.Labels[RoleTrigger]
+	if trigger == "" || !u.Mail.Enabled {
+		return failure.Errorf(op, failure.Invalid, "e-mail posting is off for %s; turn it on in the settings first", u.Email)
+	}
+	gm, err := e.Google.Gmail(ctx, u.Email)
+	if err != nil {
+		return err
+	}
+	_, err = workspace.Call(ctx, e.Retry, "gmail: users.messages.modify", func() (*gmail.Message, error) {
+		return gm.Users.Messages.Modify("me", id, &gmail.ModifyMessageRequest{AddLabelIds: []string{trigger}}).Context(ctx).Do()
+	})
+	if err == nil {
+		e.Log.Info("mail: message labeled again for posting", "user", u.ID, "messageId", id)
+	}
+	return err
 }

@@ -9,11 +9,13 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/mail"
 	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/jhillyerd/enmime"
@@ -139,7 +141,8 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		return err
 	}
 	user := r.PostForm.Get("user")
-	known := slices.ContainsFunc(c.Firm.Users, func(u store.User) bool { return u.Email == user })
+	// Every account of the firm's fake Google, signed up or not.
+	known := slices.ContainsFunc(c.Firm.Google.Users, func(u fakegoogle.User) bool { return u.Email == user && u.Email != SystemSender })
 	switch r.PostForm.Get("action") {
 	case "deliver":
 		if !known {
@@ -177,6 +180,9 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 		if !known {
 			return fmt.Errorf("no demo user %q", user)
 		}
+		if err := checkName(r.PostForm.Get("given"), r.PostForm.Get("family")); err != nil {
+			return err
+		}
 		ppl, err := c.google().People(ctx, user)
 		if err != nil {
 			return err
@@ -187,14 +193,17 @@ func (c *Console) act(ctx context.Context, r *http.Request) error {
 			return err
 		}
 		_, err = ppl.People.UpdateContact(name, &people.Person{Etag: cur.Etag, Names: []*people.Name{{
-			GivenName: r.PostForm.Get("given"), FamilyName: r.PostForm.Get("family")}}}).UpdatePersonFields("names").Do()
+			GivenName: strings.TrimSpace(r.PostForm.Get("given")), FamilyName: strings.TrimSpace(r.PostForm.Get("family"))}}}).UpdatePersonFields("names").Do()
 		return err
 	case "rename-crm":
+		if err := checkName(r.PostForm.Get("given"), r.PostForm.Get("family")); err != nil {
+			return err
+		}
 		cur, err := c.CRM.Contact(ctx, "", r.PostForm.Get("contact"))
 		if err != nil {
 			return err
 		}
-		cur.FirstName, cur.LastName = r.PostForm.Get("given"), r.PostForm.Get("family")
+		cur.FirstName, cur.LastName = strings.TrimSpace(r.PostForm.Get("given")), strings.TrimSpace(r.PostForm.Get("family"))
 		_, err = c.CRM.UpdateContact(ctx, crm.Write{}, cur)
 		return err
 	case "move-event":
@@ -270,6 +279,7 @@ type pageData struct {
 
 type systemMailView struct {
 	To, Subject, Date, ID string
+	at                    time.Time
 }
 
 type jobRow struct {
@@ -331,6 +341,39 @@ type clientView struct {
 	Emails []string
 }
 
+// maxName is the longest first or last name a rename takes.
+const maxName = 100
+
+// checkName refuses a rename to no name, or to one too long to show.
+func checkName(given, family string) error {
+	given, family = strings.TrimSpace(given), strings.TrimSpace(family)
+	if given == "" && family == "" {
+		return fmt.Errorf("a contact needs a first or a last name; both were empty")
+	}
+	if utf8.RuneCountInString(given) > maxName || utf8.RuneCountInString(family) > maxName {
+		return fmt.Errorf("a name is at most %d characters", maxName)
+	}
+	return nil
+}
+
+// users are the firm's users to show: everyone who signed up (a
+// newcomer such as Cat too) and the demo's users who have not, by
+// address.
+func (c *Console) users(ctx context.Context) ([]store.User, error) {
+	stored, err := c.Store.Users().ListByTenant(ctx, c.Firm.Tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := stored
+	for _, u := range c.Firm.Users {
+		if !slices.ContainsFunc(stored, func(s store.User) bool { return strings.EqualFold(s.Email, u.Email) }) {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.User) int { return strings.Compare(a.Email, b.Email) })
+	return out, nil
+}
+
 func (c *Console) page(ctx context.Context) (*pageData, error) {
 	p := &pageData{Firm: c.Firm.Tenant.Name, CRMName: c.Firm.Tenant.CRMName, Templates: Templates, Now: c.Clock.Now().Format("15:04:05")}
 	for _, k := range jobs.Kinds() {
@@ -341,7 +384,11 @@ func (c *Console) page(ctx context.Context) (*pageData, error) {
 		}
 		p.Jobs = append(p.Jobs, row)
 	}
-	for _, u := range c.Firm.Users {
+	users, err := c.users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
 		v, err := c.user(ctx, u)
 		if err != nil {
 			return nil, err
@@ -359,6 +406,8 @@ func (c *Console) page(ctx context.Context) (*pageData, error) {
 		}
 		p.SystemMail = append(p.SystemMail, mails...)
 	}
+	// Newest first, whoever it went to.
+	slices.SortStableFunc(p.SystemMail, func(a, b systemMailView) int { return b.at.Compare(a.at) })
 	contacts, err := c.CRM.ListContacts(ctx, "", crm.ContactQuery{})
 	if err != nil {
 		return nil, err
@@ -429,6 +478,7 @@ func (c *Console) systemMail(ctx context.Context, user string) ([]systemMailView
 				v.Subject = h.Value
 			case "Date":
 				v.Date = h.Value
+				v.at, _ = mail.ParseDate(h.Value)
 			}
 		}
 		out = append(out, v)
@@ -469,6 +519,7 @@ func (c *Console) showMail(w http.ResponseWriter, r *http.Request) {
 	// As a mail client shows it: no scripts, nothing fetched.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, `<p style="font:14px system-ui,sans-serif;margin:.5rem 0 1rem"><a href="/Console">← Back to the console</a></p>`)
 	if env.HTML == "" {
 		fmt.Fprintf(w, "<pre>%s</pre>", html.EscapeString(env.Text))
 		return
@@ -594,19 +645,19 @@ func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byt
 var consolePage = template.Must(template.New("console").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="3">
 <title>{{.Firm}} — sandbox console</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1rem;color:#222}
 h1{font-size:1.3rem} h2{font-size:1.1rem;margin-top:1.5rem} h3{font-size:1rem}
-table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
+table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(420px,100%),1fr));gap:1rem}
+input{max-width:100%}
 .card{border:1px solid #ccc;border-radius:6px;padding:.8rem}
 .status{font-weight:600} .muted{color:#666} button{cursor:pointer}
 </style></head>
 <body>
 <h1>{{.Firm}}: sandbox console</h1>
-<p class="muted">The whole system on this machine. Deliver a demo message, add the {{.CRMName}} label as you would in Gmail, and watch it turn {{.CRMName}}Posted and appear on the contact's notes in the CRM. Refreshes every 3 seconds (last {{.Now}}).</p>
+<p class="muted">The whole system on this machine. Deliver a demo message, add the {{.CRMName}} label as you would in Gmail, and watch it turn {{.CRMName}}Posted and appear on the contact's notes in the CRM. Refreshes every 3 seconds, except while you type in a field (last {{.Now}}).</p>
 
 <h2>Scheduled jobs</h2>
 <p class="muted">As Cloud Scheduler does in production: each run calls the Dispatch function, which publishes one job per user to the jobs topic for the Jobs function.</p>
@@ -631,7 +682,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <details open><summary>Google Contacts ({{len $u.Contacts}})</summary>
 <table>{{range $u.Contacts}}<tr data-person="{{.Given}} {{.Family}}"><td>{{.Given}} {{.Family}} <span class="muted">{{.Emails}}</span></td>
 <td><form method="post" action="/Console"><input type="hidden" name="action" value="rename-google"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="person" value="{{.Resource}}">
-<input name="given" value="{{.Given}}" size="8" aria-label="given name"><input name="family" value="{{.Family}}" size="8" aria-label="family name"><button>Rename</button></form></td></tr>{{end}}</table></details>
+<input name="given" value="{{.Given}}" size="8" maxlength="100" aria-label="given name"><input name="family" value="{{.Family}}" size="8" maxlength="100" aria-label="family name"><button>Rename</button></form></td></tr>{{end}}</table></details>
 <details open><summary>Google Calendar ({{len $u.Events}})</summary><table>{{range $u.Events}}<tr data-event="{{.Summary}}"><td>{{.When}}</td><td>{{.Summary}}</td>
 <td>{{if .Timed}}<form method="post" action="/Console"><input type="hidden" name="action" value="move-event"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="event" value="{{.ID}}"><button>Move 1 hour later</button></form>{{end}}</td></tr>{{end}}</table></details>
 <details open><summary>CRM activities from calendar sync ({{len $u.Activities}})</summary><table>{{range $u.Activities}}<tr data-activity="{{.Text}}"><td>{{.Text}}</td>
@@ -652,10 +703,18 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1p
 <table><thead><tr><th>contact</th><th>notes (newest first)</th></tr></thead><tbody>
 {{range .Contacts}}<tr data-contact="{{.Name}}"><td>{{.Name}} <span class="muted">({{.Type}}{{if .Clients}}, {{.Clients}} client(s){{end}})<br>{{.Emails}}</span>
 <form method="post" action="/Console"><input type="hidden" name="action" value="rename-crm"><input type="hidden" name="contact" value="{{.ID}}">
-<input name="given" value="{{.Given}}" size="8" aria-label="first name"><input name="family" value="{{.Family}}" size="8" aria-label="last name"><button id="rename-crm-{{.ID}}">Rename</button></form></td>
+<input name="given" value="{{.Given}}" size="8" maxlength="100" aria-label="first name"><input name="family" value="{{.Family}}" size="8" maxlength="100" aria-label="last name"><button id="rename-crm-{{.ID}}">Rename</button></form></td>
 <td>{{range .Notes}}<div class="note">{{.}}</div>{{else}}<span class="muted">none</span>{{end}}</td></tr>{{end}}
 </tbody></table></section>
 <section class="card"><h3>Clients and their e-mail activities</h3>
 <ul>{{range .Clients}}<li>{{.Name}}: {{range .Emails}}<div>{{.}}</div>{{else}}<span class="muted">none yet (Bob has automatic mail sync: deliver mail to him)</span>{{end}}</li>{{end}}</ul></section>
 </div>
+<script>
+// Reload every 3 seconds to show what the system did, but never while a
+// field has the focus or holds what the user typed: that would wipe it.
+let dirty = false;
+document.addEventListener("input", () => { dirty = true; });
+const typing = () => document.activeElement && document.activeElement.matches("input:not([type=hidden]), select, textarea");
+setInterval(() => { if (!dirty && !typing()) location.reload(); }, 3000);
+</script>
 </body></html>`))

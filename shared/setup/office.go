@@ -141,6 +141,12 @@ type Status struct {
 	// Stored: the product keeps state for the user (they signed in), which
 	// removing them deletes.
 	Stored bool `json:"stored"`
+	// Today is what the user's mail came to today (posted, failed,
+	// unmatched); the roster fills it in.
+	Today map[string]int `json:"mailToday,omitempty"`
+	// LastError is the newest failure of the user's sync: a pass that
+	// failed, or else a message that failed, in words.
+	LastError string `json:"lastError,omitempty"`
 }
 
 // StatusOf returns a user's status.
@@ -154,6 +160,7 @@ func StatusOf(t store.Tenant, u store.User) Status {
 		d := u.Decision
 		s.Decision = &d
 	}
+	s.LastError = lastError(u.Passes)
 	if !u.Mail.WatchExpiration.IsZero() {
 		w := u.Mail.WatchExpiration
 		s.WatchExpires = &w
@@ -163,4 +170,20 @@ func StatusOf(t store.Tenant, u store.User) Status {
 		s.ChannelExpires = &c
 	}
 	return s
+}
+
+// lastError is the newest pass that failed, by feature, or else why the
+// newest message that failed, failed.
+func lastError(passes map[string]store.PassStatus) string {
+	var at time.Time
+	out := ""
+	for feature, p := range passes {
+		if !p.OK && p.Error != "" && p.At.After(at) {
+			at, out = p.At, feature+": "+p.Error
+		}
+	}
+	if out == "" && passes["mail"].LastFailure != "" {
+		out = "a message failed: " + passes["mail"].LastFailure
+	}
+	return out
 }

@@ -30,9 +30,12 @@ func (s *Service) Roster(ctx context.Context, t store.Tenant, query string) (Ros
 		return r, err
 	}
 	byEmail := map[string]int{}
+	now := s.Clock.Now()
 	for _, u := range users {
 		byEmail[u.ID] = len(r.Users)
-		r.Users = append(r.Users, StatusOf(t, u))
+		st := StatusOf(t, u)
+		st.Today = u.Passes["mail"].MailToday(now)
+		r.Users = append(r.Users, st)
 	}
 	crmUsers, err := s.CRM.Users(ctx)
 	if err != nil {

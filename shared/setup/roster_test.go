@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/crmsync/crmsync/shared/clock"
 	"github.com/crmsync/crmsync/shared/connect"
@@ -117,5 +118,41 @@ func TestGoogleSuggestions(t *testing.T) {
 	}
 	if _, err := setup.GoogleLabels(ctx, fac, "nobody@firm.test"); err == nil {
 		t.Error("labels of a user Google does not know: no error")
+	}
+}
+
+// The roster's users say what their mail came to today (not another
+// day's counts) and their newest failure.
+func TestRosterShowsTodayAndTheLastError(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2030, 3, 4, 15, 0, 0, 0, time.UTC))
+	st := storetest.New(t, clk)
+	c := refcrm.New(storetest.Client(t), "roster", nil)
+	now := clk.Now()
+	for _, u := range []store.User{
+		{Email: "ann@firm.test", Passes: map[string]store.PassStatus{
+			"mail":     {At: now, OK: true, Day: now.Format(time.DateOnly), Today: map[string]int{"posted": 3, "failed": 1}, LastFailure: `attachment "a.pdf" is 3 bytes, over the firm's limit of 2`},
+			"contacts": {At: now.Add(-time.Hour), OK: false, Error: "people: connections.list: 503"},
+		}},
+		{Email: "bob@firm.test", Passes: map[string]store.PassStatus{
+			"mail": {At: now.AddDate(0, 0, -1), OK: true, Day: now.AddDate(0, 0, -1).Format(time.DateOnly), Today: map[string]int{"posted": 9}, LastFailure: "no contact"},
+		}},
+	} {
+		u.TenantID = "firm"
+		if _, err := st.Users().Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &setup.Service{Store: st, CRM: c, Clock: clk}
+	r, err := s.Roster(ctx, store.Tenant{ID: "firm", Domains: []string{"firm.test"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, bob := r.Users[0], r.Users[1]
+	if ann.Today["posted"] != 3 || ann.Today["failed"] != 1 || ann.LastError != "contacts: people: connections.list: 503" {
+		t.Errorf("ann: today %v, last error %q", ann.Today, ann.LastError)
+	}
+	if bob.Today != nil || bob.LastError != "a message failed: no contact" {
+		t.Errorf("bob: today %v (yesterday's counts are not today's), last error %q", bob.Today, bob.LastError)
 	}
 }

@@ -77,6 +77,21 @@ type PassStatus struct {
 	// the history since the cursor otherwise.
 	Listed       time.Time `firestore:"listed,omitempty"`
 	RetryPending bool      `firestore:"retryPending,omitempty"`
+	// Day (mail, YYYY-MM-DD in UTC) is the day Today counts: the messages
+	// posted, failed and unmatched that day, summed over its passes.
+	Day   string         `firestore:"day,omitempty"`
+	Today map[string]int `firestore:"today,omitempty"`
+	// LastFailure (mail) is why the newest message that failed, failed.
+	LastFailure string `firestore:"lastFailure,omitempty"`
+}
+
+// MailToday is what the mail passes of the day of now came to: posted,
+// failed and unmatched; none when the user had no pass that day.
+func (p PassStatus) MailToday(now time.Time) map[string]int {
+	if p.Day != now.UTC().Format(time.DateOnly) {
+		return nil
+	}
+	return p.Today
 }
 
 // Grant is a user's Google authorization: the refresh token, sealed by

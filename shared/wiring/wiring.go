@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -345,4 +346,24 @@ func (l *lazy[T]) get(ctx context.Context) (T, error) {
 	}
 	l.value, l.built = v, true
 	return v, nil
+}
+
+// DelegationClientID is the client ID a Workspace admin authorizes for
+// domain-wide delegation: the configured one, else the service account
+// key's (keyless signing names no key); "" when neither is known.
+func DelegationClientID(ctx context.Context, env *instance.Env) string {
+	if id := env.Config.DelegationClientID; id != "" {
+		return id
+	}
+	key, err := env.Secrets.Secret(ctx, secrets.GoogleDelegationKey)
+	if err != nil {
+		return ""
+	}
+	var k struct {
+		ClientID string `json:"client_id"`
+	}
+	if json.Unmarshal(key, &k) != nil {
+		return ""
+	}
+	return k.ClientID
 }

@@ -159,3 +159,28 @@ func TestTokensRetryAFailedSetup(t *testing.T) {
 		t.Errorf("after the secrets were added: %v, want the grant not opening (Configuration)", err)
 	}
 }
+
+// The admin page's delegation client ID: the configured one first, else
+// the service account key's, else none.
+func TestDelegationClientID(t *testing.T) {
+	ctx := context.Background()
+	env := func(configured string, vals map[string]string) *instance.Env {
+		sec, _ := secrets.NewLocal("", func(k string) (string, bool) { v, ok := vals[k]; return v, ok })
+		return &instance.Env{Config: config.Config{DelegationClientID: configured}, Secrets: sec}
+	}
+	key := map[string]string{secrets.EnvName(secrets.GoogleDelegationKey): `{"type":"service_account","client_id":"1234567890"}`}
+	for _, c := range []struct {
+		name string
+		env  *instance.Env
+		want string
+	}{
+		{"configured", env("999", key), "999"},
+		{"from the key", env("", key), "1234567890"},
+		{"keyless, not configured", env("", nil), ""},
+		{"an unreadable key", env("", map[string]string{secrets.EnvName(secrets.GoogleDelegationKey): "not json"}), ""},
+	} {
+		if got := DelegationClientID(ctx, c.env); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/crmsync/crmsync/shared/sandbox"
+)
+
+// axeScript is axe-core, the accessibility checker: scripts/test.sh
+// installs it from the npm registry and names its script in
+// CRMSYNC_AXE_JS.
+func axeScript(t *testing.T) string {
+	path := os.Getenv("CRMSYNC_AXE_JS")
+	if path == "" {
+		if os.Getenv("CRMSYNC_REQUIRE_EMULATORS") != "" {
+			t.Fatal("CRMSYNC_AXE_JS is not set: scripts/test.sh installs axe-core and sets it")
+		}
+		t.Skip("SKIP accessibility: CRMSYNC_AXE_JS is not set (scripts/test.sh installs axe-core from the npm registry and sets it)")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading axe-core: %v", err)
+	}
+	return string(b)
+}
+
+// violation is what axe reports of one rule a page breaks.
+type violation struct {
+	ID, Impact, Help string
+	Nodes            []struct {
+		Target []any
+	}
+}
+
+// widths are the screens every page is checked at: a laptop and a phone
+// (390 px, an iPhone's width).
+var widths = []int64{1280, 390}
+
+// checkPage checks the page the browser shows, at each width: axe-core
+// finds no serious or critical violation, the page does not scroll
+// sideways at the phone's width (a wide table scrolls in its own box),
+// and a full screenshot is saved as an artifact.
+func checkPage(t *testing.T, tctx context.Context, axe, name string) {
+	t.Helper()
+	for _, w := range widths {
+		if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, 900)); err != nil {
+			t.Fatalf("%s at %d px: %v", name, w, err)
+		}
+		shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(90))
+		if err != nil {
+			t.Fatalf("%s at %d px: screenshot: %v", name, w, err)
+		}
+		artifact(t, fmt.Sprintf("a11y-%s-%d.png", name, w), shot)
+		wide, err := chromedp.Run(tctx, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`))
+		if err != nil {
+			t.Fatalf("%s at %d px: %v", name, w, err)
+		}
+		if wide > w {
+			t.Errorf("%s at %d px scrolls sideways: the page is %d px wide", name, w, wide)
+		}
+		raw, err := chromedp.Run(tctx, chromedp.Evaluate[string](`(async () => {
+			if (!window.axe) { eval(`+jsString(axe)+`); }
+			const r = await axe.run(document, {resultTypes: ["violations"]});
+			return JSON.stringify(r.violations);
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s at %d px: running axe-core: %v", name, w, err)
+		}
+		var vs []violation
+		if err := json.Unmarshal([]byte(raw), &vs); err != nil {
+			t.Fatalf("%s: axe's answer: %v", name, err)
+		}
+		for _, v := range vs {
+			if v.Impact == "serious" || v.Impact == "critical" {
+				var where []string
+				for _, n := range v.Nodes {
+					where = append(where, fmt.Sprint(n.Target...))
+				}
+				t.Errorf("%s at %d px: %s (%s): %s, at %s", name, w, v.ID, v.Impact, v.Help, strings.Join(where, "; "))
+			}
+		}
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Every page a user or an admin meets, in Chromium, at a laptop's and a
+// phone's width: the sign-in page, the settings, a confirmation, the
+// review queue, the administration, an outdated Approve link, the site's
+// 404, and the sandbox's console with a system e-mail in it.
+func accessibilityInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
+	axe := axeScript(t)
+	tctx, stop := browser(t, ctx)
+	defer stop()
+	fail := pageFailer(t, tctx)
+	web := parts.WebURL + "/Web"
+	visit := func(name, url, ready string) {
+		t.Helper()
+		if err := chromedp.Do(tctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(url), chromedp.WaitVisible(ready)); err != nil {
+			fail("opening "+name, err)
+		}
+		checkPage(t, tctx, axe, name)
+	}
+	visit("signin", web+"/", `#email`)
+	if err := signInChromium(tctx, parts, "ann@demo.test"); err != nil {
+		fail("signing in as Ann", err)
+	}
+	visit("settings", web+"/settings", `//h1[.="Google sync settings"]`)
+	if err := chromedp.Do(tctx, chromedp.Click(`#disconnect`), chromedp.WaitVisible(`#confirm`)); err != nil {
+		fail("asking to disconnect", err)
+	}
+	checkPage(t, tctx, axe, "confirm-disconnect")
+	visit("review", web+"/review", `//h1[.="Review synced e-mail"]`)
+	visit("admin", web+"/admin", `//h1[.="Administration"]`)
+	visit("outdated-approve-link", web+"/preview/approve?p="+"ann@demo.test:999", `h1`)
+	visit("not-found", web+"/no-such-page", `h1`)
+	visit("console", parts.WebURL+"/Console", `//h1[contains(., "sandbox console")]`)
+}
