@@ -1602,7 +1602,7 @@ func TestTheAdminPageSumsUpAndFinds(t *testing.T) {
 		t.Errorf("counts %v for %d users", v.Counts, len(v.Users))
 	}
 	page := getPage(t, admin, w.url("/admin"))
-	for _, want := range []string{`id="user-counts"`, "without the integration right", "Gmail watch:", "Calendar channel:", `class="hint scroll-hint"`, `role="search"`, "Dora<br>"} {
+	for _, want := range []string{`id="user-counts"`, "without the integration right", "Gmail watch:", "Calendar channel:", `data-label="Mail today"`, `role="search"`, "Dora<br>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the admin page lacks %q", want)
 		}

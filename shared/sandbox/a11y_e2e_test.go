@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -50,10 +51,11 @@ var widths = []int64{1280, 390}
 func checkPage(t *testing.T, tctx context.Context, axe, name string) {
 	t.Helper()
 	for _, w := range widths {
+		began := time.Now()
 		if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, 900)); err != nil {
 			t.Fatalf("%s at %d px: %v", name, w, err)
 		}
-		shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(90))
+		shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("%s at %d px: screenshot: %v", name, w, err)
 		}
@@ -64,6 +66,15 @@ func checkPage(t *testing.T, tctx context.Context, axe, name string) {
 		}
 		if wide > w {
 			t.Errorf("%s at %d px scrolls sideways: the page is %d px wide", name, w, wide)
+		}
+		// A table laid out as cards on a phone fits its box: nothing in it
+		// is out of sight.
+		hidden, err := chromedp.Run(tctx, chromedp.Evaluate[int64](`Array.from(document.querySelectorAll("table.cards")).filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).length`))
+		if err != nil {
+			t.Fatalf("%s at %d px: %v", name, w, err)
+		}
+		if hidden > 0 && w < 720 {
+			t.Errorf("%s at %d px: %d table(s) wider than the screen", name, w, hidden)
 		}
 		raw, err := chromedp.Run(tctx, chromedp.Evaluate[string](`(async () => {
 			if (!window.axe) { eval(`+jsString(axe)+`); }
@@ -77,6 +88,11 @@ func checkPage(t *testing.T, tctx context.Context, axe, name string) {
 		if err := json.Unmarshal([]byte(raw), &vs); err != nil {
 			t.Fatalf("%s: axe's answer: %v", name, err)
 		}
+		var impacts []string
+		for _, v := range vs {
+			impacts = append(impacts, v.ID+" ("+v.Impact+")")
+		}
+		t.Logf("%s at %d px: axe-core found %d violation(s) %v in %v", name, w, len(vs), impacts, time.Since(began).Round(time.Millisecond))
 		for _, v := range vs {
 			if v.Impact == "serious" || v.Impact == "critical" {
 				var where []string
@@ -107,12 +123,27 @@ func accessibilityInChromium(t *testing.T, ctx context.Context, parts sandbox.Pa
 	web := parts.WebURL + "/Web"
 	visit := func(name, url, ready string) {
 		t.Helper()
-		if err := chromedp.Do(tctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(url), chromedp.WaitVisible(ready)); err != nil {
+		vctx, cancel := context.WithTimeout(tctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(vctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(url), chromedp.WaitVisible(ready)); err != nil {
 			fail("opening "+name, err)
 		}
 		checkPage(t, tctx, axe, name)
 	}
 	visit("signin", web+"/", `#email`)
+	// The checker itself finds what it should: an image without a text
+	// and an unnamed button planted on the page are reported.
+	planted, err := chromedp.Run(tctx, chromedp.Evaluate[string](`(async () => {
+		const d = document.createElement("div");
+		d.innerHTML = '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><button></button>';
+		document.body.appendChild(d);
+		const r = await axe.run(d, {resultTypes: ["violations"]});
+		d.remove();
+		return r.violations.map(v => v.id + ":" + v.impact).sort().join(",");
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(planted, "image-alt:critical") || !strings.Contains(planted, "button-name:critical") {
+		t.Fatalf("axe-core did not report the planted violations: %q, %v", planted, err)
+	}
 	if err := signInChromium(tctx, parts, "ann@demo.test"); err != nil {
 		fail("signing in as Ann", err)
 	}
@@ -123,7 +154,7 @@ func accessibilityInChromium(t *testing.T, ctx context.Context, parts sandbox.Pa
 	checkPage(t, tctx, axe, "confirm-disconnect")
 	visit("review", web+"/review", `//h1[.="Review synced e-mail"]`)
 	visit("admin", web+"/admin", `//h1[.="Administration"]`)
-	visit("outdated-approve-link", web+"/preview/approve?p="+"ann@demo.test:999", `h1`)
-	visit("not-found", web+"/no-such-page", `h1`)
+	visit("outdated-approve-link", web+"/preview/approve?p="+"ann@demo.test:999", `//h1`)
+	visit("not-found", web+"/no-such-page", `//h1`)
 	visit("console", parts.WebURL+"/Console", `//h1[contains(., "sandbox console")]`)
 }

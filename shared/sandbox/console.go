@@ -655,13 +655,13 @@ input{max-width:100%}
 .card{border:1px solid #ccc;border-radius:6px;padding:.8rem}
 .status{font-weight:600} .muted{color:#666} button{cursor:pointer}
 </style></head>
-<body>
+<body><main>
 <h1>{{.Firm}}: sandbox console</h1>
 <p class="muted">The whole system on this machine. Deliver a demo message, add the {{.CRMName}} label as you would in Gmail, and watch it turn {{.CRMName}}Posted and appear on the contact's notes in the CRM. Refreshes every 3 seconds, except while you type in a field (last {{.Now}}).</p>
 
 <h2>Scheduled jobs</h2>
 <p class="muted">As Cloud Scheduler does in production: each run calls the Dispatch function, which publishes one job per user to the jobs topic for the Jobs function.</p>
-<table><thead><tr><th>job</th><th>last run</th><th>next run</th><th></th></tr></thead><tbody>
+<table><thead><tr><th>job</th><th>last run</th><th>next run</th><th>run it</th></tr></thead><tbody>
 {{range .Jobs}}<tr data-job="{{.Kind}}" data-next="{{.NextAt}}"><td>{{.Kind}}</td><td>{{.Last}}</td><td>{{.Next}}</td>
 <td><form method="post" action="/Console"><input type="hidden" name="action" value="run"><input type="hidden" name="kind" value="{{.Kind}}"><button id="run-{{.Kind}}">Run now</button></form></td></tr>{{end}}
 </tbody></table>
@@ -674,7 +674,7 @@ input{max-width:100%}
 <form method="post" action="/Console"><input type="hidden" name="action" value="deliver"><input type="hidden" name="user" value="{{$u.Email}}">
 <label>Deliver a demo message: <select name="template" id="template-{{$u.Email}}">{{range $.Templates}}<option value="{{.Key}}">{{.Title}}</option>{{end}}</select></label>
 <button id="deliver-{{$u.Email}}">Deliver</button></form>
-<table><thead><tr><th>from</th><th>subject</th><th>labels</th><th></th></tr></thead><tbody>
+<table><thead><tr><th>from</th><th>subject</th><th>labels</th><th>as in Gmail</th></tr></thead><tbody>
 {{range $u.Messages}}<tr data-subject="{{.Subject}}"><td>{{.From}}</td><td>{{.Subject}}</td><td class="status">{{range .Labels}}{{.}} {{end}}</td>
 <td><form method="post" action="/Console"><input type="hidden" name="action" value="label"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="message" value="{{.ID}}"><button>Add {{$.CRMName}} label</button></form></td></tr>
 {{else}}<tr><td colspan="4" class="muted">no mail</td></tr>{{end}}
@@ -709,6 +709,7 @@ input{max-width:100%}
 <section class="card"><h3>Clients and their e-mail activities</h3>
 <ul>{{range .Clients}}<li>{{.Name}}: {{range .Emails}}<div>{{.}}</div>{{else}}<span class="muted">none yet (Bob has automatic mail sync: deliver mail to him)</span>{{end}}</li>{{end}}</ul></section>
 </div>
+</main>
 <script>
 // Reload every 3 seconds to show what the system did, but never while a
 // field has the focus or holds what the user typed: that would wipe it.
