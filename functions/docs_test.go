@@ -18,6 +18,41 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defined := definedTests()
+	named := regexp.MustCompile("`(Test\\w+)`").FindAllStringSubmatch(string(doc), -1)
+	if len(named) < 20 {
+		t.Fatalf("the page names %d tests; its table was expected to name more", len(named))
+	}
+	for _, m := range named {
+		if !defined[m[1]] {
+			t.Errorf("docs/security.md names %s, which is no test of the repository", m[1])
+		}
+	}
+}
+
+// The runbook (docs/operations.md) backs its procedures with tests it
+// names, and its offboarding command is the one TestOffboardAWholeFirm
+// runs.
+func TestRunbookNamesRealTests(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := definedTests()
+	for _, m := range regexp.MustCompile("`(Test\\w+)`").FindAllStringSubmatch(string(doc), -1) {
+		if !defined[m[1]] {
+			t.Errorf("docs/operations.md names %s, which is no test of the repository", m[1])
+		}
+	}
+	for _, cmd := range []string{"go run ./shared/wiring/cmd/offboard-firm -tenant TENANT -export TENANT-export.jsonl -yes", "go run ./shared/topology/cmd/replay"} {
+		if !strings.Contains(string(doc), cmd) {
+			t.Errorf("docs/operations.md lacks the command %q", cmd)
+		}
+	}
+}
+
+// definedTests are the test functions of the repository.
+func definedTests() map[string]bool {
 	defined := map[string]bool{}
 	decl := regexp.MustCompile(`(?m)^func (Test\w+)\(`)
 	filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
@@ -32,15 +67,7 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 		}
 		return nil
 	})
-	named := regexp.MustCompile("`(Test\\w+)`").FindAllStringSubmatch(string(doc), -1)
-	if len(named) < 20 {
-		t.Fatalf("the page names %d tests; its table was expected to name more", len(named))
-	}
-	for _, m := range named {
-		if !defined[m[1]] {
-			t.Errorf("docs/security.md names %s, which is no test of the repository", m[1])
-		}
-	}
+	return defined
 }
 
 // docs/development.md's package map names every package of the tree (test

@@ -27,7 +27,7 @@ var tiers = []struct {
 		"shared/keyring", "shared/authn", "shared/gmailnotify", "shared/pubsubpush", "shared/topology", "shared/fakegoogle", "shared/golden", "shared/seeded"}},
 	{"engines", []string{"shared/syncpass/", "shared/contactsync", "shared/calendarsync", "shared/mailbox", "shared/setup", "shared/preview",
 		"shared/jobs/", "shared/reconnect", "shared/notify", "shared/connect"}},
-	{"assembly", []string{"shared/wiring", "shared/instance", "shared/sandbox/", "shared/loadtest", "shared/topology/cmd/"}},
+	{"assembly", []string{"shared/wiring/", "shared/instance", "shared/sandbox/", "shared/loadtest", "shared/topology/cmd/"}},
 	{"functions", []string{"functions/"}},
 }
 

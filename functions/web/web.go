@@ -84,11 +84,7 @@ func Build(env *instance.Env) (http.Handler, error) {
 		return nil, err
 	}
 	sender := wiring.Sender(ctx, env)
-	mail, err := wiring.MailEngine(ctx, env, "web")
-	if err != nil {
-		return nil, err
-	}
-	cal, err := wiring.CalendarEngine(ctx, env, "web")
+	mail, cal, err := wiring.PushEngines(ctx, env, "web")
 	if err != nil {
 		return nil, err
 	}

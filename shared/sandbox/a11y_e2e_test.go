@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -157,4 +160,58 @@ func accessibilityInChromium(t *testing.T, ctx context.Context, parts sandbox.Pa
 	visit("outdated-approve-link", web+"/preview/approve?p="+"ann@demo.test:999", `//h1`)
 	visit("not-found", web+"/no-such-page", `//h1`)
 	visit("console", parts.WebURL+"/Console", `//h1[contains(., "sandbox console")]`)
+}
+
+// The console after a newcomer signed up (README step 8): Cat has her
+// section, what the user types survives the refresh, an empty name is
+// refused, system e-mail is newest first and an e-mail leads back.
+func consoleAfterSignUpInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
+	tctx, stop := browser(t, ctx)
+	defer stop()
+	fail := pageFailer(t, tctx)
+	console := parts.WebURL + "/Console"
+	field := `(//input[@name="given"][ancestor::form/input[@value="rename-crm"]])[1]`
+	err := chromedp.Do(tctx,
+		chromedp.Navigate(console),
+		chromedp.WaitVisible(`//section[@id="user-cat@demo.test"]//h3[contains(., "cat@demo.test")]`),
+		chromedp.Click(field),
+		chromedp.SendKeys(field, "Zed"),
+		chromedp.Sleep(4*time.Second), // past a refresh
+	)
+	if err != nil {
+		fail("Cat's section and typing in the console", err)
+	}
+	typed, err := chromedp.Run(tctx, chromedp.Value(field))
+	if err != nil || !strings.HasSuffix(typed, "Zed") {
+		fail(fmt.Sprintf("what was typed is %q after a refresh", typed), err)
+	}
+	dates, err := chromedp.Run(tctx, chromedp.Evaluate[[]float64](`Array.from(document.querySelectorAll("tr[data-mail] td:nth-child(3)")).map(td => Date.parse(td.textContent))`))
+	if err != nil || len(dates) < 2 {
+		fail(fmt.Sprintf("reading the system e-mail's dates: %v", dates), err)
+	}
+	for i := 1; i < len(dates); i++ {
+		if dates[i] > dates[i-1] {
+			t.Errorf("system e-mail is not newest first: %v", dates)
+			break
+		}
+	}
+	err = chromedp.Do(tctx,
+		chromedp.Click(`(//tr[@data-mail]//a)[1]`),
+		chromedp.WaitVisible(`//a[.="← Back to the console"]`),
+		chromedp.Click(`//a[.="← Back to the console"]`),
+		chromedp.WaitVisible(`//h1[contains(., "sandbox console")]`),
+	)
+	if err != nil {
+		fail("opening an e-mail and going back", err)
+	}
+	// An empty name is refused with a reason.
+	resp, err := http.PostForm(console, url.Values{"action": {"rename-crm"}, "contact": {"any"}, "given": {" "}, "family": {""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "needs a first or a last name") {
+		t.Errorf("an empty name: %d %s", resp.StatusCode, body)
+	}
 }

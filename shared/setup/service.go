@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -278,6 +279,54 @@ func (s *Service) Offboard(ctx context.Context, t store.Tenant, admin, email str
 		return out, err
 	}
 	s.Log.Info("setup: user offboarded", "user", u.ID, "admin", admin, "pushStopped", out.PushStopped, "grantRevoked", out.GrantRevoked)
+	return out, nil
+}
+
+// FirmOffboarded is what removing a whole firm did.
+type FirmOffboarded struct {
+	Tenant string       `json:"tenant"`
+	Users  []Offboarded `json:"users"`
+	// Exported counts the documents written to the export, by kind.
+	Exported store.Removed `json:"exported"`
+}
+
+// OffboardFirm removes a whole firm before its project is destroyed:
+// first everything the product keeps about the firm is written to export
+// (JSON lines, one document a line, without credentials); then each
+// user is offboarded as the admin page does it (push stopped, grant
+// revoked at Google, state deleted); last the firm's own document. The
+// CRM is not touched. A failure stops it where it is: what is done is
+// reported, and running it again carries on.
+func (s *Service) OffboardFirm(ctx context.Context, t store.Tenant, export io.Writer) (FirmOffboarded, error) {
+	out := FirmOffboarded{Tenant: t.ID, Exported: store.Removed{}}
+	users, err := s.Store.Users().ListByTenant(ctx, t.ID)
+	if err != nil {
+		return out, err
+	}
+	if err := s.Store.Tenants().Export(ctx, t.ID, export); err != nil {
+		return out, err
+	}
+	out.Exported["tenants"] = 1
+	for _, u := range users {
+		n, err := s.Store.Users().ExportUser(ctx, u.ID, export)
+		for k, v := range n {
+			out.Exported[k] += v
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	for _, u := range users {
+		done, err := s.Offboard(ctx, t, "", u.ID)
+		if err != nil {
+			return out, err
+		}
+		out.Users = append(out.Users, done)
+	}
+	if err := s.Store.Tenants().Delete(ctx, t.ID); err != nil {
+		return out, err
+	}
+	s.Log.Info("setup: firm offboarded", "tenant", t.ID, "users", len(out.Users))
 	return out, nil
 }
 

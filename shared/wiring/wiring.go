@@ -367,3 +367,18 @@ func DelegationClientID(ctx context.Context, env *instance.Env) string {
 	}
 	return k.ClientID
 }
+
+// PushEngines are the mail and calendar engines of an instance that
+// stops users' Gmail watches and Calendar channels (the Web function, the
+// firm offboarding command).
+func PushEngines(ctx context.Context, env *instance.Env, name string) (*mailbox.Engine, *calendarsync.Engine, error) {
+	mail, err := MailEngine(ctx, env, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	cal, err := CalendarEngine(ctx, env, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return mail, cal, nil
+}
