@@ -2,6 +2,9 @@ package topology
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"io"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -70,4 +73,37 @@ func Replay(ctx context.Context, c *pubsub.Client, project, from, topic string, 
 		moved += len(msgs)
 	}
 	return moved, nil
+}
+
+// ReplayCommand is the replay command (cmd/replay) with its arguments:
+// -project, -topic (jobs or gmail-notifications) and -max. It moves the
+// topic's dead letters back and says how many; it returns the exit
+// status.
+func ReplayCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("replay", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	project := flags.String("project", "", "the product's Google Cloud project")
+	topic := flags.String("topic", "", "the topic to move its dead letters back to: jobs or gmail-notifications")
+	most := flags.Int("max", 0, "move at most this many (0: all)")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	from, ok := DeadLetters()[*topic]
+	if *project == "" || !ok {
+		fmt.Fprintln(stderr, "usage: replay -project PROJECT -topic jobs|gmail-notifications [-max N]")
+		return 2
+	}
+	c, err := pubsub.NewClient(ctx, *project)
+	if err != nil {
+		fmt.Fprintln(stderr, "replay:", err)
+		return 1
+	}
+	defer c.Close()
+	n, err := Replay(ctx, c, *project, from, *topic, *most)
+	fmt.Fprintf(stdout, "moved %d message(s) from %s back to %s\n", n, from, *topic)
+	if err != nil {
+		fmt.Fprintln(stderr, "replay:", err)
+		return 1
+	}
+	return 0
 }

@@ -1,12 +1,14 @@
 package topology
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,11 +110,17 @@ func TestReplayMovesDeadLettersBack(t *testing.T) {
 	if _, err := c.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{Topic: TopicPath(project, from), Messages: sent}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := Replay(ctx, c, project, from, JobsTopic, 2); err != nil || n != 2 {
-		t.Fatalf("Replay with -max 2: %d, %v", n, err)
+	// The runbook's two commands (docs/operations.md), on the emulator.
+	var out, errs bytes.Buffer
+	if code := ReplayCommand(ctx, []string{"-project", project, "-topic", "jobs", "-max", "2"}, &out, &errs); code != 0 || !strings.Contains(out.String(), "moved 2 message(s)") {
+		t.Fatalf("replay -max 2: %d %s%s", code, out.String(), errs.String())
 	}
-	if n, err := Replay(ctx, c, project, from, JobsTopic, 0); err != nil || n != 1 {
-		t.Fatalf("Replay of the rest: %d, %v", n, err)
+	out.Reset()
+	if code := ReplayCommand(ctx, []string{"-project", project, "-topic", "jobs"}, &out, &errs); code != 0 || !strings.Contains(out.String(), "moved 1 message(s)") {
+		t.Fatalf("replay of the rest: %d %s%s", code, out.String(), errs.String())
+	}
+	if code := ReplayCommand(ctx, []string{"-project", project, "-topic", "nowhere"}, &out, &errs); code != 2 {
+		t.Errorf("an unknown topic: %d", code)
 	}
 	got := map[string]string{}
 	for deadline := time.Now().Add(10 * time.Second); len(got) < 3 && time.Now().Before(deadline); {

@@ -11,36 +11,11 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
-
-	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/crmsync/crmsync/shared/topology"
 )
 
 func main() {
-	project := flag.String("project", "", "the product's Google Cloud project")
-	topic := flag.String("topic", "", "the topic to move its dead letters back to: jobs or gmail-notifications")
-	max := flag.Int("max", 0, "move at most this many (0: all)")
-	flag.Parse()
-	from, ok := topology.DeadLetters()[*topic]
-	if *project == "" || !ok {
-		fmt.Fprintln(os.Stderr, "usage: replay -project PROJECT -topic jobs|gmail-notifications [-max N]")
-		os.Exit(2)
-	}
-	ctx := context.Background()
-	c, err := pubsub.NewClient(ctx, *project)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "replay:", err)
-		os.Exit(1)
-	}
-	defer c.Close()
-	n, err := topology.Replay(ctx, c, *project, from, *topic, *max)
-	fmt.Printf("moved %d message(s) from %s back to %s\n", n, from, *topic)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "replay:", err)
-		os.Exit(1)
-	}
+	os.Exit(topology.ReplayCommand(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
