@@ -138,6 +138,9 @@ type pass struct {
 	acts    map[string]crm.Activity
 	// changedA are the Google records read this pass.
 	changedA []twoway.Record
+	// zone is the user's calendar's time zone, which a dry run names
+	// times in ("" outside a dry run: each event's own).
+	zone string
 	result   Result
 	// dryRun plans without writing (Preview).
 	dryRun bool
@@ -204,7 +207,11 @@ func (p *pass) Name(f twoway.Fields) string {
 	if title == "" {
 		title = "(no title)"
 	}
-	if when := humanStart(f[fStart], f[fZone]); when != "" {
+	zone := f[fZone]
+	if p.zone != "" && !strings.HasPrefix(f[fStart], "date:") {
+		zone = p.zone
+	}
+	if when := humanStart(f[fStart], zone); when != "" {
 		return title + " (" + when + ")"
 	}
 	return title
@@ -241,8 +248,25 @@ func (p *pass) Begin(ctx context.Context, crmUser crm.User) error {
 	if p.cal, err = p.e.Google.Calendar(ctx, p.user.Email); err != nil {
 		return err
 	}
-	p.calID, err = p.calendar(ctx, p.popts.Direction)
-	return err
+	if p.calID, err = p.calendar(ctx, p.popts.Direction); err != nil || !p.dryRun {
+		return err
+	}
+	// The preview report says when things happen in the user's own time
+	// zone, their Google Calendar's (the primary's for a calendar a pass
+	// would create).
+	id := p.calID
+	if id == "" {
+		id = "primary"
+	}
+	p.result.CalendarCalls++
+	c, err := workspace.Call(ctx, p.e.Retry, "calendar: calendars.get", func() (*calendar.Calendar, error) {
+		return p.cal.Calendars.Get(id).Context(ctx).Do()
+	})
+	if err != nil {
+		return err
+	}
+	p.zone = c.TimeZone
+	return nil
 }
 
 // Positions reads the stored sync token, which names its calendar: one

@@ -577,3 +577,30 @@ func TestSeriesDeletedInTheCRMTakesItsExceptions(t *testing.T) {
 		t.Errorf("the series in Google: %+v, %v; want it deleted", got, err)
 	}
 }
+
+// The preview names an event's time in the user's own time zone (their
+// Google Calendar's), whatever zone the event was made in.
+func TestPreviewNamesTimesInTheUsersZone(t *testing.T) {
+	w := newWorld(t, all)
+	paris, _ := time.LoadLocation("Europe/Paris")
+	day := time.Now().AddDate(0, 0, 3)
+	start := time.Date(day.Year(), day.Month(), day.Day(), 18, 0, 0, 0, paris)
+	ev := &calendar.Event{Summary: "Call with Lyon",
+		Start: &calendar.EventDateTime{DateTime: start.Format(time.RFC3339), TimeZone: "Europe/Paris"},
+		End:   &calendar.EventDateTime{DateTime: start.Add(time.Hour).Format(time.RFC3339), TimeZone: "Europe/Paris"}}
+	if _, err := w.cal.Events.Insert("primary", ev).Do(); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := w.engine.Preview(w.Ctx, ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Call with Lyon (" + start.In(ny).Format("Mon 2 Jan 2006 15:04") + " America/New_York)"
+	var names []string
+	for _, a := range plan.Actions {
+		names = append(names, a.Name)
+	}
+	if !slices.Contains(names, want) {
+		t.Errorf("preview names %q, want %q among them", names, want)
+	}
+}
