@@ -140,8 +140,8 @@ type pass struct {
 	changedA []twoway.Record
 	// zone is the user's calendar's time zone, which a dry run names
 	// times in ("" outside a dry run: each event's own).
-	zone string
-	result   Result
+	zone   string
+	result Result
 	// dryRun plans without writing (Preview).
 	dryRun bool
 }
