@@ -915,6 +915,23 @@ func (p *pass) message(ctx context.Context, id string) (string, error) {
 	return roleOf(out.Status), nil
 }
 
+// noteOf is the note a message is posted as: its text, sanitized HTML
+// and, when the rules allow, its attachments.
+func noteOf(id string, msg *gmail.Message, parsed *mailparse.Message, withAttachments bool) crm.Note {
+	date := parsed.Date
+	if date.IsZero() {
+		date = time.UnixMilli(msg.InternalDate).UTC()
+	}
+	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.FromText, To: matching.Addresses(parsed.To), Cc: matching.Addresses(parsed.Cc),
+		Date: date, Text: parsed.Text, HTML: htmlPolicy.Sanitize(parsed.HTML), GmailMessageID: id}}
+	if withAttachments {
+		for _, a := range parsed.Attachments {
+			note.Attachments = append(note.Attachments, crm.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
+		}
+	}
+	return note
+}
+
 // messageGone is a message deleted before it could be fetched.
 type messageGone struct{ err error }
 
@@ -974,17 +991,7 @@ func (p *pass) post(ctx context.Context, id string) (matching.Outcome, []string,
 	if out.Status != matching.Posted {
 		return out, nil, nil
 	}
-	date := parsed.Date
-	if date.IsZero() {
-		date = time.UnixMilli(msg.InternalDate).UTC()
-	}
-	note := crm.Note{Email: crm.Email{Subject: parsed.Subject, From: parsed.FromText, To: matching.Addresses(parsed.To), Cc: matching.Addresses(parsed.Cc),
-		Date: date, Text: parsed.Text, HTML: htmlPolicy.Sanitize(parsed.HTML), GmailMessageID: id}}
-	if out.WithAttachments {
-		for _, a := range parsed.Attachments {
-			note.Attachments = append(note.Attachments, crm.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
-		}
-	}
+	note := noteOf(id, msg, parsed, out.WithAttachments)
 	var offeredRecords []string
 	for _, contactID := range out.Contacts {
 		note.ContactID = contactID

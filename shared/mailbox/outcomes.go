@@ -25,6 +25,11 @@ type Outcome struct {
 	Reason  string `json:"reason,omitempty"`
 	// Open is the message in Gmail.
 	Open string `json:"open"`
+	// Contacts are the CRM contacts it was posted to, and OfferedRecords
+	// their linked records it may also be posted to (OutcomeOf fills
+	// them in).
+	Contacts       []string `json:"contacts,omitempty"`
+	OfferedRecords []string `json:"offeredRecords,omitempty"`
 }
 
 // LedgerScope is the idempotency ledger's scope of a user's messages.
