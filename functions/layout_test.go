@@ -26,7 +26,7 @@ var tiers = []struct {
 		"shared/failure", "shared/clock", "shared/twoway", "shared/direction", "shared/matching", "shared/mailparse", "shared/tokencrypt",
 		"shared/keyring", "shared/authn", "shared/gmailnotify", "shared/pubsubpush", "shared/topology", "shared/fakegoogle", "shared/golden", "shared/seeded"}},
 	{"engines", []string{"shared/syncpass/", "shared/contactsync", "shared/calendarsync", "shared/mailbox", "shared/setup", "shared/preview",
-		"shared/jobs/", "shared/reconnect", "shared/notify", "shared/connect"}},
+		"shared/jobs/", "shared/reconnect", "shared/notify", "shared/connect", "shared/sidepanel"}},
 	{"assembly", []string{"shared/wiring/", "shared/instance", "shared/sandbox/", "shared/loadtest", "shared/topology/cmd/"}},
 	{"functions", []string{"functions/"}},
 }

@@ -28,6 +28,7 @@ var registered = map[string]string{
 	"jobs":         "Jobs",
 	"calendarpush": "CalendarPush",
 	"web":          "Web",
+	"sidepanel":    "SidePanel",
 }
 
 func repoRoot(t *testing.T) string {
@@ -100,7 +101,7 @@ func TestStagedFunctionsBuildAndServe(t *testing.T) {
 			cmd := exec.Command(bin)
 			cmd.Env = append(os.Environ(), "PORT="+port, "FUNCTION_TARGET="+target, "GOOGLE_CLOUD_PROJECT=staging-test",
 				"CRMSYNC_ENV=test", "CRMSYNC_VERSION=staged-1", "FIRESTORE_EMULATOR_HOST="+emulator, "CRMSYNC_SECRET_CRM_API_KEY=staged-key-of-at-least-thirty-two-characters", "CRM_URL=http://127.0.0.1:1/",
-				"WEB_URL=http://127.0.0.1:"+port, "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+				"WEB_URL=http://127.0.0.1:"+port, "SIDEPANEL_URL=http://127.0.0.1:"+port, "CRMSYNC_SECRET_TOKEN_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 				"CRMSYNC_SECRET_SIGNING_KEY=s1:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
 				"CRMSYNC_SECRET_CRM_ADMIN_KEY=staged-admin-key-of-at-least-thirty-two-chars",
 				"CRMSYNC_SECRET_OAUTH_CLIENT_SECRET=staged-secret")
@@ -177,6 +178,21 @@ var probes = map[string]func(t *testing.T, root *http.Response, url string){
 	},
 	// Web shows the sign-in page (its templates were staged with it) and
 	// refuses an Approve without a signed-in user.
+	// SidePanel refuses GET, and an event whose user ID token is not
+	// Google's (the sandbox and tests run it without OIDC_AUDIENCES).
+	"SidePanel": func(t *testing.T, resp *http.Response, url string) {
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("staged SidePanel GET: %d, want 405", resp.StatusCode)
+		}
+		r, err := http.Post(url+"/message", "application/json", strings.NewReader(`{"authorizationEventObject":{"userIdToken":"x.y.z"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("staged SidePanel with a forged user: %d, want 401", r.StatusCode)
+		}
+	},
 	"Web": func(t *testing.T, resp *http.Response, url string) {
 		if resp.StatusCode == http.StatusServiceUnavailable && os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
 			t.Skip("the Web function needs Pub/Sub (the emulator) to build")

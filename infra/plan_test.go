@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/shared/jobs"
+	"github.com/crmsync/crmsync/shared/sidepanel"
 	"github.com/crmsync/crmsync/shared/store"
 )
 
@@ -154,8 +156,8 @@ func TestPlanSecurity(t *testing.T) {
 			accepts[a] = [2]string{a, env["OIDC_INVOKERS"].(string)}
 		}
 	}
-	if len(accepts) != 3 {
-		t.Errorf("%d functions check callers' tokens, want GmailPush, Jobs and Dispatch: %v", len(accepts), accepts)
+	if len(accepts) != 4 {
+		t.Errorf("%d functions check callers' tokens, want GmailPush, Jobs, Dispatch and SidePanel: %v", len(accepts), accepts)
 	}
 	accepted := func(t *testing.T, what, audience, caller string) {
 		a, ok := accepts[audience]
@@ -163,6 +165,10 @@ func TestPlanSecurity(t *testing.T) {
 			t.Errorf("%s sends tokens for %s as %s, which no function accepts (%v)", what, audience, caller, accepts)
 		}
 	}
+
+	// Gmail's add-on events come signed by the project's add-on identity
+	// for the SidePanel function's URL.
+	accepted(t, "Gmail's side panel", "https://us-east1-acme-crm-sync.cloudfunctions.net/crmsync-sidepanel", "service-123456789012@gcp-sa-gsuiteaddons.iam.gserviceaccount.com")
 
 	t.Run("every push subscription sends an OIDC token", func(t *testing.T) {
 		pushes := 0
@@ -332,7 +338,7 @@ func TestPlanSecurity(t *testing.T) {
 			name := fmt.Sprint(r.Values["name"])
 			sc := first(r.Values["service_config"])
 			env, _ := sc["environment_variables"].(map[string]any)
-			if !slices.Contains([]string{"crmsync-web", "crmsync-gmailpush", "crmsync-jobs"}, name) {
+			if !slices.Contains([]string{"crmsync-web", "crmsync-gmailpush", "crmsync-jobs", "crmsync-sidepanel"}, name) {
 				continue
 			}
 			n, _ := sc["max_instance_count"].(float64)
@@ -343,7 +349,7 @@ func TestPlanSecurity(t *testing.T) {
 			told[fmt.Sprint(env["GMAIL_INSTANCES"])] = true
 		}
 		if want := map[string]bool{strconv.Itoa(total): true}; !maps.Equal(told, want) || total == 0 {
-			t.Errorf("the functions are told GMAIL_INSTANCES %v; Web, GmailPush and Jobs can run %d instances", told, total)
+			t.Errorf("the functions are told GMAIL_INSTANCES %v; Web, GmailPush, Jobs and SidePanel can run %d instances", told, total)
 		}
 	})
 
@@ -403,7 +409,7 @@ func TestPlanSecurity(t *testing.T) {
 			name := r.Values["name"].(string)
 			env := first(r.Values["service_config"])["environment_variables"].(map[string]any)
 			checked := env["OIDC_CHECKED_BY_PLATFORM"] == "true"
-			if want := name == "crmsync-gmailpush" || name == "crmsync-jobs" || name == "crmsync-dispatch"; checked != want {
+			if want := slices.Contains([]string{"crmsync-gmailpush", "crmsync-jobs", "crmsync-dispatch", "crmsync-sidepanel"}, name); checked != want {
 				t.Errorf("%s: OIDC_CHECKED_BY_PLATFORM %v, want %v", name, checked, want)
 			}
 			if checked && public[name] {
@@ -430,13 +436,13 @@ func TestPlanSecurity(t *testing.T) {
 				signers[who] = true
 			}
 		}
-		for _, f := range []string{"web", "gmailpush", "jobs"} {
+		for _, f := range []string{"web", "gmailpush", "jobs", "sidepanel"} {
 			if !signers[f] {
 				t.Errorf("%s may not sign as the delegation account (roles/iam.serviceAccountTokenCreator)", f)
 			}
 		}
-		if len(signers) != 3 {
-			t.Errorf("signers %v, want exactly web, gmailpush and jobs", signers)
+		if len(signers) != 4 {
+			t.Errorf("signers %v, want exactly web, gmailpush, jobs and sidepanel", signers)
 		}
 		if !strings.Contains(string(configuration(t, raw)), `"google_service_account.delegation.name"`) {
 			t.Error("the token creator grants do not name the delegation account's resource")
@@ -445,7 +451,7 @@ func TestPlanSecurity(t *testing.T) {
 			name := r.Values["name"].(string)
 			env := first(r.Values["service_config"])["environment_variables"].(map[string]any)
 			_, has := env["DELEGATION_SERVICE_ACCOUNT"]
-			if want := name == "crmsync-web" || name == "crmsync-gmailpush" || name == "crmsync-jobs"; has != want {
+			if want := slices.Contains([]string{"crmsync-web", "crmsync-gmailpush", "crmsync-jobs", "crmsync-sidepanel"}, name); has != want {
 				t.Errorf("%s: DELEGATION_SERVICE_ACCOUNT set %v, want %v", name, has, want)
 			}
 		}
@@ -485,7 +491,7 @@ func TestPlanSecurity(t *testing.T) {
 			byService[name] = append(byService[name], r.Values["member"].(string))
 		}
 		for svc, member := range map[string]string{"crmsync-gmailpush": "crmsync-pubsub-push@",
-			"crmsync-jobs": "crmsync-pubsub-push@", "crmsync-dispatch": "crmsync-scheduler@"} {
+			"crmsync-jobs": "crmsync-pubsub-push@", "crmsync-dispatch": "crmsync-scheduler@", "crmsync-sidepanel": "@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"} {
 			if len(byService[svc]) != 1 || !strings.Contains(byService[svc][0], member) {
 				t.Errorf("%s invokers %v, want only %s", svc, byService[svc], member)
 			}
@@ -633,4 +639,38 @@ func TestPlanSecurity(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The side panel's deployment resource that Terraform outputs is the one
+// package sidepanel makes for the SidePanel function's URL: the add-on's
+// triggers reach the deployed function, with the add-on's scopes.
+func TestSidePanelDeploymentOutput(t *testing.T) {
+	_, raw := load(t)
+	var p struct {
+		PlannedValues struct {
+			Outputs map[string]struct {
+				Value any `json:"value"`
+			} `json:"outputs"`
+		} `json:"planned_values"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	out, ok := p.PlannedValues.Outputs["sidepanel_deployment"].Value.(string)
+	if !ok {
+		t.Fatalf("no sidepanel_deployment output: %v", p.PlannedValues.Outputs["sidepanel_deployment"])
+	}
+	var got, want map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	logo := got["addOns"].(map[string]any)["common"].(map[string]any)["logoUrl"].(string)
+	b, err := sidepanel.Deployment("SmartOffice", logo, "https://us-east1-acme-crm-sync.cloudfunctions.net/crmsync-sidepanel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(b, &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Terraform's deployment resource:\n%s\nwant:\n%s", out, b)
+	}
 }

@@ -25,6 +25,8 @@
 //	GOOGLE_AUTH_URL           authorization endpoint replacing Google's (the fake Google); refused in production
 //	GOOGLE_REVOKE_URL         revocation endpoint replacing Google's (the fake Google); refused in production
 //	CALENDAR_WEBHOOK_URL      public URL of the CalendarPush function (Calendar push channels); unset: no push, scheduled passes only
+//	SIDEPANEL_URL             public URL of the SidePanel function (the Gmail add-on): its cards' buttons post there, and Gmail's identity tokens name it as their audience
+//	CRM_CONTACT_URL           a CRM contact's page, with %s for the contact's id: the side panel links the contacts a message went to (unset: no links)
 //	GOOGLE_JWKS_URL           signing keys replacing Google's for identity tokens (the fake Google); refused in production
 //	WEB_URL                   public URL of the Web function: OAuth redirect URIs and the links in e-mail are made from it (needed by Web and Jobs)
 //	OIDC_AUDIENCES            comma-separated audiences a push or scheduler endpoint accepts in callers' identity tokens (its own URL); required with OIDC_INVOKERS in production for GmailPush, Jobs and Dispatch
@@ -86,6 +88,8 @@ type Config struct {
 	GoogleAuthURL              string
 	GoogleRevokeURL            string
 	CalendarWebhookURL         string
+	SidePanelURL               string // no trailing "/"
+	CRMContactURL              string
 	GoogleJWKSURL              string
 	WebURL                     string // no trailing "/"
 	SystemSender               string
@@ -150,6 +154,8 @@ func Load(lookup Lookup) (Config, error) {
 	c.GoogleAuthURL = r.URL("GOOGLE_AUTH_URL")
 	c.GoogleRevokeURL = r.URL("GOOGLE_REVOKE_URL")
 	c.CalendarWebhookURL = r.URL("CALENDAR_WEBHOOK_URL")
+	c.SidePanelURL = strings.TrimSuffix(r.URL("SIDEPANEL_URL"), "/")
+	c.CRMContactURL = r.String("CRM_CONTACT_URL", "")
 	c.GoogleJWKSURL = r.URL("GOOGLE_JWKS_URL")
 	c.WebURL = strings.TrimSuffix(r.URL("WEB_URL"), "/")
 	c.SystemSender = r.String("SYSTEM_SENDER", "")

@@ -159,6 +159,9 @@ func (s *Server) authenticate(r *http.Request, rt *route) (*account, *apiError) 
 	if !allowed {
 		return nil, errInsufficientScopes(rt.service, rt.id)
 	}
+	if err := s.currentMessageOnly(r, rt, t); err != nil {
+		return nil, err
+	}
 	if rt.userParam != "" {
 		addressed := strings.ToLower(r.PathValue(rt.userParam))
 		if addressed != "me" && addressed != acct.email {

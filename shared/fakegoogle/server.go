@@ -112,6 +112,9 @@ type Server struct {
 	pushers      sync.WaitGroup          // their delivery goroutines
 	pushClient   *http.Client
 	pushFailures atomic.Int64
+	// addOnMessages are the open-message access tokens of add-on events:
+	// token → "user messageID".
+	addOnMessages map[string]string
 }
 
 // New returns a fake Workspace with no users.

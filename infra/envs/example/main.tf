@@ -12,6 +12,10 @@ locals {
   gmailpush_url = "${local.base}/crmsync-gmailpush"
   jobs_url      = "${local.base}/crmsync-jobs"
   dispatch_url  = "${local.base}/crmsync-dispatch"
+  sidepanel_url = "${local.base}/crmsync-sidepanel"
+  # The Gmail add-on's system identity (Google Workspace add-ons sign
+  # their requests to the SidePanel function with it).
+  addon_sa      = "service-${var.project_number}@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
   push_sa       = "crmsync-pubsub-push@${var.project_id}.iam.gserviceaccount.com"
   scheduler_sa  = "crmsync-scheduler@${var.project_id}.iam.gserviceaccount.com"
   crm_url       = var.deploy_reference_crm ? "${local.base}/crmsync-crmapi/" : var.crm_url
@@ -29,10 +33,10 @@ locals {
     CRMSYNC_VERSION      = var.release
     LOG_LEVEL            = var.log_level
   }
-  # The most instances that call Gmail at once: Web, GmailPush and Jobs
-  # at their max_instances below (the plan test checks the sum). They share
-  # the project's Gmail limit evenly.
-  gmail_instances = 110
+  # The most instances that call Gmail at once: Web, GmailPush, Jobs and
+  # SidePanel at their max_instances below (the plan test checks the sum).
+  # They share the project's Gmail limit evenly.
+  gmail_instances = 120
   engine_env = merge(local.common_env, {
     GMAIL_USER_UNITS_PER_MINUTE    = tostring(var.gmail_user_units_per_minute)
     GMAIL_PROJECT_UNITS_PER_MINUTE = tostring(var.gmail_project_units_per_minute)
@@ -75,6 +79,12 @@ locals {
       folder = "calendarpush", entry_point = "CalendarPush", memory = "256Mi", cpu = "1", timeout_seconds = 30, max_instances = 10, concurrency = 40,
       roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = true, env = local.common_env, invokers = [], public = true, ingress = "ALLOW_ALL"
     }
+    "crmsync-sidepanel" = {
+      folder = "sidepanel", entry_point = "SidePanel", memory = "512Mi", cpu = "1", timeout_seconds = 60, max_instances = 10, concurrency = 20,
+      roles  = ["roles/datastore.user"], secrets = local.engine_secrets, publishes_jobs = false, invokers = ["addon"], public = false, ingress = "ALLOW_ALL",
+      env = merge(local.engine_env, { SIDEPANEL_URL = local.sidepanel_url, OIDC_AUDIENCES = local.sidepanel_url, OIDC_INVOKERS = local.addon_sa,
+      OIDC_CHECKED_BY_PLATFORM = "true" })
+    }
     "crmsync-health" = {
       folder = "health", entry_point = "Health", memory = "256Mi", cpu = "1", timeout_seconds = 10, max_instances = 2, concurrency = 80,
       roles  = ["roles/datastore.user"], secrets = [], publishes_jobs = false, env = local.common_env, invokers = [], public = false, ingress = "ALLOW_ALL"
@@ -92,6 +102,8 @@ locals {
   invoker_members = {
     push      = "serviceAccount:${module.iam.pubsub_push_email}"
     scheduler = "serviceAccount:${module.iam.scheduler_email}"
+    # Gmail calls the side panel as the project's add-on identity.
+    addon = "serviceAccount:${local.addon_sa}"
   }
 }
 
@@ -122,7 +134,7 @@ module "iam" {
     roles = f.roles, secrets = f.secrets
   } }
   secret_ids         = module.platform.secret_ids
-  delegation_signers = ["web", "gmailpush", "jobs"]
+  delegation_signers = ["web", "gmailpush", "jobs", "sidepanel"]
   region             = var.region
   sources_bucket     = module.platform.sources_bucket
   docker_repository  = module.platform.docker_repository_name

@@ -37,3 +37,22 @@ output "function_urls" {
   description = "Each function's Cloud Run URL."
   value       = module.functions.uris
 }
+
+output "sidepanel_deployment" {
+  description = "The Gmail side panel's deployment resource: paste it into Google Workspace Marketplace SDK > Alternate runtimes > Create new deployment, or gcloud workspace-add-ons deployments create (docs/deploy.md)."
+  value = jsonencode({
+    oauthScopes = [
+      "https://www.googleapis.com/auth/gmail.addons.execute",
+      "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
+      "https://www.googleapis.com/auth/userinfo.email",
+    ]
+    addOns = {
+      common = {
+        name            = var.crm_name
+        logoUrl         = "https://fonts.gstatic.com/s/i/googlematerialicons/contact_mail/v6/black-24dp/1x/gm_contact_mail_black_24dp.png"
+        homepageTrigger = { runFunction = "${local.sidepanel_url}/homepage" }
+      }
+      gmail = { contextualTriggers = [{ unconditional = {}, onTriggerFunction = "${local.sidepanel_url}/message" }] }
+    }
+  })
+}
