@@ -29,9 +29,10 @@ import (
 	"github.com/crmsync/crmsync/shared/wiring"
 )
 
-func init() {
-	functions.HTTP("SidePanel", instance.HTTP("SidePanel", Build))
-}
+// Serve is the SidePanel function's entry point.
+var Serve = instance.HTTP("SidePanel", Build)
+
+func init() { functions.HTTP("SidePanel", Serve) }
 
 // Build makes the function's handler from the instance's environment.
 func Build(env *instance.Env) (http.Handler, error) {

@@ -117,6 +117,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.showMail(w, r)
 		return
 	}
+	if r.Method == http.MethodGet && r.URL.Query().Get("panel") != "" {
+		c.showPanel(w, r)
+		return
+	}
+	if r.Method == http.MethodPost && r.ParseForm() == nil && r.PostForm.Get("action") == "panel" {
+		c.panelAction(w, r)
+		return
+	}
 	if r.Method == http.MethodPost {
 		if err := c.act(ctx, r); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -676,7 +684,8 @@ input{max-width:100%}
 <button id="deliver-{{$u.Email}}">Deliver</button></form>
 <table><thead><tr><th>from</th><th>subject</th><th>labels</th><th>as in Gmail</th></tr></thead><tbody>
 {{range $u.Messages}}<tr data-subject="{{.Subject}}"><td>{{.From}}</td><td>{{.Subject}}</td><td class="status">{{range .Labels}}{{.}} {{end}}</td>
-<td><form method="post" action="/Console"><input type="hidden" name="action" value="label"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="message" value="{{.ID}}"><button>Add {{$.CRMName}} label</button></form></td></tr>
+<td><form method="post" action="/Console"><input type="hidden" name="action" value="label"><input type="hidden" name="user" value="{{$u.Email}}"><input type="hidden" name="message" value="{{.ID}}"><button>Add {{$.CRMName}} label</button></form>
+<a href="/Console?panel={{$u.Email}}/{{.ID}}" id="panel-{{.ID}}">Open the side panel</a></td></tr>
 {{else}}<tr><td colspan="4" class="muted">no mail</td></tr>{{end}}
 </tbody></table>
 <details open><summary>Google Contacts ({{len $u.Contacts}})</summary>
@@ -701,7 +710,7 @@ input{max-width:100%}
 <div class="grid">
 <section class="card"><h3>Contacts and their notes</h3>
 <table><thead><tr><th>contact</th><th>notes (newest first)</th></tr></thead><tbody>
-{{range .Contacts}}<tr data-contact="{{.Name}}"><td>{{.Name}} <span class="muted">({{.Type}}{{if .Clients}}, {{.Clients}} client(s){{end}})<br>{{.Emails}}</span>
+{{range .Contacts}}<tr data-contact="{{.Name}}" id="contact-{{.ID}}"><td>{{.Name}} <span class="muted">({{.Type}}{{if .Clients}}, {{.Clients}} client(s){{end}})<br>{{.Emails}}</span>
 <form method="post" action="/Console"><input type="hidden" name="action" value="rename-crm"><input type="hidden" name="contact" value="{{.ID}}">
 <input name="given" value="{{.Given}}" size="8" maxlength="100" aria-label="first name"><input name="family" value="{{.Family}}" size="8" maxlength="100" aria-label="last name"><button id="rename-crm-{{.ID}}">Rename</button></form></td>
 <td>{{range .Notes}}<div class="note">{{.}}</div>{{else}}<span class="muted">none</span>{{end}}</td></tr>{{end}}

@@ -126,7 +126,7 @@ func DemoFirm(now time.Time) Firm {
 // demoMail is the demo users' e-mail posting setup: the product's defaults.
 func demoMail() store.MailSetup {
 	return store.MailSetup{Enabled: true, Outgoing: []string{"To", "Cc", "Bcc"}, Incoming: []string{"From"},
-		SkipInternal: true, IncludeAttachments: true}
+		SkipInternal: true, IncludeAttachments: true, OfferLinkedRecords: true}
 }
 
 // autoMail is label posting plus automatic mail sync.

@@ -87,6 +87,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	t.Run("readme step 8: setup on the web pages in Chromium", func(t *testing.T) { setupInChromium(t, ctx, parts) })
 	t.Run("readme step 9: review Bob's synced mail in Chromium", func(t *testing.T) { reviewInChromium(t, ctx, parts) })
 	t.Run("the console after a newcomer signed up, in Chromium", func(t *testing.T) { consoleAfterSignUpInChromium(t, ctx, parts) })
+	t.Run("the Gmail side panel posts to a linked record, in Chromium", func(t *testing.T) { sidePanelInChromium(t, ctx, parts) })
 	t.Run("every page is accessible, on a laptop and a phone, in Chromium", func(t *testing.T) { accessibilityInChromium(t, ctx, parts) })
 	t.Run("labeled mail flows through Pub/Sub to the CRM", func(t *testing.T) { labeledMail(t, ctx, parts, project, &out) })
 	t.Run("contact sync through the scheduler", func(t *testing.T) { contactSync(t, ctx, parts) })

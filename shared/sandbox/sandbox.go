@@ -26,6 +26,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
+	"github.com/crmsync/crmsync/functions/sidepanel"
 	"github.com/crmsync/crmsync/functions/web"
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/clock"
@@ -177,6 +178,8 @@ func Run(ctx context.Context, o Options) error {
 		"GOOGLE_JWKS_URL":      google.JWKSURL(),
 		"CALENDAR_WEBHOOK_URL": webURL + "/CalendarPush",
 		"WEB_URL":              webURL + "/Web",
+		"SIDEPANEL_URL":        webURL + "/SidePanel",
+		"CRM_CONTACT_URL":      webURL + "/Console#contact-%s",
 		"SYSTEM_SENDER":        SystemSender,
 	}
 	for _, name := range []string{secrets.TokenEncryptionKey, secrets.SigningKey} {
@@ -197,6 +200,9 @@ func Run(ctx context.Context, o Options) error {
 		// The Functions Framework serves Web at /Web exactly; its pages
 		// live below it.
 		funcframework.RegisterHTTPFunctionContext(ctx, "/Web/", web.Serve)
+		// In production the SidePanel function sees its paths (/message)
+		// below its own URL; here they are below /SidePanel.
+		funcframework.RegisterHTTPFunctionContext(ctx, "/SidePanel/", http.StripPrefix("/SidePanel", sidepanel.Serve).ServeHTTP)
 	})
 
 	served := make(chan error, 1)
