@@ -25,6 +25,7 @@ import (
 	"github.com/crmsync/crmsync/shared/authn"
 	"github.com/crmsync/crmsync/shared/failure"
 	"github.com/crmsync/crmsync/shared/instance"
+	"github.com/crmsync/crmsync/shared/setup"
 	"github.com/crmsync/crmsync/shared/sidepanel"
 	"github.com/crmsync/crmsync/shared/wiring"
 )
@@ -51,6 +52,7 @@ func Build(env *instance.Env) (http.Handler, error) {
 	}
 	h := &Handler{
 		Panel: &sidepanel.Panel{Store: env.Store, Mail: mail, CRM: c, Sender: sidepanel.EventAccess{Endpoint: cfg.GoogleAPIEndpoint},
+			Review:    &setup.Service{Store: env.Store, CRM: c, Clock: env.Clock, Log: env.Log},
 			ActionURL: cfg.SidePanelURL + "/action", SettingsURL: cfg.WebURL + "/settings", ContactURL: cfg.CRMContactURL, Log: env.Log},
 		Users:    authn.NewIDTokens(ctx, cfg.GoogleJWKSURL, env.Clock),
 		Audience: cfg.SidePanelURL,

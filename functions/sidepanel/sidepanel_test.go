@@ -23,6 +23,7 @@ import (
 	"github.com/crmsync/crmsync/shared/fakegoogle"
 	"github.com/crmsync/crmsync/shared/logging"
 	"github.com/crmsync/crmsync/shared/mailbox"
+	"github.com/crmsync/crmsync/shared/setup"
 	panel "github.com/crmsync/crmsync/shared/sidepanel"
 	"github.com/crmsync/crmsync/shared/store"
 	"github.com/crmsync/crmsync/shared/store/storetest"
@@ -51,6 +52,7 @@ func newWorld(t *testing.T) *world {
 	g.AddUser(fakegoogle.User{Email: ann})
 	c := refcrm.New(storetest.Client(t), "panel", nil)
 	ids, err := c.Import(ctx, refcrm.Dataset{
+		Clients:  []refcrm.ImportClient{{Key: "home", Name: "Client household"}, {Key: "co", Name: "Client Co."}},
 		Contacts: []refcrm.ImportContact{{Key: "carol", FirstName: "Carol", LastName: "Client", Emails: []string{"carol@client.test"}}},
 		Records:  []refcrm.ImportRecord{{Key: "pol", Type: crm.RecordPolicy, Contact: "carol", Title: "Life L-1"}},
 		Users:    []refcrm.ImportUser{{Key: "u-ann", Email: ann, Domains: []string{"firm.test"}, IntegrationEnabled: true}},
@@ -71,6 +73,7 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(srv.Close)
 	h := &sidepanel.Handler{
 		Panel: &panel.Panel{Store: st, Mail: mail, CRM: c, Sender: panel.EventAccess{Endpoint: g.URL()}, ActionURL: srv.URL + "/action",
+			Review:      &setup.Service{Store: st, CRM: c, Clock: clock.Real{}, Log: logging.Discard()},
 			SettingsURL: "https://web.example/settings", ContactURL: "https://crm.example/contacts/%s", Log: logging.Discard()},
 		Users: authn.NewIDTokens(ctx, g.JWKSURL(), clock.Real{}), Audience: srv.URL, Log: logging.Discard(),
 	}
@@ -293,5 +296,36 @@ func TestDeploymentResource(t *testing.T) {
 	}
 	if strings.Contains(s, "gmail.modify") || strings.Contains(s, "gmail.readonly") {
 		t.Errorf("the add-on asks for more than the open message:\n%s", s)
+	}
+}
+
+// With automatic mail sync, a message filed on a guess gets its review
+// decision in the panel, as on the review page: here, moved to the other
+// client.
+func TestReviewDecisionInThePanel(t *testing.T) {
+	w := newWorld(t)
+	if _, err := w.st.Users().Update(w.ctx, ann, func(u *store.User) error { u.Mail.AutoSync = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	id := w.deliver(fromCarol)
+	home, co := w.ids.Clients["home"], w.ids.Clients["co"]
+	act, err := w.crm.CreateEmailActivity(w.ctx, crm.Write{AsUser: w.ids.Users["u-ann"], IdempotencyKey: "guess"}, crm.EmailActivity{
+		ClientID: home, Owner: w.ids.Users["u-ann"], NeedsReview: true, Candidates: []string{co}, Reason: "Carol belongs to two clients; the household was written to last",
+		Email: crm.Email{Subject: "Portfolio review", From: "carol@client.test", Date: time.Now(), GmailMessageID: id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ans := w.send("/message", id, nil, nil)
+	if _, text := card(t, ans); code != 200 || !strings.Contains(text, "Filed on Client household") || !strings.Contains(text, "Client Co.") {
+		t.Fatalf("the review section: %d %s", code, text)
+	}
+	code, ans = w.send("/action", id, map[string]string{"action": "review-move", "message": id, "activity": act.ID}, map[string][]string{"client": {co}})
+	card(t, ans)
+	if code != 200 || !strings.Contains(notification(ans), "Reviewed") {
+		t.Fatalf("moving it: %d %v", code, ans)
+	}
+	done, err := w.crm.EmailActivity(w.ctx, act.ID)
+	if err != nil || done.NeedsReview || done.ClientID != co {
+		t.Errorf("after the decision: %+v, %v", done, err)
 	}
 }

@@ -23,6 +23,8 @@ type ReviewItem struct {
 	Candidates []crm.Client `json:"candidates"`
 	Reason     string       `json:"reason"`
 	Version    int64        `json:"version"`
+	// Message is Gmail's id of the message it was filed from.
+	Message string `json:"message,omitempty"`
 }
 
 // Review is a user's review queue and every client to reassign to.
@@ -66,7 +68,8 @@ func (s *Service) ReviewQueue(ctx context.Context, u store.User) (Review, error)
 	}
 	r := Review{Clients: clients}
 	for _, a := range acts {
-		item := ReviewItem{ID: a.ID, Subject: a.Subject, From: a.From, Date: a.Date, Suggested: name(a.ClientID), Reason: a.Reason, Version: a.Version}
+		item := ReviewItem{ID: a.ID, Subject: a.Subject, From: a.From, Date: a.Date, Suggested: name(a.ClientID), Reason: a.Reason, Version: a.Version,
+			Message: a.GmailMessageID}
 		for _, c := range a.Candidates {
 			item.Candidates = append(item.Candidates, name(c))
 		}

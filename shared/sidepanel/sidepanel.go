@@ -19,6 +19,7 @@ import (
 	"html"
 	"log/slog"
 	"net/mail"
+	"slices"
 	"strings"
 
 	cardpb "google.golang.org/genproto/googleapis/apps/card/v1"
@@ -74,6 +75,12 @@ type CRM interface {
 	CreateContact(ctx context.Context, w crm.Write, c crm.Contact) (crm.Contact, error)
 }
 
+// Review is automatic mail sync's review queue.
+type Review interface {
+	ReviewQueue(ctx context.Context, u store.User) (setup.Review, error)
+	Resolve(ctx context.Context, u store.User, id, clientID string) (crm.EmailActivity, error)
+}
+
 // Sender reads the open message's sender with the access the event
 // carries.
 type Sender interface {
@@ -86,6 +93,8 @@ type Panel struct {
 	Mail   Mail
 	CRM    CRM
 	Sender Sender
+	// Review decides the guesses of automatic mail sync (nil: no review).
+	Review Review
 	// ActionURL is where the cards' buttons post (this function's action
 	// endpoint); SettingsURL the Web function's settings page; ContactURL
 	// a CRM contact's page, with %s for its id ("" shows no links).
@@ -194,7 +203,44 @@ func (p *Panel) Message(ctx context.Context, email string, e Event) (*cardpb.Car
 			sections = append(sections, &cardpb.Card_Section{Widgets: []*cardpb.Widget{buttons(p.actionButton("Post now", "post", id))}})
 		}
 	}
+	if u.Mail.AutoSync && p.Review != nil {
+		s, err := p.reviewSection(ctx, u, id)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			sections = append(sections, s)
+		}
+	}
 	return &cardpb.Card{Header: &cardpb.Card_CardHeader{Title: t.CRMName + " sync", Subtitle: u.Email}, Sections: sections}, nil
+}
+
+// reviewSection is the review decision for a message automatic mail sync
+// filed on a guess, as the review page offers it: approve the guess, or
+// choose another client. None when the message waits for no decision.
+func (p *Panel) reviewSection(ctx context.Context, u store.User, id string) (*cardpb.Card_Section, error) {
+	rq, err := p.Review.ReviewQueue(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(rq.Items, func(it setup.ReviewItem) bool { return it.Message == id })
+	if i < 0 {
+		return nil, nil
+	}
+	item := rq.Items[i]
+	in := &cardpb.SelectionInput{Name: "client", Label: "Or move it to", Type: cardpb.SelectionInput_DROPDOWN}
+	for _, c := range slices.Concat([]crm.Client{item.Suggested}, item.Candidates) {
+		in.Items = append(in.Items, &cardpb.SelectionInput_SelectionItem{Text: c.Name, Value: c.ID, Selected: c.ID == item.Suggested.ID})
+	}
+	approve, move := p.actionButton("Approve", "review", id), p.actionButton("Move it", "review-move", id)
+	for _, b := range []*cardpb.Button{approve, move} {
+		a := b.GetOnClick().GetAction()
+		a.Parameters = append(a.Parameters, &cardpb.Action_ActionParameter{Key: "activity", Value: item.ID})
+	}
+	return &cardpb.Card_Section{Header: "Automatic mail sync: review", Widgets: append(
+		paragraphs("Filed on "+item.Suggested.Name+": "+item.Reason+"."),
+		&cardpb.Widget{Data: &cardpb.Widget_SelectionInput{SelectionInput: in}},
+		buttons(approve, move))}, nil
 }
 
 // recordsSection offers the linked records of the contacts the message
@@ -238,6 +284,19 @@ func (p *Panel) Act(ctx context.Context, email string, e Event) (*cardpb.Card, s
 			return nil, "", err
 		}
 		note = fmt.Sprintf("Posted to %d linked record(s).", len(chosen))
+	case "review", "review-move":
+		u, _, err := p.user(ctx, email)
+		if err != nil {
+			return nil, "", err
+		}
+		client := ""
+		if chosen := e.Input("client"); e.Common.Parameters["action"] == "review-move" && len(chosen) > 0 {
+			client = chosen[0]
+		}
+		if _, err := p.Review.Resolve(ctx, u, e.Common.Parameters["activity"], client); err != nil {
+			return nil, "", err
+		}
+		note = "Reviewed: the e-mail stays on the client you chose."
 	case "create":
 		c, err := p.createContact(ctx, email, e)
 		if err != nil {
