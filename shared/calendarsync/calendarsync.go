@@ -123,6 +123,9 @@ func planOptions(c store.CalendarSetup) (twoway.Options, options, error) {
 		contacts: c.ContactAssociation && o.Direction != twoway.BToA}, nil
 }
 
+// The engine's side of a pass is what the runner drives.
+var _ syncpass.Pass = (*pass)(nil)
+
 // pass is one user's pass: the engine's side of a syncpass pass.
 type pass struct {
 	e       *Engine

@@ -35,6 +35,9 @@ import (
 
 const personFields = "names,emailAddresses,phoneNumbers,birthdays,memberships,metadata"
 
+// The engine's side of a pass is what the runner drives.
+var _ syncpass.Pass = (*pass)(nil)
+
 // pass is one user's pass: the engine's side of a syncpass pass.
 type pass struct {
 	e     *Engine

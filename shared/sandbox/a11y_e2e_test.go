@@ -160,14 +160,54 @@ func accessibilityInChromium(t *testing.T, ctx context.Context, parts sandbox.Pa
 		fail("signing in as Ann", err)
 	}
 	visit("settings", web+"/settings", `//h1[.="Google sync settings"]`)
+	// What users see (issue 25), on Ann's page: she was set up before the
+	// settings page existed and it shows what runs (both ways), not the
+	// defaults; her recent mail says what each message came to and why,
+	// with Post again where it failed or went unmatched; the firm's app
+	// name heads the page.
+	err = chromedp.Do(tctx,
+		chromedp.WaitVisible(`//select[@id="contacts.direction"]/option[@value="both" and @selected]`),
+		chromedp.WaitVisible(`//div[@id="recent-mail"]//span[contains(@class, "posted")]`),
+		chromedp.WaitVisible(`//div[@id="recent-mail"]//tr[.//span[contains(@class, "failed") or contains(@class, "unmatched")]]//button[.="Post again"]`),
+		chromedp.WaitVisible(`//header/strong[.="SmartOffice Sync"]`),
+	)
+	if err != nil {
+		fail("Ann's settings page shows what runs and her recent mail", err)
+	}
+	// A refused form keeps what was typed and says what is wrong beside
+	// the field, for screen readers too.
+	err = chromedp.Do(tctx,
+		chromedp.SetValue(`//input[@id="contacts.group"]`, "Clients typed here"),
+		chromedp.Click(`//input[@name="contacts.scope" and @value="set"]`),
+		chromedp.SetValue(`//select[@id="contacts.set"]`, ""),
+		chromedp.Click(`//button[@id="save"]`),
+		chromedp.WaitVisible(`//select[@id="contacts.set" and @aria-invalid="true" and @aria-describedby="contacts.set-error"]`),
+		chromedp.WaitVisible(`//p[@id="contacts.set-error"]`),
+	)
+	if err != nil {
+		fail("a refused settings form", err)
+	}
+	if typed, err := chromedp.Run(tctx, chromedp.Value(`//input[@id="contacts.group"]`)); err != nil || typed != "Clients typed here" {
+		fail(fmt.Sprintf("the refused form kept %q", typed), err)
+	}
+	checkPage(t, tctx, axe, "settings-refused")
+	if err := chromedp.Do(tctx, chromedp.Navigate(web+"/settings"), chromedp.WaitVisible(`//button[@id="disconnect"]`)); err != nil {
+		fail("back to the settings", err)
+	}
 	if err := chromedp.Do(tctx, chromedp.Click(`#disconnect`), chromedp.WaitVisible(`#confirm`)); err != nil {
 		fail("asking to disconnect", err)
 	}
 	checkPage(t, tctx, axe, "confirm-disconnect")
 	visit("review", web+"/review", `//h1[.="Review synced e-mail"]`)
 	visit("admin", web+"/admin", `//h1[.="Administration"]`)
+	// Error pages speak words, not HTTP names.
 	visit("outdated-approve-link", web+"/preview/approve?p="+"ann@demo.test:999", `//h1`)
-	visit("not-found", web+"/no-such-page", `//h1`)
+	visit("not-found", web+"/no-such-page", `//h1[.="Not found"]`)
+	for _, raw := range []string{"Bad Request", "Not Found", "404 page not found", "Forbidden"} {
+		if body, _ := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("body"))); strings.Contains(body, raw) {
+			t.Errorf("the 404 page says %q", raw)
+		}
+	}
 	visit("console", parts.WebURL+"/Console", `//h1[contains(., "sandbox console")]`)
 }
 

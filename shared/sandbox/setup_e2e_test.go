@@ -180,6 +180,15 @@ func setupInChromium(t *testing.T, ctx context.Context, parts sandbox.Parts) {
 	err = chromedp.Do(tctx,
 		chromedp.Click(`//a[.="Approve"]`),
 		chromedp.WaitVisible(`//h1[.="Approve your sync setup"]`),
+	)
+	if err != nil {
+		page("opening the Approve link: " + err.Error())
+	}
+	if axe := axeScriptOrEmpty(t); axe != "" {
+		checkPage(t, tctx, axe, "approve")
+		chromedp.Do(tctx, chromedp.EmulateViewport(1200, 1800))
+	}
+	err = chromedp.Do(tctx,
 		chromedp.Click(`#confirm`),
 		chromedp.WaitVisible(`//p[@id="outcome" and contains(., "Sync is active")]`),
 		chromedp.Navigate(web+"/settings"),

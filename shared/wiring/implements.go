@@ -13,6 +13,8 @@ import (
 	"github.com/crmsync/crmsync/shared/reconnect"
 	"github.com/crmsync/crmsync/shared/secrets"
 	"github.com/crmsync/crmsync/shared/setup"
+	"github.com/crmsync/crmsync/shared/sidepanel"
+	"github.com/crmsync/crmsync/shared/syncpass"
 	"github.com/crmsync/crmsync/shared/workspace"
 )
 
@@ -55,4 +57,13 @@ var (
 	_ clock.Clock         = (*clock.Fake)(nil)
 	_ workspace.JWTSigner = (*workspace.KeySigner)(nil)
 	_ workspace.JWTSigner = (*workspace.IAMSigner)(nil)
+
+	_ syncpass.CRM     = (*restcrm.Client)(nil)
+	_ syncpass.CRM     = (*refcrm.Store)(nil)
+	_ sidepanel.Mail   = (*mailbox.Engine)(nil)
+	_ sidepanel.CRM    = (*restcrm.Client)(nil)
+	_ sidepanel.CRM    = (*refcrm.Store)(nil)
+	_ sidepanel.Review = (*setup.Service)(nil)
+	_ sidepanel.Sender = sidepanel.EventAccess{}
+	_ setup.Google     = (*workspace.Factory)(nil)
 )
