@@ -165,14 +165,18 @@ func accessibilityInChromium(t *testing.T, ctx context.Context, parts sandbox.Pa
 	// defaults; her recent mail says what each message came to and why,
 	// with Post again where it failed or went unmatched; the firm's app
 	// name heads the page.
-	err = chromedp.Do(tctx,
-		chromedp.WaitVisible(`//select[@id="contacts.direction"]/option[@value="both" and @selected]`),
-		chromedp.WaitVisible(`//div[@id="recent-mail"]//span[contains(@class, "posted")]`),
-		chromedp.WaitVisible(`//div[@id="recent-mail"]//tr[.//span[contains(@class, "failed") or contains(@class, "unmatched")]]//button[.="Post again"]`),
-		chromedp.WaitVisible(`//header/strong[.="SmartOffice Sync"]`),
-	)
-	if err != nil {
-		fail("Ann's settings page shows what runs and her recent mail", err)
+	for what, sel := range map[string]string{
+		"her contact sync both ways":                            `//select[@id="contacts.direction"]/option[@value="both" and @selected]`,
+		"a posted message in her recent mail":                   `//div[@id="recent-mail"]//span[contains(@class, "posted")]`,
+		"Post again on a message that failed or went unmatched": `//div[@id="recent-mail"]//tr[.//span[contains(@class, "failed") or contains(@class, "unmatched")]]//button[.="Post again"]`,
+		"the firm's app name in the header":                     `//header/strong[.="SmartOffice Sync"]`,
+	} {
+		wctx, cancel := context.WithTimeout(tctx, 10*time.Second)
+		err := chromedp.Do(wctx, chromedp.WaitReady(sel))
+		cancel()
+		if err != nil {
+			fail("Ann's settings page lacks "+what, err)
+		}
 	}
 	// A refused form keeps what was typed and says what is wrong beside
 	// the field, for screen readers too.
