@@ -327,6 +327,9 @@ func (h *Handler) endOtherSessions(ctx context.Context, w http.ResponseWriter, e
 // or went unmatched: the next mail pass posts it again.
 func (h *Handler) postAgain(w http.ResponseWriter, r *http.Request) {
 	h.userAction(w, r, "/settings?done=again", nil, func(ctx context.Context, u store.User, _ store.Tenant) (store.User, error) {
+		if h.Mail == nil {
+			return u, failure.Errorf("web: post again", failure.Configuration, "posting again is not available here")
+		}
 		return u, h.Mail.PostAgain(ctx, u.Email, r.PostFormValue("message"))
 	})
 }

@@ -160,6 +160,9 @@ func (p *Panel) Message(ctx context.Context, email string, e Event) (*cardpb.Car
 	if err != nil {
 		return nil, err
 	}
+	if o.Outcome == "" {
+		o.Outcome = "not posted"
+	}
 	outcome := []string{strings.ToUpper(o.Outcome[:1]) + o.Outcome[1:]}
 	if o.Reason != "" {
 		outcome = append(outcome, o.Reason)
