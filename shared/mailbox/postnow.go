@@ -19,12 +19,9 @@ import (
 // what the message came to.
 func (e *Engine) PostNow(ctx context.Context, email, id string) (Outcome, error) {
 	const op = "mail: post now"
-	ctx, p, release, err := e.begin(ctx, email)
+	ctx, p, release, err := e.beginAsked(ctx, op, email)
 	if err != nil {
 		return Outcome{}, err
-	}
-	if p == nil {
-		return Outcome{}, failure.Errorf(op, failure.Invalid, "e-mail posting is not active for %s: connect Google and approve your sync setup first", email)
 	}
 	defer release()
 	if !p.user.Mail.Enabled {
@@ -42,6 +39,17 @@ func (e *Engine) PostNow(ctx context.Context, email, id string) (Outcome, error)
 		return Outcome{}, err
 	}
 	return e.OutcomeOf(ctx, p.user, id)
+}
+
+// beginAsked begins a pass the user asked for: one that cannot run (the
+// user not connected, not approved, without the right) is refused in
+// words.
+func (e *Engine) beginAsked(ctx context.Context, op, email string) (context.Context, *pass, func(), error) {
+	ctx, p, release, err := e.begin(ctx, email)
+	if err == nil && p == nil {
+		err = failure.Errorf(op, failure.Invalid, "e-mail posting is not active for %s: connect Google and approve your sync setup first", email)
+	}
+	return ctx, p, release, err
 }
 
 // OutcomeOf is what one of the user's messages came to; a message the
@@ -77,12 +85,9 @@ func splitList(s string) []string {
 // however often it is asked.
 func (e *Engine) PostToRecords(ctx context.Context, email, id string, records []string) (Outcome, error) {
 	const op = "mail: post to linked records"
-	ctx, p, release, err := e.begin(ctx, email)
+	ctx, p, release, err := e.beginAsked(ctx, op, email)
 	if err != nil {
 		return Outcome{}, err
-	}
-	if p == nil {
-		return Outcome{}, failure.Errorf(op, failure.Invalid, "e-mail posting is not active for %s", email)
 	}
 	defer release()
 	o, err := e.OutcomeOf(ctx, p.user, id)
