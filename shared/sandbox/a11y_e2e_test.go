@@ -227,7 +227,7 @@ func consoleAfterSignUpInChromium(t *testing.T, ctx context.Context, parts sandb
 	err := chromedp.Do(tctx,
 		chromedp.Navigate(console),
 		chromedp.WaitVisible(`//section[@id="user-cat@demo.test"]//h3[contains(., "cat@demo.test")]`),
-		chromedp.Click(field),
+		chromedp.Click(field), // the caret lands anywhere in the name
 		chromedp.SendKeys(field, "Zed"),
 		chromedp.Sleep(4*time.Second), // past a refresh
 	)
@@ -235,7 +235,7 @@ func consoleAfterSignUpInChromium(t *testing.T, ctx context.Context, parts sandb
 		fail("Cat's section and typing in the console", err)
 	}
 	typed, err := chromedp.Run(tctx, chromedp.Value(field))
-	if err != nil || !strings.HasSuffix(typed, "Zed") {
+	if err != nil || !strings.Contains(typed, "Zed") {
 		fail(fmt.Sprintf("what was typed is %q after a refresh", typed), err)
 	}
 	dates, err := chromedp.Run(tctx, chromedp.Evaluate[[]float64](`Array.from(document.querySelectorAll("tr[data-mail] td:nth-child(3)")).map(td => Date.parse(td.textContent))`))
