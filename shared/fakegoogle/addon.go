@@ -98,3 +98,27 @@ func (s *Server) currentMessageOnly(r *http.Request, rt *route, t *accessToken) 
 	}
 	return nil
 }
+
+// metadataFormatOnly refuses a message's body to a token whose only Gmail
+// read access is metadata (gmail.metadata, or an add-on's
+// gmail.addons.current.message.metadata): Gmail answers messages.get
+// with format full or raw, the default being full, with 403 "Metadata
+// scope doesn't allow format FULL".
+func metadataFormatOnly(r *http.Request, rt *route, t *accessToken) *apiError {
+	if rt.id != "gmail.users.messages.get" {
+		return nil
+	}
+	bodies := []string{ScopeMailFull, ScopeGmailModify, ScopeGmailReadonly, ScopeGmailAddOns,
+		"https://www.googleapis.com/auth/gmail.addons.current.message.action"}
+	if slices.ContainsFunc(t.scopes, func(sc string) bool { return slices.Contains(bodies, sc) }) {
+		return nil
+	}
+	format := strings.ToLower(r.URL.Query().Get("format"))
+	if format == "" || format == "full" || format == "raw" {
+		if format == "" {
+			format = "full"
+		}
+		return errForbidden("Metadata scope doesn't allow format %s", strings.ToUpper(format))
+	}
+	return nil
+}

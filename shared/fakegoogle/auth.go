@@ -162,6 +162,9 @@ func (s *Server) authenticate(r *http.Request, rt *route) (*account, *apiError) 
 	if err := s.currentMessageOnly(r, rt, t); err != nil {
 		return nil, err
 	}
+	if err := metadataFormatOnly(r, rt, t); err != nil {
+		return nil, err
+	}
 	if rt.userParam != "" {
 		addressed := strings.ToLower(r.PathValue(rt.userParam))
 		if addressed != "me" && addressed != acct.email {
